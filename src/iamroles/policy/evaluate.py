@@ -1,0 +1,244 @@
+"""The decision: AWS's policy evaluation logic over every policy type.
+
+``evaluate(request, policies)`` follows the IAM User Guide's flow
+(reference_policies_evaluation-logic and its cross-account page):
+
+1. an explicit Deny in any applicable policy -> ExplicitDeny;
+2. resource control policies, then service control policies: every level
+   (root, OUs, account) must allow, else ImplicitDeny;
+3. a resource-based policy that names the caller itself (user, role
+   session, federated user, ``*``, service) allows, in the same account,
+   whatever the identity side says; one that names the caller's role still
+   has to pass the permissions boundary and session policies; one that
+   names only the caller's account delegates to identity policies;
+4. across accounts both the resource side and the identity side must allow;
+5. identity-based policies, then the permissions boundary, then session
+   policies must each allow (the account root bypasses identity policies).
+
+The result names the statements that decided it and, for a denial, the
+policy type AWS names in its AccessDenied message.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .compile import CompiledStatement, Grant, Policy
+from .document import PolicyType
+from .request import PrincipalType, Request
+
+__all__ = ["Effect", "Decision", "Match", "PolicySet", "evaluate"]
+
+_MEMO_LIMIT = 4096
+
+
+class Effect(str, Enum):
+    ALLOW = "Allow"
+    EXPLICIT_DENY = "ExplicitDeny"
+    IMPLICIT_DENY = "ImplicitDeny"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A statement that took part in a decision."""
+
+    policy_type: PolicyType
+    policy: str
+    index: int
+    sid: str | None
+    effect: str
+
+    def __str__(self) -> str:
+        sid = f" ({self.sid})" if self.sid else ""
+        return f"{self.effect} statement {self.index}{sid} of {self.policy_type.phrase} {self.policy}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    effect: Effect
+    denied_by: PolicyType | None
+    matches: tuple[Match, ...]
+    request: Request = field(repr=False, compare=False)
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect is Effect.ALLOW
+
+    def message(self) -> str:
+        """The AccessDenied message AWS would give (or a one-line allow)."""
+        r = self.request
+        who = r.principal.arn or r.principal.service or r.principal.federated or "anonymous"
+        head = f"User: {who} is not authorized to perform: {r.action} on resource: {r.resource}"
+        if self.effect is Effect.ALLOW:
+            return f"User: {who} is allowed to perform: {r.action} on resource: {r.resource}"
+        assert self.denied_by is not None
+        if self.effect is Effect.EXPLICIT_DENY:
+            return f"{head} with an explicit deny in {self.denied_by.article} {self.denied_by.phrase}"
+        return f"{head} because no {self.denied_by.phrase} allows the {r.action} action"
+
+    def explain(self) -> str:
+        lines = [f"{self.effect.value}: {self.message()}"]
+        lines.extend(f"  {m}" for m in self.matches)
+        return "\n".join(lines)
+
+
+Level = tuple[Policy, ...]
+
+
+def _tuple(value: Iterable[Policy] | None) -> tuple[Policy, ...]:
+    return tuple(value) if value else ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """For one action: the statements that can take part, by role."""
+
+    denies: tuple[tuple[PolicyType, CompiledStatement], ...]
+    rcp: tuple[tuple[CompiledStatement, ...], ...]
+    scp: tuple[tuple[CompiledStatement, ...], ...]
+    resource: tuple[CompiledStatement, ...]
+    identity: tuple[CompiledStatement, ...]
+    boundary: tuple[CompiledStatement, ...]
+    session: tuple[CompiledStatement, ...]
+
+
+def _allows(policies: Iterable[Policy], action: str) -> tuple[CompiledStatement, ...]:
+    return tuple(st for p in policies for st in p.candidates(action) if not st.deny)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """The policies that apply to one request, by type.
+
+    ``scp`` and ``rcp`` are levels (root, each OU, the account), each a tuple
+    of the policies attached there; every level must allow. Empty means the
+    type does not apply (no organization, no boundary, no session policy).
+    """
+
+    identity: Sequence[Policy] = ()
+    resource: Policy | None = None
+    boundary: Policy | None = None
+    session: Sequence[Policy] = ()
+    scp: Sequence[Sequence[Policy]] = ()
+    rcp: Sequence[Sequence[Policy]] = ()
+    _plans: dict[str, _Plan] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "identity", _tuple(self.identity))
+        object.__setattr__(self, "session", _tuple(self.session))
+        object.__setattr__(self, "scp", tuple(_tuple(level) for level in self.scp))
+        object.__setattr__(self, "rcp", tuple(_tuple(level) for level in self.rcp))
+
+    def plan(self, action: str) -> _Plan:
+        key = action.lower()
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._make_plan(key)
+            if len(self._plans) >= _MEMO_LIMIT:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
+    def _make_plan(self, action: str) -> _Plan:
+        typed: list[tuple[PolicyType, Iterable[Policy]]] = [
+            (PolicyType.RCP, (p for level in self.rcp for p in level)),
+            (PolicyType.SCP, (p for level in self.scp for p in level)),
+            (PolicyType.RESOURCE, (self.resource,) if self.resource else ()),
+            (PolicyType.IDENTITY, self.identity),
+            (PolicyType.BOUNDARY, (self.boundary,) if self.boundary else ()),
+            (PolicyType.SESSION, self.session),
+        ]
+        denies = tuple((t, st) for t, ps in typed for p in ps for st in p.candidates(action) if st.deny)
+        return _Plan(
+            denies=denies,
+            rcp=tuple(_allows(level, action) for level in self.rcp),  # type: ignore[arg-type]
+            scp=tuple(_allows(level, action) for level in self.scp),  # type: ignore[arg-type]
+            resource=_allows((self.resource,) if self.resource else (), action),
+            identity=_allows(self.identity, action),
+            boundary=_allows((self.boundary,) if self.boundary else (), action),
+            session=_allows(self.session, action),
+        )
+
+
+def _match(t: PolicyType, st: CompiledStatement) -> Match:
+    return Match(t, st.policy.name, st.index, st.sid, "Deny" if st.deny else "Allow")
+
+
+def _first(statements: tuple[CompiledStatement, ...], resource: str, ctx: object) -> CompiledStatement | None:
+    for st in statements:
+        if st.applies(resource, ctx):  # type: ignore[arg-type]
+            return st
+    return None
+
+
+def evaluate(request: Request, policies: PolicySet) -> Decision:
+    """Decide ``request`` under ``policies`` as AWS does."""
+    plan = policies.plan(request.action)
+    resource = request.resource
+    ctx = request.ctx
+    principal = request.principal
+
+    def deny(effect: Effect, t: PolicyType, matches: tuple[Match, ...] = ()) -> Decision:
+        return Decision(effect, t, matches, request)
+
+    # 1. explicit deny anywhere
+    for t, st in plan.denies:
+        if st.applies(resource, ctx) and (st.principals is None or st.grant(principal) != Grant.NONE):
+            return deny(Effect.EXPLICIT_DENY, t, (_match(t, st),))
+
+    matches: list[Match] = []
+    # 2. organization policies: each level must allow
+    for t, levels in ((PolicyType.RCP, plan.rcp), (PolicyType.SCP, plan.scp)):
+        for level in levels:
+            st = _first(level, resource, ctx)
+            if st is None:
+                return deny(Effect.IMPLICIT_DENY, t, tuple(matches))
+            matches.append(_match(t, st))
+
+    # 3. resource-based policy
+    grant = Grant.NONE
+    granting: CompiledStatement | None = None
+    for st in plan.resource:
+        if st.applies(resource, ctx):
+            g = st.grant(principal)
+            if g > grant:
+                grant = g
+                granting = st
+                if g == Grant.DIRECT:
+                    break
+    if granting is not None:
+        matches.append(_match(PolicyType.RESOURCE, granting))
+
+    if not principal.has_identity_policies:
+        # services, web identities, anonymous callers: only the resource side speaks
+        if grant == Grant.DIRECT:
+            return Decision(Effect.ALLOW, None, tuple(matches), request)
+        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches))
+
+    same_account = request.same_account
+    if same_account:
+        if grant == Grant.DIRECT:
+            return Decision(Effect.ALLOW, None, tuple(matches), request)
+    elif grant == Grant.NONE:
+        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches))
+
+    # 4/5. identity side
+    if principal.type is PrincipalType.ACCOUNT:
+        return Decision(Effect.ALLOW, None, tuple(matches), request)
+    if not (same_account and grant == Grant.ROLE):
+        st = _first(plan.identity, resource, ctx)
+        if st is None:
+            return deny(Effect.IMPLICIT_DENY, PolicyType.IDENTITY, tuple(matches))
+        matches.append(_match(PolicyType.IDENTITY, st))
+    if policies.boundary is not None:
+        st = _first(plan.boundary, resource, ctx)
+        if st is None:
+            return deny(Effect.IMPLICIT_DENY, PolicyType.BOUNDARY, tuple(matches))
+        matches.append(_match(PolicyType.BOUNDARY, st))
+    if policies.session:
+        st = _first(plan.session, resource, ctx)
+        if st is None:
+            return deny(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches))
+        matches.append(_match(PolicyType.SESSION, st))
+    return Decision(Effect.ALLOW, None, tuple(matches), request)

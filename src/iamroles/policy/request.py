@@ -1,0 +1,190 @@
+"""Who is asking for what: :class:`Principal` and :class:`Request`.
+
+A principal carries the facts AWS derives global condition keys from
+(IAM User Guide, reference_policies_condition-keys): aws:PrincipalArn,
+aws:PrincipalAccount, aws:PrincipalType, aws:userid, aws:username,
+aws:PrincipalTag/*, aws:PrincipalIsAWSService, aws:PrincipalServiceName.
+A request adds the action, the resource, its account, the time
+(aws:CurrentTime, aws:EpochTime) and caller-supplied keys. Keys are stored
+lower-cased: condition key names are case-insensitive.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+__all__ = ["PrincipalType", "Principal", "Request", "ContextValue"]
+
+ContextValue = str | bool | int | float | Sequence[str]
+
+_IAM_ARN = re.compile(r"arn:(?P<p>[^:]+):(?P<svc>iam|sts)::(?P<acct>\d{12}):(?P<rest>.+)\Z")
+
+
+class PrincipalType(str, Enum):
+    """Values of aws:PrincipalType, plus the non-IAM callers."""
+
+    ACCOUNT = "Account"  # the account root user
+    USER = "User"
+    ASSUMED_ROLE = "AssumedRole"
+    FEDERATED_USER = "FederatedUser"
+    SERVICE = "Service"  # an AWS service principal, e.g. ecs-tasks.amazonaws.com
+    WEB_IDENTITY = "WebIdentity"  # a federated (OIDC/SAML) identity, before it has a role
+    ANONYMOUS = "Anonymous"
+    CANONICAL_USER = "CanonicalUser"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    type: PrincipalType
+    arn: str | None = None
+    account: str | None = None
+    role_arn: str | None = None  # for assumed-role sessions: the role's ARN, with its path
+    user_id: str | None = None  # AIDA... for users, AROA...:session for sessions
+    name: str | None = None  # user name, role session name, federated user name
+    tags: Mapping[str, str] = field(default_factory=dict)
+    service: str | None = None
+    federated: str | None = None  # an identity provider name or ARN
+    canonical_user: str | None = None
+    keys: Mapping[str, str | tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", self._global_keys())
+
+    # -- construction ---------------------------------------------------------
+    @classmethod
+    def from_arn(
+        cls,
+        arn: str,
+        *,
+        role_arn: str | None = None,
+        user_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Principal:
+        """A principal from its ARN: root, user, role session or federated user."""
+        m = _IAM_ARN.match(arn)
+        if m is None:
+            raise ValueError(f"not an IAM or STS principal ARN: {arn}")
+        partition, svc, account, rest = m.group("p", "svc", "acct", "rest")
+        tags = dict(tags or {})
+        if svc == "iam" and rest == "root":
+            return cls(PrincipalType.ACCOUNT, arn, account, user_id=user_id or account, tags=tags)
+        if svc == "iam" and rest.startswith("user/"):
+            return cls(PrincipalType.USER, arn, account, user_id=user_id, name=rest.rsplit("/", 1)[1], tags=tags)
+        if rest.startswith("federated-user/"):
+            name = rest[len("federated-user/") :]
+            sts_arn = f"arn:{partition}:sts::{account}:federated-user/{name}"
+            return cls(PrincipalType.FEDERATED_USER, sts_arn, account, user_id=user_id or f"{account}:{name}", name=name, tags=tags)
+        if svc == "sts" and rest.startswith("assumed-role/"):
+            parts = rest.split("/")
+            if len(parts) != 3:
+                raise ValueError(f"not an assumed-role ARN: {arn}")
+            role = role_arn or f"arn:{partition}:iam::{account}:role/{parts[1]}"
+            return cls(PrincipalType.ASSUMED_ROLE, arn, account, role_arn=role, user_id=user_id, name=parts[2], tags=tags)
+        raise ValueError(f"not a principal ARN (a role is assumed, not a caller): {arn}")
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> Principal:
+        """A principal from a plain mapping (the CLI's and the case files' form).
+
+        ``{"arn": ..., "role_arn"?, "user_id"?, "tags"?}``, ``{"service": ...}``,
+        ``{"federated": ...}``, ``{"canonical_user": ...}`` or ``{"anonymous": true}``.
+        """
+        if "arn" in spec:
+            return cls.from_arn(spec["arn"], role_arn=spec.get("role_arn"), user_id=spec.get("user_id"), tags=spec.get("tags"))
+        if "service" in spec:
+            return cls(PrincipalType.SERVICE, service=spec["service"])
+        if "federated" in spec:
+            provider = spec["federated"]
+            m = _IAM_ARN.match(provider)
+            return cls(PrincipalType.WEB_IDENTITY, federated=provider, account=m.group("acct") if m else spec.get("account"))
+        if "canonical_user" in spec:
+            return cls(PrincipalType.CANONICAL_USER, canonical_user=spec["canonical_user"])
+        if spec.get("anonymous"):
+            return cls(PrincipalType.ANONYMOUS)
+        raise ValueError(f"cannot tell the principal from {dict(spec)!r}")
+
+    # -- derived facts ------------------------------------------------------
+    @property
+    def principal_arn(self) -> str | None:
+        """aws:PrincipalArn: for a role session, the role's ARN."""
+        return self.role_arn if self.type is PrincipalType.ASSUMED_ROLE else self.arn
+
+    @property
+    def has_identity_policies(self) -> bool:
+        return self.type in (PrincipalType.USER, PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER, PrincipalType.ACCOUNT)
+
+    def _global_keys(self) -> dict[str, str | tuple[str, ...]]:
+        keys: dict[str, str | tuple[str, ...]] = {}
+        if self.type is PrincipalType.SERVICE:
+            keys["aws:principalisawsservice"] = "true"
+            if self.service:
+                keys["aws:principalservicename"] = self.service
+            return keys
+        keys["aws:principalisawsservice"] = "false"
+        if self.type in (PrincipalType.ANONYMOUS, PrincipalType.CANONICAL_USER, PrincipalType.WEB_IDENTITY):
+            if self.type is PrincipalType.ANONYMOUS:
+                keys["aws:principaltype"] = "Anonymous"
+            return keys
+        keys["aws:principaltype"] = self.type.value
+        if self.principal_arn:
+            keys["aws:principalarn"] = self.principal_arn
+        if self.account:
+            keys["aws:principalaccount"] = self.account
+        if self.user_id:
+            keys["aws:userid"] = self.user_id
+        if self.type is PrincipalType.USER and self.name:
+            keys["aws:username"] = self.name
+        for k, v in self.tags.items():
+            keys[f"aws:principaltag/{k.lower()}"] = v
+        if self.tags:
+            keys["aws:principaltagkeys"] = tuple(self.tags)
+        return keys
+
+
+def _context_value(value: ContextValue) -> str | tuple[str, ...]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return tuple(_context_value(v) for v in value)  # type: ignore[misc]
+
+
+def format_time(when: datetime) -> str:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One authorisation question. ``context`` values: a string, or a list of
+    strings for a multivalued key; booleans and numbers become their text."""
+
+    principal: Principal
+    action: str
+    resource: str
+    resource_account: str | None = None
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
+    time: datetime | None = None
+    ctx: Mapping[str, str | tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ctx = dict(self.principal.keys)
+        if self.time is not None:
+            ctx["aws:currenttime"] = format_time(self.time)
+            ctx["aws:epochtime"] = str(int(self.time.timestamp()) if self.time.tzinfo else int(self.time.replace(tzinfo=timezone.utc).timestamp()))
+        if self.resource_account:
+            ctx["aws:resourceaccount"] = self.resource_account
+        for key, value in self.context.items():
+            ctx[key.lower()] = _context_value(value)
+        object.__setattr__(self, "ctx", ctx)
+
+    @property
+    def same_account(self) -> bool:
+        return self.resource_account is None or self.resource_account == self.principal.account
