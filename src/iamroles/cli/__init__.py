@@ -1,0 +1,17 @@
+"""The ``iamroles`` command line: thin, reads arguments, calls the layers below."""
+from __future__ import annotations
+
+import click
+
+from .policy import policy
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.version_option(package_name="iamroles")
+def main() -> None:
+    """iamroles: AWS IAM roles that anyone can run."""
+
+
+main.add_command(policy)
