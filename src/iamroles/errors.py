@@ -1,0 +1,204 @@
+"""Every error iamroles answers with, one class per AWS error code.
+
+::
+
+    AwsError                      code, HTTP status, fault ("Sender"/"Receiver")
+    ├── ValidationError           400  a parameter breaks the model's constraints
+    ├── InvalidAction             400  unknown Action
+    ├── MissingAction             400  no Action parameter
+    ├── InvalidParameterValue     400
+    ├── InvalidParameterCombination 400
+    ├── MissingParameter          400
+    ├── InvalidInput              400  IAM's semantic input errors
+    ├── MalformedPolicyDocument   400  (from iamroles.policy.PolicyError)
+    ├── PackedPolicyTooLarge      400
+    ├── NoSuchEntity              404
+    ├── EntityAlreadyExists       409
+    ├── DeleteConflict            409
+    ├── LimitExceeded             409
+    ├── UnmodifiableEntity        400
+    ├── ConcurrentModification    409
+    ├── AccessDenied              403  the policy decision said no
+    ├── IncompleteSignature       400  SigV4: malformed Authorization
+    ├── MissingAuthenticationToken 403 no credentials at all
+    ├── InvalidClientTokenId      403  unknown or unusable access key / token
+    ├── SignatureDoesNotMatch     403  wrong signature, or the request's time is off
+    ├── ExpiredToken              400  temporary credentials past their expiry
+    ├── RegionDisabled            403
+    ├── InvalidIdentityToken      400
+    ├── IDPRejectedClaim          403
+    ├── ExpiredTokenException     400  (the web-identity flavour)
+    ├── ServiceFailure            500
+    └── InternalFailure           500  anything unexpected
+
+Messages are given at the raise site, in AWS's words. ``protocol.envelope``
+turns any of these into the AWS XML error envelope, in one place.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AwsError",
+    "AccessDenied",
+    "ConcurrentModification",
+    "DeleteConflict",
+    "EntityAlreadyExists",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "IDPRejectedClaim",
+    "IncompleteSignature",
+    "InternalFailure",
+    "InvalidAction",
+    "InvalidClientTokenId",
+    "InvalidIdentityToken",
+    "InvalidInput",
+    "InvalidParameterCombination",
+    "InvalidParameterValue",
+    "LimitExceeded",
+    "MalformedPolicyDocument",
+    "MissingAction",
+    "MissingAuthenticationToken",
+    "MissingParameter",
+    "NoSuchEntity",
+    "PackedPolicyTooLarge",
+    "RegionDisabled",
+    "ServiceFailure",
+    "SignatureDoesNotMatch",
+    "UnmodifiableEntity",
+    "ValidationError",
+]
+
+
+class AwsError(Exception):
+    code: ClassVar[str] = "InternalFailure"
+    status: ClassVar[int] = 500
+    fault: ClassVar[str] = "Receiver"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Sender(AwsError):
+    status = 400
+    fault = "Sender"
+
+
+class ValidationError(_Sender):
+    code = "ValidationError"
+
+
+class InvalidAction(_Sender):
+    code = "InvalidAction"
+
+
+class MissingAction(_Sender):
+    code = "MissingAction"
+
+
+class InvalidParameterValue(_Sender):
+    code = "InvalidParameterValue"
+
+
+class InvalidParameterCombination(_Sender):
+    code = "InvalidParameterCombination"
+
+
+class MissingParameter(_Sender):
+    code = "MissingParameter"
+
+
+class InvalidInput(_Sender):
+    code = "InvalidInput"
+
+
+class MalformedPolicyDocument(_Sender):
+    code = "MalformedPolicyDocument"
+
+
+class PackedPolicyTooLarge(_Sender):
+    code = "PackedPolicyTooLarge"
+
+
+class UnmodifiableEntity(_Sender):
+    code = "UnmodifiableEntity"
+
+
+class NoSuchEntity(_Sender):
+    code = "NoSuchEntity"
+    status = 404
+
+
+class EntityAlreadyExists(_Sender):
+    code = "EntityAlreadyExists"
+    status = 409
+
+
+class DeleteConflict(_Sender):
+    code = "DeleteConflict"
+    status = 409
+
+
+class LimitExceeded(_Sender):
+    code = "LimitExceeded"
+    status = 409
+
+
+class ConcurrentModification(_Sender):
+    code = "ConcurrentModification"
+    status = 409
+
+
+class AccessDenied(_Sender):
+    code = "AccessDenied"
+    status = 403
+
+
+class IncompleteSignature(_Sender):
+    code = "IncompleteSignature"
+
+
+class MissingAuthenticationToken(_Sender):
+    code = "MissingAuthenticationToken"
+    status = 403
+
+
+class InvalidClientTokenId(_Sender):
+    code = "InvalidClientTokenId"
+    status = 403
+
+
+class SignatureDoesNotMatch(_Sender):
+    code = "SignatureDoesNotMatch"
+    status = 403
+
+
+class ExpiredToken(_Sender):
+    code = "ExpiredToken"
+
+
+class RegionDisabled(_Sender):
+    code = "RegionDisabledException"
+    status = 403
+
+
+class InvalidIdentityToken(_Sender):
+    code = "InvalidIdentityToken"
+
+
+class IDPRejectedClaim(_Sender):
+    code = "IDPRejectedClaim"
+    status = 403
+
+
+class ExpiredTokenException(_Sender):
+    code = "ExpiredTokenException"
+
+
+class ServiceFailure(AwsError):
+    code = "ServiceFailure"
+
+
+class InternalFailure(AwsError):
+    code = "InternalFailure"
