@@ -124,10 +124,16 @@ class Principal:
             if self.service:
                 keys["aws:principalservicename"] = self.service
             return keys
+        if self.type is PrincipalType.ANONYMOUS:
+            # reference_policies_condition-keys: anonymous requests carry
+            # aws:PrincipalAccount and aws:userid "anonymous", and no
+            # aws:PrincipalIsAWSService (that key needs AWS credentials).
+            keys["aws:principaltype"] = "Anonymous"
+            keys["aws:principalaccount"] = "anonymous"
+            keys["aws:userid"] = "anonymous"
+            return keys
         keys["aws:principalisawsservice"] = "false"
-        if self.type in (PrincipalType.ANONYMOUS, PrincipalType.CANONICAL_USER, PrincipalType.WEB_IDENTITY):
-            if self.type is PrincipalType.ANONYMOUS:
-                keys["aws:principaltype"] = "Anonymous"
+        if self.type in (PrincipalType.CANONICAL_USER, PrincipalType.WEB_IDENTITY):
             return keys
         keys["aws:principaltype"] = self.type.value
         if self.principal_arn:

@@ -1,0 +1,102 @@
+"""What the store hands out: frozen records, no SQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["Account", "AccessKey", "Entity", "Role", "User", "Group", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Tag", "InlinePolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    partition: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    access_key_id: str
+    account_id: str
+    user_key: str | None  # None: the account root
+    secret_sealed: bytes
+    status: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A user, group, role or instance profile: what they share."""
+
+    account_id: str
+    name: str
+    id: str
+    path: str
+    arn: str
+    created_at: datetime
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class User(Entity):
+    permissions_boundary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group(Entity):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceProfile(Entity):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Role(Entity):
+    trust_policy: str = ""
+    description: str | None = None
+    max_session_duration: int = 3600
+    permissions_boundary: str | None = None
+    last_used_at: datetime | None = None
+    last_used_region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPolicy:
+    arn: str
+    account_id: str
+    name: str
+    policy_id: str
+    path: str
+    description: str | None
+    default_version: str
+    next_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    policy_arn: str
+    version_id: str
+    document: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InlinePolicy:
+    name: str
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    key: str
+    value: str

@@ -1,0 +1,196 @@
+"""Tables (SQLAlchemy Core). The Alembic migrations create exactly these;
+tests/store/test_migrations.py fails on any drift between the two.
+
+Names of IAM entities are unique per account regardless of case, so every
+entity table keys on ``name_key`` (the lower-cased name) and keeps the name
+as given for display.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = DateTime(timezone=True)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("partition", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+# A monotonically increasing counter per account, bumped by every write that
+# can change a decision; caches of compiled policies compare against it.
+generations = Table(
+    "generations",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(128), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("user_key", String(64), nullable=True),  # NULL: the account root
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_used_at", TS, nullable=True),
+    Column("last_used_service", String(64), nullable=True),
+    Column("last_used_region", String(32), nullable=True),
+)
+
+
+def _entity(name: str, id_column: str, *extra: Column) -> Table:  # type: ignore[type-arg]
+    return Table(
+        name,
+        metadata,
+        Column("account_id", String(12), primary_key=True),
+        Column("name_key", String(128), primary_key=True),
+        Column("name", String(128), nullable=False),
+        Column(id_column, String(32), nullable=False, unique=True),
+        Column("path", String(512), nullable=False),
+        Column("arn", String(2048), nullable=False, unique=True),
+        Column("created_at", TS, nullable=False),
+        *extra,
+    )
+
+
+users = _entity(
+    "users",
+    "user_id",
+    Column("permissions_boundary", String(2048), nullable=True),
+)
+
+groups = _entity("groups", "group_id")
+
+roles = _entity(
+    "roles",
+    "role_id",
+    Column("trust_policy", Text, nullable=False),
+    Column("description", String(1000), nullable=True),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("permissions_boundary", String(2048), nullable=True),
+    Column("last_used_at", TS, nullable=True),
+    Column("last_used_region", String(32), nullable=True),
+)
+
+instance_profiles = _entity("instance_profiles", "instance_profile_id")
+
+instance_profile_roles = Table(
+    "instance_profile_roles",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("profile_key", String(128), primary_key=True),
+    Column("role_key", String(64), primary_key=True),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("group_key", String(128), primary_key=True),
+    Column("user_key", String(64), primary_key=True),
+)
+
+# Managed policies; AWS managed ones live under account "aws".
+policies = Table(
+    "policies",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("name_key", String(128), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("policy_id", String(32), nullable=False, unique=True),
+    Column("path", String(512), nullable=False),
+    Column("description", String(1000), nullable=True),
+    Column("default_version", String(16), nullable=False),
+    Column("next_version", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("account_id", "name_key", name="uq_policies_account_name"),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("policy_arn", String(2048), primary_key=True),
+    Column("version_id", String(16), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    ForeignKeyConstraint(["policy_arn"], ["policies.arn"], ondelete="CASCADE"),
+)
+
+# entity_type: "user" | "group" | "role"
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("entity_type", String(8), primary_key=True),
+    Column("entity_key", String(128), primary_key=True),
+    Column("policy_arn", String(2048), primary_key=True),
+)
+
+inline_policies = Table(
+    "inline_policies",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("entity_type", String(8), primary_key=True),
+    Column("entity_key", String(128), primary_key=True),
+    Column("name_key", String(128), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("document", Text, nullable=False),
+)
+
+# resource_type: "user" | "role" | "policy" | "instance_profile" | ...; resource_key: name key or ARN
+tags = Table(
+    "tags",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("resource_type", String(24), primary_key=True),
+    Column("resource_key", String(2048), primary_key=True),
+    Column("key_fold", String(128), primary_key=True),
+    Column("key", String(128), nullable=False),
+    Column("value", String(256), nullable=False),
+    Column("position", Integer, nullable=False),
+)
+
+__all__ = [
+    "metadata",
+    "accounts",
+    "generations",
+    "access_keys",
+    "users",
+    "groups",
+    "roles",
+    "instance_profiles",
+    "instance_profile_roles",
+    "group_members",
+    "policies",
+    "policy_versions",
+    "attachments",
+    "inline_policies",
+    "tags",
+]

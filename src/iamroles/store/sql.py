@@ -1,0 +1,447 @@
+"""The store on SQLAlchemy 2 Core: SQLite (default) or PostgreSQL.
+
+``Store.write()`` and ``Store.read()`` open a transaction and yield a
+:class:`Tx` whose methods are the only queries there are. A write
+transaction on SQLite begins IMMEDIATE (one writer at a time, no upgrade
+deadlocks); on PostgreSQL rows that guard a limit are locked FOR UPDATE.
+Either way a request's writes commit together or not at all.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from . import schema as t
+from .records import (
+    Account,
+    AccessKey,
+    Entity,
+    Group,
+    InlinePolicy,
+    InstanceProfile,
+    ManagedPolicy,
+    PolicyVersion,
+    Role,
+    Tag,
+    User,
+)
+
+__all__ = ["Store", "Tx", "ENTITY_TABLES"]
+
+ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
+    "user": (t.users, User, "user_id"),
+    "group": (t.groups, Group, "group_id"),
+    "role": (t.roles, Role, "role_id"),
+    "instance_profile": (t.instance_profiles, InstanceProfile, "instance_profile_id"),
+}
+
+
+def _record(cls: type, row: Any, renames: dict[str, str] | None = None) -> Any:
+    data = dict(row._mapping)
+    for src, dst in (renames or {}).items():
+        data[dst] = data.pop(src)
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every time we store is UTC.
+    if value is not None and value.tzinfo is None:
+        from datetime import timezone
+
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class Tx:
+    """One transaction's queries."""
+
+    def __init__(self, conn: Connection, postgres: bool) -> None:
+        self.c = conn
+        self.postgres = postgres
+
+    # -- accounts and generations ------------------------------------------------
+    def account(self, account_id: str) -> Account | None:
+        row = self.c.execute(select(t.accounts).where(t.accounts.c.account_id == account_id)).first()
+        return Account(row.account_id, row.partition, _utc(row.created_at)) if row else None  # type: ignore[arg-type]
+
+    def accounts(self) -> list[Account]:
+        rows = self.c.execute(select(t.accounts).order_by(t.accounts.c.created_at, t.accounts.c.account_id))
+        return [Account(r.account_id, r.partition, _utc(r.created_at)) for r in rows]  # type: ignore[arg-type]
+
+    def insert_account(self, account: Account) -> None:
+        self.c.execute(insert(t.accounts).values(account_id=account.account_id, partition=account.partition, created_at=account.created_at))
+        self.c.execute(insert(t.generations).values(account_id=account.account_id, value=0))
+
+    def generation(self, account_id: str) -> int:
+        value = self.c.execute(select(t.generations.c.value).where(t.generations.c.account_id == account_id)).scalar()
+        return int(value or 0)
+
+    def bump(self, account_id: str) -> None:
+        """Mark the account's policies changed (invalidates compiled caches)."""
+        self.c.execute(
+            update(t.generations).where(t.generations.c.account_id == account_id).values(value=t.generations.c.value + 1)
+        )
+
+    # -- access keys ---------------------------------------------------------------
+    def access_key(self, access_key_id: str) -> AccessKey | None:
+        row = self.c.execute(select(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id)).first()
+        if row is None:
+            return None
+        key: AccessKey = _record(AccessKey, row)
+        return _fix_times(key)
+
+    def access_keys(self, account_id: str, user_key: str | None) -> list[AccessKey]:
+        c = t.access_keys.c
+        cond = c.user_key.is_(None) if user_key is None else c.user_key == user_key
+        rows = self.c.execute(select(t.access_keys).where(c.account_id == account_id, cond).order_by(c.created_at, c.access_key_id))
+        return [_fix_times(_record(AccessKey, r)) for r in rows]
+
+    def insert_access_key(self, key: AccessKey) -> None:
+        self.c.execute(insert(t.access_keys).values(**{f.name: getattr(key, f.name) for f in fields(AccessKey)}))
+
+    def update_access_key(self, access_key_id: str, **values: Any) -> None:
+        self.c.execute(update(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id).values(**values))
+
+    def delete_access_key(self, access_key_id: str) -> None:
+        self.c.execute(delete(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id))
+
+    # -- users, groups, roles, instance profiles --------------------------------------
+    def entity(self, kind: str, account_id: str, name: str, for_update: bool = False) -> Any:
+        table, cls, id_col = ENTITY_TABLES[kind]
+        q = select(table).where(table.c.account_id == account_id, table.c.name_key == name.lower())
+        if for_update and self.postgres:
+            q = q.with_for_update()
+        row = self.c.execute(q).first()
+        return _fix_times(_record(cls, row, {id_col: "id"})) if row else None
+
+    def entity_by_id(self, kind: str, entity_id: str) -> Any:
+        table, cls, id_col = ENTITY_TABLES[kind]
+        row = self.c.execute(select(table).where(table.c[id_col] == entity_id)).first()
+        return _fix_times(_record(cls, row, {id_col: "id"})) if row else None
+
+    def entities(self, kind: str, account_id: str, path_prefix: str = "/") -> list[Any]:
+        table, cls, id_col = ENTITY_TABLES[kind]
+        q = select(table).where(table.c.account_id == account_id)
+        if path_prefix and path_prefix != "/":
+            q = q.where(table.c.path.startswith(path_prefix, autoescape=True))
+        rows = self.c.execute(q.order_by(table.c.name_key))
+        return [_fix_times(_record(cls, r, {id_col: "id"})) for r in rows]
+
+    def insert_entity(self, kind: str, record: Entity) -> None:
+        table, _cls, id_col = ENTITY_TABLES[kind]
+        values = {f.name: getattr(record, f.name) for f in fields(record)}
+        values[id_col] = values.pop("id")
+        values["name_key"] = record.name.lower()
+        self.c.execute(insert(table).values(**values))
+
+    def update_entity(self, kind: str, account_id: str, name: str, **values: Any) -> None:
+        table = ENTITY_TABLES[kind][0]
+        self.c.execute(update(table).where(table.c.account_id == account_id, table.c.name_key == name.lower()).values(**values))
+
+    def delete_entity(self, kind: str, account_id: str, name: str) -> None:
+        table = ENTITY_TABLES[kind][0]
+        key = name.lower()
+        self.c.execute(delete(table).where(table.c.account_id == account_id, table.c.name_key == key))
+        self.c.execute(delete(t.tags).where(t.tags.c.account_id == account_id, t.tags.c.resource_type == kind, t.tags.c.resource_key == key))
+
+    # -- managed policies ----------------------------------------------------------------
+    def policy(self, arn: str, for_update: bool = False) -> ManagedPolicy | None:
+        q = select(t.policies).where(t.policies.c.arn == arn)
+        if for_update and self.postgres:
+            q = q.with_for_update()
+        row = self.c.execute(q).first()
+        return _fix_times(_record(ManagedPolicy, row)) if row else None
+
+    def policy_by_name(self, account_id: str, name: str) -> ManagedPolicy | None:
+        row = self.c.execute(select(t.policies).where(t.policies.c.account_id == account_id, t.policies.c.name_key == name.lower())).first()
+        return _fix_times(_record(ManagedPolicy, row)) if row else None
+
+    def policies(self, account_ids: Sequence[str], path_prefix: str = "/") -> list[ManagedPolicy]:
+        c = t.policies.c
+        q = select(t.policies).where(c.account_id.in_(list(account_ids)))
+        if path_prefix and path_prefix != "/":
+            q = q.where(c.path.startswith(path_prefix, autoescape=True))
+        rows = self.c.execute(q.order_by(c.name_key, c.arn))
+        return [_fix_times(_record(ManagedPolicy, r)) for r in rows]
+
+    def insert_policy(self, policy: ManagedPolicy) -> None:
+        values = {f.name: getattr(policy, f.name) for f in fields(ManagedPolicy)}
+        values["name_key"] = policy.name.lower()
+        self.c.execute(insert(t.policies).values(**values))
+
+    def update_policy(self, arn: str, **values: Any) -> None:
+        self.c.execute(update(t.policies).where(t.policies.c.arn == arn).values(**values))
+
+    def delete_policy(self, arn: str) -> None:
+        self.c.execute(delete(t.policy_versions).where(t.policy_versions.c.policy_arn == arn))
+        self.c.execute(delete(t.policies).where(t.policies.c.arn == arn))
+        self.c.execute(delete(t.tags).where(t.tags.c.resource_type == "policy", t.tags.c.resource_key == arn))
+
+    def policy_versions(self, arn: str) -> list[PolicyVersion]:
+        c = t.policy_versions.c
+        rows = self.c.execute(select(t.policy_versions).where(c.policy_arn == arn).order_by(c.created_at.desc(), c.version_id.desc()))
+        return [_fix_times(_record(PolicyVersion, r)) for r in rows]
+
+    def policy_version(self, arn: str, version_id: str) -> PolicyVersion | None:
+        c = t.policy_versions.c
+        row = self.c.execute(select(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id)).first()
+        return _fix_times(_record(PolicyVersion, row)) if row else None
+
+    def insert_policy_version(self, version: PolicyVersion) -> None:
+        self.c.execute(insert(t.policy_versions).values(**{f.name: getattr(version, f.name) for f in fields(PolicyVersion)}))
+
+    def delete_policy_version(self, arn: str, version_id: str) -> None:
+        c = t.policy_versions.c
+        self.c.execute(delete(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id))
+
+    def default_documents(self, arns: Sequence[str]) -> dict[str, tuple[ManagedPolicy, str]]:
+        """Each policy with its default version's document, in one query."""
+        if not arns:
+            return {}
+        p, v = t.policies, t.policy_versions
+        q = (
+            select(p, v.c.document)
+            .join(v, and_(v.c.policy_arn == p.c.arn, v.c.version_id == p.c.default_version))
+            .where(p.c.arn.in_(list(arns)))
+        )
+        return {r.arn: (_fix_times(_record(ManagedPolicy, r)), r.document) for r in self.c.execute(q)}
+
+    # -- attachments ----------------------------------------------------------------------
+    def attach(self, account_id: str, entity_type: str, entity_key: str, arn: str) -> bool:
+        """Attach; False when it already was."""
+        if arn in self.attached(account_id, entity_type, entity_key):
+            return False
+        self.c.execute(insert(t.attachments).values(account_id=account_id, entity_type=entity_type, entity_key=entity_key, policy_arn=arn))
+        return True
+
+    def detach(self, account_id: str, entity_type: str, entity_key: str, arn: str) -> bool:
+        c = t.attachments.c
+        res = self.c.execute(
+            delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.policy_arn == arn)
+        )
+        return bool(res.rowcount)
+
+    def attached(self, account_id: str, entity_type: str, entity_key: str) -> list[str]:
+        c = t.attachments.c
+        rows = self.c.execute(
+            select(c.policy_arn).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key).order_by(c.policy_arn)
+        )
+        return [r[0] for r in rows]
+
+    def attachments_of(self, arn: str) -> list[tuple[str, str, str]]:
+        """(account, entity type, entity key) for every attachment of a policy."""
+        c = t.attachments.c
+        rows = self.c.execute(select(c.account_id, c.entity_type, c.entity_key).where(c.policy_arn == arn).order_by(c.entity_type, c.entity_key))
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def attachment_counts(self, arns: Sequence[str]) -> dict[str, int]:
+        c = t.attachments.c
+        rows = self.c.execute(select(c.policy_arn, func.count()).where(c.policy_arn.in_(list(arns))).group_by(c.policy_arn))
+        return {r[0]: int(r[1]) for r in rows}
+
+    def delete_attachments(self, account_id: str, entity_type: str, entity_key: str) -> None:
+        c = t.attachments.c
+        self.c.execute(delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
+
+    # -- inline policies ------------------------------------------------------------------
+    def inline(self, account_id: str, entity_type: str, entity_key: str, name: str) -> InlinePolicy | None:
+        c = t.inline_policies.c
+        row = self.c.execute(
+            select(c.name, c.document).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.name_key == name.lower())
+        ).first()
+        return InlinePolicy(row.name, row.document) if row else None
+
+    def inlines(self, account_id: str, entity_type: str, entity_key: str) -> list[InlinePolicy]:
+        c = t.inline_policies.c
+        rows = self.c.execute(
+            select(c.name, c.document).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key).order_by(c.name_key)
+        )
+        return [InlinePolicy(r.name, r.document) for r in rows]
+
+    def put_inline(self, account_id: str, entity_type: str, entity_key: str, name: str, document: str) -> None:
+        self.delete_inline(account_id, entity_type, entity_key, name)
+        self.c.execute(
+            insert(t.inline_policies).values(
+                account_id=account_id, entity_type=entity_type, entity_key=entity_key, name_key=name.lower(), name=name, document=document
+            )
+        )
+
+    def delete_inline(self, account_id: str, entity_type: str, entity_key: str, name: str) -> bool:
+        c = t.inline_policies.c
+        res = self.c.execute(
+            delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.name_key == name.lower())
+        )
+        return bool(res.rowcount)
+
+    def delete_inlines(self, account_id: str, entity_type: str, entity_key: str) -> None:
+        c = t.inline_policies.c
+        self.c.execute(delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
+
+    # -- tags -----------------------------------------------------------------------------
+    def tags(self, account_id: str, resource_type: str, resource_key: str) -> list[Tag]:
+        c = t.tags.c
+        rows = self.c.execute(
+            select(c.key, c.value).where(c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key).order_by(c.position, c.key_fold)
+        )
+        return [Tag(r.key, r.value) for r in rows]
+
+    def set_tags(self, account_id: str, resource_type: str, resource_key: str, new: Sequence[Tag]) -> None:
+        """Add or overwrite tags (keys compare case-insensitively, as IAM's do)."""
+        c = t.tags.c
+        where = (c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key)
+        position = int(self.c.execute(select(func.coalesce(func.max(c.position), 0)).where(*where)).scalar() or 0)
+        for tag in new:
+            fold = tag.key.lower()
+            res = self.c.execute(update(t.tags).where(*where, c.key_fold == fold).values(key=tag.key, value=tag.value))
+            if not res.rowcount:
+                position += 1
+                self.c.execute(
+                    insert(t.tags).values(
+                        account_id=account_id, resource_type=resource_type, resource_key=resource_key,
+                        key_fold=fold, key=tag.key, value=tag.value, position=position,
+                    )
+                )
+
+    def remove_tags(self, account_id: str, resource_type: str, resource_key: str, keys: Sequence[str]) -> None:
+        c = t.tags.c
+        folds = [k.lower() for k in keys]
+        self.c.execute(
+            delete(t.tags).where(c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key, c.key_fold.in_(folds))
+        )
+
+    # -- groups and instance profiles -----------------------------------------------------------
+    def add_member(self, account_id: str, group_key: str, user_key: str) -> None:
+        if user_key not in self.members(account_id, group_key):
+            self.c.execute(insert(t.group_members).values(account_id=account_id, group_key=group_key, user_key=user_key))
+
+    def remove_member(self, account_id: str, group_key: str, user_key: str) -> bool:
+        c = t.group_members.c
+        res = self.c.execute(delete(t.group_members).where(c.account_id == account_id, c.group_key == group_key, c.user_key == user_key))
+        return bool(res.rowcount)
+
+    def members(self, account_id: str, group_key: str) -> list[str]:
+        c = t.group_members.c
+        return [r[0] for r in self.c.execute(select(c.user_key).where(c.account_id == account_id, c.group_key == group_key).order_by(c.user_key))]
+
+    def groups_of(self, account_id: str, user_key: str) -> list[str]:
+        c = t.group_members.c
+        return [r[0] for r in self.c.execute(select(c.group_key).where(c.account_id == account_id, c.user_key == user_key).order_by(c.group_key))]
+
+    def delete_memberships(self, account_id: str, *, user_key: str | None = None, group_key: str | None = None) -> None:
+        c = t.group_members.c
+        q = delete(t.group_members).where(c.account_id == account_id)
+        q = q.where(c.user_key == user_key) if user_key is not None else q.where(c.group_key == group_key)
+        self.c.execute(q)
+
+    def profile_roles(self, account_id: str, profile_key: str) -> list[str]:
+        c = t.instance_profile_roles.c
+        return [r[0] for r in self.c.execute(select(c.role_key).where(c.account_id == account_id, c.profile_key == profile_key))]
+
+    def profiles_of_role(self, account_id: str, role_key: str) -> list[str]:
+        c = t.instance_profile_roles.c
+        return [r[0] for r in self.c.execute(select(c.profile_key).where(c.account_id == account_id, c.role_key == role_key).order_by(c.profile_key))]
+
+    def add_profile_role(self, account_id: str, profile_key: str, role_key: str) -> None:
+        self.c.execute(insert(t.instance_profile_roles).values(account_id=account_id, profile_key=profile_key, role_key=role_key))
+
+    def remove_profile_role(self, account_id: str, profile_key: str, role_key: str) -> bool:
+        c = t.instance_profile_roles.c
+        res = self.c.execute(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
+        return bool(res.rowcount)
+
+    # -- test mode ------------------------------------------------------------------------------
+    def wipe(self, keep_access_keys: Sequence[str], keep_users: Sequence[tuple[str, str]]) -> None:
+        """Delete all IAM state but the accounts, the named keys and users."""
+        for table in (t.groups, t.roles, t.instance_profiles, t.instance_profile_roles, t.group_members, t.inline_policies, t.tags):
+            self.c.execute(delete(table))
+        self.c.execute(delete(t.attachments).where(t.attachments.c.entity_type != "user"))
+        self.c.execute(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id != "aws"))))
+        self.c.execute(delete(t.policies).where(t.policies.c.account_id != "aws"))
+        self.c.execute(delete(t.access_keys).where(t.access_keys.c.access_key_id.not_in(list(keep_access_keys))))
+        keep = {(a, u) for a, u in keep_users}
+        for u in self.c.execute(select(t.users.c.account_id, t.users.c.name_key)).all():
+            if (u[0], u[1]) not in keep:
+                self.c.execute(delete(t.users).where(t.users.c.account_id == u[0], t.users.c.name_key == u[1]))
+                self.delete_attachments(u[0], "user", u[1])
+        self.c.execute(update(t.generations).values(value=t.generations.c.value + 1))
+
+
+def _fix_times(record: Any) -> Any:
+    changes = {}
+    for f in fields(record):
+        v = getattr(record, f.name)
+        if isinstance(v, datetime) and v.tzinfo is None:
+            changes[f.name] = _utc(v)
+    if not changes:
+        return record
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+class Store:
+    """A database: open it, migrate it, run transactions on it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.postgres = url.startswith("postgresql")
+        if url.startswith("sqlite"):
+            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            _sqlite_setup(self.engine)
+        else:
+            self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+        self._local = threading.local()
+
+    @classmethod
+    def sqlite_file(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite+pysqlite:///{path}")
+
+    def migrate(self) -> None:
+        from .migrate import upgrade
+
+        upgrade(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(iamroles_write=True)
+            with conn.begin():
+                yield Tx(conn, self.postgres)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield Tx(conn, self.postgres)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("iamroles_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
