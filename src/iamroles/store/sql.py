@@ -147,6 +147,31 @@ class Tx:
         table = ENTITY_TABLES[kind][0]
         self.c.execute(update(table).where(table.c.account_id == account_id, table.c.name_key == name.lower()).values(**values))
 
+    def rename_entity(self, kind: str, account_id: str, old_key: str, new_name: str, new_path: str, new_arn: str) -> None:
+        """Rename or move a user or group, with everything that refers to it."""
+        table = ENTITY_TABLES[kind][0]
+        new_key = new_name.lower()
+        self.c.execute(
+            update(table).where(table.c.account_id == account_id, table.c.name_key == old_key)
+            .values(name=new_name, name_key=new_key, path=new_path, arn=new_arn)
+        )
+        if new_key == old_key:
+            return
+        for ref, col, extra in (
+            (t.attachments, "entity_key", (t.attachments.c.entity_type == kind,)),
+            (t.inline_policies, "entity_key", (t.inline_policies.c.entity_type == kind,)),
+            (t.tags, "resource_key", (t.tags.c.resource_type == kind,)),
+        ):
+            self.c.execute(update(ref).where(ref.c.account_id == account_id, ref.c[col] == old_key, *extra).values({col: new_key}))
+        if kind == "user":
+            gm = t.group_members
+            self.c.execute(update(gm).where(gm.c.account_id == account_id, gm.c.user_key == old_key).values(user_key=new_key))
+            ak = t.access_keys
+            self.c.execute(update(ak).where(ak.c.account_id == account_id, ak.c.user_key == old_key).values(user_key=new_key))
+        if kind == "group":
+            gm = t.group_members
+            self.c.execute(update(gm).where(gm.c.account_id == account_id, gm.c.group_key == old_key).values(group_key=new_key))
+
     def delete_entity(self, kind: str, account_id: str, name: str) -> None:
         table = ENTITY_TABLES[kind][0]
         key = name.lower()

@@ -1,0 +1,68 @@
+"""What every operation receives: who is calling, from where, when, and the open transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from iamroles.policy import Principal
+from iamroles.store import Tx
+from iamroles.tokens import MasterKey
+
+__all__ = ["Caller", "CallContext", "partition_for_region"]
+
+
+def partition_for_region(region: str) -> str:
+    """The ARN partition a region belongs to (IAM is global; the partition is not)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    return "aws"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated principal."""
+
+    principal: Principal
+    account_id: str
+    partition: str
+    access_key_id: str
+    user_key: str | None = None  # the IAM user's name key, for user callers
+    role_key: str | None = None  # the role's name key, for role sessions
+    session: Any = None  # the session's claims, for temporary credentials
+
+    @property
+    def is_root(self) -> bool:
+        return self.user_key is None and self.role_key is None and self.session is None
+
+
+@dataclass(slots=True)
+class CallContext:
+    caller: Caller
+    tx: Tx
+    now: datetime
+    region: str
+    master_key: MasterKey
+    source_ip: str = "127.0.0.1"
+    secure_transport: bool = False
+    user_agent: str = ""
+    request_id: str = ""
+    cache: Any = None  # iam.authorize.PolicyCache, shared by the server's requests
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def account_id(self) -> str:
+        return self.caller.account_id
+
+    @property
+    def partition(self) -> str:
+        return self.caller.partition
+
+    def arn(self, resource: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:{resource}"

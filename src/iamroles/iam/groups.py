@@ -1,0 +1,94 @@
+"""Groups and their members."""
+from __future__ import annotations
+
+from typing import Any
+
+from iamroles.errors import DeleteConflict, EntityAlreadyExists
+from iamroles.store import Group
+
+from .common import entity_arn, entity_resource, get_entity, listing, page
+from .context import CallContext
+from .registry import Input, Output, operation
+from .shared import delete_checks, register_shared
+from .users import user_out
+
+__all__: list[str] = []
+
+register_shared("group", "Group", boundary=False, tags=False)
+_res = entity_resource("group", "GroupName")
+
+
+def group_out(g: Group) -> dict[str, Any]:
+    return {"Path": g.path, "GroupName": g.name, "GroupId": g.id, "Arn": g.arn, "CreateDate": g.created_at}
+
+
+@operation("CreateGroup", resource=_res, write=True)
+def create_group(ctx: CallContext, inp: Input) -> Output:
+    name, path = inp["GroupName"], inp.get("Path") or "/"
+    if ctx.tx.entity("group", ctx.account_id, name) is not None:
+        raise EntityAlreadyExists(f"Group with name {name} already exists.")
+    from iamroles.tokens import new_unique_id
+
+    group = Group(ctx.account_id, name, new_unique_id("AGPA"), path, entity_arn(ctx, "group", name, path), ctx.now)
+    ctx.tx.insert_entity("group", group)
+    return {"Group": group_out(group)}
+
+
+@operation("GetGroup", resource=_res)
+def get_group(ctx: CallContext, inp: Input) -> Output:
+    group = get_entity(ctx, "group", inp["GroupName"])
+    users = [ctx.tx.entity("user", ctx.account_id, k) for k in ctx.tx.members(ctx.account_id, group.key)]
+    chunk, meta = page([u for u in users if u is not None], inp, key=lambda u: u.key)
+    return {"Group": group_out(group), "Users": [user_out(ctx, u, tags=False) for u in chunk], **meta}
+
+
+@operation("ListGroups", resource=listing("group"))
+def list_groups(ctx: CallContext, inp: Input) -> Output:
+    groups = ctx.tx.entities("group", ctx.account_id, inp.get("PathPrefix") or "/")
+    chunk, meta = page(groups, inp, key=lambda g: g.key)
+    return {"Groups": [group_out(g) for g in chunk], **meta}
+
+
+@operation("UpdateGroup", resource=_res, write=True)
+def update_group(ctx: CallContext, inp: Input) -> Output:
+    group = get_entity(ctx, "group", inp["GroupName"], for_update=True)
+    new_name = inp.get("NewGroupName") or group.name
+    new_path = inp.get("NewPath") or group.path
+    if new_name.lower() != group.key and ctx.tx.entity("group", ctx.account_id, new_name) is not None:
+        raise EntityAlreadyExists(f"Group with name {new_name} already exists.")
+    ctx.tx.rename_entity("group", ctx.account_id, group.key, new_name, new_path, entity_arn(ctx, "group", new_name, new_path))
+    return None
+
+
+@operation("DeleteGroup", resource=_res, write=True)
+def delete_group(ctx: CallContext, inp: Input) -> Output:
+    group = get_entity(ctx, "group", inp["GroupName"], for_update=True)
+    if ctx.tx.members(ctx.account_id, group.key):
+        raise DeleteConflict("Cannot delete entity, must remove users from group first.")
+    delete_checks(ctx, "group", group.key)
+    ctx.tx.delete_entity("group", ctx.account_id, group.key)
+    return None
+
+
+@operation("AddUserToGroup", resource=_res, write=True)
+def add_user_to_group(ctx: CallContext, inp: Input) -> Output:
+    group = get_entity(ctx, "group", inp["GroupName"])
+    user = get_entity(ctx, "user", inp["UserName"])
+    ctx.tx.add_member(ctx.account_id, group.key, user.key)
+    return None
+
+
+@operation("RemoveUserFromGroup", resource=_res, write=True)
+def remove_user_from_group(ctx: CallContext, inp: Input) -> Output:
+    group = get_entity(ctx, "group", inp["GroupName"])
+    user = get_entity(ctx, "user", inp["UserName"])
+    ctx.tx.remove_member(ctx.account_id, group.key, user.key)
+    return None
+
+
+@operation("ListGroupsForUser", resource=entity_resource("user", "UserName"))
+def list_groups_for_user(ctx: CallContext, inp: Input) -> Output:
+    user = get_entity(ctx, "user", inp["UserName"])
+    groups = [ctx.tx.entity("group", ctx.account_id, k) for k in ctx.tx.groups_of(ctx.account_id, user.key)]
+    chunk, meta = page([g for g in groups if g is not None], inp, key=lambda g: g.key)
+    return {"Groups": [group_out(g) for g in chunk], **meta}

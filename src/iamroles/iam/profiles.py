@@ -1,0 +1,134 @@
+"""Instance profiles: a container for one role, as EC2 uses them."""
+from __future__ import annotations
+
+from typing import Any
+
+from iamroles.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from iamroles.store import InstanceProfile
+from iamroles.tokens import new_unique_id
+
+from .common import (
+    check_tag_total,
+    entity_arn,
+    entity_resource,
+    get_entity,
+    listing,
+    page,
+    resource_tag_keys,
+    tag_keys,
+    tags_in,
+    tags_out,
+)
+from .context import CallContext
+from .registry import Input, Output, operation
+from .roles import role_out
+
+__all__: list[str] = []
+
+_res = entity_resource("instance_profile", "InstanceProfileName")
+
+
+def profile_out(ctx: CallContext, p: InstanceProfile) -> dict[str, Any]:
+    roles = [ctx.tx.entity("role", ctx.account_id, k) for k in ctx.tx.profile_roles(ctx.account_id, p.key)]
+    out: dict[str, Any] = {
+        "Path": p.path,
+        "InstanceProfileName": p.name,
+        "InstanceProfileId": p.id,
+        "Arn": p.arn,
+        "CreateDate": p.created_at,
+        "Roles": [role_out(ctx, r, full=False) for r in roles if r is not None],
+    }
+    found = ctx.tx.tags(ctx.account_id, "instance_profile", p.key)
+    out["Tags"] = tags_out(found) if found else None
+    return out
+
+
+@operation("CreateInstanceProfile", resource=_res, keys=lambda ctx, inp: tag_keys(inp), write=True)
+def create_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    name, path = inp["InstanceProfileName"], inp.get("Path") or "/"
+    tags = tags_in(inp, "TagsPerInstanceProfile")
+    if ctx.tx.entity("instance_profile", ctx.account_id, name) is not None:
+        raise EntityAlreadyExists(f"Instance Profile {name} already exists.")
+    profile = InstanceProfile(ctx.account_id, name, new_unique_id("AIPA"), path, entity_arn(ctx, "instance_profile", name, path), ctx.now)
+    ctx.tx.insert_entity("instance_profile", profile)
+    if tags:
+        ctx.tx.set_tags(ctx.account_id, "instance_profile", profile.key, tags)
+    return {"InstanceProfile": profile_out(ctx, profile)}
+
+
+@operation("GetInstanceProfile", resource=_res)
+def get_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    return {"InstanceProfile": profile_out(ctx, get_entity(ctx, "instance_profile", inp["InstanceProfileName"]))}
+
+
+@operation("ListInstanceProfiles", resource=listing("instance_profile"))
+def list_instance_profiles(ctx: CallContext, inp: Input) -> Output:
+    found = ctx.tx.entities("instance_profile", ctx.account_id, inp.get("PathPrefix") or "/")
+    chunk, meta = page(found, inp, key=lambda p: p.key)
+    return {"InstanceProfiles": [profile_out(ctx, p) for p in chunk], **meta}
+
+
+@operation("ListInstanceProfilesForRole", resource=entity_resource("role", "RoleName"))
+def list_instance_profiles_for_role(ctx: CallContext, inp: Input) -> Output:
+    role = get_entity(ctx, "role", inp["RoleName"])
+    found = [ctx.tx.entity("instance_profile", ctx.account_id, k) for k in ctx.tx.profiles_of_role(ctx.account_id, role.key)]
+    chunk, meta = page([p for p in found if p is not None], inp, key=lambda p: p.key)
+    return {"InstanceProfiles": [profile_out(ctx, p) for p in chunk], **meta}
+
+
+@operation("AddRoleToInstanceProfile", resource=_res, write=True)
+def add_role_to_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"], for_update=True)
+    role = get_entity(ctx, "role", inp["RoleName"])
+    if ctx.tx.profile_roles(ctx.account_id, profile.key):
+        raise LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
+    ctx.tx.add_profile_role(ctx.account_id, profile.key, role.key)
+    return None
+
+
+@operation("RemoveRoleFromInstanceProfile", resource=_res, write=True)
+def remove_role_from_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"])
+    role = get_entity(ctx, "role", inp["RoleName"])
+    if not ctx.tx.remove_profile_role(ctx.account_id, profile.key, role.key):
+        from iamroles.errors import NoSuchEntity
+
+        raise NoSuchEntity(f"The role with name {role.name} cannot be found in instance profile {profile.name}.")
+    return None
+
+
+@operation("DeleteInstanceProfile", resource=_res, write=True)
+def delete_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"], for_update=True)
+    if ctx.tx.profile_roles(ctx.account_id, profile.key):
+        raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
+    ctx.tx.delete_entity("instance_profile", ctx.account_id, profile.key)
+    return None
+
+
+def _tagging_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    return {**tag_keys(inp), **resource_tag_keys(ctx, "instance_profile", inp.get("InstanceProfileName"))}
+
+
+@operation("TagInstanceProfile", resource=_res, keys=_tagging_keys, write=True)
+def tag_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"])
+    new = tags_in(inp, "TagsPerInstanceProfile")
+    check_tag_total(ctx.tx.tags(ctx.account_id, "instance_profile", profile.key), new, "TagsPerInstanceProfile")
+    ctx.tx.set_tags(ctx.account_id, "instance_profile", profile.key, new)
+    return None
+
+
+@operation("UntagInstanceProfile", resource=_res, keys=_tagging_keys, write=True)
+def untag_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"])
+    ctx.tx.remove_tags(ctx.account_id, "instance_profile", profile.key, inp["TagKeys"])
+    return None
+
+
+@operation("ListInstanceProfileTags", resource=_res)
+def list_instance_profile_tags(ctx: CallContext, inp: Input) -> Output:
+    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"])
+    found = sorted(ctx.tx.tags(ctx.account_id, "instance_profile", profile.key), key=lambda t: t.key.lower())
+    chunk, meta = page(found, inp, key=lambda t: t.key.lower())
+    return {"Tags": tags_out(chunk), **meta}

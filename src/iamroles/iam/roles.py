@@ -1,0 +1,171 @@
+"""Roles: CreateRole ... DeleteRole, and the trust policy."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from iamroles.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, MalformedPolicyDocument
+from iamroles.policy import PolicyKind
+from iamroles.store import Role
+from iamroles.tokens import new_unique_id
+
+from .common import (
+    check_document,
+    encode_document,
+    entity_arn,
+    entity_resource,
+    get_entity,
+    listing,
+    page,
+    policy_text,
+    tag_keys,
+    tags_in,
+    tags_out,
+)
+from .context import CallContext
+from .registry import Input, Output, operation
+from .shared import boundary_out, delete_checks, register_shared
+
+__all__ = ["role_out", "check_trust_policy"]
+
+TRUST_POLICY_LIMIT = 2048  # ACLSizePerRole, default quota
+ROLES_PER_ACCOUNT = 1000
+
+register_shared("role", "Role", boundary=True, tags=True)
+_res = entity_resource("role", "RoleName")
+
+
+def role_out(ctx: CallContext, role: Role, *, full: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Path": role.path,
+        "RoleName": role.name,
+        "RoleId": role.id,
+        "Arn": role.arn,
+        "CreateDate": role.created_at,
+        "AssumeRolePolicyDocument": encode_document(role.trust_policy),
+        "Description": role.description,
+        "MaxSessionDuration": role.max_session_duration,
+    }
+    if full:
+        out["PermissionsBoundary"] = boundary_out(role.permissions_boundary)
+        tags = ctx.tx.tags(ctx.account_id, "role", role.key)
+        out["Tags"] = tags_out(tags) if tags else None
+        last: dict[str, Any] = {}
+        if role.last_used_at:
+            last = {"LastUsedDate": role.last_used_at, "Region": role.last_used_region}
+        out["RoleLastUsed"] = last
+    return out
+
+
+def check_trust_policy(ctx: CallContext, document: str) -> None:
+    if policy_text(document) > TRUST_POLICY_LIMIT:
+        raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}")
+    parsed = check_document(document, PolicyKind.TRUST)
+    # Principals in accounts this server holds must exist, as IAM checks on save.
+    for st in parsed.statements:
+        for value in st.principal.aws if st.principal else ():
+            parts = value.split(":", 5)
+            if len(parts) < 6 or parts[5] == "root":
+                continue
+            account, resource = parts[4], parts[5]
+            if parts[2] != "iam" or ctx.tx.account(account) is None:
+                continue
+            kind, _, rest = resource.partition("/")
+            if kind in ("user", "role"):
+                name = rest.rsplit("/", 1)[-1]
+                found = ctx.tx.entity(kind, account, name)
+                if found is None or found.arn != value:
+                    raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":{json.dumps(value)}')
+
+
+def _create_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    keys = tag_keys(inp)
+    if inp.get("PermissionsBoundary"):
+        keys["iam:PermissionsBoundary"] = inp["PermissionsBoundary"]
+    return keys
+
+
+@operation("CreateRole", resource=_res, keys=_create_keys, write=True)
+def create_role(ctx: CallContext, inp: Input) -> Output:
+    name = inp["RoleName"]
+    path = inp.get("Path") or "/"
+    document = inp["AssumeRolePolicyDocument"]
+    tags = tags_in(inp, "TagsPerRole")
+    check_trust_policy(ctx, document)
+    boundary = inp.get("PermissionsBoundary")
+    if boundary:
+        from .shared import require_policy
+
+        require_policy(ctx, boundary)
+    if ctx.tx.entity("role", ctx.account_id, name) is not None:
+        raise EntityAlreadyExists(f"Role with name {name} already exists.")
+    if len(ctx.tx.entities("role", ctx.account_id)) >= ROLES_PER_ACCOUNT:
+        raise LimitExceeded(f"Cannot exceed quota for RolesPerAccount: {ROLES_PER_ACCOUNT}")
+    role = Role(
+        account_id=ctx.account_id,
+        name=name,
+        id=new_unique_id("AROA"),
+        path=path,
+        arn=entity_arn(ctx, "role", name, path),
+        created_at=ctx.now,
+        trust_policy=document,
+        description=inp.get("Description"),
+        max_session_duration=inp.get("MaxSessionDuration") or 3600,
+        permissions_boundary=boundary,
+    )
+    ctx.tx.insert_entity("role", role)
+    if tags:
+        ctx.tx.set_tags(ctx.account_id, "role", role.key, tags)
+    out = role_out(ctx, role)
+    out.pop("RoleLastUsed")
+    return {"Role": out}
+
+
+@operation("GetRole", resource=_res)
+def get_role(ctx: CallContext, inp: Input) -> Output:
+    return {"Role": role_out(ctx, get_entity(ctx, "role", inp["RoleName"]))}
+
+
+@operation("ListRoles", resource=listing("role"))
+def list_roles(ctx: CallContext, inp: Input) -> Output:
+    roles = ctx.tx.entities("role", ctx.account_id, inp.get("PathPrefix") or "/")
+    chunk, meta = page(roles, inp, key=lambda r: r.key)
+    return {"Roles": [role_out(ctx, r, full=False) for r in chunk], **meta}
+
+
+@operation("UpdateRole", resource=_res, write=True)
+def update_role(ctx: CallContext, inp: Input) -> Output:
+    role = get_entity(ctx, "role", inp["RoleName"])
+    values: dict[str, Any] = {}
+    if inp.get("Description") is not None:
+        values["description"] = inp["Description"]
+    if inp.get("MaxSessionDuration") is not None:
+        values["max_session_duration"] = inp["MaxSessionDuration"]
+    if values:
+        ctx.tx.update_entity("role", ctx.account_id, role.key, **values)
+    return {}
+
+
+@operation("UpdateRoleDescription", resource=_res, write=True)
+def update_role_description(ctx: CallContext, inp: Input) -> Output:
+    role = get_entity(ctx, "role", inp["RoleName"])
+    ctx.tx.update_entity("role", ctx.account_id, role.key, description=inp["Description"])
+    return {"Role": role_out(ctx, get_entity(ctx, "role", role.name))}
+
+
+@operation("UpdateAssumeRolePolicy", resource=_res, write=True)
+def update_assume_role_policy(ctx: CallContext, inp: Input) -> Output:
+    role = get_entity(ctx, "role", inp["RoleName"])
+    check_trust_policy(ctx, inp["PolicyDocument"])
+    ctx.tx.update_entity("role", ctx.account_id, role.key, trust_policy=inp["PolicyDocument"])
+    return None
+
+
+@operation("DeleteRole", resource=_res, write=True)
+def delete_role(ctx: CallContext, inp: Input) -> Output:
+    role = get_entity(ctx, "role", inp["RoleName"], for_update=True)
+    if ctx.tx.profiles_of_role(ctx.account_id, role.key):
+        raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
+    delete_checks(ctx, "role", role.key)
+    ctx.tx.delete_entity("role", ctx.account_id, role.key)
+    return None

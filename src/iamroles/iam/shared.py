@@ -1,0 +1,180 @@
+"""Operations that users, groups and roles share, registered once per kind:
+inline policies, attached managed policies, tags and permissions boundaries."""
+from __future__ import annotations
+
+from typing import Any
+
+from iamroles.errors import DeleteConflict, LimitExceeded, NoSuchEntity
+from iamroles.policy import PolicyKind
+
+from .common import (
+    check_document,
+    check_tag_total,
+    encode_document,
+    entity_resource,
+    get_entity,
+    page,
+    policy_text,
+    resource_tag_keys,
+    tag_keys,
+    tags_in,
+    tags_out,
+)
+from .context import CallContext
+from .registry import Input, Output, operation
+
+__all__ = ["register_shared", "delete_checks", "require_policy", "INLINE_LIMITS"]
+
+# Aggregate inline policy size per entity (IAM quotas page, "IAM and AWS STS quotas").
+INLINE_LIMITS = {"user": 2048, "group": 5120, "role": 10240}
+ATTACHED_LIMIT = 10
+
+
+def require_policy(ctx: CallContext, arn: str) -> Any:
+    policy = ctx.tx.policy(arn)
+    if policy is None or (policy.account_id not in (ctx.account_id, "aws")):
+        raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+    return policy
+
+
+def delete_checks(ctx: CallContext, kind: str, key: str) -> None:
+    tx = ctx.tx
+    if tx.inlines(ctx.account_id, kind, key):
+        raise DeleteConflict("Cannot delete entity, must delete policies first.")
+    if tx.attached(ctx.account_id, kind, key):
+        raise DeleteConflict("Cannot delete entity, must detach all policies first.")
+
+
+def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None:
+    """Register the per-kind operations; ``word`` is Role, User or Group."""
+    param = f"{word}Name"
+    res = entity_resource(kind, param)
+
+    # -- inline policies --------------------------------------------------------------
+    @operation(f"Put{word}Policy", resource=res, write=True)
+    def put_inline(ctx: CallContext, inp: Input) -> Output:
+        entity = get_entity(ctx, kind, inp[param])
+        document = inp["PolicyDocument"]
+        check_document(document, PolicyKind.IDENTITY)
+        others = sum(
+            policy_text(p.document)
+            for p in ctx.tx.inlines(ctx.account_id, kind, entity.key)
+            if p.name.lower() != inp["PolicyName"].lower()
+        )
+        limit = INLINE_LIMITS[kind]
+        if others + policy_text(document) > limit:
+            raise LimitExceeded(f"Maximum policy size of {limit} bytes exceeded for {kind} {entity.name}")
+        ctx.tx.put_inline(ctx.account_id, kind, entity.key, inp["PolicyName"], document)
+        return None
+
+    @operation(f"Get{word}Policy", resource=res)
+    def get_inline(ctx: CallContext, inp: Input) -> Output:
+        entity = get_entity(ctx, kind, inp[param])
+        found = ctx.tx.inline(ctx.account_id, kind, entity.key, inp["PolicyName"])
+        if found is None:
+            raise NoSuchEntity(f"The {kind} policy with name {inp['PolicyName']} cannot be found.")
+        return {param: entity.name, "PolicyName": found.name, "PolicyDocument": encode_document(found.document)}
+
+    @operation(f"List{word}Policies", resource=res)
+    def list_inline(ctx: CallContext, inp: Input) -> Output:
+        entity = get_entity(ctx, kind, inp[param])
+        names = [p.name for p in ctx.tx.inlines(ctx.account_id, kind, entity.key)]
+        chunk, meta = page(names, inp, key=str.lower)
+        return {"PolicyNames": chunk, **meta}
+
+    @operation(f"Delete{word}Policy", resource=res, write=True)
+    def delete_inline(ctx: CallContext, inp: Input) -> Output:
+        entity = get_entity(ctx, kind, inp[param])
+        if not ctx.tx.delete_inline(ctx.account_id, kind, entity.key, inp["PolicyName"]):
+            raise NoSuchEntity(f"The {kind} policy with name {inp['PolicyName']} cannot be found.")
+        return None
+
+    # -- attached managed policies -------------------------------------------------------
+    def arn_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+        return {"iam:PolicyARN": inp.get("PolicyArn", "")}
+
+    @operation(f"Attach{word}Policy", resource=res, keys=arn_keys, write=True)
+    def attach(ctx: CallContext, inp: Input) -> Output:
+        entity = get_entity(ctx, kind, inp[param])
+        require_policy(ctx, inp["PolicyArn"])
+        attached = ctx.tx.attached(ctx.account_id, kind, entity.key)
+        if inp["PolicyArn"] not in attached and len(attached) >= ATTACHED_LIMIT:
+            raise LimitExceeded(f"Cannot exceed quota for PoliciesPer{word}: {ATTACHED_LIMIT}.")
+        ctx.tx.attach(ctx.account_id, kind, entity.key, inp["PolicyArn"])
+        return None
+
+    @operation(f"Detach{word}Policy", resource=res, keys=arn_keys, write=True)
+    def detach(ctx: CallContext, inp: Input) -> Output:
+        entity = get_entity(ctx, kind, inp[param])
+        if not ctx.tx.detach(ctx.account_id, kind, entity.key, inp["PolicyArn"]):
+            raise NoSuchEntity(f"Policy {inp['PolicyArn']} was not found.")
+        return None
+
+    @operation(f"ListAttached{word}Policies", resource=res)
+    def list_attached(ctx: CallContext, inp: Input) -> Output:
+        entity = get_entity(ctx, kind, inp[param])
+        arns = ctx.tx.attached(ctx.account_id, kind, entity.key)
+        docs = ctx.tx.default_documents(arns)
+        prefix = inp.get("PathPrefix") or "/"
+        items = [
+            {"PolicyName": docs[a][0].name, "PolicyArn": a}
+            for a in arns
+            if a in docs and docs[a][0].path.startswith(prefix)
+        ]
+        items.sort(key=lambda i: (i["PolicyName"].lower(), i["PolicyArn"]))
+        chunk, meta = page(items, inp, key=lambda i: i["PolicyName"].lower() + "\0" + i["PolicyArn"])
+        return {"AttachedPolicies": chunk, **meta}
+
+    # -- permissions boundary ---------------------------------------------------------------
+    if boundary:
+
+        def boundary_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+            return {"iam:PermissionsBoundary": inp.get("PermissionsBoundary", "")}
+
+        @operation(f"Put{word}PermissionsBoundary", resource=res, keys=boundary_keys, write=True)
+        def put_boundary(ctx: CallContext, inp: Input) -> Output:
+            entity = get_entity(ctx, kind, inp[param])
+            arn = inp["PermissionsBoundary"]
+            if ctx.tx.policy(arn) is None:
+                raise NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")
+            ctx.tx.update_entity(kind, ctx.account_id, entity.key, permissions_boundary=arn)
+            return None
+
+        @operation(f"Delete{word}PermissionsBoundary", resource=res, write=True)
+        def delete_boundary(ctx: CallContext, inp: Input) -> Output:
+            entity = get_entity(ctx, kind, inp[param])
+            ctx.tx.update_entity(kind, ctx.account_id, entity.key, permissions_boundary=None)
+            return None
+
+    # -- tags -------------------------------------------------------------------------------
+    if tags:
+        quota = f"TagsPer{word}"
+
+        def tagging_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+            return {**tag_keys(inp), **resource_tag_keys(ctx, kind, inp.get(param))}
+
+        @operation(f"Tag{word}", resource=res, keys=tagging_keys, write=True)
+        def tag(ctx: CallContext, inp: Input) -> Output:
+            entity = get_entity(ctx, kind, inp[param])
+            new = tags_in(inp, quota)
+            check_tag_total(ctx.tx.tags(ctx.account_id, kind, entity.key), new, quota)
+            ctx.tx.set_tags(ctx.account_id, kind, entity.key, new)
+            return None
+
+        @operation(f"Untag{word}", resource=res, keys=tagging_keys, write=True)
+        def untag(ctx: CallContext, inp: Input) -> Output:
+            entity = get_entity(ctx, kind, inp[param])
+            ctx.tx.remove_tags(ctx.account_id, kind, entity.key, inp["TagKeys"])
+            return None
+
+        @operation(f"List{word}Tags", resource=res)
+        def list_tags(ctx: CallContext, inp: Input) -> Output:
+            entity = get_entity(ctx, kind, inp[param])
+            found = sorted(ctx.tx.tags(ctx.account_id, kind, entity.key), key=lambda t: t.key.lower())
+            chunk, meta = page(found, inp, key=lambda t: t.key.lower())
+            return {"Tags": tags_out(chunk), **meta}
+
+
+def boundary_out(arn: str | None) -> dict[str, Any] | None:
+    return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": arn} if arn else None
+

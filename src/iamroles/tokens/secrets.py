@@ -1,0 +1,72 @@
+"""The master key, and the random identifiers and secrets AWS's formats call for.
+
+Secrets at rest (secret access keys, signing keys) are sealed with AES-256-GCM
+under the master key; the record's identity is bound in as associated data,
+so a sealed secret copied onto another record does not open.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["MasterKey", "new_access_key_id", "new_secret_access_key", "new_unique_id"]
+
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_FORMAT = b"\x01"
+ENV = "IAMROLES_MASTER_KEY"
+
+
+class MasterKey:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the master key is 32 bytes")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> tuple[MasterKey, bool]:
+        """From $IAMROLES_MASTER_KEY (base64), else ``path``, created 0600 if missing.
+
+        Returns the key and whether it was created now.
+        """
+        env = os.environ.get(ENV)
+        if env:
+            return cls(base64.b64decode(env)), False
+        if path.exists():
+            return cls(base64.b64decode(path.read_bytes().strip())), False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(base64.b64encode(key) + b"\n")
+        return cls(key), True
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return _FORMAT + nonce + self._aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, sealed: bytes, aad: bytes) -> bytes:
+        if sealed[:1] != _FORMAT or len(sealed) < 29:
+            raise ValueError("not a sealed secret")
+        return self._aead.decrypt(sealed[1:13], sealed[13:], aad)
+
+
+def _b32(n: int) -> str:
+    return "".join(secrets.choice(_B32) for _ in range(n))
+
+
+def new_unique_id(prefix: str) -> str:
+    """An IAM unique id: AIDA/AROA/AGPA/ANPA/AIPA + 17 characters."""
+    return prefix + _b32(17)
+
+
+def new_access_key_id(prefix: str = "AKIA") -> str:
+    return prefix + _b32(16)
+
+
+def new_secret_access_key() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    return "".join(secrets.choice(alphabet) for _ in range(40))
