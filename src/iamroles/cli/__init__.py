@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .policy import policy
+from .serve import accounts, serve
 
 __all__ = ["main"]
 
@@ -15,3 +16,5 @@ def main() -> None:
 
 
 main.add_command(policy)
+main.add_command(serve)
+main.add_command(accounts)

@@ -1,0 +1,103 @@
+"""``iamroles serve`` and ``iamroles accounts``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+__all__ = ["serve", "accounts"]
+
+_data_dir = click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, envvar="IAMROLES_DATA_DIR",
+    help="Where the database, master key and credentials live [default: ~/.iamroles].",
+)
+_db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [default: SQLite in the data dir]; e.g. postgresql+psycopg://user@host/db")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4566, show_default=True, type=int)
+@_data_dir
+@_db
+@click.option("--account-id", envvar="IAMROLES_ACCOUNT_ID", help="The default account's 12-digit id (first start only).")
+@click.option("--root-access-key", envvar="IAMROLES_ROOT_ACCESS_KEY", help="The default account's root access key id (first start only).")
+@click.option("--root-secret-key", envvar="IAMROLES_ROOT_SECRET_KEY", help="Its secret.")
+@click.option("--test-mode", is_flag=True, envvar="IAMROLES_TEST_MODE", help="Enable POST /moto-api/reset and --admin-* keys (for CI suites).")
+@click.option("--admin-access-key", envvar="IAMROLES_ADMIN_ACCESS_KEY", help="Test mode: an administrator user's key id (any format).")
+@click.option("--admin-secret-key", envvar="IAMROLES_ADMIN_SECRET_KEY", help="Its secret.")
+@click.option("--log-level", default="warning", show_default=True)
+def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
+          root_access_key: str | None, root_secret_key: str | None, test_mode: bool,
+          admin_access_key: str | None, admin_secret_key: str | None, log_level: str) -> None:
+    """Run the IAM + STS endpoint (AWS Query protocol)."""
+    import uvicorn
+
+    from iamroles.server import Settings, build, create_app, default_data_dir
+
+    if account_id is not None and not (account_id.isdigit() and len(account_id) == 12):
+        raise click.BadParameter("must be 12 digits", param_hint="--account-id")
+    if bool(root_access_key) != bool(root_secret_key):
+        raise click.UsageError("give --root-access-key and --root-secret-key together")
+    if bool(admin_access_key) != bool(admin_secret_key):
+        raise click.UsageError("give --admin-access-key and --admin-secret-key together")
+    if admin_access_key and not test_mode:
+        raise click.UsageError("--admin-access-key is a test-mode option: add --test-mode")
+    settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
+                        test_mode, admin_access_key, admin_secret_key)
+    service, notes = build(settings)
+    for note in notes:
+        click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
+    click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if service.store.postgres else 'SQLite'})", err=True)
+    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=False)
+
+
+@click.group()
+def accounts() -> None:
+    """Create and list accounts (each with its own root credentials)."""
+
+
+@accounts.command("create")
+@_data_dir
+@_db
+@click.option("--account-id", help="12 digits [default: random].")
+@click.option("--profile", help="Credentials-file profile for its root key [default: iamroles-ACCOUNT].")
+@click.option("--json", "as_json", is_flag=True)
+def accounts_create(data_dir: Path | None, db_url: str | None, account_id: str | None, profile: str | None, as_json: bool) -> None:
+    """Create an account; its root key goes to the credentials file, never to the screen."""
+    from iamroles.server import Settings, bootstrap, create_account, default_data_dir, write_credentials
+
+    settings = Settings(data_dir or default_data_dir(), db_url)
+    store, master_key, _ = bootstrap(settings)
+    try:
+        account, key_id, secret = create_account(store, master_key, account_id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    creds = settings.data_dir / "credentials"
+    name = profile or f"iamroles-{account}"
+    write_credentials(creds, name, key_id, secret)
+    if as_json:
+        click.echo(json.dumps({"account_id": account, "access_key_id": key_id, "credentials_file": str(creds), "profile": name}))
+    else:
+        click.echo(f"created account {account}; root access key {key_id} is in {creds} (profile {name})")
+
+
+@accounts.command("list")
+@_data_dir
+@_db
+@click.option("--json", "as_json", is_flag=True)
+def accounts_list(data_dir: Path | None, db_url: str | None, as_json: bool) -> None:
+    """List accounts."""
+    from iamroles.server import Settings, bootstrap, default_data_dir
+
+    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    with store.read() as tx:
+        rows = [{"account_id": a.account_id, "created": a.created_at.isoformat()} for a in tx.accounts()]
+    if as_json:
+        click.echo(json.dumps(rows))
+    else:
+        for r in rows:
+            click.echo(f"{r['account_id']}  {r['created']}")
+    sys.exit(0)

@@ -1,0 +1,152 @@
+"""The IAM + STS endpoint: one ASGI app (Starlette), AWS Query protocol.
+
+Per request, in one pass: read the body once -> parse the SigV4 signature ->
+parse the parameters by the botocore model -> in one transaction: resolve the
+access key, verify the signature, authorise the call with the policy core,
+run the operation, commit -> render XML. Any AwsError becomes AWS's error
+envelope in ``protocol.envelope``; anything else is logged and answered as
+InternalFailure.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from iamroles import iam, sts  # noqa: F401  (register operations)
+from iamroles.auth import sigv4
+from iamroles.auth.principal import KeyResolver
+from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, InvalidAction
+from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize, partition_for_region
+from iamroles.protocol import parse_request, render_error, render_response, service_model
+from iamroles.store import Store
+from iamroles.tokens import MasterKey
+
+__all__ = ["Service", "create_app"]
+
+log = logging.getLogger("iamroles.server")
+SERVICES = ("iam", "sts")
+
+
+@dataclass
+class Service:
+    store: Store
+    master_key: MasterKey
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    test_mode: bool = False
+    on_reset: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.resolver = KeyResolver(self.master_key)
+        self.cache = PolicyCache()
+
+    def handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool) -> tuple[int, bytes]:
+        request_id = str(uuid.uuid4())
+        model = None
+        try:
+            signed = sigv4.parse(http, params)
+            if signed.service not in SERVICES:
+                raise IncompleteSignature(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
+            model = service_model(signed.service)
+            try:
+                op_model, inp = parse_request(params, model)
+                invalid: AwsError | None = None
+            except AwsError as err:  # reported after authentication, as AWS does
+                op_model, inp, invalid = None, {}, err
+            op = OPERATIONS.get((signed.service, op_model.name)) if op_model is not None else None
+            if op_model is not None and op is None:
+                invalid = InvalidAction(f"Could not find operation {op_model.name} for version {model.api_version}")
+            write = op is not None and op.write
+            now = self.clock()
+            with self.store.write() if write else self.store.read() as tx:
+                resolved = self.resolver.resolve(tx, signed.access_key_id)
+                sigv4.verify(http, signed, resolved.secret, now)
+                if invalid is not None:
+                    raise invalid
+                assert op is not None and op_model is not None
+                caller = resolved.caller
+                partition = partition_for_region(signed.region)
+                if partition != caller.partition:
+                    from dataclasses import replace
+
+                    caller = replace(caller, partition=partition)
+                ctx = CallContext(
+                    caller=caller, tx=tx, now=now, region=signed.region, master_key=self.master_key,
+                    source_ip=source_ip, secure_transport=secure, user_agent=http.headers.get("user-agent", ""),
+                    request_id=request_id, cache=self.cache,
+                )
+                if op.resource is not None:
+                    authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
+                output = op.func(ctx, inp)
+                if write:
+                    tx.bump(caller.account_id)
+            return 200, render_response(op_model, output, request_id)
+        except AwsError as err:
+            return render_error(err, request_id, model)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            return render_error(InternalFailure("We encountered an internal error. Please try again."), request_id, model)
+
+    def reset(self) -> None:
+        if self.on_reset is not None:
+            self.on_reset()
+        self.cache.clear()
+
+
+def _http(request: Request, body: bytes) -> sigv4.HttpRequest:
+    headers: dict[str, str] = {}
+    for name, value in request.headers.raw:
+        key = name.decode("latin-1").lower()
+        v = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{v}" if key in headers else v
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    return sigv4.HttpRequest(
+        method=request.method,
+        path=raw_path.decode("latin-1"),
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=body,
+    )
+
+
+def create_app(service: Service) -> Starlette:
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        params: dict[str, str] = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        ctype = request.headers.get("content-type", "")
+        if body and (not ctype or ctype.startswith("application/x-www-form-urlencoded")):
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        http = _http(request, body)
+        client = request.client.host if request.client else "127.0.0.1"
+        secure = request.url.scheme == "https"
+        status, payload = await run_in_threadpool(service.handle, http, params, client, secure)
+        return Response(payload, status_code=status, media_type="text/xml")
+
+    async def reset(request: Request) -> Response:
+        if not service.test_mode:
+            return JSONResponse({"error": "test mode is off: POST /moto-api/reset needs `iamroles serve --test-mode`"}, status_code=403)
+        await run_in_threadpool(service.reset)
+        return JSONResponse({"status": "ok"})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/moto-api/reset", reset, methods=["POST"]),
+            Route("/iamroles/health", health, methods=["GET"]),
+            Route("/{path:path}", endpoint, methods=["GET", "POST"]),
+        ]
+    )
+
+

@@ -1,0 +1,118 @@
+"""First start: the data directory, the master key, the default account and its root key."""
+from __future__ import annotations
+
+import configparser
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from iamroles.iam.context import CallContext, Caller
+from iamroles.iam.users import create_access_key_record
+from iamroles.policy import Principal
+from iamroles.store import Account, Store, User
+from iamroles.tokens import MasterKey, new_access_key_id, new_secret_access_key, new_unique_id
+
+__all__ = ["Settings", "bootstrap", "create_account", "default_data_dir", "ensure_user_key", "write_credentials"]
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("IAMROLES_DATA_DIR") or Path.home() / ".iamroles")
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    db_url: str | None = None
+    account_id: str | None = None
+    root_access_key: str | None = None
+    root_secret_key: str | None = None
+    test_mode: bool = False
+    admin_access_key: str | None = None
+    admin_secret_key: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.db_url or f"sqlite+pysqlite:///{self.data_dir / 'iamroles.db'}"
+
+
+def _system_ctx(store_tx: object, master_key: MasterKey, account_id: str) -> CallContext:
+    principal = Principal.from_arn(f"arn:aws:iam::{account_id}:root")
+    caller = Caller(principal, account_id, "aws", "bootstrap")
+    return CallContext(caller, store_tx, datetime.now(timezone.utc), "us-east-1", master_key)  # type: ignore[arg-type]
+
+
+def create_account(store: Store, master_key: MasterKey, account_id: str | None = None,
+                   access_key_id: str | None = None, secret: str | None = None) -> tuple[str, str, str]:
+    """A new account with a root access key: (account id, key id, secret)."""
+    with store.write() as tx:
+        if account_id is None:
+            account_id = "".join(secrets.choice("0123456789") for _ in range(12))
+            while tx.account(account_id) is not None:
+                account_id = "".join(secrets.choice("0123456789") for _ in range(12))
+        elif tx.account(account_id) is not None:
+            raise ValueError(f"account {account_id} already exists")
+        tx.insert_account(Account(account_id, "aws", datetime.now(timezone.utc)))
+        ctx = _system_ctx(tx, master_key, account_id)
+        key, secret = create_access_key_record(ctx, None, access_key_id or new_access_key_id(), secret or new_secret_access_key())
+    return account_id, key.access_key_id, secret
+
+
+def ensure_user_key(store: Store, master_key: MasterKey, account_id: str, user_name: str,
+                    access_key_id: str, secret: str, policy_arn: str | None = None) -> None:
+    """A user with the given key (test mode's administrator), created if missing."""
+    with store.write() as tx:
+        ctx = _system_ctx(tx, master_key, account_id)
+        user = tx.entity("user", account_id, user_name)
+        if user is None:
+            user = User(account_id, user_name, new_unique_id("AIDA"), "/", f"arn:aws:iam::{account_id}:user/{user_name}", ctx.now)
+            tx.insert_entity("user", user)
+        if policy_arn:
+            tx.attach(account_id, "user", user.key, policy_arn)
+        if tx.access_key(access_key_id) is None:
+            create_access_key_record(ctx, user.key, access_key_id, secret)
+        tx.bump(account_id)
+
+
+def write_credentials(path: Path, profile: str, access_key_id: str, secret: str) -> None:
+    """An AWS shared-credentials file, readable by the owner only."""
+    config = configparser.ConfigParser()
+    if path.exists():
+        config.read(path)
+    config[profile] = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        config.write(f)
+    os.chmod(path, 0o600)
+
+
+def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
+    """Open and migrate the store; on first start create the default account.
+
+    Returns what to tell the operator (never a secret).
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    master_key, created = MasterKey.load_or_create(settings.data_dir / "master.key")
+    notes = []
+    if created:
+        notes.append(f"created master key {settings.data_dir / 'master.key'} (0600)")
+    store = Store(settings.url)
+    store.migrate()
+    with store.read() as tx:
+        accounts = tx.accounts()
+    if not accounts:
+        account_id, key_id, secret = create_account(
+            store, master_key, settings.account_id, settings.root_access_key, settings.root_secret_key
+        )
+        creds = settings.data_dir / "credentials"
+        write_credentials(creds, "iamroles", key_id, secret)
+        notes.append(f"created account {account_id}; its root access key {key_id} is in {creds} (profile iamroles, mode 0600)")
+        notes.append(f"use it: AWS_SHARED_CREDENTIALS_FILE={creds} AWS_PROFILE=iamroles aws --endpoint-url http://HOST:PORT iam list-roles")
+    elif settings.root_access_key:
+        with store.read() as tx:
+            known = tx.access_key(settings.root_access_key)
+        if known is None:
+            raise SystemExit("--root-access-key does not match the existing account's root key (the database was bootstrapped before)")
+    return store, master_key, notes
