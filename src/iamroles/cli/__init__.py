@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .policy import policy
-from .serve import accounts, serve
+from .serve import accounts, audit, serve
 
 __all__ = ["main"]
 
@@ -18,3 +18,4 @@ def main() -> None:
 main.add_command(policy)
 main.add_command(serve)
 main.add_command(accounts)
+main.add_command(audit)

@@ -101,3 +101,30 @@ def accounts_list(data_dir: Path | None, db_url: str | None, as_json: bool) -> N
         for r in rows:
             click.echo(f"{r['account_id']}  {r['created']}")
     sys.exit(0)
+
+
+@click.command()
+@_data_dir
+@_db
+@click.option("--account-id", help="Only this account's events.")
+@click.option("--event", "event_name", help="Only this operation, e.g. CreateRole.")
+@click.option("--principal", help="Only calls by this principal ARN.")
+@click.option("--errors", is_flag=True, help="Only failed calls.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One CloudTrail-shaped JSON event per line.")
+def audit(data_dir: Path | None, db_url: str | None, account_id: str | None, event_name: str | None,
+          principal: str | None, errors: bool, limit: int, as_json: bool) -> None:
+    """Read the audit trail (newest first)."""
+    from iamroles.server import Settings, bootstrap, default_data_dir
+
+    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    with store.read() as tx:
+        records = tx.audit(account_id=account_id, event_name=event_name, principal_arn=principal, errors_only=errors, limit=limit)
+    for raw in records:
+        if as_json:
+            click.echo(raw)
+            continue
+        e = json.loads(raw)
+        who = (e.get("userIdentity") or {}).get("arn") or "-"
+        result = e.get("errorCode") or "ok"
+        click.echo(f"{e['eventTime']}  {e['eventSource'].split('.')[0]}:{e['eventName']:<28} {result:<24} {who}  {e['sourceIPAddress']}")

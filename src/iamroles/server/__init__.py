@@ -36,5 +36,7 @@ def build(settings: Settings) -> tuple[Service, list[str]]:
             raise SystemExit("--admin-access-key needs --test-mode")
         admin()
         notes.append(f"test mode: administrator user {TEST_ADMIN_USER} has access key {settings.admin_access_key}")
-    service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset)
+    from .audit import AuditLog
+
+    service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store))
     return service, notes

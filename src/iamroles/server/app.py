@@ -32,6 +32,8 @@ from iamroles.protocol import parse_request, render_error, render_response, serv
 from iamroles.store import Store
 from iamroles.tokens import MasterKey
 
+from .audit import AuditLog, event_record
+
 __all__ = ["Service", "create_app"]
 
 log = logging.getLogger("iamroles.server")
@@ -45,6 +47,7 @@ class Service:
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     test_mode: bool = False
     on_reset: Callable[[], None] | None = None
+    audit: AuditLog | None = None
 
     def __post_init__(self) -> None:
         self.resolver = KeyResolver(self.master_key)
@@ -53,10 +56,31 @@ class Service:
     def handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool) -> tuple[int, bytes]:
         request_id = str(uuid.uuid4())
         model = None
+        trail: dict[str, Any] = {"service": "iam", "operation": params.get("Action", ""), "region": "us-east-1",
+                                 "caller": None, "access_key_id": None, "params": {}, "read_only": True}
+        try:
+            status, body = self._handle(http, params, source_ip, secure, request_id, trail)
+            return status, body
+        finally:
+            if self.audit is not None:
+                error_code = trail.get("error_code")
+                caller = trail["caller"]
+                event = event_record(
+                    when=self.clock(), service=trail["service"], operation=trail["operation"], region=trail["region"],
+                    source_ip=source_ip, user_agent=http.headers.get("user-agent", ""), request_id=request_id,
+                    caller=caller, access_key_id=trail["access_key_id"], params=trail["params"],
+                    error_code=error_code, error_message=trail.get("error_message"), read_only=trail["read_only"],
+                )
+                self.audit.record(event, caller.account_id if caller else None, caller.principal.arn if caller else None)
+
+    def _handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool,
+                request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
+        model = None
         try:
             signed = sigv4.parse(http, params)
             if signed.service not in SERVICES:
                 raise IncompleteSignature(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
+            trail.update(service=signed.service, region=signed.region, access_key_id=signed.access_key_id)
             model = service_model(signed.service)
             try:
                 op_model, inp = parse_request(params, model)
@@ -64,6 +88,7 @@ class Service:
             except AwsError as err:  # reported after authentication, as AWS does
                 op_model, inp, invalid = None, {}, err
             op = OPERATIONS.get((signed.service, op_model.name)) if op_model is not None else None
+            trail.update(params=inp, read_only=not (op is not None and op.write))
             if op_model is not None and op is None:
                 invalid = InvalidAction(f"Could not find operation {op_model.name} for version {model.api_version}")
             write = op is not None and op.write
@@ -75,6 +100,7 @@ class Service:
                     raise invalid
                 assert op is not None and op_model is not None
                 caller = resolved.caller
+                trail["caller"] = caller
                 partition = partition_for_region(signed.region)
                 if partition != caller.partition:
                     from dataclasses import replace
@@ -92,9 +118,11 @@ class Service:
                     tx.bump(caller.account_id)
             return 200, render_response(op_model, output, request_id)
         except AwsError as err:
+            trail.update(error_code=err.code, error_message=err.message)
             return render_error(err, request_id, model)
         except Exception:
             log.exception("request %s failed", request_id)
+            trail.update(error_code=InternalFailure.code, error_message="internal error")
             return render_error(InternalFailure("We encountered an internal error. Please try again."), request_id, model)
 
     def reset(self) -> None:
@@ -141,7 +169,16 @@ def create_app(service: Service) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        if service.audit is not None:
+            service.audit.close()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/moto-api/reset", reset, methods=["POST"]),
             Route("/iamroles/health", health, methods=["GET"]),

@@ -177,7 +177,23 @@ tags = Table(
     Column("position", Integer, nullable=False),
 )
 
+# CloudTrail-shaped records of every call (the record column holds the JSON event).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_time", TS, nullable=False, index=True),
+    Column("account_id", String(12), nullable=True, index=True),
+    Column("event_source", String(32), nullable=False),
+    Column("event_name", String(64), nullable=False),
+    Column("principal_arn", String(2048), nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("request_id", String(64), nullable=False),
+    Column("record", Text, nullable=False),
+)
+
 __all__ = [
+    "audit_events",
     "metadata",
     "accounts",
     "generations",

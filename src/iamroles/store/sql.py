@@ -383,6 +383,28 @@ class Tx:
         res = self.c.execute(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
         return bool(res.rowcount)
 
+    # -- audit ----------------------------------------------------------------------------------
+    def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.c.execute(insert(t.audit_events), list(rows))
+
+    def audit(self, *, account_id: str | None = None, event_name: str | None = None, principal_arn: str | None = None,
+              errors_only: bool = False, since: datetime | None = None, limit: int = 100) -> list[str]:
+        """Matching events' JSON records, newest first."""
+        c = t.audit_events.c
+        q = select(c.record)
+        if account_id:
+            q = q.where(c.account_id == account_id)
+        if event_name:
+            q = q.where(c.event_name == event_name)
+        if principal_arn:
+            q = q.where(c.principal_arn == principal_arn)
+        if errors_only:
+            q = q.where(c.error_code.is_not(None))
+        if since:
+            q = q.where(c.event_time >= since)
+        return [r[0] for r in self.c.execute(q.order_by(c.id.desc()).limit(limit))]
+
     # -- test mode ------------------------------------------------------------------------------
     def wipe(self, keep_access_keys: Sequence[str], keep_users: Sequence[tuple[str, str]]) -> None:
         """Delete all IAM state but the accounts, the named keys and users."""

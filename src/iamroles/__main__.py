@@ -1,0 +1,3 @@
+from iamroles.cli import main
+
+main()
