@@ -23,6 +23,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from .variables import Context, Template, render, resolve, split_template
@@ -91,6 +92,7 @@ def parse_operator(operator: str) -> tuple[str, str | None, bool] | None:
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
 
+@lru_cache(maxsize=8192)
 def parse_number(text: str) -> float | int | None:
     if not _NUMBER.match(text):
         return None
@@ -103,6 +105,7 @@ def parse_number(text: str) -> float | int | None:
 _EPOCH = re.compile(r"[+-]?\d+(?:\.\d+)?\Z")
 
 
+@lru_cache(maxsize=8192)
 def parse_date(text: str) -> float | None:
     """An ISO 8601 date/time or epoch seconds, as epoch seconds."""
     text = text.strip()
@@ -124,18 +127,23 @@ def _bool(text: str) -> bool | None:
     return True if low == "true" else False if low == "false" else None
 
 
-def _ip(text: str) -> Any:
+@lru_cache(maxsize=8192)
+def _ip(text: str) -> tuple[int, int] | None:
+    """(version, integer) of an IP address; request addresses repeat, so cached."""
     try:
-        return ipaddress.ip_address(text.strip())
+        addr = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
+    return addr.version, int(addr)
 
 
-def _network(text: str) -> Any:
+def _network(text: str) -> tuple[int, int, int] | None:
+    """(version, network integer, netmask integer) of a CIDR or a single address."""
     try:
-        return ipaddress.ip_network(text.strip(), strict=False)
+        net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
+    return net.version, int(net.network_address), int(net.netmask)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -185,7 +193,8 @@ def _matcher(family: str, values: tuple[str, ...], pieces: tuple[Pieces, ...] | 
             addr = _ip(v)
             if addr is None:
                 return None
-            return any(addr.version == n.version and addr in n for n in nets)
+            version, value = addr
+            return any(version == nv and value & mask == network for nv, network, mask in nets)
 
         return match_ip
     kind, cmp_name = family.split("_")
