@@ -15,6 +15,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -275,3 +276,82 @@ def test_compiled_matches_naive(s: dict[str, Any]) -> None:
         assert decision.effect.value == expected, (
             f"iamroles={decision.effect.value} naive={expected}\n{_reproducer(s, r)}\n{decision.explain()}"
         )
+
+
+# --------------------------------------------------------------------------- doc edges
+# Single requests where iamroles and naive.py disagreed, each with the sentence of
+# the User Guide that decides it.  They are kept out of the generated alphabet
+# above so that the property keeps guarding everything else while these are open.
+
+EDGE_CASES = [
+    pytest.param(
+        {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:ec2:*:instance/*"},
+        "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
+        "Allow",
+        # reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
+        id="resource-star-ending-a-middle-segment-spans-colons",
+    ),
+    pytest.param(
+        # no wildcard at all: nothing lets the missing segments match anything
+        {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3"},
+        "arn:aws:s3:::b",
+        "ImplicitDeny",
+        id="resource-truncated-arn-without-wildcard",
+    ),
+    pytest.param(
+        {"Effect": "Deny", "Action": "*", "NotResource": "arn:aws:s3"},
+        "arn:aws:s3:::b",
+        "ExplicitDeny",
+        id="notresource-truncated-arn-without-wildcard",
+    ),
+    pytest.param(
+        {"Effect": "Allow", "Action": "*", "Resource": "*",
+         "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}},
+        "arn:aws:s3:::b",
+        "ImplicitDeny",
+        # reference_policies_elements_condition_operators.html#Conditions_ARN
+        id="arnlike-five-component-pattern",
+    ),
+    pytest.param(
+        {"Effect": "Allow", "Action": "*", "Resource": "*",
+         "Condition": {"ArnLike": {"aws:PrincipalArn": "*"}}},
+        "arn:aws:s3:::b",
+        "ImplicitDeny",
+        id="arnlike-bare-star",
+    ),
+    pytest.param(
+        {"Effect": "Allow", "Action": "*", "Resource": "*",
+         "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333"}}},
+        "arn:aws:s3:::b",
+        "ImplicitDeny",
+        id="arnequals-truncated-arn",
+    ),
+    pytest.param(
+        {"Effect": "Allow", "Action": "*", "Resource": "*",
+         "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}},
+        "arn:aws:s3:::b",
+        "Allow",
+        id="arnnotlike-five-component-pattern",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stmt", "resource", "expect"), EDGE_CASES)
+def test_doc_edge_case(stmt: dict[str, Any], resource: str, expect: str) -> None:
+    """Resource: "If the * wildcard is the last character of a resource ARN segment,
+    it can expand to match beyond the colon boundaries."  ArnLike/ArnEquals: "Each of
+    the six colon-delimited components of the ARN is checked separately"."""
+    s = {
+        "principal": {"arn": USER_ARN, "user_id": "AIDAALICEEXAMPLE", "tags": {}},
+        "time": TIMES[1],
+        "identity": [{"Version": "2012-10-17", "Statement": [stmt]}],
+        "boundary": None,
+        "session": [],
+    }
+    r = {"action": "s3:GetObject", "resource": resource, "context": {}}
+    assert naive.evaluate(principal=s["principal"], time=s["time"], identity=s["identity"], **r) == expect
+    decision = evaluate(
+        Request(principal=Principal.from_dict(s["principal"]), resource_account=ACCOUNT, time=s["time"], **r),
+        _compiled(s),
+    )
+    assert decision.effect.value == expect, f"iamroles={decision.effect.value}\n{_reproducer(s, r)}"

@@ -135,7 +135,7 @@ def _resource_test(resources: tuple[str, ...] | None, not_resource: bool, variab
             static.append(r)
         else:
             templates.append(t)
-    static_match = compile_patterns(tuple(plain(s) for s in static), False, True).match if static else None
+    static_match = compile_patterns(tuple(plain(s) for s in static), False, "resource").match if static else None
 
     if not templates:
         assert static_match is not None
@@ -148,7 +148,7 @@ def _resource_test(resources: tuple[str, ...] | None, not_resource: bool, variab
             return True
         for t in templates:
             pieces = resolve(t, ctx)
-            if pieces is not None and compile_patterns((pieces,), False, True).match(resource) is not None:
+            if pieces is not None and compile_patterns((pieces,), False, "resource").match(resource) is not None:
                 return True
         return False
 
@@ -185,7 +185,7 @@ class CompiledStatement:
         exact = {a.lower() for a in st.actions if not has_wildcard(a)}
         wild = tuple(plain(a) for a in st.actions if has_wildcard(a))
         self.exact_actions = frozenset(exact)
-        self.wild_actions: re.Pattern[str] | None = compile_patterns(wild, True, False) if wild else None
+        self.wild_actions: re.Pattern[str] | None = compile_patterns(wild, True, "glob") if wild else None
         self.match_resource = _resource_test(st.resources, st.not_resource, variables)
         self.conditions: tuple[ConditionTest, ...] = tuple(
             compile_clause(c.operator, c.key, c.values, variables) for c in st.conditions

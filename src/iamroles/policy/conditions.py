@@ -171,7 +171,7 @@ def _matcher(family: str, values: tuple[str, ...], pieces: tuple[Pieces, ...] | 
         if not values:
             return lambda v: False
         pats = pieces if pieces is not None else tuple(((x, False),) for x in values)
-        fullmatch = compile_patterns(pats, False, family == "arn").match
+        fullmatch = compile_patterns(pats, False, "arn" if family == "arn" else "glob").match
         if family == "arn":
             return lambda v: fullmatch(v) is not None if v.startswith("arn:") else False
         return lambda v: fullmatch(v) is not None

@@ -36,16 +36,26 @@ def _chars_regex(chars: Sequence[tuple[str, bool]], star: str, qmark: str) -> st
     return "".join(out)
 
 
-def pattern_regex(pieces: Pieces, arn: bool) -> str:
+def pattern_regex(pieces: Pieces, mode: str) -> str:
     """The (unanchored) regex source for a pattern.
 
-    With ``arn``: ``arn:partition:service:region:account:resource`` is matched
-    segment by segment; a pattern with fewer segments has the missing ones
-    filled with ``*`` as AWS does, so ``arn:aws:s3`` reads as
-    ``arn:aws:s3:*:*:*``. A pattern that is not an ARN is matched whole.
+    ``mode``:
+
+    * ``"glob"``: the whole string; ``*`` any run, ``?`` any one character.
+    * ``"resource"`` (the Resource element, reference_policies_elements_resource):
+      an ARN is matched segment by segment, a wildcard staying within its
+      segment, except that a ``*`` that ends one of the first five segments
+      "can expand to match beyond the colon boundaries"; in the resource part
+      (after the fifth colon) wildcards cross colons. No segment is invented:
+      ``arn:aws:s3`` matches only itself.
+    * ``"arn"`` (the ArnEquals/ArnLike family): "each of the six
+      colon-delimited components of the ARN is checked separately", so a
+      pattern with fewer than six components matches nothing.
     """
     chars = [(c, lit) for text, lit in pieces for c in text]
-    if not arn or [c for c, _ in chars[:4]] != ["a", "r", "n", ":"]:
+    if mode == "glob" or [c for c, _ in chars[:4]] != ["a", "r", "n", ":"]:
+        if mode == "arn":
+            return "(?!)"
         return _chars_regex(chars, ".*", ".")
     segments: list[list[tuple[str, bool]]] = [[]]
     for ch, lit in chars:
@@ -53,17 +63,24 @@ def pattern_regex(pieces: Pieces, arn: bool) -> str:
             segments.append([])
         else:
             segments[-1].append((ch, lit))
-    while len(segments) < 6:
-        segments.append([("*", False)])
-    head = [_chars_regex(s, "[^:]*", "[^:]") for s in segments[:5]]
-    return ":".join(head) + ":" + _chars_regex(segments[5], ".*", ".")
+    if mode == "arn" and len(segments) < 6:
+        return "(?!)"
+    head: list[str] = []
+    for seg in segments[:5]:
+        if mode == "resource" and seg and seg[-1] == ("*", False):
+            head.append(_chars_regex(seg[:-1], "[^:]*", "[^:]") + ".*")
+        else:
+            head.append(_chars_regex(seg, "[^:]*", "[^:]"))
+    if len(segments) == 6:
+        head.append(_chars_regex(segments[5], ".*", "."))
+    return ":".join(head)
 
 
 @lru_cache(maxsize=8192)
-def compile_patterns(patterns: tuple[Pieces, ...], ignore_case: bool, arn: bool) -> re.Pattern[str]:
-    """One anchored regex that matches any of ``patterns``."""
+def compile_patterns(patterns: tuple[Pieces, ...], ignore_case: bool, mode: str) -> re.Pattern[str]:
+    """One anchored regex that matches any of ``patterns`` (see :func:`pattern_regex`)."""
     flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    body = "|".join(pattern_regex(p, arn) for p in patterns)
+    body = "|".join(pattern_regex(p, mode) for p in patterns)
     return re.compile(f"(?:{body})\\Z", flags)
 
 

@@ -1,0 +1,111 @@
+"""Sealed, self-contained session tokens.
+
+A session token carries its whole session (account, role, session name,
+the temporary key id and secret, issue and expiry times, chaining depth,
+source identity, tags, session policies) as a compressed JSON claim set
+sealed with AES-256-GCM under a signing key:
+
+    token = base64url( b"IR1" | key id (8 bytes) | nonce (12) | ciphertext+tag )
+
+The key id and format prefix are bound in as associated data. Any node that
+holds the signing keys opens a token with no database read; a token sealed
+under an unknown key, altered in any byte, truncated or extended does not
+open. Keys are passed in; time is passed in.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["SessionClaims", "SigningKey", "seal", "unseal", "TokenError"]
+
+_PREFIX = b"IR1"
+_KEY_ID_LEN = 8
+
+
+class TokenError(ValueError):
+    """The token is not one of ours, or was altered."""
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    key_id: bytes  # 8 bytes
+    key: bytes  # 32 bytes
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls(secrets.token_bytes(_KEY_ID_LEN), secrets.token_bytes(32))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClaims:
+    kind: str  # "assumed-role" | "federated-user" | "session-token"
+    account: str
+    partition: str
+    access_key_id: str
+    secret: str
+    issued: int  # epoch seconds
+    expires: int
+    arn: str  # the session's ARN (assumed-role/..., federated-user/..., or the user's ARN)
+    user_id: str  # AROA...:session, account:name, or the user's id
+    principal_key: str  # the role's or user's name key in its account
+    role_arn: str | None = None
+    session_name: str | None = None
+    source_identity: str | None = None
+    chain_depth: int = 0
+    tags: Mapping[str, str] = field(default_factory=dict)
+    transitive_tag_keys: tuple[str, ...] = ()
+    policy: str | None = None  # inline session policy text
+    policy_arns: tuple[str, ...] = ()
+    mfa_time: int | None = None  # when MFA was presented
+    source_arn: str | None = None  # who created the session
+    external_id: str | None = None
+
+    def to_json(self) -> bytes:
+        data = {k: v for k, v in asdict(self).items() if v not in (None, (), {}, [])}
+        return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> SessionClaims:
+        data: dict[str, Any] = json.loads(raw)
+        for key in ("transitive_tag_keys", "policy_arns"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+def seal(claims: SessionClaims, key: SigningKey) -> str:
+    nonce = secrets.token_bytes(12)
+    header = _PREFIX + key.key_id
+    body = AESGCM(key.key).encrypt(nonce, zlib.compress(claims.to_json(), 9), header)
+    return base64.urlsafe_b64encode(header + nonce + body).decode().rstrip("=")
+
+
+def unseal(token: str, keys: Mapping[bytes, SigningKey]) -> SessionClaims:
+    """The claims of a token sealed under one of ``keys``; TokenError otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise TokenError("not a session token") from None
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+        raise TokenError("not a session token")  # non-canonical encodings are other tokens
+    header_len = len(_PREFIX) + _KEY_ID_LEN
+    if len(raw) < header_len + 12 + 16 or not raw.startswith(_PREFIX):
+        raise TokenError("not a session token")
+    key = keys.get(raw[len(_PREFIX) : header_len])
+    if key is None:
+        raise TokenError("sealed under an unknown key")
+    try:
+        plain = AESGCM(key.key).decrypt(raw[header_len : header_len + 12], raw[header_len + 12 :], raw[:header_len])
+        return SessionClaims.from_json(zlib.decompress(plain))
+    except (InvalidTag, zlib.error, ValueError, TypeError):
+        raise TokenError("the token does not open") from None
