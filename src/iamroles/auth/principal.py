@@ -10,15 +10,29 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from iamroles.errors import InvalidClientTokenId
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from iamroles.errors import ExpiredToken, InvalidClientTokenId
 from iamroles.iam.context import Caller
 from iamroles.policy import Principal
 from iamroles.store import Tx
-from iamroles.tokens import MasterKey
+from iamroles.tokens import MasterKey, SessionClaims, SigningKey, TokenError, unseal
 
-__all__ = ["KeyResolver", "Resolved", "INVALID_TOKEN"]
+__all__ = ["KeyResolver", "Resolved", "INVALID_TOKEN", "EXPIRED_TOKEN", "Keys"]
 
 INVALID_TOKEN = "The security token included in the request is invalid."
+EXPIRED_TOKEN = "The security token included in the request is expired"
+
+
+class Keys(Protocol):
+    """The signing keys that open session tokens (``sts.keys.KeyRing``)."""
+
+    @property
+    def keys(self) -> Mapping[bytes, SigningKey]: ...
+
+    def refresh_for(self, key_id: bytes) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +48,61 @@ class KeyResolver:
         self._cache: dict[str, Resolved] = {}
         self._lock = threading.Lock()
         self._limit = limit
+
+    def resolve_session(self, tx: Tx, access_key_id: str, token: str, now: datetime, keys: Keys) -> Resolved:
+        """Temporary credentials: the sealed token carries the session; no key lookup."""
+        hit = self._cache.get(token)
+        if hit is not None and hit.caller.access_key_id == access_key_id:
+            claims: SessionClaims = hit.caller.session
+            if now.timestamp() >= claims.expires:
+                raise ExpiredToken(EXPIRED_TOKEN)
+            if tx.generation(hit.caller.account_id) == hit.generation:
+                return hit
+        try:
+            claims = unseal(token, keys.keys)
+        except TokenError:
+            try:
+                import base64
+
+                key_id = base64.urlsafe_b64decode(token[:20] + "=" * (-len(token[:20]) % 4))[3:11]
+            except ValueError:
+                raise InvalidClientTokenId(INVALID_TOKEN) from None
+            if not keys.refresh_for(key_id):
+                raise InvalidClientTokenId(INVALID_TOKEN) from None
+            try:
+                claims = unseal(token, keys.keys)
+            except TokenError:
+                raise InvalidClientTokenId(INVALID_TOKEN) from None
+        if claims.access_key_id != access_key_id:
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        if now.timestamp() >= claims.expires:
+            raise ExpiredToken(EXPIRED_TOKEN)
+        generation = tx.generation(claims.account)
+        if claims.kind == "assumed-role":
+            role = tx.entity("role", claims.account, claims.principal_key)
+            if role is None or role.id != claims.user_id.split(":", 1)[0]:
+                raise InvalidClientTokenId(INVALID_TOKEN)  # the role is gone: its sessions end
+            tags = {t.key: t.value for t in tx.tags(claims.account, "role", role.key)}
+            tags.update(claims.tags)
+            principal = Principal.from_arn(claims.arn, role_arn=role.arn, user_id=claims.user_id, tags=tags)
+            caller = Caller(principal, claims.account, claims.partition, access_key_id, role_key=role.key, session=claims)
+        elif claims.kind == "session-token" and not claims.principal_key:  # the root's session
+            principal = Principal.from_arn(claims.arn)
+            caller = Caller(principal, claims.account, claims.partition, access_key_id, session=claims)
+        else:
+            user = tx.entity("user", claims.account, claims.principal_key)
+            if user is None:
+                raise InvalidClientTokenId(INVALID_TOKEN)
+            tags = {t.key: t.value for t in tx.tags(claims.account, "user", user.key)}
+            tags.update(claims.tags)
+            principal = Principal.from_arn(claims.arn, user_id=claims.user_id, tags=tags)
+            caller = Caller(principal, claims.account, claims.partition, access_key_id, user_key=user.key, session=claims)
+        resolved = Resolved(caller, claims.secret, generation)
+        with self._lock:
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            self._cache[token] = resolved
+        return resolved
 
     def resolve(self, tx: Tx, access_key_id: str) -> Resolved:
         hit = self._cache.get(access_key_id)

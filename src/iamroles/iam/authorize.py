@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from iamroles.errors import AccessDenied
-from iamroles.policy import Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
+from iamroles.policy import Decision, Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
 from iamroles.policy.request import format_time
 from iamroles.store import Tx
 
 from .context import CallContext
 
-__all__ = ["PolicyCache", "authorize", "identity_policies", "request_keys"]
+__all__ = ["PolicyCache", "authorize", "decide", "identity_policies", "request_keys", "caller_policies"]
 
 
 class PolicyCache:
@@ -77,48 +78,78 @@ def identity_policies(tx: Tx, cache: PolicyCache, account_id: str, entity_type: 
     if entity is not None and getattr(entity, "permissions_boundary", None):
         found = _managed(tx, cache, [entity.permissions_boundary], PolicyKind.BOUNDARY)
         # a boundary whose policy is gone allows nothing
-        boundary = found[0] if found else cache.compiled(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}',
-            PolicyKind.BOUNDARY, "missing-boundary",
-        )
+        boundary = found[0] if found else cache.compiled(_DENY_ALL, PolicyKind.BOUNDARY, "missing-boundary")
     return PolicySet(identity=identity, boundary=boundary)
 
 
 def request_keys(ctx: CallContext) -> dict[str, Any]:
-    """The global condition keys of the HTTP request itself."""
-    return {
+    """The global condition keys of the HTTP request and the caller's session."""
+    keys: dict[str, Any] = {
         "aws:SourceIp": ctx.source_ip,
         "aws:SecureTransport": "true" if ctx.secure_transport else "false",
         "aws:RequestedRegion": ctx.region,
         "aws:CurrentTime": format_time(ctx.now),
         "aws:UserAgent": ctx.user_agent,
     }
+    session = ctx.caller.session
+    if session is not None:
+        keys["aws:TokenIssueTime"] = format_time(datetime.fromtimestamp(session.issued, timezone.utc))
+        keys["aws:MultiFactorAuthPresent"] = "true" if session.mfa_time is not None else "false"
+        if session.mfa_time is not None:
+            keys["aws:MultiFactorAuthAge"] = str(max(0, int(ctx.now.timestamp()) - session.mfa_time))
+        if session.source_identity:
+            keys["aws:SourceIdentity"] = session.source_identity
+    return keys
 
 
 def caller_policies(ctx: CallContext) -> PolicySet:
+    """The caller's policies: identity (with groups), boundary, and a session's policies."""
     caller = ctx.caller
-    if caller.session is not None and hasattr(caller.session, "policy_set"):
-        return caller.session.policy_set(ctx)  # type: ignore[no-any-return]
+    session = caller.session
     etype, ekey = ("user", caller.user_key) if caller.user_key else ("role", caller.role_key)
     assert ekey is not None
     generation = ctx.tx.generation(caller.account_id)
-    key = (caller.account_id, etype, ekey)
+    key: tuple[Any, ...] = (caller.account_id, etype, ekey)
+    if session is not None:
+        key += (session.kind, session.policy, session.policy_arns)
     cached = ctx.cache.policy_set(key, generation)
     if cached is None:
         cached = identity_policies(ctx.tx, ctx.cache, caller.account_id, etype, ekey)
+        if session is not None and (session.policy or session.policy_arns or session.kind == "federated-user"):
+            policies = list(_managed(ctx.tx, ctx.cache, list(session.policy_arns), PolicyKind.SESSION))
+            if session.policy:
+                policies.append(ctx.cache.compiled(session.policy, PolicyKind.SESSION, "session-policy"))
+            if not policies:  # a federated user with no session policy has no permissions
+                policies.append(ctx.cache.compiled(_DENY_ALL, PolicyKind.SESSION, "no-session-policy"))
+            cached = PolicySet(identity=cached.identity, boundary=cached.boundary, session=policies)
         ctx.cache.store(key, generation, cached)
     return cached
 
 
-def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
-    """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
+_DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
+
+
+def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None,
+           resource_policy: Policy | None = None, resource_account: str | None = None) -> Decision:
+    """The policy core's decision for the caller (with a resource's policy, if it has one)."""
     caller = ctx.caller
-    if caller.is_root:
-        return  # the account root bypasses identity policies (there are no SCPs here yet)
     context = request_keys(ctx)
     if keys:
         context.update(keys)
-    request = Request(caller.principal, action, resource, caller.account_id, context, ctx.now)
-    decision = evaluate(request, caller_policies(ctx))
+    request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
+    if caller.is_root:
+        policies = PolicySet(resource=resource_policy)  # the root bypasses identity policies
+    else:
+        policies = caller_policies(ctx)
+        if resource_policy is not None:
+            policies = PolicySet(identity=policies.identity, resource=resource_policy, boundary=policies.boundary, session=policies.session)
+    return evaluate(request, policies)
+
+
+def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
+    """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
+    if ctx.caller.is_root:
+        return  # the account root bypasses identity policies (there are no SCPs here yet)
+    decision = decide(ctx, action, resource, keys)
     if not decision.allowed:
         raise AccessDenied(decision.message())

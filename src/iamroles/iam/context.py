@@ -39,7 +39,7 @@ class Caller:
 
     @property
     def is_root(self) -> bool:
-        return self.user_key is None and self.role_key is None and self.session is None
+        return self.user_key is None and self.role_key is None
 
 
 @dataclass(slots=True)
@@ -54,6 +54,7 @@ class CallContext:
     user_agent: str = ""
     request_id: str = ""
     cache: Any = None  # iam.authorize.PolicyCache, shared by the server's requests
+    keyring: Any = None  # sts.keys.KeyRing: seals session tokens
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

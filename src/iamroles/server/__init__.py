@@ -38,5 +38,7 @@ def build(settings: Settings) -> tuple[Service, list[str]]:
         notes.append(f"test mode: administrator user {TEST_ADMIN_USER} has access key {settings.admin_access_key}")
     from .audit import AuditLog
 
-    service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store))
+    from .usage import Usage
+
+    service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store), usage=Usage(store))
     return service, notes

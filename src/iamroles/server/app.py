@@ -33,6 +33,7 @@ from iamroles.store import Store
 from iamroles.tokens import MasterKey
 
 from .audit import AuditLog, event_record
+from .usage import Usage
 
 __all__ = ["Service", "create_app"]
 
@@ -48,10 +49,16 @@ class Service:
     test_mode: bool = False
     on_reset: Callable[[], None] | None = None
     audit: AuditLog | None = None
+    usage: Usage | None = None
+    keyring: Any = None  # sts.keys.KeyRing
 
     def __post_init__(self) -> None:
         self.resolver = KeyResolver(self.master_key)
         self.cache = PolicyCache()
+        if self.keyring is None:
+            from iamroles.sts.keys import KeyRing
+
+            self.keyring = KeyRing(self.store, self.master_key, self.clock)
 
     def handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool) -> tuple[int, bytes]:
         request_id = str(uuid.uuid4())
@@ -94,7 +101,10 @@ class Service:
             write = op is not None and op.write
             now = self.clock()
             with self.store.write() if write else self.store.read() as tx:
-                resolved = self.resolver.resolve(tx, signed.access_key_id)
+                if signed.security_token:
+                    resolved = self.resolver.resolve_session(tx, signed.access_key_id, signed.security_token, now, self.keyring)
+                else:
+                    resolved = self.resolver.resolve(tx, signed.access_key_id)
                 sigv4.verify(http, signed, resolved.secret, now)
                 if invalid is not None:
                     raise invalid
@@ -109,13 +119,19 @@ class Service:
                 ctx = CallContext(
                     caller=caller, tx=tx, now=now, region=signed.region, master_key=self.master_key,
                     source_ip=source_ip, secure_transport=secure, user_agent=http.headers.get("user-agent", ""),
-                    request_id=request_id, cache=self.cache,
+                    request_id=request_id, cache=self.cache, keyring=self.keyring,
                 )
                 if op.resource is not None:
                     authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
                 output = op.func(ctx, inp)
                 if write:
                     tx.bump(caller.account_id)
+            if self.usage is not None:
+                if not signed.security_token:
+                    self.usage.key_used(signed.access_key_id, now, signed.service, signed.region)
+                if "role_used" in ctx.extra:
+                    account, role_key = ctx.extra["role_used"]
+                    self.usage.role_used(account, role_key, now, signed.region)
             return 200, render_response(op_model, output, request_id)
         except AwsError as err:
             trail.update(error_code=err.code, error_message=err.message)
@@ -176,6 +192,8 @@ def create_app(service: Service) -> Starlette:
         yield
         if service.audit is not None:
             service.audit.close()
+        if service.usage is not None:
+            service.usage.close()
 
     return Starlette(
         lifespan=lifespan,

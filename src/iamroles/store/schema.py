@@ -192,7 +192,19 @@ audit_events = Table(
     Column("record", Text, nullable=False),
 )
 
+# Session-token signing keys, sealed under the master key. The newest unretired
+# key seals new tokens; retired keys keep opening tokens until they expire.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("retired_at", TS, nullable=True),
+)
+
 __all__ = [
+    "signing_keys",
     "audit_events",
     "metadata",
     "accounts",

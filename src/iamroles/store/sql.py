@@ -383,6 +383,22 @@ class Tx:
         res = self.c.execute(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
         return bool(res.rowcount)
 
+    # -- signing keys -------------------------------------------------------------------------------
+    def signing_keys(self) -> list[tuple[str, bytes, datetime, datetime | None]]:
+        c = t.signing_keys.c
+        rows = self.c.execute(select(c.key_id, c.sealed, c.created_at, c.retired_at).order_by(c.created_at, c.key_id))
+        return [(r.key_id, r.sealed, _utc(r.created_at), _utc(r.retired_at)) for r in rows]  # type: ignore[misc]
+
+    def insert_signing_key(self, key_id: str, sealed: bytes, created_at: datetime) -> None:
+        self.c.execute(insert(t.signing_keys).values(key_id=key_id, sealed=sealed, created_at=created_at))
+
+    def retire_signing_keys(self, except_key: str, when: datetime) -> None:
+        c = t.signing_keys.c
+        self.c.execute(update(t.signing_keys).where(c.key_id != except_key, c.retired_at.is_(None)).values(retired_at=when))
+
+    def delete_signing_key(self, key_id: str) -> None:
+        self.c.execute(delete(t.signing_keys).where(t.signing_keys.c.key_id == key_id))
+
     # -- audit ----------------------------------------------------------------------------------
     def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

@@ -1,0 +1,99 @@
+"""The key ring for session tokens: signing keys stored sealed under the master key.
+
+The newest key seals new tokens. ``rotate`` makes a new key and retires the
+others; a retired key keeps opening tokens for as long as any credential it
+sealed can live (the longest STS session, 36 hours), then ``purge`` drops it.
+A token under a key this node has not seen reloads the ring from the store
+(another node rotated), at most once a second.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from iamroles.store import Store
+from iamroles.tokens import MasterKey, SigningKey
+
+__all__ = ["KeyRing", "LONGEST_SESSION"]
+
+LONGEST_SESSION = timedelta(seconds=129600)  # GetSessionToken's maximum DurationSeconds
+
+
+def _aad(key_id: str) -> bytes:
+    return b"iamroles-signing-key:" + key_id.encode()
+
+
+class KeyRing:
+    def __init__(self, store: Store, master_key: MasterKey, clock: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self.master_key = master_key
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._lock = threading.Lock()
+        self._keys: dict[bytes, SigningKey] = {}
+        self._current: SigningKey | None = None
+        self._loaded_at = 0.0
+        self.load(create=True)
+
+    @property
+    def current(self) -> SigningKey:
+        assert self._current is not None
+        return self._current
+
+    @property
+    def keys(self) -> dict[bytes, SigningKey]:
+        return self._keys
+
+    def load(self, create: bool = False) -> None:
+        now = self.clock()
+        with self.store.write() if create else self.store.read() as tx:
+            rows = tx.signing_keys()
+            if create and not any(r[3] is None for r in rows):
+                key = SigningKey.generate()
+                hex_id = key.key_id.hex()
+                tx.insert_signing_key(hex_id, self.master_key.seal(key.key, _aad(hex_id)), now)
+                rows = tx.signing_keys()
+        keys: dict[bytes, SigningKey] = {}
+        current = None
+        for key_id, sealed, _created, retired in rows:
+            if retired is not None and retired + LONGEST_SESSION < now:
+                continue
+            key = SigningKey(bytes.fromhex(key_id), self.master_key.open(sealed, _aad(key_id)))
+            keys[key.key_id] = key
+            if retired is None:
+                current = key
+        with self._lock:
+            self._keys, self._current, self._loaded_at = keys, current, time.monotonic()
+
+    def refresh_for(self, key_id: bytes) -> bool:
+        """Reload if ``key_id`` is unknown here (rate-limited); whether it is known now."""
+        if key_id in self._keys:
+            return True
+        if time.monotonic() - self._loaded_at < 1.0:
+            return False
+        self.load()
+        return key_id in self._keys
+
+    def rotate(self) -> str:
+        """A new current key; the others retire (and keep opening their tokens)."""
+        key = SigningKey.generate()
+        hex_id = key.key_id.hex()
+        now = self.clock()
+        with self.store.write() as tx:
+            tx.insert_signing_key(hex_id, self.master_key.seal(key.key, _aad(hex_id)), now)
+            tx.retire_signing_keys(hex_id, now)
+        self.load()
+        return hex_id
+
+    def purge(self) -> list[str]:
+        """Drop keys retired longer ago than the longest session; their ids."""
+        now = self.clock()
+        dropped = []
+        with self.store.write() as tx:
+            for key_id, _sealed, _created, retired in tx.signing_keys():
+                if retired is not None and retired + LONGEST_SESSION < now:
+                    tx.delete_signing_key(key_id)
+                    dropped.append(key_id)
+        self.load()
+        return dropped

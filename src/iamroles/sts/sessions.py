@@ -1,0 +1,228 @@
+"""AssumeRole, GetSessionToken, GetFederationToken, GetAccessKeyInfo.
+
+AWS references (STS API Reference and the IAM User Guide):
+https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
+(chained sessions last at most one hour), id_session-tags.html (session tags,
+transitive tags, limits), id_credentials_temp_control-access_monitor.html
+(source identity is set once and kept through chaining).
+"""
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from typing import Any
+
+from iamroles.errors import AccessDenied, InvalidParameterValue, MalformedPolicyDocument, PackedPolicyTooLarge, ValidationError
+from iamroles.iam.authorize import decide
+from iamroles.iam.context import CallContext
+from iamroles.iam.registry import Input, Output, operation
+from iamroles.policy import PolicyError, PolicyKind, PrincipalType, parse_policy
+from iamroles.tokens import SessionClaims, new_access_key_id, new_secret_access_key, seal
+
+__all__ = ["issue"]
+
+CHAINED_MAX = 3600
+MAX_SESSION_TAGS = 50
+# PackedPolicySize: the session's policies and tags, compressed, as a share of
+# a fixed budget (AWS does not publish its packing; this keeps its shape:
+# a percentage, and PackedPolicyTooLarge above 100).
+PACKED_BUDGET = 2048
+
+
+def _role_from_arn(ctx: CallContext, arn: str) -> Any:
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("role/"):
+        raise ValidationError(f"{arn} is invalid")
+    account, name = parts[4], parts[5].rsplit("/", 1)[-1]
+    role = ctx.tx.entity("role", account, name)
+    return role if role is not None and role.arn == arn else None
+
+
+def _packed(policy: str | None, arns: list[str], tags: dict[str, str]) -> int:
+    blob = json.dumps([policy or "", arns, sorted(tags.items())], separators=(",", ":")).encode()
+    size = len(zlib.compress(blob, 9)) if (policy or arns or tags) else 0
+    return math.ceil(100 * size / PACKED_BUDGET)
+
+
+def _session_policies(ctx: CallContext, inp: Input) -> tuple[str | None, list[str]]:
+    policy = inp.get("Policy")
+    if policy is not None:
+        try:
+            parse_policy(policy, PolicyKind.SESSION)
+        except PolicyError as err:
+            raise MalformedPolicyDocument(str(err)) from None
+    arns = [p["arn"] for p in inp.get("PolicyArns") or []]
+    for arn in arns:
+        found = ctx.tx.policy(arn)
+        if found is None or found.account_id not in (ctx.account_id, "aws"):
+            raise InvalidParameterValue(f"Policy {arn} does not exist or is not attachable.")
+    return policy, arns
+
+
+def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str, principal_key: str, account: str,
+          role_arn: str | None = None, session_name: str | None = None, policy: str | None = None,
+          policy_arns: list[str] | None = None, tags: dict[str, str] | None = None, transitive: tuple[str, ...] = (),
+          source_identity: str | None = None, chain_depth: int = 0, mfa_time: int | None = None,
+          external_id: str | None = None) -> tuple[dict[str, Any], SessionClaims]:
+    """Temporary credentials sealed into a session token."""
+    issued = int(ctx.now.timestamp())
+    claims = SessionClaims(
+        kind=kind, account=account, partition=ctx.partition, access_key_id=new_access_key_id("ASIA"),
+        secret=new_secret_access_key(), issued=issued, expires=issued + duration, arn=arn, user_id=user_id,
+        principal_key=principal_key, role_arn=role_arn, session_name=session_name, source_identity=source_identity,
+        chain_depth=chain_depth, tags=tags or {}, transitive_tag_keys=transitive, policy=policy,
+        policy_arns=tuple(policy_arns or ()), mfa_time=mfa_time, source_arn=ctx.caller.principal.arn, external_id=external_id,
+    )
+    token = seal(claims, ctx.keyring.current)
+    from datetime import datetime, timezone
+
+    credentials = {
+        "AccessKeyId": claims.access_key_id,
+        "SecretAccessKey": claims.secret,
+        "SessionToken": token,
+        "Expiration": datetime.fromtimestamp(claims.expires, timezone.utc),
+    }
+    return credentials, claims
+
+
+@operation("AssumeRole", resource=None, service="sts")
+def assume_role(ctx: CallContext, inp: Input) -> Output:
+    caller = ctx.caller
+    principal = caller.principal
+    if caller.is_root:
+        raise AccessDenied("Roles may not be assumed by root accounts.")
+    role_arn = inp["RoleArn"]
+    session_name = inp["RoleSessionName"]
+    tags = {t["Key"]: t["Value"] for t in inp.get("Tags") or []}
+    if len({k.lower() for k in tags}) != len(inp.get("Tags") or []):
+        raise InvalidParameterValue("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+    transitive = tuple(inp.get("TransitiveTagKeys") or ())
+    for key in transitive:
+        if key not in tags:
+            raise InvalidParameterValue(f"The specified transitive tag key {key} must be included in the requested tags.")
+    parent = caller.session if principal.type is PrincipalType.ASSUMED_ROLE else None
+    if parent is not None:  # role chaining: transitive tags carry over and cannot be changed
+        for key in parent.transitive_tag_keys:
+            if key in tags and tags[key] != parent.tags.get(key):
+                raise InvalidParameterValue(f"Cannot override transitive tag key {key}.")
+            tags[key] = parent.tags[key]
+        transitive = tuple(dict.fromkeys(parent.transitive_tag_keys + transitive))
+    if len(tags) > MAX_SESSION_TAGS:
+        raise ValidationError(f"1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_SESSION_TAGS}")
+    source_identity = inp.get("SourceIdentity")
+    inherited = parent.source_identity if parent is not None else None
+    if inherited and source_identity and source_identity != inherited:
+        raise AccessDenied("SourceIdentity cannot be changed once set: it is kept through role chaining.")
+    source_identity = source_identity or inherited
+
+    role = _role_from_arn(ctx, role_arn)
+    keys: dict[str, Any] = {"sts:RoleSessionName": session_name}
+    if inp.get("ExternalId") is not None:
+        keys["sts:ExternalId"] = inp["ExternalId"]
+    if source_identity:
+        keys["sts:SourceIdentity"] = source_identity
+    for k, v in tags.items():
+        keys[f"aws:RequestTag/{k}"] = v
+    if tags:
+        keys["aws:TagKeys"] = list(tags)
+    if transitive:
+        keys["sts:TransitiveTagKeys"] = list(transitive)
+    role_account = role_arn.split(":")[4]
+    actions = ["sts:AssumeRole"]
+    if inp.get("Tags"):
+        actions.append("sts:TagSession")
+    if inp.get("SourceIdentity"):
+        actions.append("sts:SetSourceIdentity")
+    trust = None
+    if role is not None:
+        trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
+    for action in actions:
+        if trust is None:
+            raise AccessDenied(f"User: {principal.arn} is not authorized to perform: {action} on resource: {role_arn}")
+        decision = decide(ctx, action, role_arn, keys, resource_policy=trust, resource_account=role_account)
+        if not decision.allowed:
+            raise AccessDenied(decision.message())
+
+    assert role is not None
+    duration = inp.get("DurationSeconds") or 3600
+    if parent is not None and duration > CHAINED_MAX:
+        raise ValidationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+    if duration > role.max_session_duration:
+        raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    policy, arns = _session_policies(ctx, inp)
+    packed = _packed(policy, arns, tags)
+    if packed > 100:
+        raise PackedPolicyTooLarge(f"Packed policy consumes {packed}% of allotted space, please use smaller policy.")
+    credentials, claims = issue(
+        ctx, kind="assumed-role", duration=duration, account=role.account_id,
+        arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+        user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
+        policy=policy, policy_arns=arns, tags=tags, transitive=transitive, source_identity=source_identity,
+        chain_depth=(parent.chain_depth + 1) if parent is not None else 0,
+        mfa_time=caller.session.mfa_time if caller.session is not None else None, external_id=inp.get("ExternalId"),
+    )
+    out: dict[str, Any] = {
+        "Credentials": credentials,
+        "AssumedRoleUser": {"AssumedRoleId": claims.user_id, "Arn": claims.arn},
+    }
+    if policy or arns or tags:
+        out["PackedPolicySize"] = packed
+    if source_identity:
+        out["SourceIdentity"] = source_identity
+    ctx.extra["role_used"] = (role.account_id, role.key)
+    return out
+
+
+@operation("GetSessionToken", resource=None, service="sts")
+def get_session_token(ctx: CallContext, inp: Input) -> Output:
+    caller = ctx.caller
+    if caller.session is not None:
+        raise AccessDenied("Cannot call GetSessionToken with session credentials")
+    duration = inp.get("DurationSeconds") or 43200
+    if caller.is_root:
+        # the root's sessions last at most an hour (API_GetSessionToken.html)
+        credentials, _ = issue(ctx, kind="session-token", duration=min(duration, 3600), account=ctx.account_id,
+                               arn=str(caller.principal.arn), user_id=ctx.account_id, principal_key="")
+        return {"Credentials": credentials}
+    user = ctx.tx.entity("user", ctx.account_id, caller.user_key)
+    credentials, _ = issue(ctx, kind="session-token", duration=duration, account=ctx.account_id, arn=user.arn,
+                           user_id=user.id, principal_key=user.key)
+    return {"Credentials": credentials}
+
+
+@operation("GetFederationToken", resource=None, service="sts")
+def get_federation_token(ctx: CallContext, inp: Input) -> Output:
+    caller = ctx.caller
+    if caller.session is not None or caller.is_root or caller.user_key is None:
+        raise AccessDenied("GetFederationToken can only be called with the long-term credentials of an IAM user.")
+    name = inp["Name"]
+    decision = decide(ctx, "sts:GetFederationToken", ctx.arn(f"federated-user/{name}").replace(":iam:", ":sts:"))
+    if not decision.allowed:
+        raise AccessDenied(decision.message())
+    policy, arns = _session_policies(ctx, inp)
+    tags = {t["Key"]: t["Value"] for t in inp.get("Tags") or []}
+    packed = _packed(policy, arns, tags)
+    if packed > 100:
+        raise PackedPolicyTooLarge(f"Packed policy consumes {packed}% of allotted space, please use smaller policy.")
+    duration = inp.get("DurationSeconds") or 43200
+    arn = f"arn:{ctx.partition}:sts::{ctx.account_id}:federated-user/{name}"
+    credentials, claims = issue(ctx, kind="federated-user", duration=duration, account=ctx.account_id, arn=arn,
+                                user_id=f"{ctx.account_id}:{name}", principal_key=caller.user_key, policy=policy,
+                                policy_arns=arns, tags=tags)
+    out: dict[str, Any] = {"Credentials": credentials, "FederatedUser": {"FederatedUserId": claims.user_id, "Arn": arn}}
+    if policy or arns or tags:
+        out["PackedPolicySize"] = packed
+    return out
+
+
+@operation("GetAccessKeyInfo", resource=None, service="sts")
+def get_access_key_info(ctx: CallContext, inp: Input) -> Output:
+    key = ctx.tx.access_key(inp["AccessKeyId"])
+    if key is None:
+        # temporary key ids are not stored; only their own holder can name their account
+        if ctx.caller.access_key_id == inp["AccessKeyId"]:
+            return {"Account": ctx.account_id}
+        raise InvalidParameterValue(f"The access key ID {inp['AccessKeyId']} is not valid.")
+    return {"Account": key.account_id}
