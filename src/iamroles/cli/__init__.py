@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .policy import policy
-from .serve import accounts, audit, serve
+from .serve import accounts, audit, keys, roles, serve
 
 __all__ = ["main"]
 
@@ -19,3 +19,5 @@ main.add_command(policy)
 main.add_command(serve)
 main.add_command(accounts)
 main.add_command(audit)
+main.add_command(keys)
+main.add_command(roles)

@@ -128,3 +128,77 @@ def audit(data_dir: Path | None, db_url: str | None, account_id: str | None, eve
         who = (e.get("userIdentity") or {}).get("arn") or "-"
         result = e.get("errorCode") or "ok"
         click.echo(f"{e['eventTime']}  {e['eventSource'].split('.')[0]}:{e['eventName']:<28} {result:<24} {who}  {e['sourceIPAddress']}")
+
+
+@click.group()
+def keys() -> None:
+    """Manage the signing keys that seal session tokens."""
+
+
+@keys.command("rotate")
+@_data_dir
+@_db
+def keys_rotate(data_dir: Path | None, db_url: str | None) -> None:
+    """Make a new signing key; tokens sealed under older keys work until they expire."""
+    from iamroles.server import Settings, bootstrap, default_data_dir
+    from iamroles.sts.keys import KeyRing
+
+    store, master_key, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    ring = KeyRing(store, master_key)
+    new = ring.rotate()
+    dropped = ring.purge()
+    click.echo(f"new signing key {new}; {len(ring.keys) - 1} older key(s) still open their tokens" + (f"; purged {len(dropped)}" if dropped else ""))
+
+
+@keys.command("list")
+@_data_dir
+@_db
+def keys_list(data_dir: Path | None, db_url: str | None) -> None:
+    """List signing keys (ids and dates, never the keys)."""
+    from iamroles.server import Settings, bootstrap, default_data_dir
+
+    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    with store.read() as tx:
+        for key_id, _sealed, created, retired in tx.signing_keys():
+            state = f"retired {retired.isoformat()}" if retired else "current"
+            click.echo(f"{key_id}  created {created.isoformat()}  {state}")
+
+
+REVOKE_POLICY = "AWSRevokeOlderSessions"
+
+
+@click.group()
+def roles() -> None:
+    """Role administration that has no IAM API of its own."""
+
+
+@roles.command("revoke-sessions")
+@click.argument("role_name")
+@click.option("--account-id", help="The role's account [default: the first account].")
+@_data_dir
+@_db
+def roles_revoke_sessions(role_name: str, account_id: str | None, data_dir: Path | None, db_url: str | None) -> None:
+    """Revoke every session of ROLE_NAME issued before now, as the IAM console does.
+
+    Puts the inline policy AWSRevokeOlderSessions: a Deny of everything when
+    aws:TokenIssueTime is before this moment (id_roles_use_revoke-sessions.html).
+    New sessions are unaffected.
+    """
+    import json as _json
+    from datetime import datetime, timezone
+
+    from iamroles.policy.request import format_time
+    from iamroles.server import Settings, bootstrap, default_data_dir
+
+    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    now = format_time(datetime.now(timezone.utc))
+    document = _json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+                            "Condition": {"DateLessThan": {"aws:TokenIssueTime": now}}}]})
+    with store.write() as tx:
+        account = account_id or tx.accounts()[0].account_id
+        role = tx.entity("role", account, role_name)
+        if role is None:
+            raise click.ClickException(f"The role with name {role_name} cannot be found in account {account}.")
+        tx.put_inline(account, "role", role.key, REVOKE_POLICY, document)
+        tx.bump(account)
+    click.echo(f"revoked sessions of {role.arn} issued before {now}")

@@ -97,10 +97,10 @@ def policy_text(document: str) -> int:
     return len(_WS.sub("", document))
 
 
-def check_document(document: str, kind: PolicyKind) -> PolicyDocument:
+def check_document(document: str, kind: PolicyKind, managed: bool = False) -> PolicyDocument:
     """The one place a PolicyError becomes MalformedPolicyDocument."""
     try:
-        return parse_document(document, kind)
+        return parse_document(document, kind, managed)
     except PolicyError as err:
         raise MalformedPolicyDocument(str(err)) from None
 

@@ -46,9 +46,12 @@ __all__ = [
 ]
 
 
-def parse_document(source: Source, kind: PolicyKind | str = PolicyKind.IDENTITY) -> PolicyDocument:
-    """Parse and validate a document of ``kind``; raises :class:`PolicyError`."""
-    return parse(source, PolicyKind(kind))
+def parse_document(source: Source, kind: PolicyKind | str = PolicyKind.IDENTITY, managed: bool = False) -> PolicyDocument:
+    """Parse and validate a document of ``kind``; raises :class:`PolicyError`.
+
+    ``managed``: a managed policy (must be Version 2012-10-17).
+    """
+    return parse(source, PolicyKind(kind), managed)
 
 
 def parse_policy(source: Source, kind: PolicyKind | str = PolicyKind.IDENTITY, name: str | None = None) -> Policy:
@@ -60,7 +63,7 @@ def parse_policy(source: Source, kind: PolicyKind | str = PolicyKind.IDENTITY, n
     return Policy(parse(source, kind), kind, name)
 
 
-def validate_policy(source: Source, kind: PolicyKind | str = PolicyKind.IDENTITY) -> list[Problem]:
-    """Every problem with a document of ``kind`` (empty when it is valid)."""
-    _, problems = check(source, PolicyKind(kind))
+def validate_policy(source: Source, kind: PolicyKind | str = PolicyKind.IDENTITY, managed: bool = False) -> list[Problem]:
+    """Every problem with a document of ``kind`` (empty when it is valid), first the one AWS would report."""
+    _, problems = check(source, PolicyKind(kind), managed)
     return problems

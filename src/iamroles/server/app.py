@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -45,7 +45,6 @@ SERVICES = ("iam", "sts")
 class Service:
     store: Store
     master_key: MasterKey
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     test_mode: bool = False
     on_reset: Callable[[], None] | None = None
     audit: AuditLog | None = None
@@ -53,12 +52,16 @@ class Service:
     keyring: Any = None  # sts.keys.KeyRing
 
     def __post_init__(self) -> None:
+        self.clock_offset = timedelta(0)  # only test mode moves it
         self.resolver = KeyResolver(self.master_key)
         self.cache = PolicyCache()
         if self.keyring is None:
             from iamroles.sts.keys import KeyRing
 
             self.keyring = KeyRing(self.store, self.master_key, self.clock)
+
+    def clock(self) -> datetime:
+        return datetime.now(timezone.utc) + self.clock_offset
 
     def handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool) -> tuple[int, bytes]:
         request_id = str(uuid.uuid4())
@@ -182,6 +185,14 @@ def create_app(service: Service) -> Starlette:
         await run_in_threadpool(service.reset)
         return JSONResponse({"status": "ok"})
 
+    async def clock(request: Request) -> Response:
+        """Test mode: move the server's clock forward (expiry tests without sleeping)."""
+        if not service.test_mode:
+            return JSONResponse({"error": "test mode is off"}, status_code=403)
+        body = await request.json()
+        service.clock_offset += timedelta(seconds=float(body.get("advance", 0)))
+        return JSONResponse({"now": service.clock().isoformat()})
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -200,6 +211,7 @@ def create_app(service: Service) -> Starlette:
         routes=[
             Route("/moto-api/reset", reset, methods=["POST"]),
             Route("/iamroles/health", health, methods=["GET"]),
+            Route("/iamroles/test/clock", clock, methods=["POST"]),
             Route("/{path:path}", endpoint, methods=["GET", "POST"]),
         ]
     )

@@ -38,6 +38,9 @@ class KeyRing:
 
     @property
     def current(self) -> SigningKey:
+        """The key new tokens are sealed with (re-read every 30 s: another process may have rotated)."""
+        if time.monotonic() - self._loaded_at > 30.0:
+            self.load()
         assert self._current is not None
         return self._current
 

@@ -1,0 +1,311 @@
+"""STS over the wire: AssumeRole and friends, temporary credentials, sealed tokens.
+
+AWS references:
+https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (DurationSeconds 900..MaxSessionDuration; response shape),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+(cross-account: trust policy and the caller's identity policy must both allow),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining (one hour cap),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html (session tags become aws:PrincipalTag),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_revoke-sessions.html (AWSRevokeOlderSessions),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session (session policies intersect).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from unittest import mock
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from .conftest import Server, start_server, stop_server, unique
+from .test_roles import error
+
+ANY_S3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:ListRoles", "iam:GetRole"], "Resource": "*"}]}
+
+
+def trust(*principals: str, condition: dict | None = None) -> str:
+    st: dict = {"Effect": "Allow", "Principal": {"AWS": list(principals)}, "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]}
+    if condition:
+        st["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [st]})
+
+
+def make_user(iam, server: Server, policy: dict | None = None):  # type: ignore[no-untyped-def]
+    name = unique("u")
+    user = iam.create_user(UserName=name)["User"]
+    if policy:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return user, key
+
+
+def session_client(server: Server, service: str, creds: dict) -> object:
+    return server.client(service, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+
+def test_assume_role_same_account(iam, server: Server) -> None:
+    user, key = make_user(iam, server)
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    role = unique("reader")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(user["Arn"]))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="read", PolicyDocument=json.dumps(ANY_S3))
+
+    out = sts.assume_role(RoleArn=role_arn, RoleSessionName="s1")
+    creds = out["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and len(creds["SecretAccessKey"]) == 40
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{server.account}:assumed-role/{role}/s1"
+    assert out["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA") and out["AssumedRoleUser"]["AssumedRoleId"].endswith(":s1")
+    assert timedelta(minutes=59) < creds["Expiration"] - datetime.now(timezone.utc) <= timedelta(hours=1)
+
+    me = session_client(server, "sts", creds).get_caller_identity()
+    assert me["Arn"] == out["AssumedRoleUser"]["Arn"] and me["UserId"] == out["AssumedRoleUser"]["AssumedRoleId"]
+    as_role = session_client(server, "iam", creds)
+    as_role.list_roles()  # allowed by the role's policy
+    with pytest.raises(ClientError) as exc:
+        as_role.create_user(UserName=unique("x"))
+    code, status, message = error(exc)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message.startswith(f"User: arn:aws:sts::{server.account}:assumed-role/{role}/s1 is not authorized to perform: iam:CreateUser")
+
+    # a role's changed policies apply to its live sessions at once
+    iam.delete_role_policy(RoleName=role, PolicyName="read")
+    with pytest.raises(ClientError) as exc:
+        as_role.list_roles()
+    assert error(exc)[0] == "AccessDenied"
+
+
+def test_assume_role_refused(iam, server: Server) -> None:
+    user, key = make_user(iam, server)
+    other, _ = make_user(iam, server)
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    role_arn = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust(other["Arn"]))["Role"]["Arn"]
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s")
+    code, status, message = error(exc)
+    assert (code, status) == ("AccessDenied", 403)
+    assert f"is not authorized to perform: sts:AssumeRole on resource: {role_arn}" in message
+
+    # trust naming the account delegates to identity policies: refused without one, allowed with one
+    by_account = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust(f"arn:aws:iam::{server.account}:root"))["Role"]["Arn"]
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=by_account, RoleSessionName="s")
+    assert error(exc)[0] == "AccessDenied" and "no identity-based policy allows" in error(exc)[2]
+    iam.put_user_policy(UserName=user["UserName"], PolicyName="assume", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": by_account}]}))
+    sts.assume_role(RoleArn=by_account, RoleSessionName="s")
+
+    # a role that does not exist is refused the same way (no existence oracle)
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=f"arn:aws:iam::{server.account}:role/no-such-{unique('r')}", RoleSessionName="s")
+    assert error(exc)[0] == "AccessDenied"
+    # the root cannot assume roles
+    with pytest.raises(ClientError) as exc:
+        server.client("sts").assume_role(RoleArn=by_account, RoleSessionName="s")
+    assert error(exc)[0] == "AccessDenied"
+
+
+def test_duration_bounds_and_chaining(iam, server: Server) -> None:
+    user, key = make_user(iam, server)
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    first = unique("first")
+    first_arn = iam.create_role(RoleName=first, AssumeRolePolicyDocument=trust(user["Arn"]), MaxSessionDuration=7200)["Role"]["Arn"]
+    second_arn = iam.create_role(RoleName=unique("second"), AssumeRolePolicyDocument=trust(first_arn), MaxSessionDuration=7200)["Role"]["Arn"]
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=first_arn, RoleSessionName="s", DurationSeconds=899)
+    assert error(exc)[:2] == ("ValidationError", 400)
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=first_arn, RoleSessionName="s", DurationSeconds=7201)
+    assert error(exc)[0] == "ValidationError" and "MaxSessionDuration" in error(exc)[2]
+    creds = sts.assume_role(RoleArn=first_arn, RoleSessionName="s", DurationSeconds=7200, SourceIdentity="alice")["Credentials"]
+    chained_sts = session_client(server, "sts", creds)
+    iam.put_role_policy(RoleName=first, PolicyName="chain", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": second_arn}]}))
+    with pytest.raises(ClientError) as exc:
+        chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c", DurationSeconds=3601)
+    assert error(exc)[0] == "ValidationError" and "1 hour" in error(exc)[2]
+    out = chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c")
+    assert out["SourceIdentity"] == "alice"  # kept through the chain
+    with pytest.raises(ClientError) as exc:
+        chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c", SourceIdentity="mallory")
+    assert error(exc)[0] == "AccessDenied"
+
+
+def test_session_policy_and_tags(iam, server: Server) -> None:
+    user, key = make_user(iam, server)
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    role = unique("tagged")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(user["Arn"]))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}},
+    ]}))
+    narrow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]})
+    out = sts.assume_role(RoleArn=role_arn, RoleSessionName="s", Policy=narrow, Tags=[{"Key": "team", "Value": "blue"}])
+    assert 0 < out["PackedPolicySize"] <= 100
+    client = session_client(server, "iam", out["Credentials"])
+    client.get_role(RoleName=role)  # role policy (tag condition) and session policy both allow
+    with pytest.raises(ClientError) as exc:
+        client.list_roles()  # the role allows it, the session policy does not
+    assert "because no session policy allows the iam:ListRoles action" in error(exc)[2]
+    red = session_client(server, "iam", sts.assume_role(RoleArn=role_arn, RoleSessionName="r", Tags=[{"Key": "team", "Value": "red"}])["Credentials"])
+    with pytest.raises(ClientError) as exc:
+        red.get_role(RoleName=role)
+    assert error(exc)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", Policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"GetRole","Resource":"*"}]}')
+    assert error(exc)[0] == "MalformedPolicyDocument"
+
+
+def test_external_id(iam, server: Server) -> None:
+    user, key = make_user(iam, server)
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    role_arn = iam.create_role(RoleName=unique("vendor"), AssumeRolePolicyDocument=trust(
+        user["Arn"], condition={"StringEquals": {"sts:ExternalId": "tenant-42"}}))["Role"]["Arn"]
+    with pytest.raises(ClientError):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s")
+    with pytest.raises(ClientError):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", ExternalId="tenant-43")
+    sts.assume_role(RoleArn=role_arn, RoleSessionName="s", ExternalId="tenant-42")
+
+
+def test_tampered_and_misused_tokens(iam, server: Server) -> None:
+    user, key = make_user(iam, server)
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    role = unique("r")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(user["Arn"]))["Role"]["Arn"]
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="s")["Credentials"]
+    token = creds["SessionToken"]
+    flipped = token[:40] + ("A" if token[40] != "A" else "B") + token[41:]
+    for bad in (flipped, token[:-4], token + "AAAA", "x" + token):
+        c = server.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], bad)
+        with pytest.raises(ClientError) as exc:
+            c.get_caller_identity()
+        assert error(exc)[:2] == ("InvalidClientTokenId", 403)
+    # the temporary key without its token
+    with pytest.raises(ClientError) as exc:
+        server.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"]).get_caller_identity()
+    assert error(exc)[0] == "InvalidClientTokenId"
+    # someone else's key id with this token
+    other = sts.assume_role(RoleArn=role_arn, RoleSessionName="t")["Credentials"]
+    with pytest.raises(ClientError) as exc:
+        server.client("sts", other["AccessKeyId"], creds["SecretAccessKey"], token).get_caller_identity()
+    assert error(exc)[0] == "InvalidClientTokenId"
+    # a deleted role's sessions stop working
+    session_client(server, "sts", creds).get_caller_identity()
+    iam.delete_role(RoleName=role)
+    with pytest.raises(ClientError) as exc:
+        session_client(server, "sts", creds).get_caller_identity()
+    assert error(exc)[0] == "InvalidClientTokenId"
+
+
+def test_cross_account(server: Server) -> None:
+    out = subprocess.run([sys.executable, "-m", "iamroles", "accounts", "create", "--data-dir", str(server.data_dir), "--json",
+                          *(["--db", server.db_url] if server.db_url else [])], capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(info["credentials_file"])
+    other_iam = server.client("iam", cfg[info["profile"]]["aws_access_key_id"], cfg[info["profile"]]["aws_secret_access_key"])
+    iam = server.client("iam")
+    user, key = make_user(iam, server)
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    role = unique("xacct")
+    role_arn = other_iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(server.account))["Role"]["Arn"]
+    # the trust policy allows the account, but the caller's own account must allow it too
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="x")
+    assert error(exc)[0] == "AccessDenied"
+    iam.put_user_policy(UserName=user["UserName"], PolicyName="x", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="x")["Credentials"]
+    assert session_client(server, "sts", creds).get_caller_identity()["Account"] == info["account_id"]
+
+
+def test_get_session_token_and_federation(iam, server: Server) -> None:
+    user, key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:ListRoles", "iam:ListUsers", "sts:GetFederationToken"], "Resource": "*"}]})
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as exc:
+        sts.get_session_token(DurationSeconds=899)
+    assert error(exc)[0] == "ValidationError"
+    creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    assert session_client(server, "sts", creds).get_caller_identity()["Arn"] == user["Arn"]
+    session_client(server, "iam", creds).list_roles()
+    fed = sts.get_federation_token(Name="bob", Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"}]}))
+    assert fed["FederatedUser"]["Arn"] == f"arn:aws:sts::{server.account}:federated-user/bob"
+    fed_iam = session_client(server, "iam", fed["Credentials"])
+    fed_iam.list_roles()
+    with pytest.raises(ClientError):
+        fed_iam.list_users()  # the user may, the federation session policy does not
+    bare = session_client(server, "iam", sts.get_federation_token(Name="carol")["Credentials"])
+    with pytest.raises(ClientError):
+        bare.list_roles()  # no session policy: no permissions
+    assert sts.get_access_key_info(AccessKeyId=key["AccessKeyId"])["Account"] == server.account
+
+
+def _shifted(seconds: float):  # type: ignore[no-untyped-def]
+    import botocore.auth
+
+    shifted = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+    class Shifted(datetime):
+        @classmethod
+        def utcnow(cls):  # type: ignore[override]
+            return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).replace(tzinfo=None)
+
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            t = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+            return t if tz else t.replace(tzinfo=None)
+
+    _ = shifted
+    return mock.patch.object(botocore.auth.datetime, "datetime", Shifted)
+
+
+def test_expiry_rotation_and_revocation(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, None, "--test-mode")
+    try:
+        iam = srv.client("iam")
+        user, key = make_user(iam, srv)
+        sts = srv.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+        role = unique("r")
+        role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(user["Arn"]))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(ANY_S3))
+        short = sts.assume_role(RoleArn=role_arn, RoleSessionName="short", DurationSeconds=900)["Credentials"]
+
+        # key rotation: old tokens keep working, new ones are sealed under the new key
+        rotate = subprocess.run([sys.executable, "-m", "iamroles", "keys", "rotate", "--data-dir", str(srv.data_dir)],
+                                capture_output=True, text=True, check=True)
+        assert "new signing key" in rotate.stdout
+        session_client(srv, "iam", short).list_roles()
+
+        # revocation: sessions issued before now fail, new ones work
+        old = sts.assume_role(RoleArn=role_arn, RoleSessionName="old")["Credentials"]
+        subprocess.run([sys.executable, "-m", "iamroles", "roles", "revoke-sessions", role, "--data-dir", str(srv.data_dir)],
+                       capture_output=True, text=True, check=True)
+        with pytest.raises(ClientError) as exc:
+            session_client(srv, "iam", old).list_roles()
+        assert error(exc)[0] == "AccessDenied" and "explicit deny" in error(exc)[2]
+        import time
+
+        time.sleep(1.1)  # aws:TokenIssueTime has one-second resolution
+        fresh = sts.assume_role(RoleArn=role_arn, RoleSessionName="new")["Credentials"]
+        session_client(srv, "iam", fresh).list_roles()
+
+        # expiry: move the server's clock (and the signer's) past 15 minutes
+        r = httpx.post(srv.url + "/iamroles/test/clock", json={"advance": 901})
+        assert r.status_code == 200
+        with _shifted(901):
+            with pytest.raises(ClientError) as exc:
+                session_client(srv, "sts", short).get_caller_identity()
+            assert error(exc)[:2] == ("ExpiredToken", 400)
+            session_client(srv, "sts", fresh).get_caller_identity()  # an hour-long session is still fine
+    finally:
+        stop_server(srv)
