@@ -25,6 +25,7 @@
     ├── SignatureDoesNotMatch     403  wrong signature, or the request's time is off
     ├── ExpiredToken              400  temporary credentials past their expiry
     ├── RegionDisabled            403
+    ├── InvalidAuthenticationCode 403  an MFA code that does not verify
     ├── InvalidIdentityToken      400
     ├── IDPRejectedClaim          403
     ├── ExpiredTokenException     400  (the web-identity flavour)
@@ -50,6 +51,7 @@ __all__ = [
     "IncompleteSignature",
     "InternalFailure",
     "InvalidAction",
+    "InvalidAuthenticationCode",
     "InvalidClientTokenId",
     "InvalidIdentityToken",
     "InvalidInput",
@@ -176,6 +178,11 @@ class SignatureDoesNotMatch(_Sender):
 
 class ExpiredToken(_Sender):
     code = "ExpiredToken"
+
+
+class InvalidAuthenticationCode(_Sender):
+    code = "InvalidAuthenticationCode"
+    status = 403
 
 
 class RegionDisabled(_Sender):

@@ -55,6 +55,9 @@ class Service:
         self.clock_offset = timedelta(0)  # only test mode moves it
         self.resolver = KeyResolver(self.master_key)
         self.cache = PolicyCache()
+        from iamroles.iam.mfa import MfaReplay
+
+        self.mfa_replay = MfaReplay()
         if self.keyring is None:
             from iamroles.sts.keys import KeyRing
 
@@ -123,6 +126,7 @@ class Service:
                     caller=caller, tx=tx, now=now, region=signed.region, master_key=self.master_key,
                     source_ip=source_ip, secure_transport=secure, user_agent=http.headers.get("user-agent", ""),
                     request_id=request_id, cache=self.cache, keyring=self.keyring,
+                    extra={"mfa_replay": self.mfa_replay},
                 )
                 if op.resource is not None:
                     authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)

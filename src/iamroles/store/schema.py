@@ -203,7 +203,22 @@ signing_keys = Table(
     Column("retired_at", TS, nullable=True),
 )
 
+# Virtual MFA devices; the TOTP seed is sealed under the master key.
+mfa_devices = Table(
+    "mfa_devices",
+    metadata,
+    Column("serial", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("name", String(256), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("seed_sealed", LargeBinary, nullable=False),
+    Column("user_key", String(64), nullable=True),
+    Column("enabled_at", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
+)
+
 __all__ = [
+    "mfa_devices",
     "signing_keys",
     "audit_events",
     "metadata",

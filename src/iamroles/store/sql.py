@@ -383,6 +383,31 @@ class Tx:
         res = self.c.execute(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
         return bool(res.rowcount)
 
+    # -- MFA devices --------------------------------------------------------------------------------
+    def mfa_device(self, serial: str) -> dict[str, Any] | None:
+        row = self.c.execute(select(t.mfa_devices).where(t.mfa_devices.c.serial == serial)).first()
+        return _row_dict(row) if row else None
+
+    def mfa_devices(self, account_id: str, user_key: str | None = None, assigned: bool | None = None) -> list[dict[str, Any]]:
+        c = t.mfa_devices.c
+        q = select(t.mfa_devices).where(c.account_id == account_id)
+        if user_key is not None:
+            q = q.where(c.user_key == user_key)
+        if assigned is True:
+            q = q.where(c.user_key.is_not(None))
+        elif assigned is False:
+            q = q.where(c.user_key.is_(None))
+        return [_row_dict(r) for r in self.c.execute(q.order_by(c.serial))]
+
+    def insert_mfa_device(self, **values: Any) -> None:
+        self.c.execute(insert(t.mfa_devices).values(**values))
+
+    def update_mfa_device(self, serial: str, **values: Any) -> None:
+        self.c.execute(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(**values))
+
+    def delete_mfa_device(self, serial: str) -> None:
+        self.c.execute(delete(t.mfa_devices).where(t.mfa_devices.c.serial == serial))
+
     # -- signing keys -------------------------------------------------------------------------------
     def signing_keys(self) -> list[tuple[str, bytes, datetime, datetime | None]]:
         c = t.signing_keys.c
@@ -436,6 +461,10 @@ class Tx:
                 self.c.execute(delete(t.users).where(t.users.c.account_id == u[0], t.users.c.name_key == u[1]))
                 self.delete_attachments(u[0], "user", u[1])
         self.c.execute(update(t.generations).values(value=t.generations.c.value + 1))
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {k: (_utc(v) if isinstance(v, datetime) else v) for k, v in row._mapping.items()}
 
 
 def _fix_times(record: Any) -> Any:

@@ -14,11 +14,13 @@ import math
 import zlib
 from typing import Any
 
-from iamroles.errors import AccessDenied, InvalidParameterValue, MalformedPolicyDocument, PackedPolicyTooLarge, ValidationError
+from iamroles.errors import AccessDenied, InvalidParameterValue, PackedPolicyTooLarge, ValidationError
 from iamroles.iam.authorize import decide
 from iamroles.iam.context import CallContext
+from iamroles.iam.mfa import verify_mfa
 from iamroles.iam.registry import Input, Output, operation
-from iamroles.policy import PolicyError, PolicyKind, PrincipalType, parse_policy
+from iamroles.iam.common import check_document
+from iamroles.policy import PolicyKind, PrincipalType
 from iamroles.tokens import SessionClaims, new_access_key_id, new_secret_access_key, seal
 
 __all__ = ["issue"]
@@ -49,10 +51,7 @@ def _packed(policy: str | None, arns: list[str], tags: dict[str, str]) -> int:
 def _session_policies(ctx: CallContext, inp: Input) -> tuple[str | None, list[str]]:
     policy = inp.get("Policy")
     if policy is not None:
-        try:
-            parse_policy(policy, PolicyKind.SESSION)
-        except PolicyError as err:
-            raise MalformedPolicyDocument(str(err)) from None
+        check_document(policy, PolicyKind.SESSION)
     arns = [p["arn"] for p in inp.get("PolicyArns") or []]
     for arn in arns:
         found = ctx.tx.policy(arn)
@@ -117,8 +116,16 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
         raise AccessDenied("SourceIdentity cannot be changed once set: it is kept through role chaining.")
     source_identity = source_identity or inherited
 
+    mfa_time = caller.session.mfa_time if caller.session is not None else None
+    if inp.get("SerialNumber") or inp.get("TokenCode"):
+        if not (inp.get("SerialNumber") and inp.get("TokenCode")):
+            raise ValidationError("SerialNumber and TokenCode must be given together.")
+        mfa_time = verify_mfa(ctx, inp["SerialNumber"], inp["TokenCode"])
     role = _role_from_arn(ctx, role_arn)
     keys: dict[str, Any] = {"sts:RoleSessionName": session_name}
+    if mfa_time is not None:
+        keys["aws:MultiFactorAuthPresent"] = "true"
+        keys["aws:MultiFactorAuthAge"] = str(max(0, int(ctx.now.timestamp()) - mfa_time))
     if inp.get("ExternalId") is not None:
         keys["sts:ExternalId"] = inp["ExternalId"]
     if source_identity:
@@ -161,7 +168,7 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
         user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
         policy=policy, policy_arns=arns, tags=tags, transitive=transitive, source_identity=source_identity,
         chain_depth=(parent.chain_depth + 1) if parent is not None else 0,
-        mfa_time=caller.session.mfa_time if caller.session is not None else None, external_id=inp.get("ExternalId"),
+        mfa_time=mfa_time, external_id=inp.get("ExternalId"),
     )
     out: dict[str, Any] = {
         "Credentials": credentials,
@@ -181,6 +188,11 @@ def get_session_token(ctx: CallContext, inp: Input) -> Output:
     if caller.session is not None:
         raise AccessDenied("Cannot call GetSessionToken with session credentials")
     duration = inp.get("DurationSeconds") or 43200
+    mfa_time = None
+    if inp.get("SerialNumber") or inp.get("TokenCode"):
+        if not (inp.get("SerialNumber") and inp.get("TokenCode")):
+            raise ValidationError("SerialNumber and TokenCode must be given together.")
+        mfa_time = verify_mfa(ctx, inp["SerialNumber"], inp["TokenCode"])
     if caller.is_root:
         # the root's sessions last at most an hour (API_GetSessionToken.html)
         credentials, _ = issue(ctx, kind="session-token", duration=min(duration, 3600), account=ctx.account_id,
@@ -188,7 +200,7 @@ def get_session_token(ctx: CallContext, inp: Input) -> Output:
         return {"Credentials": credentials}
     user = ctx.tx.entity("user", ctx.account_id, caller.user_key)
     credentials, _ = issue(ctx, kind="session-token", duration=duration, account=ctx.account_id, arn=user.arn,
-                           user_id=user.id, principal_key=user.key)
+                           user_id=user.id, principal_key=user.key, mfa_time=mfa_time)
     return {"Credentials": credentials}
 
 

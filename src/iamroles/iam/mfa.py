@@ -1,0 +1,153 @@
+"""Virtual MFA devices (TOTP), for the MFA conditions of AssumeRole and GetSessionToken.
+
+AWS references: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateVirtualMFADevice.html,
+API_EnableMFADevice.html (two consecutive codes), API_DeactivateMFADevice.html,
+API_DeleteVirtualMFADevice.html, API_ListMFADevices.html, API_ListVirtualMFADevices.html.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from iamroles.errors import AccessDenied, DeleteConflict, EntityAlreadyExists, InvalidAuthenticationCode, LimitExceeded, NoSuchEntity
+from iamroles.tokens import totp
+
+from .common import entity_resource, get_entity, page, tags_in, tag_keys
+from .context import CallContext
+from .registry import Input, Output, operation
+
+__all__ = ["verify_mfa", "MfaReplay"]
+
+
+class MfaReplay:
+    """Codes already used, per device: a TOTP code is accepted once (per process)."""
+
+    def __init__(self) -> None:
+        self._used: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, serial: str, step: int) -> bool:
+        with self._lock:
+            if self._used.get(serial, -1) >= step:
+                return False
+            self._used[serial] = step
+            return True
+
+
+def _seed(ctx: CallContext, device: dict[str, Any]) -> bytes:
+    return ctx.master_key.open(device["seed_sealed"], device["serial"].encode())
+
+
+def _serial_resource(ctx: CallContext, inp: Input) -> str:
+    return str(inp.get("SerialNumber") or ctx.arn(f"mfa{inp.get('Path') or '/'}{inp.get('VirtualMFADeviceName', '')}"))
+
+
+@operation("CreateVirtualMFADevice", resource=_serial_resource, keys=lambda ctx, inp: tag_keys(inp), write=True)
+def create_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    path = inp.get("Path") or "/"
+    name = inp["VirtualMFADeviceName"]
+    serial = ctx.arn(f"mfa{path}{name}")
+    if ctx.tx.mfa_device(serial) is not None:
+        raise EntityAlreadyExists("MFADevice entity at the same path and name already exists.")
+    tags = tags_in(inp, "TagsPerMFADevice")
+    seed = totp.new_seed()
+    ctx.tx.insert_mfa_device(serial=serial, account_id=ctx.account_id, name=name, path=path,
+                             seed_sealed=ctx.master_key.seal(seed, serial.encode()), user_key=None, enabled_at=None, created_at=ctx.now)
+    if tags:
+        ctx.tx.set_tags(ctx.account_id, "mfa", serial, tags)
+    return {"VirtualMFADevice": {"SerialNumber": serial, "Base32StringSeed": totp.base32(seed).encode()}}
+
+
+@operation("EnableMFADevice", resource=entity_resource("user", "UserName"), write=True)
+def enable_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    user = get_entity(ctx, "user", inp["UserName"])
+    device = ctx.tx.mfa_device(inp["SerialNumber"])
+    if device is None or device["account_id"] != ctx.account_id:
+        raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
+    if device["user_key"] is not None:
+        raise EntityAlreadyExists("MFA Device is already in use.")
+    if len(ctx.tx.mfa_devices(ctx.account_id, user.key)) >= 8:
+        raise LimitExceeded("Cannot exceed quota for MFADevicesPerUser: 8")
+    seed = _seed(ctx, device)
+    first = totp.verify(seed, inp["AuthenticationCode1"], ctx.now.timestamp(), window=2)
+    second = totp.verify(seed, inp["AuthenticationCode2"], ctx.now.timestamp(), window=2)
+    if first is None or second is None or second != first + 1:
+        raise InvalidAuthenticationCode("Authentication code for device is not valid.")
+    ctx.tx.update_mfa_device(device["serial"], user_key=user.key, enabled_at=ctx.now)
+    return None
+
+
+@operation("DeactivateMFADevice", resource=entity_resource("user", "UserName"), write=True)
+def deactivate_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    user = get_entity(ctx, "user", inp["UserName"])
+    device = ctx.tx.mfa_device(inp["SerialNumber"])
+    if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
+        raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")
+    ctx.tx.update_mfa_device(device["serial"], user_key=None, enabled_at=None)
+    return None
+
+
+@operation("DeleteVirtualMFADevice", resource=_serial_resource, write=True)
+def delete_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    device = ctx.tx.mfa_device(inp["SerialNumber"])
+    if device is None or device["account_id"] != ctx.account_id:
+        raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
+    if device["user_key"] is not None:
+        raise DeleteConflict("MFA Device is still in use.")
+    ctx.tx.delete_mfa_device(device["serial"])
+    return None
+
+
+def _user_of(ctx: CallContext, inp: Input) -> str:
+    if inp.get("UserName"):
+        return entity_resource("user", "UserName")(ctx, inp)
+    return ctx.caller.principal.arn or ctx.arn("user/")
+
+
+@operation("ListMFADevices", resource=_user_of)
+def list_mfa_devices(ctx: CallContext, inp: Input) -> Output:
+    if inp.get("UserName"):
+        user = get_entity(ctx, "user", inp["UserName"])
+    elif ctx.caller.user_key:
+        user = get_entity(ctx, "user", ctx.caller.user_key)
+    else:
+        return {"MFADevices": [], "IsTruncated": False}
+    devices = ctx.tx.mfa_devices(ctx.account_id, user.key)
+    chunk, meta = page(devices, inp, key=lambda d: d["serial"])
+    return {"MFADevices": [{"UserName": user.name, "SerialNumber": d["serial"], "EnableDate": d["enabled_at"]} for d in chunk], **meta}
+
+
+@operation("ListVirtualMFADevices", resource=lambda ctx, inp: ctx.arn("mfa/"))
+def list_virtual_mfa_devices(ctx: CallContext, inp: Input) -> Output:
+    status = inp.get("AssignmentStatus") or "Any"
+    assigned = {"Assigned": True, "Unassigned": False, "Any": None}[status]
+    devices = ctx.tx.mfa_devices(ctx.account_id, assigned=assigned)
+    chunk, meta = page(devices, inp, key=lambda d: d["serial"])
+    out = []
+    for d in chunk:
+        item: dict[str, Any] = {"SerialNumber": d["serial"]}
+        if d["user_key"]:
+            user = ctx.tx.entity("user", ctx.account_id, d["user_key"])
+            if user is not None:
+                item["User"] = {"Path": user.path, "UserName": user.name, "UserId": user.id, "Arn": user.arn, "CreateDate": user.created_at}
+            item["EnableDate"] = d["enabled_at"]
+        out.append(item)
+    return {"VirtualMFADevices": out, **meta}
+
+
+def verify_mfa(ctx: CallContext, serial: str, code: str) -> int:
+    """Check the caller's MFA code; the time it was presented (epoch seconds)."""
+    device = ctx.tx.mfa_device(serial)
+    caller = ctx.caller
+    owner_ok = device is not None and device["user_key"] is not None and (
+        (caller.user_key is not None and device["user_key"] == caller.user_key and device["account_id"] == caller.account_id)
+    )
+    denied = AccessDenied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+    if not owner_ok:
+        raise denied
+    assert device is not None
+    step = totp.verify(_seed(ctx, device), code, ctx.now.timestamp())
+    replay: MfaReplay | None = ctx.extra.get("mfa_replay")
+    if step is None or (replay is not None and not replay.claim(serial, step)):
+        raise denied
+    return int(ctx.now.timestamp())
