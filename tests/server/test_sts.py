@@ -309,3 +309,42 @@ def test_expiry_rotation_and_revocation(tmp_path: Path) -> None:
             session_client(srv, "sts", fresh).get_caller_identity()  # an hour-long session is still fine
     finally:
         stop_server(srv)
+
+
+def test_mfa_with_a_real_totp_code(iam, server: Server) -> None:
+    """https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html"""
+    import base64
+    import time
+
+    from iamroles.tokens.totp import code_at
+
+    user, key = make_user(iam, server)
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("phone"))["VirtualMFADevice"]
+    seed = base64.b32decode(device["Base32StringSeed"])
+    step = int(time.time() // 30)
+    with pytest.raises(ClientError) as exc:
+        iam.enable_mfa_device(UserName=user["UserName"], SerialNumber=device["SerialNumber"],
+                              AuthenticationCode1="000000", AuthenticationCode2="000001")
+    assert error(exc)[0] == "InvalidAuthenticationCode"
+    iam.enable_mfa_device(UserName=user["UserName"], SerialNumber=device["SerialNumber"],
+                          AuthenticationCode1=code_at(seed, step - 1), AuthenticationCode2=code_at(seed, step))
+    assert iam.list_mfa_devices(UserName=user["UserName"])["MFADevices"][0]["SerialNumber"] == device["SerialNumber"]
+
+    role_arn = iam.create_role(RoleName=unique("mfa"), AssumeRolePolicyDocument=trust(
+        user["Arn"], condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}))["Role"]["Arn"]
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s")
+    assert error(exc)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", SerialNumber=device["SerialNumber"], TokenCode="123456")
+    assert error(exc)[0] == "AccessDenied"
+    code = code_at(seed, int(time.time() // 30) + 1)  # a code not used for enabling
+    sts.assume_role(RoleArn=role_arn, RoleSessionName="s", SerialNumber=device["SerialNumber"], TokenCode=code)
+    with pytest.raises(ClientError):  # a one-time code works once
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", SerialNumber=device["SerialNumber"], TokenCode=code)
+    with pytest.raises(ClientError) as exc:
+        iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
+    assert error(exc)[0] == "DeleteConflict"
+    iam.deactivate_mfa_device(UserName=user["UserName"], SerialNumber=device["SerialNumber"])
+    iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
