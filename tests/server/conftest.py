@@ -44,7 +44,7 @@ class Server:
     log: Path
 
     def client(self, service: str = "iam", key: str | None = None, secret: str | None = None, token: str | None = None,
-               region: str = "us-east-1", retries: int = 0) -> object:
+               region: str = "us-east-1", retries: int = 0, validate: bool = True) -> object:
         return boto3.client(
             service,
             endpoint_url=self.url,
@@ -52,12 +52,13 @@ class Server:
             aws_access_key_id=key or self.access_key,
             aws_secret_access_key=secret or self.secret_key,
             aws_session_token=token,
-            config=Config(retries={"max_attempts": retries + 1, "mode": "standard"}),
+            config=Config(retries={"max_attempts": retries + 1, "mode": "standard"}, parameter_validation=validate),
         )
 
 
 def start_server(tmp: Path, db_url: str | None, *extra: str, account: str = ACCOUNT,
                  access_key: str | None = None, secret_key: str | None = None) -> Server:
+    tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     access_key = access_key or "AKIA" + secrets.token_hex(8).upper()
     secret_key = secret_key or secrets.token_urlsafe(30)
@@ -67,7 +68,8 @@ def start_server(tmp: Path, db_url: str | None, *extra: str, account: str = ACCO
     if db_url:
         cmd += ["--db", db_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -47,6 +47,7 @@ def test_first_start_writes_credentials_once(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+        proc.stdout.close()  # type: ignore[union-attr]
     # a restart does not make a new account or print secrets again
     proc = subprocess.Popen([sys.executable, "-m", "iamroles", "serve", "--port", str(port), "--data-dir", str(data)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -56,6 +57,7 @@ def test_first_start_writes_credentials_once(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+        proc.stdout.close()  # type: ignore[union-attr]
 
 
 def test_accounts_are_isolated(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_assume_role_refused(iam, server: Server) -> None:
     sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     role_arn = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust(other["Arn"]))["Role"]["Arn"]
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s")
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session")
     code, status, message = error(exc)
     assert (code, status) == ("AccessDenied", 403)
     assert f"is not authorized to perform: sts:AssumeRole on resource: {role_arn}" in message
@@ -93,19 +93,19 @@ def test_assume_role_refused(iam, server: Server) -> None:
     # trust naming the account delegates to identity policies: refused without one, allowed with one
     by_account = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust(f"arn:aws:iam::{server.account}:root"))["Role"]["Arn"]
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=by_account, RoleSessionName="s")
+        sts.assume_role(RoleArn=by_account, RoleSessionName="s-session")
     assert error(exc)[0] == "AccessDenied" and "no identity-based policy allows" in error(exc)[2]
     iam.put_user_policy(UserName=user["UserName"], PolicyName="assume", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": by_account}]}))
-    sts.assume_role(RoleArn=by_account, RoleSessionName="s")
+    sts.assume_role(RoleArn=by_account, RoleSessionName="s-session")
 
     # a role that does not exist is refused the same way (no existence oracle)
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=f"arn:aws:iam::{server.account}:role/no-such-{unique('r')}", RoleSessionName="s")
+        sts.assume_role(RoleArn=f"arn:aws:iam::{server.account}:role/no-such-{unique('r')}", RoleSessionName="s-session")
     assert error(exc)[0] == "AccessDenied"
     # the root cannot assume roles
     with pytest.raises(ClientError) as exc:
-        server.client("sts").assume_role(RoleArn=by_account, RoleSessionName="s")
+        server.client("sts").assume_role(RoleArn=by_account, RoleSessionName="s-session")
     assert error(exc)[0] == "AccessDenied"
 
 
@@ -116,22 +116,23 @@ def test_duration_bounds_and_chaining(iam, server: Server) -> None:
     first_arn = iam.create_role(RoleName=first, AssumeRolePolicyDocument=trust(user["Arn"]), MaxSessionDuration=7200)["Role"]["Arn"]
     second_arn = iam.create_role(RoleName=unique("second"), AssumeRolePolicyDocument=trust(first_arn), MaxSessionDuration=7200)["Role"]["Arn"]
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=first_arn, RoleSessionName="s", DurationSeconds=899)
+        server.client("sts", key["AccessKeyId"], key["SecretAccessKey"], validate=False).assume_role(
+            RoleArn=first_arn, RoleSessionName="s-session", DurationSeconds=899)
     assert error(exc)[:2] == ("ValidationError", 400)
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=first_arn, RoleSessionName="s", DurationSeconds=7201)
+        sts.assume_role(RoleArn=first_arn, RoleSessionName="s-session", DurationSeconds=7201)
     assert error(exc)[0] == "ValidationError" and "MaxSessionDuration" in error(exc)[2]
-    creds = sts.assume_role(RoleArn=first_arn, RoleSessionName="s", DurationSeconds=7200, SourceIdentity="alice")["Credentials"]
+    creds = sts.assume_role(RoleArn=first_arn, RoleSessionName="s-session", DurationSeconds=7200, SourceIdentity="alice")["Credentials"]
     chained_sts = session_client(server, "sts", creds)
     iam.put_role_policy(RoleName=first, PolicyName="chain", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": second_arn}]}))
     with pytest.raises(ClientError) as exc:
-        chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c", DurationSeconds=3601)
+        chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c-session", DurationSeconds=3601)
     assert error(exc)[0] == "ValidationError" and "1 hour" in error(exc)[2]
-    out = chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c")
+    out = chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c-session")
     assert out["SourceIdentity"] == "alice"  # kept through the chain
     with pytest.raises(ClientError) as exc:
-        chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c", SourceIdentity="mallory")
+        chained_sts.assume_role(RoleArn=second_arn, RoleSessionName="c-session", SourceIdentity="mallory")
     assert error(exc)[0] == "AccessDenied"
 
 
@@ -145,19 +146,19 @@ def test_session_policy_and_tags(iam, server: Server) -> None:
         {"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}},
     ]}))
     narrow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]})
-    out = sts.assume_role(RoleArn=role_arn, RoleSessionName="s", Policy=narrow, Tags=[{"Key": "team", "Value": "blue"}])
+    out = sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", Policy=narrow, Tags=[{"Key": "team", "Value": "blue"}])
     assert 0 < out["PackedPolicySize"] <= 100
     client = session_client(server, "iam", out["Credentials"])
     client.get_role(RoleName=role)  # role policy (tag condition) and session policy both allow
     with pytest.raises(ClientError) as exc:
         client.list_roles()  # the role allows it, the session policy does not
     assert "because no session policy allows the iam:ListRoles action" in error(exc)[2]
-    red = session_client(server, "iam", sts.assume_role(RoleArn=role_arn, RoleSessionName="r", Tags=[{"Key": "team", "Value": "red"}])["Credentials"])
+    red = session_client(server, "iam", sts.assume_role(RoleArn=role_arn, RoleSessionName="r-session", Tags=[{"Key": "team", "Value": "red"}])["Credentials"])
     with pytest.raises(ClientError) as exc:
         red.get_role(RoleName=role)
     assert error(exc)[0] == "AccessDenied"
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", Policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"GetRole","Resource":"*"}]}')
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", Policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"GetRole","Resource":"*"}]}')
     assert error(exc)[0] == "MalformedPolicyDocument"
 
 
@@ -167,10 +168,10 @@ def test_external_id(iam, server: Server) -> None:
     role_arn = iam.create_role(RoleName=unique("vendor"), AssumeRolePolicyDocument=trust(
         user["Arn"], condition={"StringEquals": {"sts:ExternalId": "tenant-42"}}))["Role"]["Arn"]
     with pytest.raises(ClientError):
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s")
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session")
     with pytest.raises(ClientError):
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", ExternalId="tenant-43")
-    sts.assume_role(RoleArn=role_arn, RoleSessionName="s", ExternalId="tenant-42")
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", ExternalId="tenant-43")
+    sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", ExternalId="tenant-42")
 
 
 def test_tampered_and_misused_tokens(iam, server: Server) -> None:
@@ -178,7 +179,7 @@ def test_tampered_and_misused_tokens(iam, server: Server) -> None:
     sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     role = unique("r")
     role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(user["Arn"]))["Role"]["Arn"]
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="s")["Credentials"]
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session")["Credentials"]
     token = creds["SessionToken"]
     flipped = token[:40] + ("A" if token[40] != "A" else "B") + token[41:]
     for bad in (flipped, token[:-4], token + "AAAA", "x" + token):
@@ -191,7 +192,7 @@ def test_tampered_and_misused_tokens(iam, server: Server) -> None:
         server.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"]).get_caller_identity()
     assert error(exc)[0] == "InvalidClientTokenId"
     # someone else's key id with this token
-    other = sts.assume_role(RoleArn=role_arn, RoleSessionName="t")["Credentials"]
+    other = sts.assume_role(RoleArn=role_arn, RoleSessionName="t-session")["Credentials"]
     with pytest.raises(ClientError) as exc:
         server.client("sts", other["AccessKeyId"], creds["SecretAccessKey"], token).get_caller_identity()
     assert error(exc)[0] == "InvalidClientTokenId"
@@ -219,11 +220,11 @@ def test_cross_account(server: Server) -> None:
     role_arn = other_iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(server.account))["Role"]["Arn"]
     # the trust policy allows the account, but the caller's own account must allow it too
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="x")
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="x-session")
     assert error(exc)[0] == "AccessDenied"
     iam.put_user_policy(UserName=user["UserName"], PolicyName="x", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="x")["Credentials"]
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="x-session")["Credentials"]
     assert session_client(server, "sts", creds).get_caller_identity()["Account"] == info["account_id"]
 
 
@@ -232,7 +233,7 @@ def test_get_session_token_and_federation(iam, server: Server) -> None:
         {"Effect": "Allow", "Action": ["iam:ListRoles", "iam:ListUsers", "sts:GetFederationToken"], "Resource": "*"}]})
     sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     with pytest.raises(ClientError) as exc:
-        sts.get_session_token(DurationSeconds=899)
+        server.client("sts", key["AccessKeyId"], key["SecretAccessKey"], validate=False).get_session_token(DurationSeconds=899)
     assert error(exc)[0] == "ValidationError"
     creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
     assert session_client(server, "sts", creds).get_caller_identity()["Arn"] == user["Arn"]
@@ -288,14 +289,15 @@ def test_expiry_rotation_and_revocation(tmp_path: Path) -> None:
 
         # revocation: sessions issued before now fail, new ones work
         old = sts.assume_role(RoleArn=role_arn, RoleSessionName="old")["Credentials"]
+        import time
+
+        time.sleep(1.1)  # aws:TokenIssueTime has one-second resolution
         subprocess.run([sys.executable, "-m", "iamroles", "roles", "revoke-sessions", role, "--data-dir", str(srv.data_dir)],
                        capture_output=True, text=True, check=True)
         with pytest.raises(ClientError) as exc:
             session_client(srv, "iam", old).list_roles()
         assert error(exc)[0] == "AccessDenied" and "explicit deny" in error(exc)[2]
-        import time
-
-        time.sleep(1.1)  # aws:TokenIssueTime has one-second resolution
+        time.sleep(1.1)
         fresh = sts.assume_role(RoleArn=role_arn, RoleSessionName="new")["Credentials"]
         session_client(srv, "iam", fresh).list_roles()
 
@@ -334,15 +336,15 @@ def test_mfa_with_a_real_totp_code(iam, server: Server) -> None:
         user["Arn"], condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}))["Role"]["Arn"]
     sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s")
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session")
     assert error(exc)[0] == "AccessDenied"
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", SerialNumber=device["SerialNumber"], TokenCode="123456")
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", SerialNumber=device["SerialNumber"], TokenCode="123456")
     assert error(exc)[0] == "AccessDenied"
     code = code_at(seed, int(time.time() // 30) + 1)  # a code not used for enabling
-    sts.assume_role(RoleArn=role_arn, RoleSessionName="s", SerialNumber=device["SerialNumber"], TokenCode=code)
+    sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", SerialNumber=device["SerialNumber"], TokenCode=code)
     with pytest.raises(ClientError):  # a one-time code works once
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", SerialNumber=device["SerialNumber"], TokenCode=code)
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", SerialNumber=device["SerialNumber"], TokenCode=code)
     with pytest.raises(ClientError) as exc:
         iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
     assert error(exc)[0] == "DeleteConflict"

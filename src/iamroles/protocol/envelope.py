@@ -1,0 +1,19 @@
+"""The one place an AwsError becomes bytes on the wire: AWS's XML error envelope."""
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from botocore.model import ServiceModel
+
+from iamroles.errors import AwsError
+
+__all__ = ["render_error"]
+
+
+def render_error(err: AwsError, request_id: str, model: ServiceModel | None) -> tuple[int, bytes]:
+    ns = (model.metadata.get("xmlNamespace") if model is not None else None) or "https://iam.amazonaws.com/doc/2010-05-08/"
+    body = (
+        f'<ErrorResponse xmlns="{ns}"><Error><Type>{err.fault}</Type><Code>{escape(err.code)}</Code>'
+        f"<Message>{escape(err.message)}</Message></Error><RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
+    )
+    return err.status, body.encode()

@@ -1,0 +1,192 @@
+"""AWS Query protocol requests -> typed input, driven by the botocore model.
+
+The inverse of botocore's QuerySerializer: it walks the operation's input
+shape, reading ``Name``, ``Name.member.N``, ``Name.entry.N.key`` and
+``Name.entry.N.value`` from the flat form, converting scalars to the shape's
+type and checking the model's constraints (required, min/max length or
+value, pattern, enum). Every failure is collected; AWS answers with them all
+in one ValidationError. Unknown parameters are ignored, as AWS does.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from iamroles.errors import InvalidAction, MissingAction, ValidationError
+
+__all__ = ["parse_request"]
+
+
+class _Failures:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, value: Any, where: str, constraint: str) -> None:
+        shown = "null" if value is None else f"'{value}'"
+        self.items.append(f"Value {shown} at '{where}' failed to satisfy constraint: {constraint}")
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+# The models' patterns are Java regexes; the only Unicode classes IAM and STS
+# use (\p{L}, \p{Z}, \p{N}) appear inside character classes.
+@lru_cache(maxsize=1024)
+def _pattern(java: str) -> re.Pattern[str] | None:
+    text = java.replace(r"\p{L}", "a-zA-Z\u00c0-\uffff").replace(r"\p{Z}", r"\s").replace(r"\p{N}", r"0-9")
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
+
+
+def _check_string(value: str, shape: Shape, where: str, fail: _Failures) -> None:
+    meta = shape.metadata
+    if "min" in meta and len(value) < meta["min"]:
+        fail.add(value, where, f"Member must have length greater than or equal to {meta['min']}")
+    if "max" in meta and len(value) > meta["max"]:
+        fail.add(value, where, f"Member must have length less than or equal to {meta['max']}")
+    if "pattern" in meta:
+        rx = _pattern(meta["pattern"])
+        if rx is not None and rx.fullmatch(value) is None:
+            fail.add(value, where, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    enum = getattr(shape, "enum", None)
+    if enum and value not in enum:
+        fail.add(value, where, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+
+
+def _scalar(raw: str, shape: Shape, where: str, fail: _Failures) -> Any:
+    t = shape.type_name
+    if t == "string":
+        _check_string(raw, shape, where, fail)
+        return raw
+    if t in ("integer", "long"):
+        try:
+            value = int(raw)
+        except ValueError:
+            fail.add(raw, where, "Member must be a number")
+            return None
+        meta = shape.metadata
+        if "min" in meta and value < meta["min"]:
+            fail.add(raw, where, f"Member must have value greater than or equal to {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            fail.add(raw, where, f"Member must have value less than or equal to {meta['max']}")
+        return value
+    if t == "boolean":
+        low = raw.lower()
+        if low not in ("true", "false"):
+            fail.add(raw, where, "Member must be a boolean")
+            return None
+        return low == "true"
+    if t in ("double", "float"):
+        try:
+            return float(raw)
+        except ValueError:
+            fail.add(raw, where, "Member must be a number")
+            return None
+    if t == "timestamp":
+        try:
+            if raw.replace(".", "", 1).isdigit():
+                return datetime.fromtimestamp(float(raw), timezone.utc)
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        except ValueError:
+            fail.add(raw, where, "Member must be a timestamp")
+            return None
+    if t == "blob":
+        try:
+            return base64.b64decode(raw, validate=True)
+        except ValueError:
+            fail.add(raw, where, "Member must be base64")
+            return None
+    return raw
+
+
+def _has_prefix(params: Mapping[str, str], prefix: str) -> bool:
+    dotted = prefix + "."
+    return prefix in params or any(k.startswith(dotted) for k in params)
+
+
+def _value(params: Mapping[str, str], prefix: str, shape: Shape, where: str, fail: _Failures) -> Any:
+    t = shape.type_name
+    if t == "structure":
+        return _structure(params, prefix + ".", shape, where + ".", fail)
+    if t == "list":
+        member = shape.member
+        if shape.serialization.get("flattened"):
+            base = prefix
+        else:
+            base = f"{prefix}.{member.serialization.get('name', 'member')}"
+        items: list[Any] = []
+        i = 1
+        while _has_prefix(params, f"{base}.{i}"):
+            items.append(_value(params, f"{base}.{i}", member, f"{where}.{i}.member", fail))
+            i += 1
+        if prefix in params and params[prefix] == "" and not items:
+            items = []
+        meta = shape.metadata
+        if "min" in meta and len(items) < meta["min"]:
+            fail.add(None if not items else items, where, f"Member must have length greater than or equal to {meta['min']}")
+        if "max" in meta and len(items) > meta["max"]:
+            fail.add(items, where, f"Member must have length less than or equal to {meta['max']}")
+        return items
+    if t == "map":
+        base = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
+        out: dict[Any, Any] = {}
+        i = 1
+        while _has_prefix(params, f"{base}.{i}"):
+            k = _value(params, f"{base}.{i}.{key_name}", shape.key, f"{where}.{i}.key", fail)
+            out[k] = _value(params, f"{base}.{i}.{value_name}", shape.value, f"{where}.{i}.value", fail)
+            i += 1
+        return out
+    raw = params.get(prefix)
+    if raw is None:
+        return None
+    return _scalar(raw, shape, where, fail)
+
+
+def _structure(params: Mapping[str, str], prefix: str, shape: Shape, where: str, fail: _Failures) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    required = set(shape.required_members)
+    for name, member in shape.members.items():
+        key = prefix + member.serialization.get("name", name)
+        here = where + _camel(name)
+        if member.type_name in ("structure", "list", "map"):
+            if _has_prefix(params, key):
+                out[name] = _value(params, key, member, here, fail)
+            elif name in required:
+                fail.add(None, here, "Member must not be null")
+        elif key in params:
+            value = _value(params, key, member, here, fail)
+            if value is not None:
+                out[name] = value
+        elif name in required:
+            fail.add(None, here, "Member must not be null")
+    return out
+
+
+def parse_request(params: Mapping[str, str], model: ServiceModel) -> tuple[OperationModel, dict[str, Any]]:
+    """The operation and its input, or the AWS error for the request."""
+    action = params.get("Action")
+    if not action:
+        raise MissingAction("Missing Action")
+    if action not in model.operation_names:
+        raise InvalidAction(f"Could not find operation {action} for version {model.api_version}")
+    op = model.operation_model(action)
+    if op.input_shape is None:
+        return op, {}
+    fail = _Failures()
+    result = _structure(params, "", op.input_shape, "", fail)
+    if fail.items:
+        n = len(fail.items)
+        raise ValidationError(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(fail.items))
+    return op, result
