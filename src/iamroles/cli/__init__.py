@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .policy import policy
-from .serve import accounts, audit, keys, roles, serve
+from .serve import accounts, audit, keys, oidc, roles, serve
 
 __all__ = ["main"]
 
@@ -21,3 +21,4 @@ main.add_command(accounts)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(roles)
+main.add_command(oidc)

@@ -202,3 +202,38 @@ def roles_revoke_sessions(role_name: str, account_id: str | None, data_dir: Path
         tx.put_inline(account, "role", role.key, REVOKE_POLICY, document)
         tx.bump(account)
     click.echo(f"revoked sessions of {role.arn} issued before {now}")
+
+
+@click.group()
+def oidc() -> None:
+    """OpenID Connect providers: the keys their tokens are verified with."""
+
+
+@oidc.command("jwks")
+@click.argument("provider_arn")
+@click.argument("jwks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_data_dir
+@_db
+def oidc_jwks(provider_arn: str, jwks_file: Path, data_dir: Path | None, db_url: str | None) -> None:
+    """Set the JWKS (public keys) that tokens of PROVIDER_ARN must be signed with.
+
+    Without one, iamroles fetches the issuer's /.well-known/openid-configuration.
+    """
+    from iamroles.server import Settings, bootstrap, default_data_dir
+
+    try:
+        jwks = json.loads(jwks_file.read_text())
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="JWKS_FILE") from None
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise click.BadParameter('a JWKS is {"keys": [...]} with at least one key', param_hint="JWKS_FILE")
+    if any("d" in k or "p" in k for k in jwks["keys"] if isinstance(k, dict)):
+        raise click.BadParameter("this JWKS holds private key material; give the public keys only", param_hint="JWKS_FILE")
+    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    with store.write() as tx:
+        provider = tx.oidc_provider(provider_arn)
+        if provider is None:
+            raise click.ClickException(f"OpenIDConnect Provider not found for arn {provider_arn}")
+        tx.update_oidc_provider(provider_arn, jwks=json.dumps(jwks))
+        tx.bump(provider["account_id"])
+    click.echo(f"{provider_arn}: {len(jwks['keys'])} key(s) set")

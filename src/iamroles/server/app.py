@@ -30,6 +30,7 @@ from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, Inva
 from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize, partition_for_region
 from iamroles.protocol import parse_request, render_error, render_response, service_model
 from iamroles.store import Store
+from iamroles.sts.web_identity import UNSIGNED_OPERATIONS
 from iamroles.tokens import MasterKey
 
 from .audit import AuditLog, event_record
@@ -58,6 +59,7 @@ class Service:
         from iamroles.iam.mfa import MfaReplay
 
         self.mfa_replay = MfaReplay()
+        self.jwks_cache: dict[str, Any] = {}
         if self.keyring is None:
             from iamroles.sts.keys import KeyRing
 
@@ -90,6 +92,8 @@ class Service:
                 request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
         model = None
         try:
+            if params.get("Action") in _UNSIGNED_ACTIONS and not _is_signed(http, params):
+                return self._handle_unsigned(http, params, source_ip, secure, request_id, trail)
             signed = sigv4.parse(http, params)
             if signed.service not in SERVICES:
                 raise IncompleteSignature(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
@@ -148,10 +152,44 @@ class Service:
             trail.update(error_code=InternalFailure.code, error_message="internal error")
             return render_error(InternalFailure("We encountered an internal error. Please try again."), request_id, model)
 
+    def _handle_unsigned(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool,
+                         request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
+        """AssumeRoleWithWebIdentity: unsigned, the web identity token is the credential."""
+        model = service_model("sts")
+        trail.update(service="sts")
+        op_model, inp = parse_request(params, model)
+        op = OPERATIONS[("sts", op_model.name)]
+        trail.update(params=inp)
+        role_arn = str(inp.get("RoleArn", ""))
+        parts = role_arn.split(":")
+        account = parts[4] if len(parts) > 4 else ""
+        partition = parts[1] if len(parts) > 1 and parts[1] else "aws"
+        from iamroles.iam.context import Caller
+        from iamroles.policy import Principal, PrincipalType
+
+        caller = Caller(Principal(PrincipalType.WEB_IDENTITY), account, partition, "")
+        now = self.clock()
+        with self.store.read() as tx:
+            ctx = CallContext(caller=caller, tx=tx, now=now, region="us-east-1", master_key=self.master_key,
+                              source_ip=source_ip, secure_transport=secure, user_agent=http.headers.get("user-agent", ""),
+                              request_id=request_id, cache=self.cache, keyring=self.keyring,
+                              extra={"jwks_cache": self.jwks_cache})
+            output = op.func(ctx, inp)
+        if self.usage is not None and "role_used" in ctx.extra:
+            self.usage.role_used(*ctx.extra["role_used"], now, "us-east-1")
+        return 200, render_response(op_model, output, request_id)
+
     def reset(self) -> None:
         if self.on_reset is not None:
             self.on_reset()
         self.cache.clear()
+
+
+_UNSIGNED_ACTIONS = frozenset(name for service, name in UNSIGNED_OPERATIONS)
+
+
+def _is_signed(http: sigv4.HttpRequest, params: dict[str, str]) -> bool:
+    return "authorization" in http.headers or "X-Amz-Signature" in params
 
 
 def _http(request: Request, body: bytes) -> sigv4.HttpRequest:

@@ -217,7 +217,22 @@ mfa_devices = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# OpenID Connect identity providers; jwks: the keys tokens are checked against
+# (set by `iamroles oidc jwks`, else fetched from the issuer's discovery document).
+oidc_providers = Table(
+    "oidc_providers",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("url", String(1024), nullable=False),
+    Column("client_ids", Text, nullable=False),
+    Column("thumbprints", Text, nullable=False),
+    Column("jwks", Text, nullable=True),
+    Column("created_at", TS, nullable=False),
+)
+
 __all__ = [
+    "oidc_providers",
     "mfa_devices",
     "signing_keys",
     "audit_events",

@@ -383,6 +383,24 @@ class Tx:
         res = self.c.execute(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
         return bool(res.rowcount)
 
+    # -- OIDC providers ------------------------------------------------------------------------------
+    def oidc_provider(self, arn: str) -> dict[str, Any] | None:
+        row = self.c.execute(select(t.oidc_providers).where(t.oidc_providers.c.arn == arn)).first()
+        return _row_dict(row) if row else None
+
+    def oidc_providers(self, account_id: str) -> list[dict[str, Any]]:
+        c = t.oidc_providers.c
+        return [_row_dict(r) for r in self.c.execute(select(t.oidc_providers).where(c.account_id == account_id).order_by(c.arn))]
+
+    def insert_oidc_provider(self, **values: Any) -> None:
+        self.c.execute(insert(t.oidc_providers).values(**values))
+
+    def update_oidc_provider(self, arn: str, **values: Any) -> None:
+        self.c.execute(update(t.oidc_providers).where(t.oidc_providers.c.arn == arn).values(**values))
+
+    def delete_oidc_provider(self, arn: str) -> None:
+        self.c.execute(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn))
+
     # -- MFA devices --------------------------------------------------------------------------------
     def mfa_device(self, serial: str) -> dict[str, Any] | None:
         row = self.c.execute(select(t.mfa_devices).where(t.mfa_devices.c.serial == serial)).first()

@@ -1,0 +1,139 @@
+"""OpenID Connect identity providers (for AssumeRoleWithWebIdentity).
+
+AWS references: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html
+and siblings; https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from iamroles.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
+
+from .common import check_tag_total, page, tag_keys, tags_in, tags_out
+from .context import CallContext
+from .registry import Input, Output, operation
+
+__all__ = ["provider_host", "provider_arn"]
+
+MAX_CLIENT_IDS = 100
+MAX_THUMBPRINTS = 5
+
+
+def provider_host(url: str) -> str:
+    """The provider's identity: its URL without the scheme (and without a trailing slash)."""
+    if not url.startswith("https://"):
+        raise InvalidInput("Invalid Url: the provider URL must begin with https://")
+    host = url[len("https://") :].rstrip("/")
+    if not host or "?" in host or "#" in host:
+        raise InvalidInput(f"Invalid Url: {url}")
+    return host
+
+
+def provider_arn(ctx: CallContext, host: str) -> str:
+    return ctx.arn(f"oidc-provider/{host}")
+
+
+def _arn_of(ctx: CallContext, inp: Input) -> str:
+    if "OpenIDConnectProviderArn" in inp:
+        return str(inp["OpenIDConnectProviderArn"])
+    return provider_arn(ctx, inp.get("Url", "").replace("https://", "").rstrip("/"))
+
+
+def _get(ctx: CallContext, arn: str) -> dict[str, Any]:
+    found = ctx.tx.oidc_provider(arn)
+    if found is None or found["account_id"] != ctx.account_id:
+        raise NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}")
+    return found
+
+
+@operation("CreateOpenIDConnectProvider", resource=_arn_of, keys=lambda ctx, inp: tag_keys(inp), write=True)
+def create_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
+    host = provider_host(inp["Url"])
+    arn = provider_arn(ctx, host)
+    if ctx.tx.oidc_provider(arn) is not None:
+        raise EntityAlreadyExists(f"Provider with url {inp['Url']} already exists.")
+    client_ids = list(dict.fromkeys(inp.get("ClientIDList") or []))
+    thumbprints = list(inp.get("ThumbprintList") or [])
+    if len(thumbprints) > MAX_THUMBPRINTS:
+        raise LimitExceeded(f"Thumbprint list must contain fewer than {MAX_THUMBPRINTS + 1} entries.")
+    tags = tags_in(inp, "TagsPerOpenIDConnectProvider")
+    ctx.tx.insert_oidc_provider(arn=arn, account_id=ctx.account_id, url=host, client_ids=json.dumps(client_ids),
+                                thumbprints=json.dumps(thumbprints), jwks=None, created_at=ctx.now)
+    if tags:
+        ctx.tx.set_tags(ctx.account_id, "oidc", arn, tags)
+    return {"OpenIDConnectProviderArn": arn, "Tags": tags_out(tags) or None}
+
+
+@operation("GetOpenIDConnectProvider", resource=_arn_of)
+def get_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    tags = ctx.tx.tags(ctx.account_id, "oidc", p["arn"])
+    return {"Url": p["url"], "ClientIDList": json.loads(p["client_ids"]), "ThumbprintList": json.loads(p["thumbprints"]),
+            "CreateDate": p["created_at"], "Tags": tags_out(tags) or None}
+
+
+@operation("ListOpenIDConnectProviders", resource=lambda ctx, inp: ctx.arn("oidc-provider/"))
+def list_open_id_connect_providers(ctx: CallContext, inp: Input) -> Output:
+    return {"OpenIDConnectProviderList": [{"Arn": p["arn"]} for p in ctx.tx.oidc_providers(ctx.account_id)]}
+
+
+@operation("UpdateOpenIDConnectProviderThumbprint", resource=_arn_of, write=True)
+def update_thumbprint(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    if len(inp["ThumbprintList"]) > MAX_THUMBPRINTS:
+        raise LimitExceeded(f"Thumbprint list must contain fewer than {MAX_THUMBPRINTS + 1} entries.")
+    ctx.tx.update_oidc_provider(p["arn"], thumbprints=json.dumps(list(inp["ThumbprintList"])))
+    return None
+
+
+@operation("AddClientIDToOpenIDConnectProvider", resource=_arn_of, write=True)
+def add_client_id(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    ids = json.loads(p["client_ids"])
+    if inp["ClientID"] not in ids:
+        if len(ids) >= MAX_CLIENT_IDS:
+            raise LimitExceeded(f"Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: {MAX_CLIENT_IDS}")
+        ids.append(inp["ClientID"])
+        ctx.tx.update_oidc_provider(p["arn"], client_ids=json.dumps(ids))
+    return None
+
+
+@operation("RemoveClientIDFromOpenIDConnectProvider", resource=_arn_of, write=True)
+def remove_client_id(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    ids = [i for i in json.loads(p["client_ids"]) if i != inp["ClientID"]]
+    ctx.tx.update_oidc_provider(p["arn"], client_ids=json.dumps(ids))
+    return None
+
+
+@operation("DeleteOpenIDConnectProvider", resource=_arn_of, write=True)
+def delete_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    ctx.tx.delete_oidc_provider(p["arn"])
+    ctx.tx.remove_tags(ctx.account_id, "oidc", p["arn"], [t.key for t in ctx.tx.tags(ctx.account_id, "oidc", p["arn"])])
+    return None
+
+
+@operation("TagOpenIDConnectProvider", resource=_arn_of, keys=lambda ctx, inp: tag_keys(inp), write=True)
+def tag_provider(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    new = tags_in(inp, "TagsPerOpenIDConnectProvider")
+    check_tag_total(ctx.tx.tags(ctx.account_id, "oidc", p["arn"]), new, "TagsPerOpenIDConnectProvider")
+    ctx.tx.set_tags(ctx.account_id, "oidc", p["arn"], new)
+    return None
+
+
+@operation("UntagOpenIDConnectProvider", resource=_arn_of, keys=lambda ctx, inp: tag_keys(inp), write=True)
+def untag_provider(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    ctx.tx.remove_tags(ctx.account_id, "oidc", p["arn"], inp["TagKeys"])
+    return None
+
+
+@operation("ListOpenIDConnectProviderTags", resource=_arn_of)
+def list_provider_tags(ctx: CallContext, inp: Input) -> Output:
+    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    found = sorted(ctx.tx.tags(ctx.account_id, "oidc", p["arn"]), key=lambda t: t.key.lower())
+    chunk, meta = page(found, inp, key=lambda t: t.key.lower())
+    return {"Tags": tags_out(chunk), **meta}

@@ -1,0 +1,136 @@
+"""AssumeRoleWithWebIdentity: OIDC federation (CI systems, Kubernetes, other clouds).
+
+The request is unsigned, as on AWS: the ID token is the credential. It must be
+signed by a key of the provider's JWKS (configured with ``iamroles oidc jwks``
+or fetched from the issuer's discovery document), issued by a provider
+registered in the role's account, for one of its client ids, and unexpired.
+The role's trust policy then decides, with the token's claims as condition
+keys (``<provider>:aud``, ``:sub``, ``:amr``).
+
+AWS references: https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+from iamroles.errors import AccessDenied, ExpiredTokenException, IDPRejectedClaim, InvalidIdentityToken, ValidationError
+from iamroles.iam.context import CallContext
+from iamroles.iam.registry import Input, Output, operation
+from iamroles.policy import PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
+
+from .sessions import _packed, _role_from_arn, _session_policies, issue
+
+__all__ = ["UNSIGNED_OPERATIONS"]
+
+UNSIGNED_OPERATIONS = frozenset({("sts", "AssumeRoleWithWebIdentity")})
+_JWKS_TTL = 300.0
+_SKEW = 300
+
+
+def _fetch_jwks(issuer: str, cache: dict[str, tuple[float, Any]]) -> Any:
+    hit = cache.get(issuer)
+    if hit is not None and time.monotonic() - hit[0] < _JWKS_TTL:
+        return hit[1]
+    try:
+        with urllib.request.urlopen(issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=5) as r:  # noqa: S310
+            jwks_uri = json.loads(r.read())["jwks_uri"]
+        with urllib.request.urlopen(jwks_uri, timeout=5) as r:  # noqa: S310
+            jwks = json.loads(r.read())
+    except Exception:  # noqa: BLE001  (any failure to reach the issuer)
+        raise InvalidIdentityToken("Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements") from None
+    cache[issuer] = (time.monotonic(), jwks)
+    return jwks
+
+
+@operation("AssumeRoleWithWebIdentity", resource=None, service="sts")
+def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
+    from iamroles.tokens.jwt import JwtError, decode_unverified, verify_jwt
+
+    token = inp["WebIdentityToken"]
+    role_arn = inp["RoleArn"]
+    session_name = inp["RoleSessionName"]
+    try:
+        _, unverified, _, _ = decode_unverified(token)
+    except JwtError:
+        raise InvalidIdentityToken("The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)") from None
+    issuer = unverified.get("iss")
+    if not isinstance(issuer, str) or not issuer.startswith("https://"):
+        raise InvalidIdentityToken("The ID Token provided is not a valid JWT: it has no https issuer.")
+    host = issuer[len("https://") :].rstrip("/")
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    provider_arn = f"arn:{ctx.partition}:iam::{account}:oidc-provider/{host}"
+    provider = ctx.tx.oidc_provider(provider_arn)
+    if provider is None:
+        raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {issuer}")
+    jwks = json.loads(provider["jwks"]) if provider["jwks"] else _fetch_jwks(issuer, ctx.extra.setdefault("jwks_cache", {}))
+    try:
+        claims = verify_jwt(token, jwks)
+    except JwtError as err:
+        raise InvalidIdentityToken(f"The ID Token could not be verified: {err}") from None
+    now = ctx.now.timestamp()
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)) or exp <= now:
+        raise ExpiredTokenException("Token is expired")
+    nbf = claims.get("nbf")
+    if isinstance(nbf, (int, float)) and nbf > now + _SKEW:
+        raise InvalidIdentityToken("The ID Token is not yet valid (nbf).")
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)]
+    allowed = json.loads(provider["client_ids"])
+    matched = next((a for a in audiences if a in allowed), None)
+    if matched is None:
+        raise IDPRejectedClaim("Incorrect token audience")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise InvalidIdentityToken("The ID Token has no subject (sub).")
+
+    role = _role_from_arn(ctx, role_arn)
+    principal = Principal(PrincipalType.WEB_IDENTITY, federated=provider_arn)
+    context: dict[str, Any] = {
+        f"{host}:aud": claims.get("azp") if isinstance(claims.get("azp"), str) else matched,
+        f"{host}:oaud": matched,
+        f"{host}:sub": sub,
+        "aws:FederatedProvider": provider_arn,
+        "sts:RoleSessionName": session_name,
+        "aws:SourceIp": ctx.source_ip,
+        "aws:SecureTransport": "true" if ctx.secure_transport else "false",
+    }
+    amr = claims.get("amr")
+    if isinstance(amr, list):
+        context[f"{host}:amr"] = [a for a in amr if isinstance(a, str)]
+    elif isinstance(amr, str):
+        context[f"{host}:amr"] = [amr]
+    denied = AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity")
+    if role is None:
+        raise denied
+    trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
+    decision = evaluate(Request(principal, "sts:AssumeRoleWithWebIdentity", role_arn, role.account_id, context, ctx.now),
+                        PolicySet(resource=trust))
+    if not decision.allowed:
+        raise denied
+    duration = inp.get("DurationSeconds") or 3600
+    if duration > role.max_session_duration:
+        raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    policy, arns = _session_policies(ctx, inp)
+    packed = _packed(policy, arns, {})
+    credentials, out_claims = issue(
+        ctx, kind="assumed-role", duration=duration, account=role.account_id,
+        arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+        user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
+        policy=policy, policy_arns=arns,
+    )
+    out: dict[str, Any] = {
+        "Credentials": credentials,
+        "SubjectFromWebIdentityToken": sub,
+        "AssumedRoleUser": {"AssumedRoleId": out_claims.user_id, "Arn": out_claims.arn},
+        "Provider": host,
+        "Audience": matched,
+    }
+    if policy or arns:
+        out["PackedPolicySize"] = packed
+    ctx.extra["role_used"] = (role.account_id, role.key)
+    return out
