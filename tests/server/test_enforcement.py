@@ -163,3 +163,26 @@ def test_aws_cli(server: Server) -> None:
     assert missing.returncode != 0 and "NoSuchEntity" in missing.stderr
     who = aws("sts", "get-caller-identity")
     assert json.loads(who.stdout)["Account"] == server.account
+
+
+def test_presigned_query_string(server: Server) -> None:
+    """SigV4 in the query string (X-Amz-Signature & co.), as presigned URLs carry it.
+
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html#create-signature-presign
+    """
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    def presign(secret: str, expires: int = 60) -> str:
+        req = AWSRequest("GET", server.url + "/?Action=GetCallerIdentity&Version=2011-06-15")
+        SigV4QueryAuth(Credentials(server.access_key, secret), "sts", "us-east-1", expires=expires).add_auth(req)
+        return req.prepare().url
+
+    ok = httpx.get(presign(server.secret_key))
+    assert ok.status_code == 200 and f"arn:aws:iam::{server.account}:root" in ok.text
+    bad = httpx.get(presign("y" * 40))
+    assert bad.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in bad.text
+    url = presign(server.secret_key)
+    tampered = httpx.get(url.replace("GetCallerIdentity", "GetSessionToken"))
+    assert tampered.status_code == 403

@@ -139,12 +139,15 @@ def _canonical_query(query: str, presigned: bool) -> str:
 
 def _payload_hash(req: HttpRequest, signed: SignedRequest) -> str:
     declared = req.headers.get("x-amz-content-sha256")
-    if signed.presigned and (declared is None or declared == "UNSIGNED-PAYLOAD"):
-        return declared or "UNSIGNED-PAYLOAD"
+    if declared == "UNSIGNED-PAYLOAD":
+        # IAM and STS carry their parameters in the body: it must be signed
+        if req.body:
+            raise SignatureDoesNotMatch("UNSIGNED-PAYLOAD is not accepted for a request with a body.")
+        return declared
     actual = hashlib.sha256(req.body).hexdigest()
     if declared is not None and declared != "UNSIGNED-PAYLOAD" and not hmac.compare_digest(declared, actual):
         raise SignatureDoesNotMatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
-    return declared if declared == "UNSIGNED-PAYLOAD" else actual
+    return actual
 
 
 def canonical_request(req: HttpRequest, signed: SignedRequest) -> str:
