@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Protocol
 
 from iamroles.errors import ExpiredToken, InvalidClientTokenId
-from iamroles.iam.context import Caller
 from iamroles.policy import Principal
 from iamroles.store import Tx
 from iamroles.tokens import MasterKey, SessionClaims, SigningKey, TokenError, unseal
+
+from .caller import Caller
 
 __all__ = ["KeyResolver", "Resolved", "INVALID_TOKEN", "EXPIRED_TOKEN", "Keys"]
 

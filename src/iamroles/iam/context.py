@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from iamroles.policy import Principal
+from iamroles.auth.caller import Caller
 from iamroles.store import Tx
 from iamroles.tokens import MasterKey
 
@@ -23,23 +23,6 @@ def partition_for_region(region: str) -> str:
     if region.startswith("us-iso-"):
         return "aws-iso"
     return "aws"
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """An authenticated principal."""
-
-    principal: Principal
-    account_id: str
-    partition: str
-    access_key_id: str
-    user_key: str | None = None  # the IAM user's name key, for user callers
-    role_key: str | None = None  # the role's name key, for role sessions
-    session: Any = None  # the session's claims, for temporary credentials
-
-    @property
-    def is_root(self) -> bool:
-        return self.user_key is None and self.role_key is None
 
 
 @dataclass(slots=True)

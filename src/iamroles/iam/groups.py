@@ -9,7 +9,7 @@ from iamroles.store import Group
 from .common import entity_arn, entity_resource, get_entity, listing, page
 from .context import CallContext
 from .registry import Input, Output, operation
-from .shared import delete_checks, register_shared
+from .shared import delete_checks, register_shared, rename
 from .users import user_out
 
 __all__: list[str] = []
@@ -51,12 +51,7 @@ def list_groups(ctx: CallContext, inp: Input) -> Output:
 
 @operation("UpdateGroup", resource=_res, write=True)
 def update_group(ctx: CallContext, inp: Input) -> Output:
-    group = get_entity(ctx, "group", inp["GroupName"], for_update=True)
-    new_name = inp.get("NewGroupName") or group.name
-    new_path = inp.get("NewPath") or group.path
-    if new_name.lower() != group.key and ctx.tx.entity("group", ctx.account_id, new_name) is not None:
-        raise EntityAlreadyExists(f"Group with name {new_name} already exists.")
-    ctx.tx.rename_entity("group", ctx.account_id, group.key, new_name, new_path, entity_arn(ctx, "group", new_name, new_path))
+    rename(ctx, "group", "Group", inp)
     return None
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from iamroles.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 
-from .common import check_tag_total, page, tag_keys, tags_in, tags_out
+from .common import tag_keys, tags_in, tags_out
 from .context import CallContext
 from .registry import Input, Output, operation
+from .shared import register_tagging
 
 __all__ = ["provider_host", "provider_arn"]
 
@@ -115,25 +116,8 @@ def delete_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
     return None
 
 
-@operation("TagOpenIDConnectProvider", resource=_arn_of, keys=lambda ctx, inp: tag_keys(inp), write=True)
-def tag_provider(ctx: CallContext, inp: Input) -> Output:
-    p = _get(ctx, inp["OpenIDConnectProviderArn"])
-    new = tags_in(inp, "TagsPerOpenIDConnectProvider")
-    check_tag_total(ctx.tx.tags(ctx.account_id, "oidc", p["arn"]), new, "TagsPerOpenIDConnectProvider")
-    ctx.tx.set_tags(ctx.account_id, "oidc", p["arn"], new)
-    return None
-
-
-@operation("UntagOpenIDConnectProvider", resource=_arn_of, keys=lambda ctx, inp: tag_keys(inp), write=True)
-def untag_provider(ctx: CallContext, inp: Input) -> Output:
-    p = _get(ctx, inp["OpenIDConnectProviderArn"])
-    ctx.tx.remove_tags(ctx.account_id, "oidc", p["arn"], inp["TagKeys"])
-    return None
-
-
-@operation("ListOpenIDConnectProviderTags", resource=_arn_of)
-def list_provider_tags(ctx: CallContext, inp: Input) -> Output:
-    p = _get(ctx, inp["OpenIDConnectProviderArn"])
-    found = sorted(ctx.tx.tags(ctx.account_id, "oidc", p["arn"]), key=lambda t: t.key.lower())
-    chunk, meta = page(found, inp, key=lambda t: t.key.lower())
-    return {"Tags": tags_out(chunk), **meta}
+register_tagging(
+    "OpenIDConnectProvider", "oidc", _arn_of,
+    target=lambda ctx, inp: _get(ctx, inp["OpenIDConnectProviderArn"])["arn"],
+    resource_keys=lambda ctx, inp: {},
+)

@@ -10,7 +10,6 @@ from iamroles.tokens import new_unique_id
 
 from .common import (
     check_document,
-    check_tag_total,
     encode_document,
     page,
     policy_text,
@@ -20,6 +19,7 @@ from .common import (
 )
 from .context import CallContext
 from .registry import Input, Output, operation
+from .shared import register_tagging
 
 __all__ = ["policy_out"]
 
@@ -225,31 +225,9 @@ def list_entities_for_policy(ctx: CallContext, inp: Input) -> Output:
     return {**out, "IsTruncated": False}
 
 
-def _policy_tag_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
-    keys = tag_keys(inp)
-    keys.update({f"aws:ResourceTag/{t.key}": t.value for t in ctx.tx.tags(ctx.account_id, "policy", inp["PolicyArn"])})
-    return keys
-
-
-@operation("TagPolicy", resource=_arn_of, keys=_policy_tag_keys, write=True)
-def tag_policy(ctx: CallContext, inp: Input) -> Output:
-    policy = _owned(ctx, inp["PolicyArn"])
-    new = tags_in(inp, "TagsPerPolicy")
-    check_tag_total(ctx.tx.tags(ctx.account_id, "policy", policy.arn), new, "TagsPerPolicy")
-    ctx.tx.set_tags(ctx.account_id, "policy", policy.arn, new)
-    return None
-
-
-@operation("UntagPolicy", resource=_arn_of, keys=_policy_tag_keys, write=True)
-def untag_policy(ctx: CallContext, inp: Input) -> Output:
-    policy = _owned(ctx, inp["PolicyArn"])
-    ctx.tx.remove_tags(ctx.account_id, "policy", policy.arn, inp["TagKeys"])
-    return None
-
-
-@operation("ListPolicyTags", resource=_arn_of)
-def list_policy_tags(ctx: CallContext, inp: Input) -> Output:
-    policy = _get(ctx, inp["PolicyArn"])
-    found = sorted(ctx.tx.tags(ctx.account_id, "policy", policy.arn), key=lambda t: t.key.lower())
-    chunk, meta = page(found, inp, key=lambda t: t.key.lower())
-    return {"Tags": tags_out(chunk), **meta}
+register_tagging(
+    "Policy", "policy", _arn_of,
+    target=lambda ctx, inp: _get(ctx, inp["PolicyArn"]).arn,
+    resource_keys=lambda ctx, inp: {f"aws:ResourceTag/{t.key}": t.value for t in ctx.tx.tags(ctx.account_id, "policy", inp["PolicyArn"])},
+    modifiable=lambda ctx, inp: _owned(ctx, inp["PolicyArn"]).arn,
+)

@@ -8,7 +8,6 @@ from iamroles.store import InstanceProfile
 from iamroles.tokens import new_unique_id
 
 from .common import (
-    check_tag_total,
     entity_arn,
     entity_resource,
     get_entity,
@@ -22,6 +21,7 @@ from .common import (
 from .context import CallContext
 from .registry import Input, Output, operation
 from .roles import role_out
+from .shared import register_tagging
 
 __all__: list[str] = []
 
@@ -106,29 +106,8 @@ def delete_instance_profile(ctx: CallContext, inp: Input) -> Output:
     return None
 
 
-def _tagging_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
-    return {**tag_keys(inp), **resource_tag_keys(ctx, "instance_profile", inp.get("InstanceProfileName"))}
-
-
-@operation("TagInstanceProfile", resource=_res, keys=_tagging_keys, write=True)
-def tag_instance_profile(ctx: CallContext, inp: Input) -> Output:
-    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"])
-    new = tags_in(inp, "TagsPerInstanceProfile")
-    check_tag_total(ctx.tx.tags(ctx.account_id, "instance_profile", profile.key), new, "TagsPerInstanceProfile")
-    ctx.tx.set_tags(ctx.account_id, "instance_profile", profile.key, new)
-    return None
-
-
-@operation("UntagInstanceProfile", resource=_res, keys=_tagging_keys, write=True)
-def untag_instance_profile(ctx: CallContext, inp: Input) -> Output:
-    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"])
-    ctx.tx.remove_tags(ctx.account_id, "instance_profile", profile.key, inp["TagKeys"])
-    return None
-
-
-@operation("ListInstanceProfileTags", resource=_res)
-def list_instance_profile_tags(ctx: CallContext, inp: Input) -> Output:
-    profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"])
-    found = sorted(ctx.tx.tags(ctx.account_id, "instance_profile", profile.key), key=lambda t: t.key.lower())
-    chunk, meta = page(found, inp, key=lambda t: t.key.lower())
-    return {"Tags": tags_out(chunk), **meta}
+register_tagging(
+    "InstanceProfile", "instance_profile", _res,
+    target=lambda ctx, inp: get_entity(ctx, "instance_profile", inp["InstanceProfileName"]).key,
+    resource_keys=lambda ctx, inp: resource_tag_keys(ctx, "instance_profile", inp.get("InstanceProfileName")),
+)

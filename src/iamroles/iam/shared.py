@@ -2,13 +2,15 @@
 inline policies, attached managed policies, tags and permissions boundaries."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from iamroles.errors import DeleteConflict, LimitExceeded, NoSuchEntity
+from iamroles.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from iamroles.policy import PolicyKind
 
 from .common import (
     check_document,
+    entity_arn,
     check_tag_total,
     encode_document,
     entity_resource,
@@ -23,7 +25,7 @@ from .common import (
 from .context import CallContext
 from .registry import Input, Output, operation
 
-__all__ = ["register_shared", "delete_checks", "require_policy", "INLINE_LIMITS"]
+__all__ = ["register_shared", "register_tagging", "delete_checks", "require_policy", "INLINE_LIMITS", "rename"]
 
 # Aggregate inline policy size per entity (IAM quotas page, "IAM and AWS STS quotas").
 INLINE_LIMITS = {"user": 2048, "group": 5120, "role": 10240}
@@ -146,35 +148,61 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
             ctx.tx.update_entity(kind, ctx.account_id, entity.key, permissions_boundary=None)
             return None
 
-    # -- tags -------------------------------------------------------------------------------
     if tags:
-        quota = f"TagsPer{word}"
+        register_tagging(word, kind, res, lambda ctx, inp: get_entity(ctx, kind, inp[param]).key,
+                         lambda ctx, inp: resource_tag_keys(ctx, kind, inp.get(param)))
 
-        def tagging_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
-            return {**tag_keys(inp), **resource_tag_keys(ctx, kind, inp.get(param))}
 
-        @operation(f"Tag{word}", resource=res, keys=tagging_keys, write=True)
-        def tag(ctx: CallContext, inp: Input) -> Output:
-            entity = get_entity(ctx, kind, inp[param])
-            new = tags_in(inp, quota)
-            check_tag_total(ctx.tx.tags(ctx.account_id, kind, entity.key), new, quota)
-            ctx.tx.set_tags(ctx.account_id, kind, entity.key, new)
-            return None
+def register_tagging(
+    word: str,
+    kind: str,
+    resource: Callable[[CallContext, Input], str],
+    target: Callable[[CallContext, Input], str],
+    resource_keys: Callable[[CallContext, Input], dict[str, Any]],
+    modifiable: Callable[[CallContext, Input], str] | None = None,
+) -> None:
+    """Tag{word}, Untag{word}, List{word}Tags for a taggable resource.
 
-        @operation(f"Untag{word}", resource=res, keys=tagging_keys, write=True)
-        def untag(ctx: CallContext, inp: Input) -> Output:
-            entity = get_entity(ctx, kind, inp[param])
-            ctx.tx.remove_tags(ctx.account_id, kind, entity.key, inp["TagKeys"])
-            return None
+    ``target`` finds the resource (raising its NoSuchEntity) and returns its
+    tag key; ``modifiable``, when given, does so for the two writes (e.g. to
+    refuse AWS managed policies); ``resource_keys`` gives aws:ResourceTag/*.
+    """
+    quota = f"TagsPer{word}"
+    write_target = modifiable or target
 
-        @operation(f"List{word}Tags", resource=res)
-        def list_tags(ctx: CallContext, inp: Input) -> Output:
-            entity = get_entity(ctx, kind, inp[param])
-            found = sorted(ctx.tx.tags(ctx.account_id, kind, entity.key), key=lambda t: t.key.lower())
-            chunk, meta = page(found, inp, key=lambda t: t.key.lower())
-            return {"Tags": tags_out(chunk), **meta}
+    def tagging_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+        return {**tag_keys(inp), **resource_keys(ctx, inp)}
+
+    @operation(f"Tag{word}", resource=resource, keys=tagging_keys, write=True)
+    def tag(ctx: CallContext, inp: Input) -> Output:
+        key = write_target(ctx, inp)
+        new = tags_in(inp, quota)
+        check_tag_total(ctx.tx.tags(ctx.account_id, kind, key), new, quota)
+        ctx.tx.set_tags(ctx.account_id, kind, key, new)
+        return None
+
+    @operation(f"Untag{word}", resource=resource, keys=tagging_keys, write=True)
+    def untag(ctx: CallContext, inp: Input) -> Output:
+        ctx.tx.remove_tags(ctx.account_id, kind, write_target(ctx, inp), inp["TagKeys"])
+        return None
+
+    @operation(f"List{word}Tags", resource=resource)
+    def list_tags(ctx: CallContext, inp: Input) -> Output:
+        found = sorted(ctx.tx.tags(ctx.account_id, kind, target(ctx, inp)), key=lambda t: t.key.lower())
+        chunk, meta = page(found, inp, key=lambda t: t.key.lower())
+        return {"Tags": tags_out(chunk), **meta}
 
 
 def boundary_out(arn: str | None) -> dict[str, Any] | None:
     return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": arn} if arn else None
 
+
+
+def rename(ctx: CallContext, kind: str, word: str, inp: Input) -> None:
+    """Update{word}: a new name and/or path for a user or group."""
+    entity = get_entity(ctx, kind, inp[f"{word}Name"], for_update=True)
+    new_name = inp.get(f"New{word}Name") or entity.name
+    new_path = inp.get("NewPath") or entity.path
+    if new_name.lower() != entity.key and ctx.tx.entity(kind, ctx.account_id, new_name) is not None:
+        raise EntityAlreadyExists(f"{word} with name {new_name} already exists.")
+    ctx.tx.rename_entity(kind, ctx.account_id, entity.key, new_name, new_path, entity_arn(ctx, kind, new_name, new_path))

@@ -10,7 +10,7 @@ from iamroles.tokens import new_access_key_id, new_secret_access_key, new_unique
 from .common import entity_arn, entity_resource, get_entity, listing, page, tag_keys, tags_in, tags_out
 from .context import CallContext
 from .registry import Input, Output, operation
-from .shared import boundary_out, delete_checks, register_shared, require_policy
+from .shared import boundary_out, delete_checks, register_shared, rename, require_policy
 
 __all__ = ["user_out", "seal_secret", "create_access_key_record"]
 
@@ -95,12 +95,7 @@ def list_users(ctx: CallContext, inp: Input) -> Output:
 
 @operation("UpdateUser", resource=_named, write=True)
 def update_user(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", inp["UserName"], for_update=True)
-    new_name = inp.get("NewUserName") or user.name
-    new_path = inp.get("NewPath") or user.path
-    if new_name.lower() != user.key and ctx.tx.entity("user", ctx.account_id, new_name) is not None:
-        raise EntityAlreadyExists(f"User with name {new_name} already exists.")
-    ctx.tx.rename_entity("user", ctx.account_id, user.key, new_name, new_path, entity_arn(ctx, "user", new_name, new_path))
+    rename(ctx, "user", "User", inp)
     return None
 
 

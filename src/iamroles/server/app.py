@@ -70,7 +70,6 @@ class Service:
 
     def handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool) -> tuple[int, bytes]:
         request_id = str(uuid.uuid4())
-        model = None
         trail: dict[str, Any] = {"service": "iam", "operation": params.get("Action", ""), "region": "us-east-1",
                                  "caller": None, "access_key_id": None, "params": {}, "read_only": True}
         try:

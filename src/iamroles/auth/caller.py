@@ -1,0 +1,26 @@
+"""What authentication produces: the caller, as every operation sees it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iamroles.policy import Principal
+
+__all__ = ["Caller"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated principal."""
+
+    principal: Principal
+    account_id: str
+    partition: str
+    access_key_id: str
+    user_key: str | None = None  # the IAM user's name key, for user callers
+    role_key: str | None = None  # the role's name key, for role sessions
+    session: Any = None  # the session's claims, for temporary credentials
+
+    @property
+    def is_root(self) -> bool:
+        return self.user_key is None and self.role_key is None
