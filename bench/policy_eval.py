@@ -694,23 +694,23 @@ def render_text(res: dict[str, Any]) -> str:
     n, w = res["requests"], res["workload"]
     lines = [
         "iamroles policy-evaluation benchmark",
-        f"Python {res['python']} on {res['platform']}; 1 core used (single process, single thread; "
-        f"{res['cpu_count']} CPUs present)",
-        f"workload: seed {w['seed']}, {n} requests, {w['identity_policies']} identity policies "
+        (f"Python {res['python']} on {res['platform']}; 1 core used (single process, single thread; "
+        f"{res['cpu_count']} CPUs present)"),
+        (f"workload: seed {w['seed']}, {n} requests, {w['identity_policies']} identity policies "
         f"({w['identity_statements']} statements) + permissions boundary ({w['boundary_statements']} statements), "
-        f"{w['scenarios']} scenarios; best of {res['repeat']} runs",
+        f"{w['scenarios']} scenarios; best of {res['repeat']} runs"),
         f"intended mix:  {_fmt_counts(w['intended_outcomes'], n)}",
         "",
     ]
     ir = res["iamroles"]
     if ir["available"]:
         lines += [
-            f"iamroles:  {ir['decisions_per_second']:>12,.0f} decisions/s  "
+            (f"iamroles:  {ir['decisions_per_second']:>12,.0f} decisions/s  "
             f"(best {ir['best_seconds'] * 1000:.1f} ms for {n}; first run "
-            f"{ir['first_run_decisions_per_second']:,.0f}/s)",
+            f"{ir['first_run_decisions_per_second']:,.0f}/s)"),
             f"  outcomes: {_fmt_counts(ir['outcomes'], n)}",
-            f"  deterministic across runs: {'yes' if ir['deterministic'] else 'NO'}; "
-            f"differs from intended outcome: {ir['differs_from_intended']}",
+            (f"  deterministic across runs: {'yes' if ir['deterministic'] else 'NO'}; "
+            f"differs from intended outcome: {ir['differs_from_intended']}"),
         ]
         for k, v in ir["differing_scenarios"].items():
             lines.append(f"    {v:>5}  {k}")
@@ -718,13 +718,13 @@ def render_text(res: dict[str, Any]) -> str:
         lines.append(f"iamroles:  NOT AVAILABLE ({ir['error']})")
     m = res["moto"]
     lines += [
-        f"moto {m['version']}: {m['decisions_per_second']:>10,.0f} decisions/s  "
+        (f"moto {m['version']}: {m['decisions_per_second']:>10,.0f} decisions/s  "
         f"(best {m['best_seconds'] * 1000:.1f} ms for {n}; first run "
-        f"{m['first_run_decisions_per_second']:,.0f}/s; identity policies only)",
+        f"{m['first_run_decisions_per_second']:,.0f}/s; identity policies only)"),
         f"  outcomes: {_fmt_counts(m['outcomes'], n)}",
         "  moto evaluates only a subset; it does not support: " + "; ".join(m["unsupported"]),
-        f"  moto decisions that differ from {m['compared_with']}: {m['differs']} of {n} "
-        f"({100 * m['differs'] / n:.1f}%)",
+        (f"  moto decisions that differ from {m['compared_with']}: {m['differs']} of {n} "
+        f"({100 * m['differs'] / n:.1f}%)"),
         "",
     ]
     if res["ratio"] is not None:
