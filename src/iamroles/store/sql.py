@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, Table, and_, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import schema as t
@@ -61,16 +61,61 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
+# The hot read queries, built once: constructing Core expressions per call
+# costs more than running them (profiled), and prebuilt statements hit
+# SQLAlchemy's compiled cache directly.
+_Q_GENERATION = select(t.generations.c.value).where(t.generations.c.account_id == bindparam("a"))
+_Q_ACCOUNT = select(t.accounts).where(t.accounts.c.account_id == bindparam("a"))
+_Q_ACCESS_KEY = select(t.access_keys).where(t.access_keys.c.access_key_id == bindparam("k"))
+_Q_ENTITY = {
+    kind: select(table).where(table.c.account_id == bindparam("a"), table.c.name_key == bindparam("n"))
+    for kind, (table, _cls, _id) in ENTITY_TABLES.items()
+}
+_Q_TAGS = (
+    select(t.tags.c.key, t.tags.c.value)
+    .where(t.tags.c.account_id == bindparam("a"), t.tags.c.resource_type == bindparam("rt"), t.tags.c.resource_key == bindparam("rk"))
+    .order_by(t.tags.c.position, t.tags.c.key_fold)
+)
+_Q_INLINES = (
+    select(t.inline_policies.c.name, t.inline_policies.c.document)
+    .where(t.inline_policies.c.account_id == bindparam("a"), t.inline_policies.c.entity_type == bindparam("et"),
+           t.inline_policies.c.entity_key == bindparam("ek"))
+    .order_by(t.inline_policies.c.name_key)
+)
+_Q_ATTACHED = (
+    select(t.attachments.c.policy_arn)
+    .where(t.attachments.c.account_id == bindparam("a"), t.attachments.c.entity_type == bindparam("et"),
+           t.attachments.c.entity_key == bindparam("ek"))
+    .order_by(t.attachments.c.policy_arn)
+)
+_Q_GROUPS_OF = (
+    select(t.group_members.c.group_key)
+    .where(t.group_members.c.account_id == bindparam("a"), t.group_members.c.user_key == bindparam("u"))
+    .order_by(t.group_members.c.group_key)
+)
+
+
 class Tx:
-    """One transaction's queries."""
+    """One transaction's queries.
+
+    Reads of an entity and of the generation counter are remembered for the
+    transaction (a request asks for its target more than once); any write
+    through this Tx forgets them.
+    """
 
     def __init__(self, conn: Connection, postgres: bool) -> None:
         self.c = conn
         self.postgres = postgres
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def _w(self, statement: Any, params: Any = None) -> Any:
+        """Run a write; what this transaction remembered may be stale now."""
+        self._memo.clear()
+        return self.c.execute(statement, params) if params is not None else self.c.execute(statement)
 
     # -- accounts and generations ------------------------------------------------
     def account(self, account_id: str) -> Account | None:
-        row = self.c.execute(select(t.accounts).where(t.accounts.c.account_id == account_id)).first()
+        row = self.c.execute(_Q_ACCOUNT, {"a": account_id}).first()
         return Account(row.account_id, row.partition, _utc(row.created_at)) if row else None  # type: ignore[arg-type]
 
     def accounts(self) -> list[Account]:
@@ -78,12 +123,14 @@ class Tx:
         return [Account(r.account_id, r.partition, _utc(r.created_at)) for r in rows]  # type: ignore[arg-type]
 
     def insert_account(self, account: Account) -> None:
-        self.c.execute(insert(t.accounts).values(account_id=account.account_id, partition=account.partition, created_at=account.created_at))
-        self.c.execute(insert(t.generations).values(account_id=account.account_id, value=0))
+        self._w(insert(t.accounts).values(account_id=account.account_id, partition=account.partition, created_at=account.created_at))
+        self._w(insert(t.generations).values(account_id=account.account_id, value=0))
 
     def generation(self, account_id: str) -> int:
-        value = self.c.execute(select(t.generations.c.value).where(t.generations.c.account_id == account_id)).scalar()
-        return int(value or 0)
+        key = ("generation", account_id)
+        if key not in self._memo:
+            self._memo[key] = int(self.c.execute(_Q_GENERATION, {"a": account_id}).scalar() or 0)
+        return int(self._memo[key])
 
     def bump(self, account_id: str) -> None:
         """Mark the account's policies changed (invalidates compiled caches)."""
@@ -93,7 +140,7 @@ class Tx:
 
     # -- access keys ---------------------------------------------------------------
     def access_key(self, access_key_id: str) -> AccessKey | None:
-        row = self.c.execute(select(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id)).first()
+        row = self.c.execute(_Q_ACCESS_KEY, {"k": access_key_id}).first()
         if row is None:
             return None
         key: AccessKey = _record(AccessKey, row)
@@ -106,22 +153,27 @@ class Tx:
         return [_fix_times(_record(AccessKey, r)) for r in rows]
 
     def insert_access_key(self, key: AccessKey) -> None:
-        self.c.execute(insert(t.access_keys).values(**{f.name: getattr(key, f.name) for f in fields(AccessKey)}))
+        self._w(insert(t.access_keys).values(**{f.name: getattr(key, f.name) for f in fields(AccessKey)}))
 
     def update_access_key(self, access_key_id: str, **values: Any) -> None:
-        self.c.execute(update(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id).values(**values))
+        self._w(update(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id).values(**values))
 
     def delete_access_key(self, access_key_id: str) -> None:
-        self.c.execute(delete(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id))
+        self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id))
 
     # -- users, groups, roles, instance profiles --------------------------------------
     def entity(self, kind: str, account_id: str, name: str, for_update: bool = False) -> Any:
-        table, cls, id_col = ENTITY_TABLES[kind]
-        q = select(table).where(table.c.account_id == account_id, table.c.name_key == name.lower())
+        _table, cls, id_col = ENTITY_TABLES[kind]
+        key = ("entity", kind, account_id, name.lower())
+        if not for_update and key in self._memo:
+            return self._memo[key]
+        q = _Q_ENTITY[kind]
         if for_update and self.postgres:
             q = q.with_for_update()
-        row = self.c.execute(q).first()
-        return _fix_times(_record(cls, row, {id_col: "id"})) if row else None
+        row = self.c.execute(q, {"a": account_id, "n": name.lower()}).first()
+        found = _fix_times(_record(cls, row, {id_col: "id"})) if row else None
+        self._memo[key] = found
+        return found
 
     def entity_by_id(self, kind: str, entity_id: str) -> Any:
         table, cls, id_col = ENTITY_TABLES[kind]
@@ -141,11 +193,11 @@ class Tx:
         values = {f.name: getattr(record, f.name) for f in fields(record)}
         values[id_col] = values.pop("id")
         values["name_key"] = record.name.lower()
-        self.c.execute(insert(table).values(**values))
+        self._w(insert(table).values(**values))
 
     def update_entity(self, kind: str, account_id: str, name: str, **values: Any) -> None:
         table = ENTITY_TABLES[kind][0]
-        self.c.execute(update(table).where(table.c.account_id == account_id, table.c.name_key == name.lower()).values(**values))
+        self._w(update(table).where(table.c.account_id == account_id, table.c.name_key == name.lower()).values(**values))
 
     def rename_entity(self, kind: str, account_id: str, old_key: str, new_name: str, new_path: str, new_arn: str) -> None:
         """Rename or move a user or group, with everything that refers to it."""
@@ -162,21 +214,21 @@ class Tx:
             (t.inline_policies, "entity_key", (t.inline_policies.c.entity_type == kind,)),
             (t.tags, "resource_key", (t.tags.c.resource_type == kind,)),
         ):
-            self.c.execute(update(ref).where(ref.c.account_id == account_id, ref.c[col] == old_key, *extra).values({col: new_key}))
+            self._w(update(ref).where(ref.c.account_id == account_id, ref.c[col] == old_key, *extra).values({col: new_key}))
         if kind == "user":
             gm = t.group_members
-            self.c.execute(update(gm).where(gm.c.account_id == account_id, gm.c.user_key == old_key).values(user_key=new_key))
+            self._w(update(gm).where(gm.c.account_id == account_id, gm.c.user_key == old_key).values(user_key=new_key))
             ak = t.access_keys
-            self.c.execute(update(ak).where(ak.c.account_id == account_id, ak.c.user_key == old_key).values(user_key=new_key))
+            self._w(update(ak).where(ak.c.account_id == account_id, ak.c.user_key == old_key).values(user_key=new_key))
         if kind == "group":
             gm = t.group_members
-            self.c.execute(update(gm).where(gm.c.account_id == account_id, gm.c.group_key == old_key).values(group_key=new_key))
+            self._w(update(gm).where(gm.c.account_id == account_id, gm.c.group_key == old_key).values(group_key=new_key))
 
     def delete_entity(self, kind: str, account_id: str, name: str) -> None:
         table = ENTITY_TABLES[kind][0]
         key = name.lower()
-        self.c.execute(delete(table).where(table.c.account_id == account_id, table.c.name_key == key))
-        self.c.execute(delete(t.tags).where(t.tags.c.account_id == account_id, t.tags.c.resource_type == kind, t.tags.c.resource_key == key))
+        self._w(delete(table).where(table.c.account_id == account_id, table.c.name_key == key))
+        self._w(delete(t.tags).where(t.tags.c.account_id == account_id, t.tags.c.resource_type == kind, t.tags.c.resource_key == key))
 
     # -- managed policies ----------------------------------------------------------------
     def policy(self, arn: str, for_update: bool = False) -> ManagedPolicy | None:
@@ -201,15 +253,15 @@ class Tx:
     def insert_policy(self, policy: ManagedPolicy) -> None:
         values = {f.name: getattr(policy, f.name) for f in fields(ManagedPolicy)}
         values["name_key"] = policy.name.lower()
-        self.c.execute(insert(t.policies).values(**values))
+        self._w(insert(t.policies).values(**values))
 
     def update_policy(self, arn: str, **values: Any) -> None:
-        self.c.execute(update(t.policies).where(t.policies.c.arn == arn).values(**values))
+        self._w(update(t.policies).where(t.policies.c.arn == arn).values(**values))
 
     def delete_policy(self, arn: str) -> None:
-        self.c.execute(delete(t.policy_versions).where(t.policy_versions.c.policy_arn == arn))
-        self.c.execute(delete(t.policies).where(t.policies.c.arn == arn))
-        self.c.execute(delete(t.tags).where(t.tags.c.resource_type == "policy", t.tags.c.resource_key == arn))
+        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn == arn))
+        self._w(delete(t.policies).where(t.policies.c.arn == arn))
+        self._w(delete(t.tags).where(t.tags.c.resource_type == "policy", t.tags.c.resource_key == arn))
 
     def policy_versions(self, arn: str) -> list[PolicyVersion]:
         c = t.policy_versions.c
@@ -222,11 +274,11 @@ class Tx:
         return _fix_times(_record(PolicyVersion, row)) if row else None
 
     def insert_policy_version(self, version: PolicyVersion) -> None:
-        self.c.execute(insert(t.policy_versions).values(**{f.name: getattr(version, f.name) for f in fields(PolicyVersion)}))
+        self._w(insert(t.policy_versions).values(**{f.name: getattr(version, f.name) for f in fields(PolicyVersion)}))
 
     def delete_policy_version(self, arn: str, version_id: str) -> None:
         c = t.policy_versions.c
-        self.c.execute(delete(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id))
+        self._w(delete(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id))
 
     def default_documents(self, arns: Sequence[str]) -> dict[str, tuple[ManagedPolicy, str]]:
         """Each policy with its default version's document, in one query."""
@@ -245,7 +297,7 @@ class Tx:
         """Attach; False when it already was."""
         if arn in self.attached(account_id, entity_type, entity_key):
             return False
-        self.c.execute(insert(t.attachments).values(account_id=account_id, entity_type=entity_type, entity_key=entity_key, policy_arn=arn))
+        self._w(insert(t.attachments).values(account_id=account_id, entity_type=entity_type, entity_key=entity_key, policy_arn=arn))
         return True
 
     def detach(self, account_id: str, entity_type: str, entity_key: str, arn: str) -> bool:
@@ -256,11 +308,7 @@ class Tx:
         return bool(res.rowcount)
 
     def attached(self, account_id: str, entity_type: str, entity_key: str) -> list[str]:
-        c = t.attachments.c
-        rows = self.c.execute(
-            select(c.policy_arn).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key).order_by(c.policy_arn)
-        )
-        return [r[0] for r in rows]
+        return [r[0] for r in self.c.execute(_Q_ATTACHED, {"a": account_id, "et": entity_type, "ek": entity_key})]
 
     def attachments_of(self, arn: str) -> list[tuple[str, str, str]]:
         """(account, entity type, entity key) for every attachment of a policy."""
@@ -275,7 +323,7 @@ class Tx:
 
     def delete_attachments(self, account_id: str, entity_type: str, entity_key: str) -> None:
         c = t.attachments.c
-        self.c.execute(delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
+        self._w(delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
 
     # -- inline policies ------------------------------------------------------------------
     def inline(self, account_id: str, entity_type: str, entity_key: str, name: str) -> InlinePolicy | None:
@@ -286,10 +334,7 @@ class Tx:
         return InlinePolicy(row.name, row.document) if row else None
 
     def inlines(self, account_id: str, entity_type: str, entity_key: str) -> list[InlinePolicy]:
-        c = t.inline_policies.c
-        rows = self.c.execute(
-            select(c.name, c.document).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key).order_by(c.name_key)
-        )
+        rows = self.c.execute(_Q_INLINES, {"a": account_id, "et": entity_type, "ek": entity_key})
         return [InlinePolicy(r.name, r.document) for r in rows]
 
     def put_inline(self, account_id: str, entity_type: str, entity_key: str, name: str, document: str) -> None:
@@ -309,14 +354,11 @@ class Tx:
 
     def delete_inlines(self, account_id: str, entity_type: str, entity_key: str) -> None:
         c = t.inline_policies.c
-        self.c.execute(delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
+        self._w(delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
 
     # -- tags -----------------------------------------------------------------------------
     def tags(self, account_id: str, resource_type: str, resource_key: str) -> list[Tag]:
-        c = t.tags.c
-        rows = self.c.execute(
-            select(c.key, c.value).where(c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key).order_by(c.position, c.key_fold)
-        )
+        rows = self.c.execute(_Q_TAGS, {"a": account_id, "rt": resource_type, "rk": resource_key})
         return [Tag(r.key, r.value) for r in rows]
 
     def set_tags(self, account_id: str, resource_type: str, resource_key: str, new: Sequence[Tag]) -> None:
@@ -326,7 +368,7 @@ class Tx:
         position = int(self.c.execute(select(func.coalesce(func.max(c.position), 0)).where(*where)).scalar() or 0)
         for tag in new:
             fold = tag.key.lower()
-            res = self.c.execute(update(t.tags).where(*where, c.key_fold == fold).values(key=tag.key, value=tag.value))
+            res = self._w(update(t.tags).where(*where, c.key_fold == fold).values(key=tag.key, value=tag.value))
             if not res.rowcount:
                 position += 1
                 self.c.execute(
@@ -346,11 +388,11 @@ class Tx:
     # -- groups and instance profiles -----------------------------------------------------------
     def add_member(self, account_id: str, group_key: str, user_key: str) -> None:
         if user_key not in self.members(account_id, group_key):
-            self.c.execute(insert(t.group_members).values(account_id=account_id, group_key=group_key, user_key=user_key))
+            self._w(insert(t.group_members).values(account_id=account_id, group_key=group_key, user_key=user_key))
 
     def remove_member(self, account_id: str, group_key: str, user_key: str) -> bool:
         c = t.group_members.c
-        res = self.c.execute(delete(t.group_members).where(c.account_id == account_id, c.group_key == group_key, c.user_key == user_key))
+        res = self._w(delete(t.group_members).where(c.account_id == account_id, c.group_key == group_key, c.user_key == user_key))
         return bool(res.rowcount)
 
     def members(self, account_id: str, group_key: str) -> list[str]:
@@ -358,8 +400,7 @@ class Tx:
         return [r[0] for r in self.c.execute(select(c.user_key).where(c.account_id == account_id, c.group_key == group_key).order_by(c.user_key))]
 
     def groups_of(self, account_id: str, user_key: str) -> list[str]:
-        c = t.group_members.c
-        return [r[0] for r in self.c.execute(select(c.group_key).where(c.account_id == account_id, c.user_key == user_key).order_by(c.group_key))]
+        return [r[0] for r in self.c.execute(_Q_GROUPS_OF, {"a": account_id, "u": user_key})]
 
     def delete_memberships(self, account_id: str, *, user_key: str | None = None, group_key: str | None = None) -> None:
         c = t.group_members.c
@@ -376,11 +417,11 @@ class Tx:
         return [r[0] for r in self.c.execute(select(c.profile_key).where(c.account_id == account_id, c.role_key == role_key).order_by(c.profile_key))]
 
     def add_profile_role(self, account_id: str, profile_key: str, role_key: str) -> None:
-        self.c.execute(insert(t.instance_profile_roles).values(account_id=account_id, profile_key=profile_key, role_key=role_key))
+        self._w(insert(t.instance_profile_roles).values(account_id=account_id, profile_key=profile_key, role_key=role_key))
 
     def remove_profile_role(self, account_id: str, profile_key: str, role_key: str) -> bool:
         c = t.instance_profile_roles.c
-        res = self.c.execute(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
+        res = self._w(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
         return bool(res.rowcount)
 
     # -- OIDC providers ------------------------------------------------------------------------------
@@ -393,13 +434,13 @@ class Tx:
         return [_row_dict(r) for r in self.c.execute(select(t.oidc_providers).where(c.account_id == account_id).order_by(c.arn))]
 
     def insert_oidc_provider(self, **values: Any) -> None:
-        self.c.execute(insert(t.oidc_providers).values(**values))
+        self._w(insert(t.oidc_providers).values(**values))
 
     def update_oidc_provider(self, arn: str, **values: Any) -> None:
-        self.c.execute(update(t.oidc_providers).where(t.oidc_providers.c.arn == arn).values(**values))
+        self._w(update(t.oidc_providers).where(t.oidc_providers.c.arn == arn).values(**values))
 
     def delete_oidc_provider(self, arn: str) -> None:
-        self.c.execute(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn))
+        self._w(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn))
 
     # -- MFA devices --------------------------------------------------------------------------------
     def mfa_device(self, serial: str) -> dict[str, Any] | None:
@@ -418,13 +459,13 @@ class Tx:
         return [_row_dict(r) for r in self.c.execute(q.order_by(c.serial))]
 
     def insert_mfa_device(self, **values: Any) -> None:
-        self.c.execute(insert(t.mfa_devices).values(**values))
+        self._w(insert(t.mfa_devices).values(**values))
 
     def update_mfa_device(self, serial: str, **values: Any) -> None:
-        self.c.execute(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(**values))
+        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(**values))
 
     def delete_mfa_device(self, serial: str) -> None:
-        self.c.execute(delete(t.mfa_devices).where(t.mfa_devices.c.serial == serial))
+        self._w(delete(t.mfa_devices).where(t.mfa_devices.c.serial == serial))
 
     # -- signing keys -------------------------------------------------------------------------------
     def signing_keys(self) -> list[tuple[str, bytes, datetime, datetime | None]]:
@@ -433,19 +474,19 @@ class Tx:
         return [(r.key_id, r.sealed, _utc(r.created_at), _utc(r.retired_at)) for r in rows]  # type: ignore[misc]
 
     def insert_signing_key(self, key_id: str, sealed: bytes, created_at: datetime) -> None:
-        self.c.execute(insert(t.signing_keys).values(key_id=key_id, sealed=sealed, created_at=created_at))
+        self._w(insert(t.signing_keys).values(key_id=key_id, sealed=sealed, created_at=created_at))
 
     def retire_signing_keys(self, except_key: str, when: datetime) -> None:
         c = t.signing_keys.c
-        self.c.execute(update(t.signing_keys).where(c.key_id != except_key, c.retired_at.is_(None)).values(retired_at=when))
+        self._w(update(t.signing_keys).where(c.key_id != except_key, c.retired_at.is_(None)).values(retired_at=when))
 
     def delete_signing_key(self, key_id: str) -> None:
-        self.c.execute(delete(t.signing_keys).where(t.signing_keys.c.key_id == key_id))
+        self._w(delete(t.signing_keys).where(t.signing_keys.c.key_id == key_id))
 
     # -- audit ----------------------------------------------------------------------------------
     def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            self.c.execute(insert(t.audit_events), list(rows))
+            self._w(insert(t.audit_events), list(rows))
 
     def audit(self, *, account_id: str | None = None, event_name: str | None = None, principal_arn: str | None = None,
               errors_only: bool = False, since: datetime | None = None, limit: int = 100) -> list[str]:
@@ -468,17 +509,17 @@ class Tx:
     def wipe(self, keep_access_keys: Sequence[str], keep_users: Sequence[tuple[str, str]]) -> None:
         """Delete all IAM state but the accounts, the named keys and users."""
         for table in (t.groups, t.roles, t.instance_profiles, t.instance_profile_roles, t.group_members, t.inline_policies, t.tags):
-            self.c.execute(delete(table))
-        self.c.execute(delete(t.attachments).where(t.attachments.c.entity_type != "user"))
-        self.c.execute(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id != "aws"))))
-        self.c.execute(delete(t.policies).where(t.policies.c.account_id != "aws"))
-        self.c.execute(delete(t.access_keys).where(t.access_keys.c.access_key_id.not_in(list(keep_access_keys))))
+            self._w(delete(table))
+        self._w(delete(t.attachments).where(t.attachments.c.entity_type != "user"))
+        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id != "aws"))))
+        self._w(delete(t.policies).where(t.policies.c.account_id != "aws"))
+        self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id.not_in(list(keep_access_keys))))
         keep = {(a, u) for a, u in keep_users}
         for u in self.c.execute(select(t.users.c.account_id, t.users.c.name_key)).all():
             if (u[0], u[1]) not in keep:
-                self.c.execute(delete(t.users).where(t.users.c.account_id == u[0], t.users.c.name_key == u[1]))
+                self._w(delete(t.users).where(t.users.c.account_id == u[0], t.users.c.name_key == u[1]))
                 self.delete_attachments(u[0], "user", u[1])
-        self.c.execute(update(t.generations).values(value=t.generations.c.value + 1))
+        self._w(update(t.generations).values(value=t.generations.c.value + 1))
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
