@@ -79,13 +79,14 @@ class Service:
             if self.audit is not None:
                 error_code = trail.get("error_code")
                 caller = trail["caller"]
+                when = self.clock()
                 event = event_record(
-                    when=self.clock(), service=trail["service"], operation=trail["operation"], region=trail["region"],
+                    when=when, service=trail["service"], operation=trail["operation"], region=trail["region"],
                     source_ip=source_ip, user_agent=http.headers.get("user-agent", ""), request_id=request_id,
                     caller=caller, access_key_id=trail["access_key_id"], params=trail["params"],
                     error_code=error_code, error_message=trail.get("error_message"), read_only=trail["read_only"],
                 )
-                self.audit.record(event, caller.account_id if caller else None, caller.principal.arn if caller else None)
+                self.audit.record(event, caller.account_id if caller else None, caller.principal.arn if caller else None, when)
 
     def _handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool,
                 request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
@@ -187,6 +188,12 @@ class Service:
 _UNSIGNED_ACTIONS = frozenset(name for service, name in UNSIGNED_OPERATIONS)
 
 
+def _may_write(params: dict[str, str]) -> bool:
+    action = params.get("Action", "")
+    op = OPERATIONS.get(("iam", action)) or OPERATIONS.get(("sts", action))
+    return op is None or op.write
+
+
 def _is_signed(http: sigv4.HttpRequest, params: dict[str, str]) -> bool:
     return "authorization" in http.headers or "X-Amz-Signature" in params
 
@@ -217,7 +224,12 @@ def create_app(service: Service) -> Starlette:
         http = _http(request, body)
         client = request.client.host if request.client else "127.0.0.1"
         secure = request.url.scheme == "https"
-        status, payload = await run_in_threadpool(service.handle, http, params, client, secure)
+        if _may_write(params):
+            # writes may wait for SQLite's writer lock: keep them off the event loop
+            status, payload = await run_in_threadpool(service.handle, http, params, client, secure)
+        else:
+            # reads never wait on a lock (WAL / MVCC): run them inline, saving the thread hop
+            status, payload = service.handle(http, params, client, secure)
         return Response(payload, status_code=status, media_type="text/xml")
 
     async def reset(request: Request) -> Response:

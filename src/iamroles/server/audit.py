@@ -93,9 +93,9 @@ class AuditLog:
         self._thread = threading.Thread(target=self._run, name="iamroles-audit", daemon=True)
         self._thread.start()
 
-    def record(self, event: dict[str, Any], account_id: str | None, principal_arn: str | None) -> None:
+    def record(self, event: dict[str, Any], account_id: str | None, principal_arn: str | None, when: datetime) -> None:
         self._queue.put({
-            "event_time": datetime.strptime(event["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc),
+            "event_time": when,
             "account_id": account_id,
             "event_source": event["eventSource"].split(".")[0],
             "event_name": event["eventName"],
