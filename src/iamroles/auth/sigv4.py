@@ -1,214 +1,473 @@
-"""SigV4 verification, as named steps (canonical request, string to sign,
-signing key, signature). Pure: the request, the secret and the time are
-arguments; signatures are compared in constant time.
+"""AWS Signature Version 4 verification, as named steps. Pure: no I/O, no store.
 
-AWS references: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
-and reference_sigv-troubleshooting.html (the errors below).
+::
+
+    parse(request)                          -> SignedRequest   what the signature claims
+    canonical_request(request, signed)      -> str             step 1
+    string_to_sign(signed, canonical)       -> str             step 2
+    signing_key(secret, date, region, svc)  -> bytes           step 3 (pure: cache it by its arguments)
+    signature(key, string_to_sign)          -> str             step 4 (lower-case hex)
+    verify(request, signed, secret, now)    -> None            all of the above, the time, constant-time compare
+
+The request, the secret and the time are arguments; nothing here reads a clock
+or a global. Errors are ``iamroles.errors`` classes with AWS's messages, in the
+order AWS checks (parameters present, date format, time, host signed,
+algorithm, credential shape, credential scope, key, signature).
+
+Canonical URI (non-S3 services): the path *as received* — already percent-
+encoded once by the client — has its dot segments and duplicate slashes
+removed and is then URI-encoded once more. Relative to the path's characters
+that is the double encoding SigV4 specifies for non-S3 services, and it is
+exactly what the SDKs sign (botocore: ``quote(normalize_url_path(path),
+safe='/~')`` over the URL it sends), whatever their choice of escapes.
+
+AWS references: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html,
+reference_sigv-query-string-auth.html and reference_sigv-troubleshooting.html.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import posixpath
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from urllib.parse import parse_qsl, quote, unquote
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
-from iamroles.errors import IncompleteSignature, MissingAuthenticationToken, SignatureDoesNotMatch
+from iamroles.errors import (
+    AccessDenied,
+    IncompleteSignature,
+    MissingAuthenticationToken,
+    SignatureDoesNotMatch,
+)
 
-__all__ = ["HttpRequest", "SignedRequest", "parse", "canonical_request", "string_to_sign", "signing_key", "signature", "verify"]
+__all__ = [
+    "ALGORITHM",
+    "UNSIGNED_PAYLOAD",
+    "HttpRequest",
+    "SignedRequest",
+    "canonical_request",
+    "parse",
+    "signature",
+    "signing_key",
+    "string_to_sign",
+    "verify",
+]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+TERMINATOR = "aws4_request"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+MAX_EXPIRES = 604800  # seconds: a signing key is valid for seven days
+
+MISSING_TOKEN = "Request is missing Authentication Token"
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+HOST_NOT_SIGNED = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+REQUEST_EXPIRED = "Request has expired"
+PAYLOAD_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
+UNSIGNED_WITH_BODY = "UNSIGNED-PAYLOAD is not accepted for a request with a body: its parameters must be signed."
+
+_PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
+_QUERY_REQUIRED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
+_AUTH_SEPARATORS = re.compile(r"[\s,]+")
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
+    """What the server received."""
+
     method: str
-    path: str  # raw, as received
-    query: str  # raw, without "?"
-    headers: Mapping[str, str]  # lower-cased names, repeated headers joined with ","
+    path: str  # raw path as received (percent-encoded form), without the query
+    query: str  # raw query string, without "?"
+    headers: Mapping[str, str]  # lower-cased names; repeated headers joined with ","
     body: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
+    """What the signature claims."""
+
     access_key_id: str
-    date: str
+    date: str  # yyyymmdd of the credential scope
     region: str
     service: str
     signed_headers: tuple[str, ...]
     signature: str
-    timestamp: datetime
-    security_token: str | None
+    timestamp: datetime  # X-Amz-Date (or the Date header), aware, UTC
+    security_token: str | None  # X-Amz-Security-Token (header or query)
     presigned: bool
-    expires: int | None
+    expires: int | None  # X-Amz-Expires, for presigned requests
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/{TERMINATOR}"
 
 
-def _parse_time(value: str) -> datetime:
-    try:
-        if len(value) != 16 or value[8] != "T" or value[15] != "Z":
-            raise ValueError(value)
-        return datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]),
-                        int(value[13:15]), tzinfo=timezone.utc)
-    except ValueError:
-        raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601") from None
+def _stamp(t: datetime) -> str:
+    """ISO-8601 basic format, as in X-Amz-Date (strftime's speed matters here)."""
+    return "%04d%02d%02dT%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
-def _credential(value: str) -> tuple[str, str, str, str]:
-    parts = value.split("/")
+def _day(t: datetime) -> str:
+    return "%04d%02d%02d" % (t.year, t.month, t.day)
+
+
+# --- parse ----------------------------------------------------------------------------------------
+
+
+def parse(
+    req: HttpRequest,
+    form: Mapping[str, str] | None = None,
+    *,
+    services: Sequence[str] | None = None,
+    regions: Collection[str] | None = None,
+) -> SignedRequest:
+    """What the request's signature claims: its Authorization header, or presigned query parameters.
+
+    ``form`` is the request's parameters as the protocol layer decoded them
+    (query string and form body); it is consulted only to tell a signature
+    put in the body, where SigV4 cannot cover it, from no signature at all.
+    ``services`` and ``regions``, when given, are the credential scopes this
+    endpoint answers for (the first service is the one named in the error).
+    """
+    auth = req.headers.get("authorization")
+    if auth is not None and auth.lstrip().startswith("AWS4-"):
+        return _parse_header(req, auth, services, regions)
+    if req.query:
+        query = _query_dict(req.query)
+        if any(name in query for name in _PRESIGN_PARAMS):
+            return _parse_query(req, query, services, regions)
+    if form is not None and any(name in form for name in _PRESIGN_PARAMS):
+        raise IncompleteSignature(
+            "AWS query-string parameters must be in the query string, not the request body. "
+            "Re-examine the query-string parameters."
+        )
+    raise MissingAuthenticationToken(MISSING_TOKEN)
+
+
+def _parse_header(
+    req: HttpRequest, auth: str, services: Sequence[str] | None, regions: Collection[str] | None
+) -> SignedRequest:
+    algorithm, _, rest = auth.strip().partition(" ")
+    fields: dict[str, str] = {}
+    for token in _AUTH_SEPARATORS.split(rest):
+        if not token:
+            continue
+        name, eq, value = token.partition("=")
+        if not eq:
+            raise IncompleteSignature(
+                f"'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: '{auth}'."
+            )
+        fields[name] = value
+    stamp = req.headers.get("x-amz-date") or req.headers.get("date")
+    problems = [
+        f"Authorization header requires '{name}' parameter. "
+        for name in ("Credential", "Signature", "SignedHeaders")
+        if not fields.get(name) and (name != "SignedHeaders" or name not in fields)
+    ]
+    if not stamp:
+        problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ")
+    if problems:
+        raise IncompleteSignature("".join(problems) + f"Authorization={auth}")
+    assert stamp is not None
+    timestamp = _parse_time(stamp, http_date_allowed="x-amz-date" not in req.headers)
+    signed_headers = tuple(fields["SignedHeaders"].split(";"))
+    _require_host(signed_headers)
+    _require_algorithm(algorithm)
+    key, date, region, service = _parse_credential(fields["Credential"], timestamp, services, regions)
+    return SignedRequest(
+        access_key_id=key,
+        date=date,
+        region=region,
+        service=service,
+        signed_headers=signed_headers,
+        signature=fields["Signature"],
+        timestamp=timestamp,
+        security_token=req.headers.get("x-amz-security-token"),
+        presigned=False,
+        expires=None,
+    )
+
+
+def _parse_query(
+    req: HttpRequest, query: Mapping[str, str], services: Sequence[str] | None, regions: Collection[str] | None
+) -> SignedRequest:
+    missing = [name for name in _QUERY_REQUIRED if not query.get(name)]
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        raise IncompleteSignature(f"AWS query-string parameters must include {names}. Re-examine the query-string parameters.")
+    timestamp = _parse_time(query["X-Amz-Date"], http_date_allowed=False)
+    signed_headers = tuple(query["X-Amz-SignedHeaders"].split(";"))
+    _require_host(signed_headers)
+    _require_algorithm(query["X-Amz-Algorithm"])
+    expires = _parse_expires(query.get("X-Amz-Expires"))
+    key, date, region, service = _parse_credential(query["X-Amz-Credential"], timestamp, services, regions)
+    return SignedRequest(
+        access_key_id=key,
+        date=date,
+        region=region,
+        service=service,
+        signed_headers=signed_headers,
+        signature=query["X-Amz-Signature"],
+        timestamp=timestamp,
+        security_token=query.get("X-Amz-Security-Token") or req.headers.get("x-amz-security-token"),
+        presigned=True,
+        expires=expires,
+    )
+
+
+def _parse_time(value: str, http_date_allowed: bool) -> datetime:
+    """X-Amz-Date in ISO-8601 basic format (20150830T123600Z); a Date header may also be an HTTP date."""
+    if (
+        len(value) == 16
+        and value.isascii()
+        and value[8] == "T"
+        and value[15] == "Z"
+        and value[:8].isdigit()
+        and value[9:15].isdigit()
+    ):
+        try:
+            return datetime(
+                int(value[0:4]), int(value[4:6]), int(value[6:8]),
+                int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=timezone.utc,
+            )
+        except ValueError:
+            pass
+    elif http_date_allowed:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            pass
+        else:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601")
+
+
+def _require_host(signed_headers: tuple[str, ...]) -> None:
+    if "host" not in signed_headers and not any(name.lower() in ("host", ":authority") for name in signed_headers):
+        raise SignatureDoesNotMatch(HOST_NOT_SIGNED)
+
+
+def _require_algorithm(algorithm: str) -> None:
+    if algorithm != ALGORITHM:
+        raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now). ")
+
+
+def _parse_expires(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not (value.isascii() and value.lstrip("-").isdigit()):
+        raise IncompleteSignature("X-Amz-Expires should be a number")
+    expires = int(value)
+    if expires < 0:
+        raise IncompleteSignature("X-Amz-Expires must be non-negative")
+    if expires > MAX_EXPIRES:
+        raise IncompleteSignature(f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_EXPIRES}")
+    return expires
+
+
+def _parse_credential(
+    credential: str, timestamp: datetime, services: Sequence[str] | None, regions: Collection[str] | None
+) -> tuple[str, str, str, str]:
+    parts = credential.rstrip("/").split("/")
     if len(parts) != 5:
-        raise IncompleteSignature(f"Credential should be scoped to a valid region, not '{parts[2] if len(parts) > 2 else ''}'. ")
+        raise IncompleteSignature(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+            f"got '{credential.rstrip('/')}'"
+        )
     key, date, region, service, terminator = parts
-    if terminator != "aws4_request":
-        raise IncompleteSignature(f"Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'. ")
-    if not region:
-        raise IncompleteSignature("Credential should be scoped to a valid region. ")
+    problems = []
+    if not region or (regions is not None and region not in regions):
+        problems.append(f"Credential should be scoped to a valid region, not '{region}'. ")
+    if not service or (services is not None and service not in services):
+        problems.append(f"Credential should be scoped to correct service: '{services[0] if services else service}'. ")
+    if terminator != TERMINATOR:
+        problems.append(f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator}'. ")
+    day = _day(timestamp)
+    if date != day:
+        problems.append(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{date}' != '{day}', from '{_stamp(timestamp)}'."
+        )
+    if problems:
+        raise SignatureDoesNotMatch("".join(problems))
     return key, date, region, service
 
 
-def parse(req: HttpRequest, form: Mapping[str, str] | None = None) -> SignedRequest:
-    """What the request's signature claims (Authorization header or presigned query)."""
-    auth = req.headers.get("authorization")
-    token = req.headers.get("x-amz-security-token")
-    if auth:
-        algorithm, _, rest = auth.strip().partition(" ")
-        if algorithm != ALGORITHM:
-            raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{algorithm}'")
-        fields: dict[str, str] = {}
-        for part in rest.split(","):
-            k, sep, v = part.strip().partition("=")
-            if sep:
-                fields[k.strip()] = v.strip()
-        missing = [f"Authorization header requires '{k}' parameter." for k in ("Credential", "Signature", "SignedHeaders") if k not in fields]
-        amz_date = req.headers.get("x-amz-date") or req.headers.get("date")
-        if not amz_date:
-            missing.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-        if missing:
-            raise IncompleteSignature(" ".join(missing) + f" Authorization={auth}")
-        key, date, region, service = _credential(fields["Credential"])
-        signed_headers = tuple(fields["SignedHeaders"].split(";"))
-        assert amz_date is not None
-        return SignedRequest(key, date, region, service, signed_headers, fields["Signature"], _parse_time(amz_date),
-                             token, False, None)
-    query = dict(parse_qsl(req.query, keep_blank_values=True))
-    if "X-Amz-Signature" in query or "X-Amz-Credential" in query:
-        if query.get("X-Amz-Algorithm") != ALGORITHM:
-            raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{query.get('X-Amz-Algorithm', '')}'")
-        need = ("X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
-        missing = [k for k in need if k not in query]
-        if missing:
-            raise IncompleteSignature(f"AWS query-string parameters must include {', '.join(repr(m) for m in missing)}. Re-examine the query-string parameters.")
-        key, date, region, service = _credential(query["X-Amz-Credential"])
-        try:
-            expires = int(query["X-Amz-Expires"]) if "X-Amz-Expires" in query else None
-        except ValueError:
-            raise IncompleteSignature("X-Amz-Expires should be a number") from None
-        return SignedRequest(key, date, region, service, tuple(query["X-Amz-SignedHeaders"].split(";")), query["X-Amz-Signature"],
-                             _parse_time(query["X-Amz-Date"]), query.get("X-Amz-Security-Token") or token, True, expires)
-    raise MissingAuthenticationToken("Request is missing Authentication Token")
+# --- step 1: the canonical request ----------------------------------------------------------------
 
 
-def _uri_encode(text: str, safe: str = "-_.~") -> str:
-    return quote(text, safe=safe)
+def canonical_request(req: HttpRequest, signed: SignedRequest) -> str:
+    """Method, canonical URI, canonical query, canonical headers, signed headers, payload hash."""
+    return "\n".join((
+        req.method.upper(),
+        _canonical_uri(req.path),
+        _canonical_query(req.query, signed.presigned),
+        _canonical_headers(req.headers, signed.signed_headers),
+        ";".join(signed.signed_headers),
+        _payload_hash(req),
+    ))
 
 
-def _canonical_path(path: str) -> str:
-    raw = path.split("?", 1)[0] or "/"
-    normalized = posixpath.normpath(unquote(raw))
-    if raw.endswith("/") and normalized != "/":
+def _canonical_uri(path: str) -> str:
+    if path == "/" or not path:
+        return "/"
+    segments = [s for s in path.split("/") if s and s != "."]
+    out: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(segment)
+    normalized = "/" + "/".join(out)
+    if path.endswith("/") and out:
         normalized += "/"
-    if normalized.startswith("//"):
-        normalized = "/" + normalized.lstrip("/")
-    # non-S3 services: each segment URI-encoded twice
-    return "/".join(_uri_encode(_uri_encode(seg)) for seg in normalized.split("/"))
+    return quote(normalized, safe="/~", errors="surrogateescape")
 
 
 def _canonical_query(query: str, presigned: bool) -> str:
+    if not query:
+        return ""
     pairs = []
-    for k, v in parse_qsl(query, keep_blank_values=True):
-        if presigned and k == "X-Amz-Signature":
+    for item in query.split("&"):
+        if not item:
             continue
-        pairs.append((_uri_encode(k), _uri_encode(v)))
+        name, _, value = item.partition("=")
+        key = _reencode(name)
+        if presigned and key == "X-Amz-Signature":
+            continue
+        pairs.append((key, _reencode(value)))
     pairs.sort()
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
-def _payload_hash(req: HttpRequest, signed: SignedRequest) -> str:
+def _reencode(component: str) -> str:
+    """One query component as received -> its canonical form: percent-decoded, then every byte but the
+    unreserved characters percent-encoded (upper-case hex). A '+' is a plus sign (RFC 3986, and AWS's
+    suite case post-vanilla-query-nonunreserved), so a space must arrive as %20, as the SDKs send it."""
+    return quote_from_bytes(unquote_to_bytes(component), safe="-_.~")
+
+
+def _query_dict(query: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in query.split("&"):
+        if item:
+            name, _, value = item.partition("=")
+            key = unquote_to_bytes(name).decode("utf-8", "replace")
+            params.setdefault(key, unquote_to_bytes(value).decode("utf-8", "replace"))
+    return params
+
+
+def _canonical_headers(headers: Mapping[str, str], signed_headers: tuple[str, ...]) -> str:
+    lines = []
+    for name in signed_headers:
+        lower = name.lower()
+        value = headers.get(lower)
+        if value is None:
+            raise SignatureDoesNotMatch(MISMATCH)  # a signed header the request does not carry
+        lines.append(f"{lower}:{' '.join(value.split())}\n")
+    return "".join(lines)
+
+
+def _payload_hash(req: HttpRequest) -> str:
+    """x-amz-content-sha256 when the request declares it (and it is true), else SHA-256 of the body."""
     declared = req.headers.get("x-amz-content-sha256")
-    if declared == "UNSIGNED-PAYLOAD":
-        # IAM and STS carry their parameters in the body: it must be signed
+    if declared is None:
+        return hashlib.sha256(req.body).hexdigest() if req.body else _EMPTY_SHA256
+    if declared == UNSIGNED_PAYLOAD:
+        # IAM and STS carry their parameters in the body: a body must be signed
         if req.body:
-            raise SignatureDoesNotMatch("UNSIGNED-PAYLOAD is not accepted for a request with a body.")
+            raise SignatureDoesNotMatch(UNSIGNED_WITH_BODY)
         return declared
-    actual = hashlib.sha256(req.body).hexdigest()
-    if declared is not None and declared != "UNSIGNED-PAYLOAD" and not hmac.compare_digest(declared, actual):
-        raise SignatureDoesNotMatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
+    actual = hashlib.sha256(req.body).hexdigest() if req.body else _EMPTY_SHA256
+    if not hmac.compare_digest(declared.encode("utf-8", "replace"), actual.encode()):
+        raise SignatureDoesNotMatch(PAYLOAD_MISMATCH)
     return actual
 
 
-def canonical_request(req: HttpRequest, signed: SignedRequest) -> str:
-    headers = []
-    for name in signed.signed_headers:
-        value = req.headers.get(name)
-        if value is None:
-            raise SignatureDoesNotMatch(MISMATCH)
-        headers.append(f"{name}:{' '.join(value.split())}\n")
-    return "\n".join([
-        req.method.upper(),
-        _canonical_path(req.path),
-        _canonical_query(req.query, signed.presigned),
-        "".join(headers),
-        ";".join(signed.signed_headers),
-        _payload_hash(req, signed),
-    ])
+# --- steps 2 to 4 ---------------------------------------------------------------------------------
 
 
 def string_to_sign(signed: SignedRequest, canonical: str) -> str:
-    scope = f"{signed.date}/{signed.region}/{signed.service}/aws4_request"
-    stamp = signed.timestamp.strftime("%Y%m%dT%H%M%SZ")
-    return f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    """Algorithm, request time, credential scope, SHA-256 of the canonical request."""
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{ALGORITHM}\n{_stamp(signed.timestamp)}\n{signed.scope}\n{digest}"
 
 
-@lru_cache(maxsize=4096)
 def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
-    k = hmac.new(("AWS4" + secret_key).encode(), date.encode(), hashlib.sha256).digest()
-    k = hmac.new(k, region.encode(), hashlib.sha256).digest()
-    k = hmac.new(k, service.encode(), hashlib.sha256).digest()
-    return hmac.new(k, b"aws4_request", hashlib.sha256).digest()
+    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
+
+    Pure, so a caller may cache it by its arguments (it changes daily per key).
+    """
+    key = hmac.digest(("AWS4" + secret_key).encode(), date.encode(), "sha256")
+    key = hmac.digest(key, region.encode(), "sha256")
+    key = hmac.digest(key, service.encode(), "sha256")
+    return hmac.digest(key, TERMINATOR.encode(), "sha256")
 
 
-def signature(key: bytes, to_sign: str) -> str:
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+def signature(key: bytes, string_to_sign: str) -> str:
+    """Lower-case hex HMAC-SHA256 of the string to sign under the signing key."""
+    return hmac.digest(key, string_to_sign.encode(), "sha256").hex()
 
 
-def verify(req: HttpRequest, signed: SignedRequest, secret_key: str, now: datetime, max_skew: timedelta = timedelta(minutes=5)) -> None:
-    """Raise unless the request is signed with ``secret_key`` and timely at ``now``."""
-    if "host" not in signed.signed_headers:
-        raise SignatureDoesNotMatch("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
-    if signed.timestamp.strftime("%Y%m%d") != signed.date:
+# --- verify ---------------------------------------------------------------------------------------
+
+
+def verify(
+    req: HttpRequest,
+    signed: SignedRequest,
+    secret_key: str,
+    now: datetime,
+    max_skew: timedelta = timedelta(minutes=5),
+    *,
+    key: bytes | None = None,
+) -> None:
+    """Raise unless ``req`` carries ``signed``'s signature under ``secret_key`` and is timely at ``now``.
+
+    ``key``, if given, is ``signing_key(secret_key, signed.date, signed.region,
+    signed.service)`` from the caller's cache. Header-signed requests must be
+    within ``max_skew`` of ``now``; presigned ones from ``max_skew`` before
+    their X-Amz-Date until X-Amz-Expires after it.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    _check_time(signed, now, max_skew)
+    _require_host(signed.signed_headers)
+    day = _day(signed.timestamp)
+    if signed.date != day:
         raise SignatureDoesNotMatch(
-            f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
-            f"'{signed.date}' != '{signed.timestamp.strftime('%Y%m%d')}', from '{signed.timestamp.strftime('%Y%m%dT%H%M%SZ')}'."
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{signed.date}' != '{day}', from '{_stamp(signed.timestamp)}'."
         )
-    stamp = signed.timestamp.strftime("%Y%m%dT%H%M%SZ")
-    fmt = "%Y%m%dT%H%M%SZ"
-    if signed.presigned:
-        if signed.timestamp - max_skew > now:
-            raise SignatureDoesNotMatch(f"Signature not yet current: {stamp} is still later than {(now + max_skew).strftime(fmt)} ({now.strftime(fmt)} + 5 min.)")
-        if signed.expires is not None and now > signed.timestamp + timedelta(seconds=signed.expires):
-            raise SignatureDoesNotMatch(f"Signature expired: {stamp} is now earlier than {(now - timedelta(seconds=signed.expires)).strftime(fmt)} ({now.strftime(fmt)} - {signed.expires} sec.)")
-    else:
-        if signed.timestamp < now - max_skew:
-            raise SignatureDoesNotMatch(f"Signature expired: {stamp} is now earlier than {(now - max_skew).strftime(fmt)} ({now.strftime(fmt)} - 5 min.)")
-        if signed.timestamp > now + max_skew:
-            raise SignatureDoesNotMatch(f"Signature not yet current: {stamp} is still later than {(now + max_skew).strftime(fmt)} ({now.strftime(fmt)} + 5 min.)")
-    expected = signature(signing_key(secret_key, signed.date, signed.region, signed.service), string_to_sign(signed, canonical_request(req, signed)))
-    if not hmac.compare_digest(expected, signed.signature):
+    if key is None:
+        key = signing_key(secret_key, signed.date, signed.region, signed.service)
+    expected = signature(key, string_to_sign(signed, canonical_request(req, signed)))
+    if not hmac.compare_digest(expected.encode(), signed.signature.encode("utf-8", "replace")):
         raise SignatureDoesNotMatch(MISMATCH)
+
+
+def _check_time(signed: SignedRequest, now: datetime, max_skew: timedelta) -> None:
+    when = signed.timestamp
+    if when > now + max_skew:
+        raise SignatureDoesNotMatch(
+            f"Signature not yet current: {_stamp(when)} is still later than "
+            f"{_stamp(now + max_skew)} ({_stamp(now)} + {_span(max_skew)}.)"
+        )
+    if signed.presigned and signed.expires is not None:
+        if now > when + timedelta(seconds=signed.expires):
+            raise AccessDenied(REQUEST_EXPIRED)
+    elif when < now - max_skew:
+        raise SignatureDoesNotMatch(
+            f"Signature expired: {_stamp(when)} is now earlier than "
+            f"{_stamp(now - max_skew)} ({_stamp(now)} - {_span(max_skew)}.)"
+        )
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} sec"

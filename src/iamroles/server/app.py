@@ -40,6 +40,8 @@ __all__ = ["Service", "create_app"]
 
 log = logging.getLogger("iamroles.server")
 SERVICES = ("iam", "sts")
+# IAM and STS accept requests signed up to 15 minutes off (aws-cli#6676 quotes "- 15 min.")
+MAX_SKEW = timedelta(minutes=15)
 
 
 @dataclass
@@ -115,7 +117,7 @@ class Service:
                     resolved = self.resolver.resolve_session(tx, signed.access_key_id, signed.security_token, now, self.keyring)
                 else:
                     resolved = self.resolver.resolve(tx, signed.access_key_id)
-                sigv4.verify(http, signed, resolved.secret, now)
+                sigv4.verify(http, signed, resolved.secret, now, max_skew=MAX_SKEW)
                 if invalid is not None:
                     raise invalid
                 assert op is not None and op_model is not None
