@@ -1,0 +1,178 @@
+"""Server throughput and latency: iamroles beside moto's server, same run, same requests.
+
+Starts `iamroles serve` (SQLite) and `moto_server` on loopback, sets up a role
+and an IAM user allowed iam:GetRole and sts:AssumeRole, signs requests in
+advance with botocore, and drives each server with an asyncio client holding
+one keep-alive connection per worker, sending pre-built HTTP/1.1 bytes.
+Prints requests/s and p50/p99 latency per operation at concurrency 1 and 16.
+
+    python bench/server.py [--duration 4] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import boto3
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(url: str, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {url}")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not start: {url}")
+
+
+def raw_request(url: str, service: str, params: dict[str, str], key: str, secret: str, token: str | None = None) -> bytes:
+    body = urlencode(params)
+    req = AWSRequest("POST", url + "/", data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(key, secret, token), service, "us-east-1").add_auth(req)
+    p = req.prepare()
+    host = url.split("//", 1)[1]
+    lines = [f"POST / HTTP/1.1", f"Host: {host}"] + [f"{k}: {v}" for k, v in p.headers.items() if k.lower() not in ("host", "content-length")]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body.encode()
+
+
+async def drive(url: str, payload: bytes, concurrency: int, duration: float) -> dict[str, float]:
+    host, port = url.split("//", 1)[1].split(":")
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + duration
+
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            if writer.is_closing():  # the server closed the connection (moto's werkzeug does after each response)
+                reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(payload)
+            status = await reader.readline()
+            length, close = 0, False
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name = line.split(b":", 1)[0].strip().lower()
+                if name == b"content-length":
+                    length = int(line.split(b":", 1)[1])
+                elif name == b"connection" and b"close" in line.lower():
+                    close = True
+            await reader.readexactly(length)
+            if close:
+                writer.close()
+                await writer.wait_closed()
+            latencies.append(time.perf_counter() - t0)
+            if b" 200 " not in status:
+                errors += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    n = len(latencies)
+    return {"rps": n / elapsed, "p50_ms": 1000 * latencies[n // 2] if n else 0.0,
+            "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else 0.0, "errors": errors, "requests": n}
+
+
+def setup(url: str, root_key: str, root_secret: str) -> tuple[str, str, str]:
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id=root_key, aws_secret_access_key=root_secret)
+    account = boto3.client("sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id=root_key,
+                           aws_secret_access_key=root_secret).get_caller_identity()["Account"]
+    trust = json.loads(json.dumps(TRUST).replace("123456789012", account))
+    role_arn = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.create_user(UserName="bench")
+    iam.put_user_policy(UserName="bench", PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "sts:AssumeRole"], "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="bench")["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"], role_arn
+
+
+def measure(name: str, url: str, root_key: str, root_secret: str, duration: float) -> dict[str, dict[str, float]]:
+    key, secret, role_arn = setup(url, root_key, root_secret)
+    sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bench")["Credentials"]
+    ops = {
+        "sts:GetCallerIdentity": ("sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}, None),
+        "iam:GetRole (user, authorised)": ("iam", {"Action": "GetRole", "Version": "2010-05-08", "RoleName": "bench"}, None),
+        "sts:AssumeRole": ("sts", {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": role_arn, "RoleSessionName": "bench"}, None),
+        "sts:GetCallerIdentity (temporary)": ("sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}, creds),
+    }
+    out: dict[str, dict[str, float]] = {}
+    for op, (service, params, temp) in ops.items():
+        k, s, t = (temp["AccessKeyId"], temp["SecretAccessKey"], temp["SessionToken"]) if temp else (key, secret, None)
+        payload = raw_request(url, service, params, k, s, t)
+        for c in (1, 16):
+            asyncio.run(drive(url, payload, c, 0.5))  # warm up
+            out[f"{op} c={c}"] = asyncio.run(drive(url, payload, c, duration))
+            print(f"  {name:<9} {op:<36} c={c:<3} {out[f'{op} c={c}']['rps']:8.0f} rps", file=sys.stderr)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=float, default=4.0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    root_key, root_secret = "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
+    ip, mp = free_port(), free_port()
+    iam_proc = subprocess.Popen([sys.executable, "-m", "iamroles", "serve", "--port", str(ip), "--data-dir", str(tmp / "data"),
+                                 "--root-access-key", root_key, "--root-secret-key", root_secret],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    moto_proc = subprocess.Popen(["moto_server", "-p", str(mp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        wait(f"http://127.0.0.1:{ip}/iamroles/health", iam_proc)
+        wait(f"http://127.0.0.1:{mp}/moto-api/", moto_proc)
+        results = {
+            "iamroles": measure("iamroles", f"http://127.0.0.1:{ip}", root_key, root_secret, args.duration),
+            "moto": measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration),
+        }
+    finally:
+        for p in (iam_proc, moto_proc):
+            p.terminate()
+            p.wait(10)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{'operation':<44} {'iamroles rps':>12} {'p50':>7} {'p99':>7}   {'moto rps':>9} {'p50':>7} {'p99':>7}  ratio")
+    for row, r in results["iamroles"].items():
+        m = results["moto"][row]
+        ratio = r["rps"] / m["rps"] if m["rps"] else float("inf")
+        errs = f"  errors: iamroles {r['errors']}, moto {m['errors']}" if r["errors"] or m["errors"] else ""
+        print(f"{row:<44} {r['rps']:12.0f} {r['p50_ms']:6.1f}ms {r['p99_ms']:6.1f}ms   {m['rps']:9.0f} {m['p50_ms']:6.1f}ms {m['p99_ms']:6.1f}ms  {ratio:5.1f}x{errs}")
+    print("iamroles verifies SigV4 and evaluates identity, trust and boundary policies on every request; moto checks nothing.")
+
+
+if __name__ == "__main__":
+    main()
