@@ -294,6 +294,7 @@ def test_expiry_rotation_and_revocation(tmp_path: Path) -> None:
         time.sleep(1.1)  # aws:TokenIssueTime has one-second resolution
         subprocess.run([sys.executable, "-m", "iamroles", "roles", "revoke-sessions", role, "--data-dir", str(srv.data_dir)],
                        capture_output=True, text=True, check=True)
+        time.sleep(1.0)  # another process's write reaches a running server within its --cache-ttl (1 s)
         with pytest.raises(ClientError) as exc:
             session_client(srv, "iam", old).list_roles()
         assert error(exc)[0] == "AccessDenied" and "explicit deny" in error(exc)[2]

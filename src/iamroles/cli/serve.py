@@ -28,10 +28,13 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
 @click.option("--test-mode", is_flag=True, envvar="IAMROLES_TEST_MODE", help="Enable POST /moto-api/reset and --admin-* keys (for CI suites).")
 @click.option("--admin-access-key", envvar="IAMROLES_ADMIN_ACCESS_KEY", help="Test mode: an administrator user's key id (any format).")
 @click.option("--admin-secret-key", envvar="IAMROLES_ADMIN_SECRET_KEY", help="Its secret.")
+@click.option("--cache-ttl", default=1.0, show_default=True, type=click.FloatRange(0), envvar="IAMROLES_CACHE_TTL",
+              help="Seconds a running server trusts what it read; writes by other processes (the CLI, other nodes) apply within this. "
+                   "Writes through this server apply at once.")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
           root_access_key: str | None, root_secret_key: str | None, test_mode: bool,
-          admin_access_key: str | None, admin_secret_key: str | None, log_level: str) -> None:
+          admin_access_key: str | None, admin_secret_key: str | None, cache_ttl: float, log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
     import uvicorn
 
@@ -46,7 +49,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
     if admin_access_key and not test_mode:
         raise click.UsageError("--admin-access-key is a test-mode option: add --test-mode")
     settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
-                        test_mode, admin_access_key, admin_secret_key)
+                        test_mode, admin_access_key, admin_secret_key, cache_ttl)
     service, notes = build(settings)
     for note in notes:
         click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
@@ -201,7 +204,7 @@ def roles_revoke_sessions(role_name: str, account_id: str | None, data_dir: Path
             raise click.ClickException(f"The role with name {role_name} cannot be found in account {account}.")
         tx.put_inline(account, "role", role.key, REVOKE_POLICY, document)
         tx.bump(account)
-    click.echo(f"revoked sessions of {role.arn} issued before {now}")
+    click.echo(f"revoked sessions of {role.arn} issued before {now} (running servers apply it within their --cache-ttl, 1 s by default)")
 
 
 @click.group()

@@ -125,7 +125,7 @@ class AuditLog:
                 pass
             if rows:
                 try:
-                    with self.store.write() as tx:
+                    with self.store.write(invalidate=False) as tx:
                         tx.insert_audit(rows)
                 except Exception:  # pragma: no cover - the trail must not take the service down
                     log.exception("could not write %d audit events", len(rows))

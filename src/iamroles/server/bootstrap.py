@@ -31,6 +31,7 @@ class Settings:
     test_mode: bool = False
     admin_access_key: str | None = None
     admin_secret_key: str | None = None
+    cache_ttl: float = 1.0  # how soon another process's writes reach this one (seconds)
 
     @property
     def url(self) -> str:
@@ -98,7 +99,7 @@ def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
     notes = []
     if created:
         notes.append(f"created master key {settings.data_dir / 'master.key'} (0600)")
-    store = Store(settings.url)
+    store = Store(settings.url, cache_ttl=settings.cache_ttl)
     store.migrate()
     with store.read() as tx:
         accounts = tx.accounts()

@@ -9,6 +9,7 @@ Either way a request's writes commit together or not at all.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -34,7 +35,7 @@ from .records import (
     User,
 )
 
-__all__ = ["Store", "Tx", "ENTITY_TABLES"]
+__all__ = ["Store", "Shared", "Tx", "ENTITY_TABLES"]
 
 ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
     "user": (t.users, User, "user_id"),
@@ -95,18 +96,94 @@ _Q_GROUPS_OF = (
 )
 
 
+class Shared:
+    """What read transactions share across requests, so a hot read touches no SQL.
+
+    * Account generations: the counter every write bumps. A value read from
+      the database is trusted for ``ttl`` seconds; a write through this
+      process forgets every remembered value when it commits, so its own
+      changes apply at once. Writes by another process (the CLI, another
+      node on PostgreSQL) apply within ``ttl``.
+    * Per account and generation, the entities and tags read under it.
+      A new generation starts an empty snapshot.
+
+    Values only move forward: a reader that read an older generation than
+    one already known cannot bring the old one back.
+    """
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._generations: dict[str, tuple[int, float]] = {}
+        self._snapshots: dict[str, tuple[int, dict[tuple[Any, ...], Any]]] = {}
+        self._lock = threading.Lock()
+
+    def generation(self, account_id: str) -> int | None:
+        hit = self._generations.get(account_id)
+        if hit is None or time.monotonic() - hit[1] >= self.ttl:
+            return None
+        return hit[0]
+
+    def set_generation(self, account_id: str, value: int) -> None:
+        with self._lock:
+            hit = self._generations.get(account_id)
+            if hit is None or value >= hit[0]:
+                self._generations[account_id] = (value, time.monotonic())
+
+    def snapshot(self, account_id: str, generation: int) -> dict[tuple[Any, ...], Any]:
+        hit = self._snapshots.get(account_id)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        with self._lock:
+            hit = self._snapshots.get(account_id)
+            if hit is None or hit[0] < generation:
+                hit = (generation, {})
+                self._snapshots[account_id] = hit
+            elif hit[0] != generation:
+                return {}  # an older generation than the one already known: do not remember
+            return hit[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generations = {}
+            self._snapshots = {}
+
+
 class Tx:
     """One transaction's queries.
 
     Reads of an entity and of the generation counter are remembered for the
     transaction (a request asks for its target more than once); any write
-    through this Tx forgets them.
+    through this Tx forgets them. A read transaction also consults the
+    store's :class:`Shared` cache and opens its connection only when a read
+    misses it.
     """
 
-    def __init__(self, conn: Connection, postgres: bool) -> None:
-        self.c = conn
-        self.postgres = postgres
+    def __init__(self, store: Store, conn: Connection | None, write: bool) -> None:
+        self._store = store
+        self._c = conn
+        self._begun: Any = None
+        self.write = write
+        self.postgres = store.postgres
+        self.shared = store.shared
         self._memo: dict[tuple[Any, ...], Any] = {}
+
+    @property
+    def c(self) -> Connection:
+        if self._c is None:
+            self._c = self._store.engine.connect()
+            self._begun = self._c.begin()
+        return self._c
+
+    def _end(self, ok: bool) -> None:
+        """Finish a read transaction that opened a connection."""
+        if self._c is None:
+            return
+        try:
+            if self._begun is not None and self._begun.is_active:
+                self._begun.commit() if ok else self._begun.rollback()
+        finally:
+            self._c.close()
+            self._c = None
 
     def _w(self, statement: Any, params: Any = None) -> Any:
         """Run a write; what this transaction remembered may be stale now."""
@@ -128,9 +205,21 @@ class Tx:
 
     def generation(self, account_id: str) -> int:
         key = ("generation", account_id)
-        if key not in self._memo:
-            self._memo[key] = int(self.c.execute(_Q_GENERATION, {"a": account_id}).scalar() or 0)
-        return int(self._memo[key])
+        value = self._memo.get(key)
+        if value is None:
+            value = None if self.write else self.shared.generation(account_id)
+            if value is None:
+                value = int(self.c.execute(_Q_GENERATION, {"a": account_id}).scalar() or 0)
+                if not self.write:
+                    self.shared.set_generation(account_id, value)
+            self._memo[key] = value
+        return int(value)
+
+    def _snapshot(self, account_id: str) -> dict[tuple[Any, ...], Any]:
+        """What read transactions remember for the account's current generation (this Tx's memo when writing)."""
+        if self.write:
+            return self._memo
+        return self.shared.snapshot(account_id, self.generation(account_id))
 
     def bump(self, account_id: str) -> None:
         """Mark the account's policies changed (invalidates compiled caches)."""
@@ -165,14 +254,15 @@ class Tx:
     def entity(self, kind: str, account_id: str, name: str, for_update: bool = False) -> Any:
         _table, cls, id_col = ENTITY_TABLES[kind]
         key = ("entity", kind, account_id, name.lower())
-        if not for_update and key in self._memo:
-            return self._memo[key]
+        memo = self._snapshot(account_id)
+        if not for_update and key in memo:
+            return memo[key]
         q = _Q_ENTITY[kind]
         if for_update and self.postgres:
             q = q.with_for_update()
         row = self.c.execute(q, {"a": account_id, "n": name.lower()}).first()
         found = _fix_times(_record(cls, row, {id_col: "id"})) if row else None
-        self._memo[key] = found
+        memo[key] = found
         return found
 
     def entity_by_id(self, kind: str, entity_id: str) -> Any:
@@ -358,8 +448,14 @@ class Tx:
 
     # -- tags -----------------------------------------------------------------------------
     def tags(self, account_id: str, resource_type: str, resource_key: str) -> list[Tag]:
-        rows = self.c.execute(_Q_TAGS, {"a": account_id, "rt": resource_type, "rk": resource_key})
-        return [Tag(r.key, r.value) for r in rows]
+        key = ("tags", resource_type, resource_key)
+        memo = {} if self.write else self._snapshot(account_id)  # a write may have just changed them
+        found = memo.get(key)
+        if found is None:
+            rows = self.c.execute(_Q_TAGS, {"a": account_id, "rt": resource_type, "rk": resource_key})
+            found = tuple(Tag(r.key, r.value) for r in rows)
+            memo[key] = found
+        return list(found)
 
     def set_tags(self, account_id: str, resource_type: str, resource_key: str, new: Sequence[Tag]) -> None:
         """Add or overwrite tags (keys compare case-insensitively, as IAM's do)."""
@@ -542,7 +638,8 @@ def _fix_times(record: Any) -> Any:
 class Store:
     """A database: open it, migrate it, run transactions on it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cache_ttl: float = 1.0) -> None:
+        """``cache_ttl``: how long a generation read from the database is trusted (see :class:`Shared`)."""
         self.url = url
         self.postgres = url.startswith("postgresql")
         if url.startswith("sqlite"):
@@ -551,6 +648,7 @@ class Store:
         else:
             self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
         self._local = threading.local()
+        self.shared = Shared(cache_ttl)
 
     @classmethod
     def sqlite_file(cls, path: Path) -> Store:
@@ -563,17 +661,25 @@ class Store:
         upgrade(self.engine)
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, invalidate: bool = True) -> Iterator[Tx]:
+        """A write transaction. ``invalidate``: it may change what reads see (all but the audit trail's)."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(iamroles_write=True)
             with conn.begin():
-                yield Tx(conn, self.postgres)
+                yield Tx(self, conn, True)
+        if invalidate:
+            self.shared.clear()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield Tx(conn, self.postgres)
+        """A read transaction; it connects only if a read misses the shared cache."""
+        tx = Tx(self, None, False)
+        try:
+            yield tx
+        except BaseException:
+            tx._end(False)
+            raise
+        tx._end(True)
 
     def close(self) -> None:
         self.engine.dispose()

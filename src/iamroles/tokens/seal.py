@@ -20,7 +20,7 @@ import json
 import secrets
 import zlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -71,7 +71,12 @@ class SessionClaims:
     external_id: str | None = None
 
     def to_json(self) -> bytes:
-        data = {k: v for k, v in asdict(self).items() if v not in (None, (), {}, [])}
+        data = {}
+        for name in _FIELDS:
+            v = getattr(self, name)
+            if v is None or v == () or v == {}:
+                continue
+            data[name] = dict(v) if name == "tags" else list(v) if isinstance(v, tuple) else v
         return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
@@ -83,10 +88,13 @@ class SessionClaims:
         return cls(**data)
 
 
+_FIELDS = tuple(f.name for f in fields(SessionClaims))
+
+
 def seal(claims: SessionClaims, key: SigningKey) -> str:
     nonce = secrets.token_bytes(12)
     header = _PREFIX + key.key_id
-    body = AESGCM(key.key).encrypt(nonce, zlib.compress(claims.to_json(), 9), header)
+    body = AESGCM(key.key).encrypt(nonce, zlib.compress(claims.to_json(), 6), header)
     return base64.urlsafe_b64encode(header + nonce + body).decode().rstrip("=")
 
 

@@ -54,8 +54,15 @@ class MasterKey:
         return self._aead.decrypt(sealed[1:13], sealed[13:], aad)
 
 
+def _pick(alphabet: str, n: int) -> str:
+    """``n`` uniformly random characters of ``alphabet`` (32 or 64 of them), from one call to the OS's CSPRNG."""
+    mask = len(alphabet) - 1
+    assert len(alphabet) in (32, 64)
+    return "".join([alphabet[b & mask] for b in secrets.token_bytes(n)])
+
+
 def _b32(n: int) -> str:
-    return "".join(secrets.choice(_B32) for _ in range(n))
+    return _pick(_B32, n)
 
 
 def new_unique_id(prefix: str) -> str:
@@ -68,5 +75,4 @@ def new_access_key_id(prefix: str = "AKIA") -> str:
 
 
 def new_secret_access_key() -> str:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    return "".join(secrets.choice(alphabet) for _ in range(40))
+    return _pick("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
