@@ -85,6 +85,11 @@ class HttpRequest:
     query: str  # raw query string, without "?"
     headers: Mapping[str, str]  # lower-cased names; repeated headers joined with ","
     body: bytes
+    # For a service that forwards a request it received (the authorisation API, the
+    # middleware): the hex SHA-256 of the body it received, instead of the body itself.
+    payload_hash: str | None = None
+    # Whether "UNSIGNED-PAYLOAD" may stand for a body (S3-style services; never IAM/STS).
+    unsigned_payload_ok: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,14 +382,17 @@ def _canonical_headers(headers: Mapping[str, str], signed_headers: tuple[str, ..
 def _payload_hash(req: HttpRequest) -> str:
     """x-amz-content-sha256 when the request declares it (and it is true), else SHA-256 of the body."""
     declared = req.headers.get("x-amz-content-sha256")
+    if req.payload_hash is not None:
+        actual = req.payload_hash.lower()
+    else:
+        actual = hashlib.sha256(req.body).hexdigest() if req.body else _EMPTY_SHA256
     if declared is None:
-        return hashlib.sha256(req.body).hexdigest() if req.body else _EMPTY_SHA256
+        return actual
     if declared == UNSIGNED_PAYLOAD:
         # IAM and STS carry their parameters in the body: a body must be signed
-        if req.body:
+        if actual != _EMPTY_SHA256 and not req.unsigned_payload_ok:
             raise SignatureDoesNotMatch(UNSIGNED_WITH_BODY)
         return declared
-    actual = hashlib.sha256(req.body).hexdigest() if req.body else _EMPTY_SHA256
     if not hmac.compare_digest(declared.encode("utf-8", "replace"), actual.encode()):
         raise SignatureDoesNotMatch(PAYLOAD_MISMATCH)
     return actual

@@ -1,4 +1,5 @@
-"""The one place an AwsError becomes bytes on the wire: AWS's XML error envelope."""
+"""The one place an AwsError becomes bytes on the wire: AWS's XML error envelope (Query protocol),
+and its JSON twin for iamroles' own API (``/iamroles/v1/...``)."""
 from __future__ import annotations
 
 from xml.sax.saxutils import escape
@@ -7,7 +8,7 @@ from botocore.model import ServiceModel
 
 from iamroles.errors import AwsError
 
-__all__ = ["render_error"]
+__all__ = ["error_document", "render_error"]
 
 
 def render_error(err: AwsError, request_id: str, model: ServiceModel | None) -> tuple[int, bytes]:
@@ -17,3 +18,11 @@ def render_error(err: AwsError, request_id: str, model: ServiceModel | None) -> 
         f"<Message>{escape(err.message)}</Message></Error><RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
     )
     return err.status, body.encode()
+
+
+def error_document(err: AwsError, request_id: str | None = None) -> dict[str, object]:
+    """The error as iamroles' JSON API answers it: ``{"Error": {Code, Message, Type, HttpStatus}, "RequestId"}``."""
+    doc: dict[str, object] = {"Error": {"Code": err.code, "Message": err.message, "Type": err.fault, "HttpStatus": err.status}}
+    if request_id is not None:
+        doc["RequestId"] = request_id
+    return doc

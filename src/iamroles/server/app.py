@@ -13,7 +13,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from iamroles import iam, sts  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
+from iamroles.auth.caller import Caller
 from iamroles.auth.principal import KeyResolver
 from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, InvalidAction
 from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize, partition_for_region
@@ -81,6 +82,50 @@ class Service:
         self._signing_keys[key] = (secret, derived)
         return derived
 
+    def authenticate(self, tx: Any, http: sigv4.HttpRequest, signed: sigv4.SignedRequest, now: datetime) -> Caller:
+        """The caller whose key signed ``http``: the key or session token resolved, the signature verified.
+
+        The caller's ARNs take the partition of the request's region, as on AWS.
+        """
+        if signed.security_token:
+            resolved = self.resolver.resolve_session(tx, signed.access_key_id, signed.security_token, now, self.keyring)
+        else:
+            resolved = self.resolver.resolve(tx, signed.access_key_id)
+        sigv4.verify(http, signed, resolved.secret, now, max_skew=MAX_SKEW, key=self._signing_key(signed, resolved.secret))
+        caller = resolved.caller
+        partition = partition_for_region(signed.region)
+        if partition != caller.partition:
+            caller = replace(caller, partition=partition)
+        return caller
+
+    def context(self, caller: Caller, tx: Any, now: datetime, region: str, source_ip: str, secure: bool,
+                user_agent: str, request_id: str) -> CallContext:
+        return CallContext(
+            caller=caller, tx=tx, now=now, region=region, master_key=self.master_key,
+            source_ip=source_ip, secure_transport=secure, user_agent=user_agent,
+            request_id=request_id, cache=self.cache, keyring=self.keyring,
+            extra={"mfa_replay": self.mfa_replay},
+        )
+
+    def handle_api(self, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool) -> tuple[int, bytes]:
+        """iamroles' own JSON API (``POST /iamroles/v1/NAME``), SigV4-signed for service ``iamroles``."""
+        from .api import handle
+
+        return handle(self, name, http, source_ip, secure)
+
+    def audit_call(self, *, service: str, operation: str, region: str, source_ip: str, user_agent: str, request_id: str,
+                   caller: Caller | None, access_key_id: str | None, params: dict[str, Any], error_code: str | None,
+                   error_message: str | None, read_only: bool) -> None:
+        if self.audit is None:
+            return
+        when = self.clock()
+        event = event_record(
+            when=when, service=service, operation=operation, region=region, source_ip=source_ip, user_agent=user_agent,
+            request_id=request_id, caller=caller, access_key_id=access_key_id, params=params, error_code=error_code,
+            error_message=error_message, read_only=read_only,
+        )
+        self.audit.record(event, caller.account_id if caller else None, caller.principal.arn if caller else None, when)
+
     def clock(self) -> datetime:
         return datetime.now(timezone.utc) + self.clock_offset
 
@@ -92,17 +137,12 @@ class Service:
             status, body = self._handle(http, params, source_ip, secure, request_id, trail)
             return status, body
         finally:
-            if self.audit is not None:
-                error_code = trail.get("error_code")
-                caller = trail["caller"]
-                when = self.clock()
-                event = event_record(
-                    when=when, service=trail["service"], operation=trail["operation"], region=trail["region"],
-                    source_ip=source_ip, user_agent=http.headers.get("user-agent", ""), request_id=request_id,
-                    caller=caller, access_key_id=trail["access_key_id"], params=trail["params"],
-                    error_code=error_code, error_message=trail.get("error_message"), read_only=trail["read_only"],
-                )
-                self.audit.record(event, caller.account_id if caller else None, caller.principal.arn if caller else None, when)
+            self.audit_call(
+                service=trail["service"], operation=trail["operation"], region=trail["region"], source_ip=source_ip,
+                user_agent=http.headers.get("user-agent", ""), request_id=request_id, caller=trail["caller"],
+                access_key_id=trail["access_key_id"], params=trail["params"], error_code=trail.get("error_code"),
+                error_message=trail.get("error_message"), read_only=trail["read_only"],
+            )
 
     def _handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool,
                 request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
@@ -127,27 +167,12 @@ class Service:
             write = op is not None and op.write
             now = self.clock()
             with self.store.write() if write else self.store.read() as tx:
-                if signed.security_token:
-                    resolved = self.resolver.resolve_session(tx, signed.access_key_id, signed.security_token, now, self.keyring)
-                else:
-                    resolved = self.resolver.resolve(tx, signed.access_key_id)
-                sigv4.verify(http, signed, resolved.secret, now, max_skew=MAX_SKEW, key=self._signing_key(signed, resolved.secret))
+                caller = self.authenticate(tx, http, signed, now)
+                trail["caller"] = caller
                 if invalid is not None:
                     raise invalid
                 assert op is not None and op_model is not None
-                caller = resolved.caller
-                trail["caller"] = caller
-                partition = partition_for_region(signed.region)
-                if partition != caller.partition:
-                    from dataclasses import replace
-
-                    caller = replace(caller, partition=partition)
-                ctx = CallContext(
-                    caller=caller, tx=tx, now=now, region=signed.region, master_key=self.master_key,
-                    source_ip=source_ip, secure_transport=secure, user_agent=http.headers.get("user-agent", ""),
-                    request_id=request_id, cache=self.cache, keyring=self.keyring,
-                    extra={"mfa_replay": self.mfa_replay},
-                )
+                ctx = self.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
                 if op.resource is not None:
                     authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
                 output = op.func(ctx, inp)
@@ -262,6 +287,14 @@ def create_app(service: Service) -> Starlette:
         service.clock_offset += timedelta(seconds=float(body.get("advance", 0)))
         return JSONResponse({"now": service.clock().isoformat()})
 
+    async def api(request: Request) -> Response:
+        body = await request.body()
+        http = _http(request, body)
+        client = request.client.host if request.client else "127.0.0.1"
+        status, payload = await run_in_threadpool(service.handle_api, request.path_params["name"], http, client,
+                                                  request.url.scheme == "https")
+        return Response(payload, status_code=status, media_type="application/json")
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -280,6 +313,7 @@ def create_app(service: Service) -> Starlette:
         routes=[
             Route("/moto-api/reset", reset, methods=["POST"]),
             Route("/iamroles/health", health, methods=["GET"]),
+            Route("/iamroles/v1/{name}", api, methods=["POST"]),
             Route("/iamroles/test/clock", clock, methods=["POST"]),
             Route("/{path:path}", endpoint, methods=["GET", "POST"]),
         ]

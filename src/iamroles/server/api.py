@@ -1,0 +1,92 @@
+"""iamroles' own JSON API: ``POST /iamroles/v1/NAME``, SigV4-signed for the service name ``iamroles``.
+
+* ``service-credentials``: a role's credentials for a workload, the caller
+  passing the role to a service (:mod:`iamroles.sts.service`).
+* ``authorize``: another service forwards a request it received; the answer
+  is who signed it and the policy decision (:mod:`iamroles.server.authorizer`).
+
+Errors use the shape of :func:`iamroles.protocol.error_document` with AWS's
+codes and HTTP statuses. Every call is audited like an IAM or STS call.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from iamroles.auth import sigv4
+from iamroles.errors import AwsError, InternalFailure, InvalidAction, ValidationError
+from iamroles.protocol import error_document
+
+if TYPE_CHECKING:
+    from .app import Service
+
+__all__ = ["handle", "to_json"]
+
+log = logging.getLogger("iamroles.server")
+SERVICE_NAME = "iamroles"
+OPERATIONS = {"service-credentials": "GetServiceCredentials", "authorize": "AuthorizeRequest"}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def to_json(doc: Any) -> bytes:
+    return json.dumps(doc, default=_default, separators=(",", ":")).encode()
+
+
+def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool) -> tuple[int, bytes]:
+    request_id = str(uuid.uuid4())
+    operation = OPERATIONS.get(name, name)
+    trail: dict[str, Any] = {"caller": None, "access_key_id": None, "region": "us-east-1", "params": {}}
+    error: AwsError | None = None
+    try:
+        if name not in OPERATIONS:
+            raise InvalidAction(f"Could not find operation {name} in iamroles' API (have: {', '.join(sorted(OPERATIONS))})")
+        signed = sigv4.parse(http, None, services=(SERVICE_NAME,))
+        trail.update(access_key_id=signed.access_key_id, region=signed.region)
+        try:
+            inp = json.loads(http.body or b"{}")
+        except ValueError:
+            inp = None
+        if not isinstance(inp, dict):
+            inp = None
+        now = service.clock()
+        with service.store.read() as tx:
+            caller = service.authenticate(tx, http, signed, now)
+            trail["caller"] = caller
+            if inp is None:
+                raise ValidationError("The request body must be a JSON object.")
+            trail["params"] = {k: v for k, v in inp.items() if k != "Request"}
+            ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
+            if name == "service-credentials":
+                from iamroles.sts.service import service_credentials
+
+                out = service_credentials(ctx, inp)
+            else:
+                from .authorizer import authorize_api
+
+                out = authorize_api(service, ctx, inp)
+        if service.usage is not None and "role_used" in ctx.extra:
+            service.usage.role_used(*ctx.extra["role_used"], now, signed.region)
+        out["RequestId"] = request_id
+        return 200, to_json(out)
+    except AwsError as err:
+        error = err
+        return err.status, to_json(error_document(err, request_id))
+    except Exception:
+        log.exception("request %s failed", request_id)
+        error = InternalFailure("We encountered an internal error. Please try again.")
+        return error.status, to_json(error_document(error, request_id))
+    finally:
+        service.audit_call(
+            service=SERVICE_NAME, operation=operation, region=trail["region"], source_ip=source_ip,
+            user_agent=http.headers.get("user-agent", ""), request_id=request_id, caller=trail["caller"],
+            access_key_id=trail["access_key_id"], params=trail["params"], error_code=error.code if error else None,
+            error_message=error.message if error else None, read_only=name == "authorize",
+        )

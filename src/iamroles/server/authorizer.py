@@ -1,0 +1,227 @@
+"""Deciding requests that other services received: who signed it, and may they do this?
+
+A service in front of which iamroles puts IAM roles hands over the parts of
+an HTTP request it received (method, path, query, headers, and the body or
+its SHA-256), names the action and resource the request means, optionally
+its own resource policy and service-specific condition keys, and gets back
+the authenticated principal and the policy decision, or the AWS error the
+signature check produced. Two ways in, one implementation:
+
+* in process, :class:`Authorizer` over a :class:`~iamroles.server.Service`
+  (sharing its store, keys and caches): what :mod:`iamroles.middleware` uses;
+* over HTTP, ``POST /iamroles/v1/authorize`` (:func:`authorize_api`), for
+  services in other processes or languages; the calling service must itself
+  be allowed ``iamroles:AuthorizeRequest``.
+
+Cross-account requests follow AWS's rule: when the resource's account is not
+the signer's, both the signer's identity policies and the resource policy
+must allow (reference_policies_evaluation-logic-cross-account.html).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from iamroles.auth import sigv4
+from iamroles.auth.caller import Caller
+from iamroles.errors import AccessDenied, AwsError, MalformedPolicyDocument, ValidationError
+from iamroles.iam.authorize import decide
+from iamroles.iam.context import CallContext
+from iamroles.policy import Decision, Policy, PolicyError, PolicyKind
+
+if TYPE_CHECKING:
+    from .app import Service
+
+__all__ = ["Authorization", "Authorizer", "authorize_api", "AUTHORIZE_ACTION"]
+
+AUTHORIZE_ACTION = "iamroles:AuthorizeRequest"
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """The answer: ``error`` when the request is not authentic, else the caller and the decision."""
+
+    caller: Caller | None
+    decision: Decision | None
+    error: AwsError | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.error is None and self.decision is not None and self.decision.allowed
+
+    @property
+    def status(self) -> int:
+        """The HTTP status a service answers with: 200 allowed, 403 denied, the error's otherwise."""
+        if self.error is not None:
+            return self.error.status
+        return 200 if self.allowed else 403
+
+    def denial(self) -> AwsError | None:
+        """What to answer when not allowed: the authentication error, or AccessDenied with AWS's message."""
+        if self.error is not None:
+            return self.error
+        if self.decision is not None and not self.decision.allowed:
+            return AccessDenied(self.decision.message())
+        return None
+
+    def principal(self) -> dict[str, Any] | None:
+        if self.caller is None:
+            return None
+        p = self.caller.principal
+        session = self.caller.session
+        doc: dict[str, Any] = {"Arn": p.arn, "Account": self.caller.account_id, "UserId": p.user_id or self.caller.account_id,
+                               "Type": p.type.value, "AccessKeyId": self.caller.access_key_id}
+        if p.role_arn:
+            doc["RoleArn"] = p.role_arn
+        if p.name:
+            doc["Name"] = p.name
+        if p.tags:
+            doc["PrincipalTags"] = dict(p.tags)
+        if session is not None:
+            if session.tags:
+                doc["SessionTags"] = dict(session.tags)
+            if session.source_identity:
+                doc["SourceIdentity"] = session.source_identity
+            doc["TokenIssueTime"] = session.issued
+            doc["Expiration"] = session.expires
+        return doc
+
+    def to_document(self) -> dict[str, Any]:
+        if self.error is not None:
+            from iamroles.protocol import error_document
+
+            return {"Authenticated": False, "Allowed": False, **error_document(self.error)}
+        assert self.decision is not None
+        d = self.decision
+        return {
+            "Authenticated": True,
+            "Allowed": d.allowed,
+            "Decision": d.effect.value,
+            "DeniedBy": d.denied_by.value if d.denied_by is not None else None,
+            "Message": d.message(),
+            "Reasons": [str(m) for m in d.matches],
+            "Principal": self.principal(),
+        }
+
+
+class Authorizer:
+    """Verifies SigV4 with the server's keys and decides with its policies, in process.
+
+    ``services``: the SigV4 service names accepted in the credential scope
+    (None: any). ``account``: the account owning the service's resources
+    when neither the call nor the resource ARN says (None: the signer's own,
+    i.e. same-account semantics).
+    """
+
+    def __init__(self, service: Service, services: Sequence[str] | None = None, account: str | None = None) -> None:
+        self.service = service
+        self.services = tuple(services) if services is not None else None
+        self.account = account
+
+    def resource_policy(self, document: str | Policy | None) -> Policy | None:
+        """A service's resource policy, compiled once (cached by its text); MalformedPolicyDocument if it is not one."""
+        if document is None or isinstance(document, Policy):
+            return document
+        try:
+            return self.service.cache.compiled(document, PolicyKind.RESOURCE, "resource-policy")
+        except PolicyError as exc:
+            raise MalformedPolicyDocument(str(exc)) from None
+
+    def authorize(
+        self,
+        http: sigv4.HttpRequest,
+        action: str,
+        resource: str,
+        *,
+        resource_policy: str | Policy | None = None,
+        resource_account: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        source_ip: str = "127.0.0.1",
+        secure: bool = False,
+        request_id: str = "",
+    ) -> Authorization:
+        policy = self.resource_policy(resource_policy)
+        service = self.service
+        try:
+            signed = sigv4.parse(http, None, services=self.services)
+            now = service.clock()
+            with service.store.read() as tx:
+                caller = service.authenticate(tx, http, signed, now)
+                ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
+                account = resource_account or _arn_account(resource) or self.account or caller.account_id
+                decision = decide(ctx, action, resource, context, resource_policy=policy, resource_account=account)
+        except AwsError as err:
+            return Authorization(None, None, err)
+        return Authorization(caller, decision)
+
+
+def _arn_account(resource: str) -> str | None:
+    parts = resource.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" and parts[4] else None
+
+
+def _http_from(doc: Any) -> sigv4.HttpRequest:
+    if not isinstance(doc, Mapping):
+        raise ValidationError("Request must be an object with Method, Path, Query, Headers and Body or PayloadHash.")
+    method, path, query = doc.get("Method"), doc.get("Path", "/"), doc.get("Query", "")
+    raw_headers = doc.get("Headers")
+    if not isinstance(method, str) or not isinstance(path, str) or not isinstance(query, str):
+        raise ValidationError("Request.Method, Request.Path and Request.Query must be strings.")
+    pairs: list[Any]
+    if isinstance(raw_headers, Mapping):
+        pairs = list(raw_headers.items())
+    elif isinstance(raw_headers, list):
+        pairs = raw_headers
+    else:
+        raise ValidationError("Request.Headers must be an object or a list of [name, value] pairs.")
+    headers: dict[str, str] = {}
+    for pair in pairs:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise ValidationError("Request.Headers must hold string names and values.")
+        name = pair[0].lower()
+        headers[name] = f"{headers[name]},{pair[1]}" if name in headers else pair[1]
+    body = b""
+    if doc.get("Body") is not None:
+        try:
+            body = base64.b64decode(doc["Body"], validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise ValidationError("Request.Body must be base64.") from None
+    payload_hash = doc.get("PayloadHash")
+    if payload_hash is not None and not (isinstance(payload_hash, str) and len(payload_hash) == 64
+                                         and all(c in "0123456789abcdefABCDEF" for c in payload_hash)):
+        raise ValidationError("Request.PayloadHash must be the hex SHA-256 of the body.")
+    return sigv4.HttpRequest(method.upper(), path, query, headers, body, payload_hash, bool(doc.get("UnsignedPayload", False)))
+
+
+def authorize_api(service: Service, ctx: CallContext, inp: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /iamroles/v1/authorize``: the calling service must be allowed iamroles:AuthorizeRequest."""
+    if not ctx.caller.is_root:
+        decision = decide(ctx, AUTHORIZE_ACTION, "*")
+        if not decision.allowed:
+            raise AccessDenied(decision.message())
+    http = _http_from(inp.get("Request"))
+    action, resource = inp.get("Action"), inp.get("Resource")
+    if not isinstance(action, str) or ":" not in action or not isinstance(resource, str) or not resource:
+        raise ValidationError("Action (service:Name) and Resource (an ARN or *) are required strings.")
+    context = inp.get("Context") or {}
+    if not isinstance(context, Mapping) or not all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in context.values()
+    ):
+        raise ValidationError("Context must map condition keys to strings or lists of strings.")
+    services = inp.get("Services")
+    if services is not None and not (isinstance(services, list) and all(isinstance(x, str) for x in services)):
+        raise ValidationError("Services must be a list of SigV4 service names.")
+    policy = inp.get("ResourcePolicy")
+    if policy is not None and not isinstance(policy, str):
+        raise ValidationError("ResourcePolicy must be a policy document as a string.")
+    # the resources belong to the calling service's account unless the call says otherwise
+    authorizer = Authorizer(service, services, account=ctx.account_id)
+    result = authorizer.authorize(
+        http, action, resource, resource_policy=policy, resource_account=inp.get("ResourceAccount"),
+        context={k: tuple(v) if isinstance(v, list) else v for k, v in context.items()},
+        source_ip=inp.get("SourceIp") or ctx.source_ip, secure=bool(inp.get("SecureTransport", False)), request_id=ctx.request_id,
+    )
+    return result.to_document()

@@ -1,0 +1,205 @@
+"""iamroles' own JSON API on a real server: role credentials for services (PassRole) and the authorisation API.
+
+AWS rules checked:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html (passing a role to a service
+needs iam:PassRole; iam:PassedToService narrows it, reference_policies_iam-condition-keys.html#ck_PassedToService),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-services
+(a role trusted to a service principal is assumed by that service only),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+(across accounts, identity and resource policy must both allow).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from .conftest import Server, unique
+from .test_sts import make_user
+
+ECS = "ecs-tasks.amazonaws.com"
+
+
+def service_trust(service: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+def call_api(server: Server, name: str, body: dict[str, Any], key: str, secret: str, token: str | None = None,
+             service: str = "iamroles") -> httpx.Response:
+    raw = json.dumps(body)
+    req = AWSRequest("POST", f"{server.url}/iamroles/v1/{name}", data=raw, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key, secret, token), service, "us-east-1").add_auth(req)
+    p = req.prepare()
+    return httpx.post(p.url, content=raw, headers=dict(p.headers))
+
+
+def pass_role_policy(role_arn: str, service: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
+                                                   "Condition": {"StringEquals": {"iam:PassedToService": service}}}]}
+
+
+def test_service_credentials_need_pass_role_and_a_trusting_role(iam, server: Server) -> None:
+    role = unique("task")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=service_trust(ECS))["Role"]["Arn"]
+
+    # without iam:PassRole: refused, in AWS's words, and nothing issued
+    _, key = make_user(iam, server)
+    r = call_api(server, "service-credentials", {"RoleArn": role_arn, "ServicePrincipal": ECS}, key["AccessKeyId"], key["SecretAccessKey"])
+    assert r.status_code == 403
+    err = r.json()["Error"]
+    assert err["Code"] == "AccessDenied" and "iam:PassRole" in err["Message"] and role_arn in err["Message"]
+    assert "Credentials" not in r.json()
+
+    # PassRole for another service (iam:PassedToService) does not pass it to this one
+    _, other = make_user(iam, server, pass_role_policy(role_arn, "ec2.amazonaws.com"))
+    r = call_api(server, "service-credentials", {"RoleArn": role_arn, "ServicePrincipal": ECS}, other["AccessKeyId"], other["SecretAccessKey"])
+    assert r.status_code == 403 and "iam:PassRole" in r.json()["Error"]["Message"]
+
+    # allowed: credentials for the role's session, which work with boto3
+    _, key = make_user(iam, server, pass_role_policy(role_arn, ECS))
+    r = call_api(server, "service-credentials", {"RoleName": role, "ServicePrincipal": ECS, "RoleSessionName": "task-1", "DurationSeconds": 900},
+                 key["AccessKeyId"], key["SecretAccessKey"])
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    creds = doc["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and doc["RoleArn"] == role_arn and doc["ServerTime"].endswith("Z")
+    arn = f"arn:aws:sts::{server.account}:assumed-role/{role}/task-1"
+    assert doc["AssumedRoleUser"]["Arn"] == arn
+    sts = server.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert sts.get_caller_identity()["Arn"] == arn
+
+    # the same user passing it to a service the trust policy does not name: the trust policy refuses
+    _, key2 = make_user(iam, server, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]})
+    r = call_api(server, "service-credentials", {"RoleArn": role_arn, "ServicePrincipal": "lambda.amazonaws.com"}, key2["AccessKeyId"], key2["SecretAccessKey"])
+    assert r.status_code == 403 and "lambda.amazonaws.com is not authorized to perform: sts:AssumeRole" in r.json()["Error"]["Message"]
+
+
+def test_service_credentials_for_an_instance_profile_and_bad_input(iam, server: Server) -> None:
+    role = unique("ec2")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=service_trust("ec2.amazonaws.com"))["Role"]["Arn"]
+    profile = unique("ip")
+    iam.create_instance_profile(InstanceProfileName=profile)
+    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    _, key = make_user(iam, server, pass_role_policy(role_arn, "ec2.amazonaws.com"))
+    k, s = key["AccessKeyId"], key["SecretAccessKey"]
+    r = call_api(server, "service-credentials", {"InstanceProfileName": profile, "ServicePrincipal": "ec2.amazonaws.com"}, k, s)
+    assert r.status_code == 200, r.text
+    assert r.json()["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{server.account}:assumed-role/{role}/ec2-")
+
+    cases = [
+        ({"InstanceProfileName": "missing-profile", "ServicePrincipal": "ec2.amazonaws.com"}, 404, "NoSuchEntity"),
+        ({"RoleName": "missing-role", "ServicePrincipal": "ec2.amazonaws.com"}, 404, "NoSuchEntity"),
+        ({"RoleArn": role_arn, "RoleName": role, "ServicePrincipal": "ec2.amazonaws.com"}, 400, "ValidationError"),
+        ({"RoleArn": role_arn, "ServicePrincipal": "not a service"}, 400, "ValidationError"),
+        ({"RoleArn": role_arn, "ServicePrincipal": "ec2.amazonaws.com", "DurationSeconds": 60}, 400, "ValidationError"),
+        ({"RoleArn": role_arn, "ServicePrincipal": "ec2.amazonaws.com", "RoleSessionName": "bad name!"}, 400, "ValidationError"),
+    ]
+    for body, status, code in cases:
+        r = call_api(server, "service-credentials", body, k, s)
+        assert (r.status_code, r.json()["Error"]["Code"]) == (status, code), (body, r.text)
+    # signed for another service, or badly: AWS's authentication errors
+    r = call_api(server, "service-credentials", {"RoleName": role, "ServicePrincipal": "ec2.amazonaws.com"}, k, s, service="iam")
+    assert r.status_code == 403 and r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
+    r = call_api(server, "service-credentials", {"RoleName": role, "ServicePrincipal": "ec2.amazonaws.com"}, k, s[:-1] + "x")
+    assert r.status_code == 403 and r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
+    r = httpx.post(f"{server.url}/iamroles/v1/service-credentials", json={"RoleName": role})
+    assert r.status_code == 403 and r.json()["Error"]["Code"] == "MissingAuthenticationToken"
+
+
+def forwarded(url: str, creds: dict[str, str], method: str = "GET", path: str = "/bucket/key.txt", body: bytes = b"",
+              service: str = "s3") -> dict[str, Any]:
+    """A request a service received from a boto3-signed client, as the service forwards it."""
+    req = AWSRequest(method, url + path, data=body, headers={"x-amz-content-sha256": hashlib.sha256(body).hexdigest()})
+    SigV4Auth(Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds.get("SessionToken")), service, "us-east-1").add_auth(req)
+    p = req.prepare()
+    host = url.split("//", 1)[1]
+    headers = {k: v for k, v in p.headers.items()}
+    headers["host"] = host
+    return {"Method": method, "Path": path, "Query": "", "Headers": headers, "PayloadHash": hashlib.sha256(body).hexdigest()}
+
+
+def test_authorization_api_decides_forwarded_requests(iam, server: Server) -> None:
+    service_user, service_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iamroles:AuthorizeRequest", "Resource": "*"}]})
+    sk, ss = service_key["AccessKeyId"], service_key["SecretAccessKey"]
+    reader, reader_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]})
+    iam.tag_user(UserName=reader["UserName"], Tags=[{"Key": "team", "Value": "blue"}])
+    url = "http://objects.internal:9000"
+
+    def ask(creds: dict[str, str], action: str, **extra: Any) -> dict[str, Any]:
+        body = {"Request": forwarded(url, creds), "Action": action, "Resource": "arn:aws:s3:::bucket/key.txt", **extra}
+        r = call_api(server, "authorize", body, sk, ss)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    allowed = ask(reader_key, "s3:GetObject")
+    assert allowed["Authenticated"] and allowed["Allowed"] and allowed["Decision"] == "Allow"
+    assert allowed["Principal"]["Arn"] == reader["Arn"] and allowed["Principal"]["PrincipalTags"] == {"team": "blue"}
+    denied = ask(reader_key, "s3:PutObject")
+    assert denied["Authenticated"] and not denied["Allowed"] and denied["Decision"] == "ImplicitDeny"
+    assert denied["Message"] == f"User: {reader['Arn']} is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::bucket/key.txt because no identity-based policy allows the s3:PutObject action"
+
+    # a resource policy supplied by the service grants what the identity policy does not (same account)
+    bucket_policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": reader["Arn"]}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::bucket/*"}]})
+    assert ask(reader_key, "s3:PutObject", ResourcePolicy=bucket_policy)["Allowed"]
+    # service-specific condition keys from the service take part
+    conditional = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"s3:ExistingObjectTag/secret": "yes"}}}]})
+    assert ask(reader_key, "s3:GetObject", ResourcePolicy=conditional, Context={"s3:ExistingObjectTag/secret": "no"})["Allowed"]
+    verdict = ask(reader_key, "s3:GetObject", ResourcePolicy=conditional, Context={"s3:ExistingObjectTag/secret": "yes"})
+    assert verdict["Decision"] == "ExplicitDeny" and verdict["DeniedBy"] == "resource"
+
+    # a tampered or replayed-with-changes request is not authentic
+    tampered = forwarded(url, reader_key)
+    tampered["Path"] = "/bucket/other.txt"
+    r = call_api(server, "authorize", {"Request": tampered, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/other.txt"}, sk, ss)
+    assert r.status_code == 200 and r.json()["Authenticated"] is False and r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
+    changed_body = forwarded(url, reader_key)
+    changed_body["PayloadHash"] = hashlib.sha256(b"other").hexdigest()
+    r = call_api(server, "authorize", {"Request": changed_body, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/key.txt"}, sk, ss)
+    assert r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
+
+    # the API itself is authorised: a principal without iamroles:AuthorizeRequest is refused
+    body = {"Request": forwarded(url, reader_key), "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/key.txt"}
+    r = call_api(server, "authorize", body, reader_key["AccessKeyId"], reader_key["SecretAccessKey"])
+    assert r.status_code == 403 and "iamroles:AuthorizeRequest" in r.json()["Error"]["Message"]
+    r = call_api(server, "authorize", {"Request": {"Method": "GET"}, "Action": "s3:GetObject", "Resource": "*"}, sk, ss)
+    assert r.status_code == 400 and r.json()["Error"]["Code"] == "ValidationError"
+
+
+def test_authorization_api_across_accounts(iam, server: Server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "iamroles", "accounts", "create", "--data-dir", str(server.data_dir), "--json",
+                          *(["--db", server.db_url] if server.db_url else [])], capture_output=True, text=True, check=True)
+    other = json.loads(out.stdout)
+    creds_file = server.data_dir / "credentials"
+    import configparser
+
+    cp = configparser.ConfigParser()
+    cp.read(creds_file)
+    section = cp[other["profile"]]
+    other_iam = server.client("iam", section["aws_access_key_id"], section["aws_secret_access_key"])
+    outsider, outsider_key = make_user(other_iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    _, service_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iamroles:AuthorizeRequest", "Resource": "*"}]})
+    url = "http://objects.internal:9000"
+    body = {"Request": forwarded(url, outsider_key), "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/key.txt"}
+    # the resource is in the service's account: an identity policy in another account is not enough
+    r = call_api(server, "authorize", body, service_key["AccessKeyId"], service_key["SecretAccessKey"]).json()
+    assert r["Authenticated"] and not r["Allowed"] and r["Principal"]["Account"] == other["account_id"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other['account_id']}:root"}, "Action": "s3:GetObject", "Resource": "*"}]})
+    body["Request"] = forwarded(url, outsider_key)
+    r = call_api(server, "authorize", {**body, "ResourcePolicy": policy}, service_key["AccessKeyId"], service_key["SecretAccessKey"]).json()
+    assert r["Allowed"], r
