@@ -209,3 +209,10 @@ class ServiceFailure(AwsError):
 
 class InternalFailure(AwsError):
     code = "InternalFailure"
+
+
+class InvalidAuthorizationMessage(_Sender):
+    """DecodeAuthorizationMessage: the message is not one this server encoded, or it has expired."""
+
+    code = "InvalidAuthorizationMessageException"
+    status = 400

@@ -203,3 +203,47 @@ def test_authorization_api_across_accounts(iam, server: Server, tmp_path) -> Non
     body["Request"] = forwarded(url, outsider_key)
     r = call_api(server, "authorize", {**body, "ResourcePolicy": policy}, service_key["AccessKeyId"], service_key["SecretAccessKey"]).json()
     assert r["Allowed"], r
+
+
+def test_denials_carry_a_message_only_an_allowed_caller_can_decode(iam, server: Server) -> None:
+    """https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html: the decoded message says
+    whether an explicit deny or the absence of an allow denied the request, the principal, action, resource and the
+    condition keys' values; decoding needs sts:DecodeAuthorizationMessage."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    _, service_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iamroles:AuthorizeRequest", "Resource": "*"}]})
+    caller, caller_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}]})
+    body = {"Request": forwarded("http://objects.internal:9000", caller_key), "Action": "s3:DeleteObject",
+            "Resource": "arn:aws:s3:::bucket/key.txt", "Context": {"s3:versionid": "v1"}}
+    verdict = call_api(server, "authorize", body, service_key["AccessKeyId"], service_key["SecretAccessKey"]).json()
+    assert verdict["Decision"] == "ExplicitDeny"
+    encoded = verdict["EncodedAuthorizationMessage"]
+    assert encoded and "s3:DeleteObject" not in encoded  # sealed, not merely encoded
+
+    # the caller itself may not decode it
+    sts = server.client("sts", caller_key["AccessKeyId"], caller_key["SecretAccessKey"])
+    with pytest.raises(ClientError) as exc:
+        sts.decode_authorization_message(EncodedMessage=encoded)
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    assert "sts:DecodeAuthorizationMessage" in exc.value.response["Error"]["Message"]
+
+    _, admin_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:DecodeAuthorizationMessage", "Resource": "*"}]})
+    decoder = server.client("sts", admin_key["AccessKeyId"], admin_key["SecretAccessKey"])
+    decoded = json.loads(decoder.decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+    assert decoded["allowed"] is False and decoded["explicitDeny"] is True
+    assert decoded["context"]["principal"]["arn"] == caller["Arn"]
+    assert decoded["context"]["action"] == "s3:DeleteObject" and decoded["context"]["resource"] == "arn:aws:s3:::bucket/key.txt"
+    values = {c["key"]: [v["value"] for v in c["values"]["items"]] for c in decoded["context"]["conditions"]["items"]}
+    assert values["s3:versionid"] == ["v1"] and values["aws:username"] == [caller["UserName"]]
+    assert decoded["matchedStatements"]["items"][0]["effect"] == "Deny"
+
+    # a changed message is not one of ours
+    for bad in (encoded[:-4] + ("AAAA" if not encoded.endswith("AAAA") else "BBBB"), "not-a-message"):
+        with pytest.raises(ClientError) as exc:
+            decoder.decode_authorization_message(EncodedMessage=bad)
+        assert exc.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

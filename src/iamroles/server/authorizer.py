@@ -31,6 +31,7 @@ from iamroles.errors import AccessDenied, AwsError, MalformedPolicyDocument, Val
 from iamroles.iam.authorize import decide
 from iamroles.iam.context import CallContext
 from iamroles.policy import Decision, Policy, PolicyError, PolicyKind
+from iamroles.sts.decode import encode_decision
 
 if TYPE_CHECKING:
     from .app import Service
@@ -47,6 +48,7 @@ class Authorization:
     caller: Caller | None
     decision: Decision | None
     error: AwsError | None = None
+    encoded_message: str | None = None  # for a denial: the details, for sts:DecodeAuthorizationMessage
 
     @property
     def allowed(self) -> bool:
@@ -64,7 +66,10 @@ class Authorization:
         if self.error is not None:
             return self.error
         if self.decision is not None and not self.decision.allowed:
-            return AccessDenied(self.decision.message())
+            message = self.decision.message()
+            if self.encoded_message:
+                message += f" Encoded authorization failure message: {self.encoded_message}"
+            return AccessDenied(message)
         return None
 
     def principal(self) -> dict[str, Any] | None:
@@ -104,6 +109,7 @@ class Authorization:
             "Message": d.message(),
             "Reasons": [str(m) for m in d.matches],
             "Principal": self.principal(),
+            "EncodedAuthorizationMessage": self.encoded_message,
         }
 
 
@@ -155,7 +161,9 @@ class Authorizer:
                 decision = decide(ctx, action, resource, context, resource_policy=policy, resource_account=account)
         except AwsError as err:
             return Authorization(None, None, err)
-        return Authorization(caller, decision)
+        if decision.allowed:
+            return Authorization(caller, decision)
+        return Authorization(caller, decision, None, encode_decision(service.master_key, decision, int(now.timestamp())))
 
 
 def _arn_account(resource: str) -> str | None:
