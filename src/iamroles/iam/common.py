@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -105,8 +106,9 @@ def check_document(document: str, kind: PolicyKind, managed: bool = False) -> Po
         raise MalformedPolicyDocument(str(err)) from None
 
 
+@lru_cache(maxsize=4096)
 def encode_document(document: str) -> str:
-    """IAM returns policy documents URL-encoded (RFC 3986)."""
+    """IAM returns policy documents URL-encoded (RFC 3986); the same few documents are returned again and again."""
     return quote(document, safe="-_.!~*'()")
 
 

@@ -10,6 +10,7 @@ lower-cased: condition key names are case-insensitive.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,10 +162,20 @@ def _context_value(value: ContextValue) -> str | tuple[str, ...]:
     return tuple(_context_value(v) for v in value)  # type: ignore[misc]
 
 
+_last_time: tuple[int, str] = (-1, "")
+
+
 def format_time(when: datetime) -> str:
+    """ISO 8601 UTC to the second (remembering the last second formatted: requests come many per second)."""
+    global _last_time
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = math.floor(when.timestamp())
+    if _last_time[0] == second:
+        return _last_time[1]
+    text = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_time = (second, text)
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from iamroles.auth import sigv4
 from iamroles.errors import AwsError, InternalFailure, InvalidAction, ValidationError
 from iamroles.protocol import error_document
+
+from .audit import new_id
 
 if TYPE_CHECKING:
     from .app import Service
@@ -41,7 +42,7 @@ def to_json(doc: Any) -> bytes:
 
 
 def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool) -> tuple[int, bytes]:
-    request_id = str(uuid.uuid4())
+    request_id = new_id()
     operation = OPERATIONS.get(name, name)
     trail: dict[str, Any] = {"caller": None, "access_key_id": None, "region": "us-east-1", "params": {}}
     error: AwsError | None = None

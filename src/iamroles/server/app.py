@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -35,7 +34,7 @@ from iamroles.store import Store
 from iamroles.sts.web_identity import UNSIGNED_OPERATIONS
 from iamroles.tokens import MasterKey
 
-from .audit import AuditLog, event_record
+from .audit import AuditLog, event_record, new_id
 from .usage import Usage
 
 __all__ = ["Service", "create_app"]
@@ -130,7 +129,7 @@ class Service:
         return datetime.now(timezone.utc) + self.clock_offset
 
     def handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool) -> tuple[int, bytes]:
-        request_id = str(uuid.uuid4())
+        request_id = new_id()
         trail: dict[str, Any] = {"service": "iam", "operation": params.get("Action", ""), "region": "us-east-1",
                                  "caller": None, "access_key_id": None, "params": {}, "read_only": True}
         try:
@@ -239,40 +238,71 @@ def _is_signed(http: sigv4.HttpRequest, params: dict[str, str]) -> bool:
     return "authorization" in http.headers or "X-Amz-Signature" in params
 
 
-def _http(request: Request, body: bytes) -> sigv4.HttpRequest:
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for name, value in request.headers.raw:
+    for name, value in raw:
         key = name.decode("latin-1").lower()
         v = value.decode("latin-1")
         headers[key] = f"{headers[key]},{v}" if key in headers else v
-    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-    return sigv4.HttpRequest(
-        method=request.method,
-        path=raw_path.decode("latin-1"),
-        query=request.scope.get("query_string", b"").decode("latin-1"),
-        headers=headers,
-        body=body,
-    )
+    return headers
 
 
-def create_app(service: Service) -> Starlette:
-    async def endpoint(request: Request) -> Response:
-        body = await request.body()
-        params: dict[str, str] = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        ctype = request.headers.get("content-type", "")
+def _http(request: Request, body: bytes) -> sigv4.HttpRequest:
+    scope = request.scope
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    return sigv4.HttpRequest(request.method, raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"),
+                             _headers(request.headers.raw), body)
+
+
+class _QueryEndpoint:
+    """The AWS Query endpoint as a bare ASGI app: every IAM and STS call comes through here, so it skips the
+    framework (routing, Request and Response objects); iamroles' other routes go to the Starlette app."""
+
+    def __init__(self, service: Service, other: Starlette) -> None:
+        self.service = service
+        self.other = other
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/iamroles/", "/moto-api/")):
+            await self.other(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "POST"):
+            await _send(send, 405, b"Method Not Allowed", b"text/plain")
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        headers = _headers(scope["headers"])
+        query = scope.get("query_string", b"").decode("latin-1")
+        params: dict[str, str] = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+        ctype = headers.get("content-type", "")
         if body and (not ctype or ctype.startswith("application/x-www-form-urlencoded")):
             params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        http = _http(request, body)
-        client = request.client.host if request.client else "127.0.0.1"
-        secure = request.url.scheme == "https"
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        http = sigv4.HttpRequest(scope["method"], raw_path.decode("latin-1"), query, headers, body)
+        client = scope["client"][0] if scope.get("client") else "127.0.0.1"
+        secure = scope.get("scheme") == "https"
         if _may_write(params):
             # writes may wait for SQLite's writer lock: keep them off the event loop
-            status, payload = await run_in_threadpool(service.handle, http, params, client, secure)
+            status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
         else:
             # reads never wait on a lock (WAL / MVCC): run them inline, saving the thread hop
-            status, payload = service.handle(http, params, client, secure)
-        return Response(payload, status_code=status, media_type="text/xml")
+            status, payload = self.service.handle(http, params, client, secure)
+        await _send(send, status, payload, b"text/xml")
 
+
+async def _send(send: Any, status: int, payload: bytes, media_type: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", media_type), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(service: Service) -> Any:
+    """The ASGI app: the Query endpoint on every path but /iamroles/* and /moto-api/*."""
     async def reset(request: Request) -> Response:
         if not service.test_mode:
             return JSONResponse({"error": "test mode is off: POST /moto-api/reset needs `iamroles serve --test-mode`"}, status_code=403)
@@ -308,15 +338,14 @@ def create_app(service: Service) -> Starlette:
         if service.usage is not None:
             service.usage.close()
 
-    return Starlette(
+    return _QueryEndpoint(service, Starlette(
         lifespan=lifespan,
         routes=[
             Route("/moto-api/reset", reset, methods=["POST"]),
             Route("/iamroles/health", health, methods=["GET"]),
             Route("/iamroles/v1/{name}", api, methods=["POST"]),
             Route("/iamroles/test/clock", clock, methods=["POST"]),
-            Route("/{path:path}", endpoint, methods=["GET", "POST"]),
         ]
-    )
+    ))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import random
 import threading
 import uuid
 from collections.abc import Mapping
@@ -50,6 +51,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def new_id() -> str:
+    """A request or event id (a UUID 4 as AWS's are). Identifiers, not secrets: no OS entropy per request."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 def event_record(*, when: datetime, service: str, operation: str, region: str, source_ip: str, user_agent: str,
                  request_id: str, caller: Caller | None, access_key_id: str | None, params: Mapping[str, Any],
                  error_code: str | None, error_message: str | None, read_only: bool) -> dict[str, Any]:
@@ -76,7 +82,7 @@ def event_record(*, when: datetime, service: str, operation: str, region: str, s
         "errorCode": error_code,
         "errorMessage": error_message,
         "requestID": request_id,
-        "eventID": str(uuid.uuid4()),
+        "eventID": new_id(),
         "readOnly": read_only,
         "eventType": "AwsApiCall",
         "managementEvent": True,
