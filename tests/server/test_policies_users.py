@@ -162,3 +162,35 @@ def test_account_authorization_details(iam) -> None:
     details = iam.get_account_authorization_details(Filter=["Role"])
     mine = [r for r in details["RoleDetailList"] if r["RoleName"] == role]
     assert mine and mine[0]["RolePolicyList"] == [{"PolicyName": "read", "PolicyDocument": READ}]
+
+
+def test_policy_usage_counts_and_filters(iam, server: Server) -> None:
+    """https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListPolicies.html: OnlyAttached lists policies attached to
+    a user, group or role; PolicyUsageFilter PermissionsPolicy / PermissionsBoundary lists those in use as permissions
+    policies / as permissions boundaries. API_Policy.html: AttachmentCount and PermissionsBoundaryUsageCount."""
+    prefix = f"/{unique('usage')}/"
+    doc = json.dumps(READ)
+    perm = iam.create_policy(PolicyName=unique("perm"), Path=prefix, PolicyDocument=doc)["Policy"]["Arn"]
+    bound = iam.create_policy(PolicyName=unique("bound"), Path=prefix, PolicyDocument=doc)["Policy"]["Arn"]
+    idle = iam.create_policy(PolicyName=unique("idle"), Path=prefix, PolicyDocument=doc)["Policy"]["Arn"]
+    user, role = unique("u"), unique("r")
+    iam.create_user(UserName=user, PermissionsBoundary=bound)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account}:root"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_permissions_boundary(RoleName=role, PermissionsBoundary=bound)
+    iam.attach_user_policy(UserName=user, PolicyArn=perm)
+
+    got = {p["Arn"]: p for p in iam.list_policies(Scope="Local", PathPrefix=prefix)["Policies"]}
+    assert (got[perm]["AttachmentCount"], got[perm]["PermissionsBoundaryUsageCount"]) == (1, 0)
+    assert (got[bound]["AttachmentCount"], got[bound]["PermissionsBoundaryUsageCount"]) == (0, 2)
+    assert (got[idle]["AttachmentCount"], got[idle]["PermissionsBoundaryUsageCount"]) == (0, 0)
+    assert iam.get_policy(PolicyArn=bound)["Policy"]["PermissionsBoundaryUsageCount"] == 2
+
+    def names(**kw: str | bool) -> set[str]:
+        return {p["Arn"] for p in iam.list_policies(Scope="Local", PathPrefix=prefix, **kw)["Policies"]}
+
+    assert names(OnlyAttached=True) == {perm}
+    assert names(PolicyUsageFilter="PermissionsPolicy") == {perm}
+    assert names(PolicyUsageFilter="PermissionsBoundary") == {bound}
+    iam.delete_role_permissions_boundary(RoleName=role)
+    assert iam.get_policy(PolicyArn=bound)["Policy"]["PermissionsBoundaryUsageCount"] == 1

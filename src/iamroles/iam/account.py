@@ -58,11 +58,12 @@ def get_account_authorization_details(ctx: CallContext, inp: Input) -> Output:
     owners = ([ctx.account_id] if "LocalManagedPolicy" in wanted else []) + (["aws"] if "AWSManagedPolicy" in wanted else [])
     if owners:
         policies = tx.policies(owners)
-        counts = tx.attachment_counts([p.arn for p in policies])
+        counts = tx.attachment_counts([p.arn for p in policies], ctx.account_id)
+        boundaries = tx.boundary_counts([p.arn for p in policies], ctx.account_id)
         for p in policies:
-            if p.account_id == "aws" and not counts.get(p.arn):
+            if p.account_id == "aws" and not counts.get(p.arn) and not boundaries.get(p.arn):
                 continue  # AWS managed policies are listed when in use
-            d = policy_out(ctx, p, counts.get(p.arn, 0))
+            d = policy_out(ctx, p, counts.get(p.arn, 0), boundaries=boundaries.get(p.arn, 0))
             d["PolicyVersionList"] = [
                 {"Document": encode_document(v.document), "VersionId": v.version_id, "IsDefaultVersion": v.version_id == p.default_version, "CreateDate": v.created_at}
                 for v in tx.policy_versions(p.arn)

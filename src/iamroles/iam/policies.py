@@ -47,9 +47,14 @@ def _owned(ctx: CallContext, arn: str, for_update: bool = False) -> ManagedPolic
     return policy
 
 
-def policy_out(ctx: CallContext, p: ManagedPolicy, count: int | None = None, tags: bool = False) -> dict[str, Any]:
+def policy_out(ctx: CallContext, p: ManagedPolicy, count: int | None = None, tags: bool = False,
+               boundaries: int | None = None) -> dict[str, Any]:
+    """AttachmentCount and PermissionsBoundaryUsageCount count the caller's account only (AWS managed
+    policies are shared by every account, their use in one is not another's business)."""
     if count is None:
-        count = ctx.tx.attachment_counts([p.arn]).get(p.arn, 0)
+        count = ctx.tx.attachment_counts([p.arn], ctx.account_id).get(p.arn, 0)
+    if boundaries is None:
+        boundaries = ctx.tx.boundary_counts([p.arn], ctx.account_id).get(p.arn, 0)
     out: dict[str, Any] = {
         "PolicyName": p.name,
         "PolicyId": p.policy_id,
@@ -57,7 +62,7 @@ def policy_out(ctx: CallContext, p: ManagedPolicy, count: int | None = None, tag
         "Path": p.path,
         "DefaultVersionId": p.default_version,
         "AttachmentCount": count,
-        "PermissionsBoundaryUsageCount": 0,
+        "PermissionsBoundaryUsageCount": boundaries,
         "IsAttachable": True,
         "Description": p.description,
         "CreateDate": p.created_at,
@@ -114,16 +119,20 @@ def list_policies(ctx: CallContext, inp: Input) -> Output:
     scope = inp.get("Scope") or "All"
     owners = {"All": [ctx.account_id, "aws"], "AWS": ["aws"], "Local": [ctx.account_id]}[scope]
     found = ctx.tx.policies(owners, inp.get("PathPrefix") or "/")
-    counts = ctx.tx.attachment_counts([p.arn for p in found])
-    if inp.get("OnlyAttached"):
-        found = [p for p in found if counts.get(p.arn)]
+    arns = [p.arn for p in found]
+    counts = ctx.tx.attachment_counts(arns, ctx.account_id)
+    boundaries = ctx.tx.boundary_counts(arns, ctx.account_id)
+    # OnlyAttached: attached to a user, group or role. PolicyUsageFilter: PermissionsPolicy lists the policies
+    # in use as permissions policies, PermissionsBoundary those in use as permissions boundaries (API_ListPolicies).
     usage = inp.get("PolicyUsageFilter")
+    if inp.get("OnlyAttached") or usage == "PermissionsPolicy":
+        found = [p for p in found if counts.get(p.arn)]
     if usage == "PermissionsBoundary":
-        found = []  # boundary usage is reported by ListEntitiesForPolicy; none count as attachments here
+        found = [p for p in found if boundaries.get(p.arn)]
     chunk, meta = page(found, inp, key=lambda p: p.name.lower() + "\0" + p.arn)
     items = []
     for p in chunk:
-        item = policy_out(ctx, p, counts.get(p.arn, 0))
+        item = policy_out(ctx, p, counts.get(p.arn, 0), boundaries=boundaries.get(p.arn, 0))
         item.pop("Description")
         items.append(item)
     return {"Policies": items, **meta}

@@ -406,10 +406,28 @@ class Tx:
         rows = self.c.execute(select(c.account_id, c.entity_type, c.entity_key).where(c.policy_arn == arn).order_by(c.entity_type, c.entity_key))
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
-    def attachment_counts(self, arns: Sequence[str]) -> dict[str, int]:
+    def attachment_counts(self, arns: Sequence[str], account_id: str | None = None) -> dict[str, int]:
+        """How many users, groups and roles (of ``account_id``, if given) have each policy attached."""
         c = t.attachments.c
-        rows = self.c.execute(select(c.policy_arn, func.count()).where(c.policy_arn.in_(list(arns))).group_by(c.policy_arn))
+        q = select(c.policy_arn, func.count()).where(c.policy_arn.in_(list(arns)))
+        if account_id is not None:
+            q = q.where(c.account_id == account_id)
+        rows = self.c.execute(q.group_by(c.policy_arn))
         return {r[0]: int(r[1]) for r in rows}
+
+    def boundary_counts(self, arns: Sequence[str], account_id: str) -> dict[str, int]:
+        """How many users and roles of ``account_id`` have each policy as their permissions boundary."""
+        counts: dict[str, int] = {}
+        for table in (t.users, t.roles):
+            c = table.c
+            rows = self.c.execute(
+                select(c.permissions_boundary, func.count())
+                .where(c.account_id == account_id, c.permissions_boundary.in_(list(arns)))
+                .group_by(c.permissions_boundary)
+            )
+            for arn, n in rows:
+                counts[arn] = counts.get(arn, 0) + int(n)
+        return counts
 
     def delete_attachments(self, account_id: str, entity_type: str, entity_key: str) -> None:
         c = t.attachments.c
