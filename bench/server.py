@@ -121,20 +121,27 @@ def measure(name: str, url: str, root_key: str, root_secret: str, duration: floa
     key, secret, role_arn = setup(url, root_key, root_secret)
     sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bench")["Credentials"]
-    ops = {
-        "sts:GetCallerIdentity": ("sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}, None),
-        "iam:GetRole (user, authorised)": ("iam", {"Action": "GetRole", "Version": "2010-05-08", "RoleName": "bench"}, None),
-        "sts:AssumeRole": ("sts", {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": role_arn, "RoleSessionName": "bench"}, None),
-        "sts:GetCallerIdentity (temporary)": ("sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}, creds),
-    }
+    ops = [
+        ("sts:GetCallerIdentity", "sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}, None),
+        ("sts:GetCallerIdentity (temporary)", "sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}, creds),
+        ("iam:GetRole (user, authorised)", "iam", {"Action": "GetRole", "Version": "2010-05-08", "RoleName": "bench"}, None),
+        ("sts:AssumeRole", "sts", {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": role_arn, "RoleSessionName": "bench"}, None),
+        # the same call again once every AssumeRole above has issued a session: does it slow as sessions pile up?
+        ("sts:GetCallerIdentity (temporary, after)", "sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}, creds),
+    ]
     out: dict[str, dict[str, float]] = {}
-    for op, (service, params, temp) in ops.items():
+    sessions = 0
+    for op, service, params, temp in ops:
         k, s, t = (temp["AccessKeyId"], temp["SecretAccessKey"], temp["SessionToken"]) if temp else (key, secret, None)
         payload = raw_request(url, service, params, k, s, t)
         for c in (1, 16):
-            asyncio.run(drive(url, payload, c, 0.5))  # warm up
-            out[f"{op} c={c}"] = asyncio.run(drive(url, payload, c, duration))
-            print(f"  {name:<9} {op:<36} c={c:<3} {out[f'{op} c={c}']['rps']:8.0f} rps", file=sys.stderr)
+            warm = asyncio.run(drive(url, payload, c, 0.5))
+            row = asyncio.run(drive(url, payload, c, duration))
+            if op == "sts:AssumeRole":
+                sessions += int(warm["requests"] + row["requests"])
+            out[f"{op} c={c}"] = row
+            print(f"  {name:<9} {op:<42} c={c:<3} {row['rps']:8.0f} rps", file=sys.stderr)
+    out["sessions issued"] = {"rps": float(sessions), "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "requests": sessions}
     return out
 
 
@@ -165,12 +172,15 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'operation':<44} {'iamroles rps':>12} {'p50':>7} {'p99':>7}   {'moto rps':>9} {'p50':>7} {'p99':>7}  ratio")
+    print(f"{'operation':<48} {'iamroles rps':>12} {'p50':>7} {'p99':>7}   {'moto rps':>9} {'p50':>7} {'p99':>7}  ratio")
     for row, r in results["iamroles"].items():
         m = results["moto"][row]
+        if row == "sessions issued":
+            print(f"sessions issued by AssumeRole before the '(temporary, after)' rows: iamroles {r['requests']}, moto {m['requests']}")
+            continue
         ratio = r["rps"] / m["rps"] if m["rps"] else float("inf")
         errs = f"  errors: iamroles {r['errors']}, moto {m['errors']}" if r["errors"] or m["errors"] else ""
-        print(f"{row:<44} {r['rps']:12.0f} {r['p50_ms']:6.1f}ms {r['p99_ms']:6.1f}ms   {m['rps']:9.0f} {m['p50_ms']:6.1f}ms {m['p99_ms']:6.1f}ms  {ratio:5.1f}x{errs}")
+        print(f"{row:<48} {r['rps']:12.0f} {r['p50_ms']:6.1f}ms {r['p99_ms']:6.1f}ms   {m['rps']:9.0f} {m['p50_ms']:6.1f}ms {m['p99_ms']:6.1f}ms  {ratio:5.1f}x{errs}")
     print("iamroles verifies SigV4 and evaluates identity, trust and boundary policies on every request; moto checks nothing.")
 
 
