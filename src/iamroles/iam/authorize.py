@@ -28,6 +28,7 @@ class PolicyCache:
     def __init__(self, limit: int = 10_000) -> None:
         self._docs: dict[tuple[str, str, str], Policy] = {}
         self._sets: dict[tuple[Any, ...], tuple[int, PolicySet]] = {}
+        self._combined: dict[tuple[int, int], tuple[PolicySet, Policy, PolicySet]] = {}
         self._lock = threading.Lock()
         self._limit = limit
 
@@ -52,10 +53,26 @@ class PolicyCache:
                 self._sets.clear()
             self._sets[key] = (generation, policies)
 
+    def with_resource(self, base: PolicySet, resource: Policy) -> PolicySet:
+        """``base`` with ``resource`` as its resource policy, kept so that its per-action plans are reused
+        (a PolicySet remembers which statements can match each action; a new one starts over)."""
+        key = (id(base), id(resource))
+        hit = self._combined.get(key)
+        if hit is not None and hit[0] is base and hit[1] is resource:
+            return hit[2]
+        combined = PolicySet(identity=base.identity, resource=resource, boundary=base.boundary, session=base.session,
+                             scp=base.scp, rcp=base.rcp)
+        with self._lock:
+            if len(self._combined) >= self._limit:
+                self._combined.clear()
+            self._combined[key] = (base, resource, combined)
+        return combined
+
     def clear(self) -> None:
         with self._lock:
             self._docs.clear()
             self._sets.clear()
+            self._combined.clear()
 
 
 def _managed(tx: Tx, cache: PolicyCache, arns: list[str], kind: PolicyKind = PolicyKind.IDENTITY) -> list[Policy]:
@@ -126,6 +143,7 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     return cached
 
 
+_NONE = PolicySet()
 _DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
 
 
@@ -138,11 +156,11 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
         context.update(keys)
     request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
     if caller.is_root:
-        policies = PolicySet(resource=resource_policy)  # the root bypasses identity policies
+        policies = ctx.cache.with_resource(_NONE, resource_policy) if resource_policy is not None else _NONE  # the root bypasses identity policies
     else:
         policies = caller_policies(ctx)
         if resource_policy is not None:
-            policies = PolicySet(identity=policies.identity, resource=resource_policy, boundary=policies.boundary, session=policies.session)
+            policies = ctx.cache.with_resource(policies, resource_policy)
     return evaluate(request, policies)
 
 

@@ -94,7 +94,7 @@ class AuditLog:
     """Handlers append events to a deque (no lock, no wake-up: waking a writer thread per event cost more than
     the request, profiled); one thread writes what has gathered every ``interval`` seconds, in batches."""
 
-    def __init__(self, store: Store, batch: int = 1000, interval: float = 0.2) -> None:
+    def __init__(self, store: Store, batch: int = 200, interval: float = 0.2) -> None:
         self.store = store
         self._pending: deque[tuple[dict[str, Any], str | None, str | None, datetime]] = deque()
         self._batch = batch
