@@ -5,6 +5,7 @@ import click
 
 from .policy import policy
 from .serve import accounts, audit, keys, oidc, roles, serve
+from .workload import credential_process, exec_command, metadata
 
 __all__ = ["main"]
 
@@ -22,3 +23,6 @@ main.add_command(audit)
 main.add_command(keys)
 main.add_command(roles)
 main.add_command(oidc)
+main.add_command(exec_command)
+main.add_command(credential_process)
+main.add_command(metadata)
