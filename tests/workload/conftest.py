@@ -89,8 +89,8 @@ class World:
 
     def launcher_env(self, key: dict[str, str], **extra: str) -> dict[str, str]:
         """A person with their own keys and the iamroles endpoint in their environment."""
-        return self.bare_env(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
-                             AWS_ENDPOINT_URL=self.srv.url, **extra)
+        return self.bare_env(**{"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+                                "AWS_ENDPOINT_URL": self.srv.url, **extra})
 
     def advance(self, seconds: float) -> None:
         r = httpx.post(self.srv.url + "/iamroles/test/clock", json={"advance": seconds})
@@ -99,6 +99,18 @@ class World:
 
 def run(args: list[str], env: dict[str, str], timeout: float = 30, **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def finish(proc: subprocess.Popen[str]) -> str:
+    """Stop ``proc`` if it still runs; its stderr."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+    err = proc.stderr.read() if proc.stderr else ""
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    return err
 
 
 def start(srv_tmp: Path) -> Server:
