@@ -97,6 +97,12 @@ class World:
         assert r.status_code == 200, r.text
 
 
+def caller_identity(world: World, creds: dict[str, str]) -> Any:
+    """sts:GetCallerIdentity signed with ``creds``."""
+    sts: Any = world.srv.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    return sts.get_caller_identity()
+
+
 def run(args: list[str], env: dict[str, str], timeout: float = 30, **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, **kw)
 

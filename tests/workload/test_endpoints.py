@@ -335,3 +335,10 @@ def test_config_default_profile_loses_its_credential_settings(tmp_path: Path) ->
     path.write_text("[default]\nregion = eu-west-1\n")
     assert config_without_credentials(path) is None
     assert config_without_credentials(tmp_path / "missing") is None
+
+
+def test_the_package_is_a_client_importing_nothing_else_of_iamroles() -> None:
+    from ..test_layers import SRC, _imports
+
+    for path in sorted((SRC / "workload").rglob("*.py")):
+        assert _imports(path, "workload") <= {"workload"}, path

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import ECS, IAMROLES, LOOP, WHOAMI, World, finish, pass_role, run
+from .conftest import ECS, IAMROLES, LOOP, WHOAMI, World, caller_identity, finish, pass_role, run
 
 SHOW = ("import boto3, json, os; print(json.dumps({'Arn': boto3.client('sts').get_caller_identity()['Arn'], "
         "'env': sorted(k for k in os.environ if k.startswith('AWS_')), 'url': os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'], "
@@ -156,7 +156,7 @@ def test_refresh_across_an_expiry(own_world: World) -> None:
         time.sleep(3)
         w.advance(898)
         with pytest.raises(ClientError) as exc:
-            w.srv.client("sts", first["AccessKeyId"], first["SecretAccessKey"], first["SessionToken"]).get_caller_identity()
+            caller_identity(w, first)
         assert exc.value.response["Error"]["Code"] == "ExpiredToken"
 
         proc.stdin.write("go\n")  # the same client: botocore refreshes from the endpoint, which fetches anew

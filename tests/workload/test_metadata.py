@@ -19,7 +19,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import EC2, ECS, IAMROLES, LOOP, WHOAMI, World, finish, pass_role, run
+from .conftest import EC2, ECS, IAMROLES, LOOP, WHOAMI, World, caller_identity, finish, pass_role, run
 
 
 @contextmanager
@@ -99,7 +99,7 @@ def test_refresh_across_an_expiry(own_world: World) -> None:
             time.sleep(3)
             w.advance(898)  # now past the first credentials' 900 s, by the server's clock
             with pytest.raises(ClientError) as exc:
-                w.srv.client("sts", first["AccessKeyId"], first["SecretAccessKey"], first["SessionToken"]).get_caller_identity()
+                caller_identity(w, first)
             assert exc.value.response["Error"]["Code"] == "ExpiredToken"
 
             child.stdin.write("new\n")

@@ -17,9 +17,12 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+if TYPE_CHECKING:
+    from iamroles.workload import Caller, CredentialCache, RoleCredentials, ServiceCredentialsRequest, WorkloadError
 
 __all__ = ["credential_process", "exec_command", "metadata"]
 
@@ -38,21 +41,21 @@ def _fail(command: str, err: object, status: int) -> NoReturn:
     sys.exit(status)
 
 
-def _warner(command: str) -> Callable[[Any], None]:
-    def warn(err: Any) -> None:
-        click.echo(f"iamroles {command}: could not refresh the role's credentials (still serving the current ones): {err}",
+def _warner(command: str) -> Callable[[WorkloadError], None]:
+    def warn(err: WorkloadError) -> None:
+        click.echo(f"iamroles {command}: could not refresh the role's credentials: {err}",
                    err=True)
     return warn
 
 
-def _cache(command: str, who: Any, request: Any) -> Any:
+def _cache(command: str, who: Caller, request: ServiceCredentialsRequest) -> CredentialCache:
     """A refreshing cache of ``request``'s credentials, fetched once now; refreshes keep the first session's name."""
     from iamroles.workload import CredentialCache, ServiceCredentialsClient
 
     client = ServiceCredentialsClient(who)
     current = request
 
-    def fetch() -> Any:
+    def fetch() -> RoleCredentials:
         nonlocal current
         creds = client.fetch(current)
         current = replace(current, session_name=creds.session_name)

@@ -217,7 +217,9 @@ class ServiceCredentialsClient:
             raise WorkloadError(f"{url} is not an iamroles endpoint (HTTP {response.status_code}: {snippet!r})",
                                 status=response.status_code)
         if response.status_code != 200:
-            error = doc.get("Error") if isinstance(doc.get("Error"), dict) else {}
+            error = doc.get("Error")
+            if not isinstance(error, dict):
+                error = {}
             raise WorkloadError(str(error.get("Message") or f"HTTP {response.status_code}"),
                                 code=error.get("Code"), status=response.status_code)
         return RoleCredentials.from_response(doc, requested_at)

@@ -94,12 +94,13 @@ class ContainerCredentialsEndpoint:
 
     def __init__(self, source: CredentialSource, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = secrets.token_urlsafe(32)
+        self._host = host
         self._server = _Server((host, port), source, "/" + secrets.token_urlsafe(16), self.token)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._host, self._server.server_port
         return f"http://{host}:{port}{self._server.credentials_path}"
 
     def start(self) -> ContainerCredentialsEndpoint:

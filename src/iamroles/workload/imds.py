@@ -153,12 +153,13 @@ class InstanceMetadataEndpoint:
         self.region = region
         self.tokens = TokenIssuer(clock)
         self._role_name: str | None = None
+        self._host = host
         self._server = _Server((host, port), self)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._host, self._server.server_port
         return f"http://{host}:{port}/"
 
     def role_name(self) -> str | None:
