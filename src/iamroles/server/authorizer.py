@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Authorization", "Authorizer", "authorize_api", "AUTHORIZE_ACTION"]
 
 AUTHORIZE_ACTION = "iamroles:AuthorizeRequest"
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,7 @@ def _http_from(doc: Any) -> sigv4.HttpRequest:
         raise ValidationError("Request.Headers must be an object or a list of [name, value] pairs.")
     headers: dict[str, str] = {}
     for pair in pairs:
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], str)):
             raise ValidationError("Request.Headers must hold string names and values.")
         name = pair[0].lower()
         headers[name] = f"{headers[name]},{pair[1]}" if name in headers else pair[1]
@@ -198,8 +200,7 @@ def _http_from(doc: Any) -> sigv4.HttpRequest:
         except (binascii.Error, TypeError, ValueError):
             raise ValidationError("Request.Body must be base64.") from None
     payload_hash = doc.get("PayloadHash")
-    if payload_hash is not None and not (isinstance(payload_hash, str) and len(payload_hash) == 64
-                                         and all(c in "0123456789abcdefABCDEF" for c in payload_hash)):
+    if payload_hash is not None and not (isinstance(payload_hash, str) and _HEX64.fullmatch(payload_hash)):
         raise ValidationError("Request.PayloadHash must be the hex SHA-256 of the body.")
     return sigv4.HttpRequest(method.upper(), path, query, headers, body, payload_hash, bool(doc.get("UnsignedPayload", False)))
 
