@@ -317,6 +317,9 @@ def test_tampered_query_and_path() -> None:
     "/a%2Fb/c%3Ad/x:y@z/(1)!*'",  # reserved characters, encoded and raw
     "/a/./b/../c//d/",  # dot segments and duplicate slashes
     "/~user/-._/",
+    "/.well-known/.../a.b/",  # dot-led segments that are not dot segments stay
+    "/a/b/..",  # a trailing dot segment
+    "/a/.",
 ])
 def test_paths(path: str) -> None:
     req, expected = sign("GET", "https://api.example.test" + path, headers=[], service="execute-api")
@@ -345,6 +348,21 @@ def test_repeated_headers() -> None:
     assert "x-multi" in signed.signed_headers
     assert "x-multi:first,second value\n" in canonical_request(req, signed) == expected
     fails(SignatureDoesNotMatch, with_header(req, "x-multi", "second   value,first"))
+
+
+def test_authorization_header_spacing_and_order() -> None:
+    """The header as the SDKs write it and the same fields spaced or ordered otherwise mean the same."""
+    req, _ = sign("GET", "https://api.example.test/v1/items", headers=[], service="execute-api")
+    signed = ok(req)
+    algorithm, rest = req.headers["authorization"].split(" ", 1)
+    fields = dict(item.strip().split("=", 1) for item in rest.split(","))
+    for auth in (
+        f"{algorithm}  Credential={fields['Credential']},SignedHeaders={fields['SignedHeaders']},Signature={fields['Signature']}",
+        f"{algorithm} Signature={fields['Signature']}, Credential={fields['Credential']}, SignedHeaders={fields['SignedHeaders']}",
+    ):
+        assert ok(with_header(req, "authorization", auth)) == signed
+    bad = fields["Signature"][:-1] + ("0" if fields["Signature"][-1] != "0" else "1")
+    fails(SignatureDoesNotMatch, with_header(req, "authorization", req.headers["authorization"].replace(fields["Signature"], bad)))
 
 
 def test_date_header_instead_of_x_amz_date() -> None:

@@ -73,6 +73,10 @@ UNSIGNED_WITH_BODY = "UNSIGNED-PAYLOAD is not accepted for a request with a body
 _PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
 _QUERY_REQUIRED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
 _AUTH_SEPARATORS = re.compile(r"[\s,]+")
+# The Authorization header as every SDK writes it; anything else takes the general path.
+_SDK_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^\s,=]+), ?SignedHeaders=([^\s,=]+), ?Signature=([^\s,=]+)")
+# A path whose canonical form is itself: segments of unreserved characters, none "." or "..".
+_PLAIN_PATH = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)*/?")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -157,27 +161,23 @@ def parse(
 def _parse_header(
     req: HttpRequest, auth: str, services: Sequence[str] | None, regions: Collection[str] | None
 ) -> SignedRequest:
-    algorithm, _, rest = auth.strip().partition(" ")
-    fields: dict[str, str] = {}
-    for token in _AUTH_SEPARATORS.split(rest):
-        if not token:
-            continue
-        name, eq, value = token.partition("=")
-        if not eq:
-            raise IncompleteSignature(
-                f"'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: '{auth}'."
-            )
-        fields[name] = value
+    sdk = _SDK_AUTH.fullmatch(auth)
+    if sdk is not None:
+        algorithm = ALGORITHM
+        fields = {"Credential": sdk[1], "SignedHeaders": sdk[2], "Signature": sdk[3]}
+    else:
+        algorithm, fields = _auth_fields(auth)
     stamp = req.headers.get("x-amz-date") or req.headers.get("date")
-    problems = [
-        f"Authorization header requires '{name}' parameter. "
-        for name in ("Credential", "Signature", "SignedHeaders")
-        if not fields.get(name) and (name != "SignedHeaders" or name not in fields)
-    ]
-    if not stamp:
-        problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ")
-    if problems:
-        raise IncompleteSignature("".join(problems) + f"Authorization={auth}")
+    if sdk is None or not stamp:
+        problems = [
+            f"Authorization header requires '{name}' parameter. "
+            for name in ("Credential", "Signature", "SignedHeaders")
+            if not fields.get(name) and (name != "SignedHeaders" or name not in fields)
+        ]
+        if not stamp:
+            problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ")
+        if problems:
+            raise IncompleteSignature("".join(problems) + f"Authorization={auth}")
     assert stamp is not None
     timestamp = _parse_time(stamp, http_date_allowed="x-amz-date" not in req.headers)
     signed_headers = tuple(fields["SignedHeaders"].split(";"))
@@ -196,6 +196,21 @@ def _parse_header(
         presigned=False,
         expires=None,
     )
+
+
+def _auth_fields(auth: str) -> tuple[str, dict[str, str]]:
+    algorithm, _, rest = auth.strip().partition(" ")
+    fields: dict[str, str] = {}
+    for token in _AUTH_SEPARATORS.split(rest):
+        if not token:
+            continue
+        name, eq, value = token.partition("=")
+        if not eq:
+            raise IncompleteSignature(
+                f"'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: '{auth}'."
+            )
+        fields[name] = value
+    return algorithm, fields
 
 
 def _parse_query(
@@ -321,6 +336,8 @@ def canonical_request(req: HttpRequest, signed: SignedRequest) -> str:
 def _canonical_uri(path: str) -> str:
     if path == "/" or not path:
         return "/"
+    if _PLAIN_PATH.fullmatch(path):
+        return path
     segments = [s for s in path.split("/") if s and s != "."]
     out: list[str] = []
     for segment in segments:

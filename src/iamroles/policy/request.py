@@ -162,19 +162,20 @@ def _context_value(value: ContextValue) -> str | tuple[str, ...]:
     return tuple(_context_value(v) for v in value)  # type: ignore[misc]
 
 
-_last_time: tuple[int, str] = (-1, "")
+_times: dict[int, str] = {}
 
 
 def format_time(when: datetime) -> str:
-    """ISO 8601 UTC to the second (remembering the last second formatted: requests come many per second)."""
-    global _last_time
+    """ISO 8601 UTC to the second, remembering recent seconds (a request formats its own time and its
+    session's issue time, many requests a second)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     second = math.floor(when.timestamp())
-    if _last_time[0] == second:
-        return _last_time[1]
-    text = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    _last_time = (second, text)
+    text = _times.get(second)
+    if text is None:
+        if len(_times) >= 4096:
+            _times.clear()
+        text = _times[second] = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return text
 
 
@@ -199,7 +200,7 @@ class Request:
         if self.resource_account:
             ctx["aws:resourceaccount"] = self.resource_account
         for key, value in self.context.items():
-            ctx[key.lower()] = _context_value(value)
+            ctx[key.lower()] = value if type(value) is str else _context_value(value)
         object.__setattr__(self, "ctx", ctx)
 
     @property
