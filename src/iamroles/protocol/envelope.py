@@ -2,11 +2,11 @@
 and its JSON twin for iamroles' own API (``/iamroles/v1/...``)."""
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from botocore.model import ServiceModel
 
 from iamroles.errors import AwsError
+
+from .xml import text
 
 __all__ = ["error_document", "render_error"]
 
@@ -14,8 +14,10 @@ __all__ = ["error_document", "render_error"]
 def render_error(err: AwsError, request_id: str, model: ServiceModel | None) -> tuple[int, bytes]:
     ns = (model.metadata.get("xmlNamespace") if model is not None else None) or "https://iam.amazonaws.com/doc/2010-05-08/"
     body = (
-        f'<ErrorResponse xmlns="{ns}"><Error><Type>{err.fault}</Type><Code>{escape(err.code)}</Code>'
-        f"<Message>{escape(err.message)}</Message></Error><RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
+        # text(): a message quoting a parameter keeps its CR, and a character XML cannot carry
+        # (a NUL that broke a pattern) does not make the whole error unreadable
+        f'<ErrorResponse xmlns="{ns}"><Error><Type>{err.fault}</Type><Code>{text(err.code)}</Code>'
+        f"<Message>{text(err.message)}</Message></Error><RequestId>{text(request_id)}</RequestId></ErrorResponse>"
     )
     return err.status, body.encode()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -36,13 +37,34 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-# The models' patterns are Java regexes; the only Unicode classes IAM and STS
-# use (\p{L}, \p{Z}, \p{N}) appear inside character classes.
+# The models' patterns are Java regexes. Java's \w, \d and \s are ASCII-only
+# (no UNICODE_CHARACTER_CLASS), hence re.ASCII; the only Unicode classes IAM
+# and STS use (\p{L}, \p{Z}, \p{N}) appear inside character classes and are
+# expanded to the code-point ranges of those Unicode categories.
+@lru_cache(maxsize=1)
+def _unicode_classes() -> dict[str, str]:
+    """``{"L": ranges, "N": ranges, "Z": ranges}`` for use inside ``[...]`` (no code point above U+3FFFF is in any)."""
+    ranges: dict[str, list[str]] = {"L": [], "N": [], "Z": []}
+    run, run_start = "", 0
+    for cp in range(0x40001):
+        major = unicodedata.category(chr(cp))[0] if cp < 0x40000 else ""
+        if major != run:
+            if run in ranges:
+                end = cp - 1
+                ranges[run].append(f"\\U{run_start:08x}" if run_start == end else f"\\U{run_start:08x}-\\U{end:08x}")
+            run, run_start = major, cp
+    return {cat: "".join(parts) for cat, parts in ranges.items()}
+
+
 @lru_cache(maxsize=1024)
 def _pattern(java: str) -> re.Pattern[str] | None:
-    text = java.replace(r"\p{L}", "a-zA-Z\u00c0-\uffff").replace(r"\p{Z}", r"\s").replace(r"\p{N}", r"0-9")
+    text = java
+    if r"\p{" in text:
+        classes = _unicode_classes()
+        for cat in ("L", "N", "Z"):
+            text = text.replace(rf"\p{{{cat}}}", classes[cat])
     try:
-        return re.compile(text)
+        return re.compile(text, re.ASCII)
     except re.error:
         return None
 

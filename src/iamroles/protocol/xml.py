@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -9,7 +10,25 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape
 
-__all__ = ["render_response", "xmlns"]
+__all__ = ["render_response", "text", "xmlns"]
+
+
+# An XML parser reads a literal CR (or CR LF) in text as LF; AWS's text keeps it, so it is sent as a
+# character reference.
+_ENTITIES = {"\r": "&#13;"}
+# XML 1.0 has no way to carry these, not even as character references: a document holding one is
+# refused whole by the client's parser (botocore: "invalid XML received"). A value (a stored
+# description, an error message quoting the parameter that broke a pattern) may hold them, so
+# they are sent as U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def text(value: str) -> str:
+    """``value`` as XML character data: escaped, CR kept, what XML cannot carry replaced."""
+    if _SPECIAL.search(value) is None:
+        return value  # most values: one scan, no copies
+    return _NOT_XML.sub("\ufffd", escape(value, _ENTITIES))
 
 
 def xmlns(op: OperationModel) -> str:
@@ -27,11 +46,11 @@ def _scalar(value: Any, shape: Shape) -> str:
             value = value.astimezone(timezone.utc)
             ms = value.microsecond // 1000
             return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms:03d}Z" if ms else "Z")
-        return escape(str(value))
+        return text(str(value))
     if t == "blob":
         raw = value if isinstance(value, bytes) else str(value).encode()
         return base64.b64encode(raw).decode()
-    return escape(str(value))
+    return text(str(value))
 
 
 def _write(out: list[str], name: str, value: Any, shape: Shape) -> None:
@@ -83,5 +102,5 @@ def render_response(op: OperationModel, output: Mapping[str, Any] | None, reques
         out.append(f"<{wrapper}>")
         _members(out, output or {}, shape)
         out.append(f"</{wrapper}>")
-    out.append(f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata></{name}Response>")
+    out.append(f"<ResponseMetadata><RequestId>{text(request_id)}</RequestId></ResponseMetadata></{name}Response>")
     return "".join(out).encode()
