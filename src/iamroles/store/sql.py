@@ -174,6 +174,12 @@ class Tx:
             self._begun = self._c.begin()
         return self._c
 
+    def __enter__(self) -> Tx:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._end(exc_type is None)
+
     def _end(self, ok: bool) -> None:
         """Finish a read transaction that opened a connection."""
         if self._c is None:
@@ -688,16 +694,9 @@ class Store:
         if invalidate:
             self.shared.clear()
 
-    @contextmanager
-    def read(self) -> Iterator[Tx]:
-        """A read transaction; it connects only if a read misses the shared cache."""
-        tx = Tx(self, None, False)
-        try:
-            yield tx
-        except BaseException:
-            tx._end(False)
-            raise
-        tx._end(True)
+    def read(self) -> Tx:
+        """A read transaction (``with store.read() as tx``); it connects only if a read misses the shared cache."""
+        return Tx(self, None, False)
 
     def close(self) -> None:
         self.engine.dispose()
