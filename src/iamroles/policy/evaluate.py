@@ -13,7 +13,13 @@
    names only the caller's account delegates to identity policies;
 4. across accounts both the resource side and the identity side must allow;
 5. identity-based policies, then the permissions boundary, then session
-   policies must each allow (the account root bypasses identity policies).
+   policies must each allow (the account root bypasses identity policies);
+   a federated user session with no session policy has no permissions of its
+   own (only a resource-based policy naming the session can allow it).
+
+A Deny with NotPrincipal in a resource-based policy denies every IAM user or
+role session that has a permissions boundary, whatever NotPrincipal names
+(access_policies_boundaries).
 
 The result names the statements that decided it and, for a denial, the
 policy type AWS names in its AccessDenied message.
@@ -31,6 +37,9 @@ from .request import PrincipalType, Request
 __all__ = ["Effect", "Decision", "Match", "PolicySet", "evaluate"]
 
 _MEMO_LIMIT = 4096
+
+# principals a permissions boundary can be attached to (through their user or role)
+_BOUNDED = frozenset({PrincipalType.USER, PrincipalType.ASSUMED_ROLE})
 
 
 class Effect(str, Enum):
@@ -184,7 +193,14 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
 
     # 1. explicit deny anywhere
     for t, st in plan.denies:
-        if st.applies(resource, ctx) and (st.principals is None or st.grant(principal) != Grant.NONE):
+        if st.applies(resource, ctx) and (
+            st.principals is None
+            or st.grant(principal) != Grant.NONE
+            # access_policies_boundaries: a Deny with NotPrincipal "will always deny any
+            # IAM principal that has a permissions boundary policy attached, regardless
+            # of the values specified in the NotPrincipal element"
+            or (st.not_principal and policies.boundary is not None and principal.type in _BOUNDED)
+        ):
             return deny(Effect.EXPLICIT_DENY, t, (_match(t, st),))
 
     matches: list[Match] = []
@@ -241,4 +257,10 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         if st is None:
             return deny(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches))
         matches.append(_match(PolicyType.SESSION, st))
+    elif principal.type is PrincipalType.FEDERATED_USER:
+        # a federated user session (GetFederationToken) passed no session policy: "If
+        # there is no session policy, the code checks whether the principal is a role
+        # session. If the principal is a role session, then the request is Allowed.
+        # Otherwise, the request is implicitly denied" (policy-eval-denyallow)
+        return deny(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches))
     return Decision(Effect.ALLOW, None, tuple(matches), request)
