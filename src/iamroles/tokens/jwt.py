@@ -40,7 +40,7 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes
     try:
         header = json.loads(_b64(parts[0]))
         claims = json.loads(_b64(parts[1]))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested deeper than json's limit
         raise JwtError("malformed token") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise JwtError("malformed token")

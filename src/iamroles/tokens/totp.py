@@ -25,7 +25,7 @@ def code_at(seed: bytes, step: int) -> str:
 
 def verify(seed: bytes, code: str, epoch: float, window: int = 1) -> int | None:
     """The time step ``code`` is valid for (within ``window`` steps of now), or None."""
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):  # str.isdigit also takes "١٢٣٤٥٦" and "²"
         return None
     now = int(epoch // STEP)
     for step in range(now - window, now + window + 1):

@@ -1,0 +1,97 @@
+"""The master key (secrets at rest) and the identifiers and secrets AWS's formats call for (``tokens.secrets``).
+
+Temporary credentials have no derived secret: ``sts.sessions.issue`` draws a fresh ``ASIA…`` id and a fresh
+40-character secret and seals both into the token (``test_session_resolution`` checks that the resolver
+hands back exactly that secret for SigV4); here, that the draws have AWS's shapes and are uniform.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import stat
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from iamroles.tokens import MasterKey, new_access_key_id, new_secret_access_key, new_unique_id
+from iamroles.tokens.secrets import ENV
+
+B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+# -- the master key ---------------------------------------------------------------------------------------------
+
+
+def test_sealed_secrets_open_only_with_their_key_and_record() -> None:
+    mk = MasterKey(secrets.token_bytes(32))
+    sealed = mk.seal(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", b"AKIAIOSFODNN7EXAMPLE")
+    assert b"wJalrXUtnFEMI" not in sealed and sealed[:1] == b"\x01"
+    assert mk.open(sealed, b"AKIAIOSFODNN7EXAMPLE") == b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert mk.seal(b"x", b"a") != mk.seal(b"x", b"a")  # fresh nonce
+    with pytest.raises(InvalidTag):  # copied onto another record
+        mk.open(sealed, b"AKIAOTHERKEY00000000")
+    with pytest.raises(InvalidTag):  # under another master key
+        MasterKey(secrets.token_bytes(32)).open(sealed, b"AKIAIOSFODNN7EXAMPLE")
+    for i in range(len(sealed)):  # any altered byte
+        for bit in (0, 7):
+            altered = sealed[:i] + bytes([sealed[i] ^ (1 << bit)]) + sealed[i + 1 :]
+            with pytest.raises((InvalidTag, ValueError)):
+                mk.open(altered, b"AKIAIOSFODNN7EXAMPLE")
+    for n in range(len(sealed)):  # any truncation
+        with pytest.raises((InvalidTag, ValueError)):
+            mk.open(sealed[:n], b"AKIAIOSFODNN7EXAMPLE")
+
+
+@pytest.mark.parametrize("size", [0, 16, 31, 33, 64])
+def test_a_master_key_is_32_bytes(size: int) -> None:
+    with pytest.raises(ValueError):
+        MasterKey(bytes(size))
+
+
+def test_load_or_create_makes_a_0600_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    path = tmp_path / "data" / "master.key"
+    first, created = MasterKey.load_or_create(path)
+    assert created and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(base64.b64decode(path.read_bytes().strip())) == 32
+    sealed = first.seal(b"secret", b"aad")
+    again, created_again = MasterKey.load_or_create(path)
+    assert not created_again and again.open(sealed, b"aad") == b"secret"  # the same key, read back
+
+
+def test_the_environment_variable_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = secrets.token_bytes(32)
+    monkeypatch.setenv(ENV, base64.b64encode(key).decode())
+    path = tmp_path / "master.key"
+    mk, created = MasterKey.load_or_create(path)
+    assert not created and not path.exists()
+    assert MasterKey(key).open(mk.seal(b"s", b"a"), b"a") == b"s"
+
+
+# -- ids and secrets --------------------------------------------------------------------------------------------
+
+
+def test_access_key_ids_and_unique_ids_have_aws_shapes() -> None:
+    assert re.fullmatch(r"AKIA[A-Z2-7]{16}", new_access_key_id())
+    assert re.fullmatch(r"ASIA[A-Z2-7]{16}", new_access_key_id("ASIA"))
+    for prefix in ("AIDA", "AROA", "AGPA", "ANPA", "AIPA"):
+        assert re.fullmatch(prefix + r"[A-Z2-7]{17}", new_unique_id(prefix))
+    assert re.fullmatch(r"[A-Za-z0-9+/]{40}", new_secret_access_key())
+
+
+def test_draws_are_distinct_and_uniform() -> None:
+    """2000 temporary ids and secrets: no repeats, and every character of each alphabet about equally often
+    (a biased or truncated alphabet would show: each count is far outside these bounds only by error)."""
+    ids = [new_access_key_id("ASIA") for _ in range(2000)]
+    keys = [new_secret_access_key() for _ in range(2000)]
+    assert len(set(ids)) == len(ids) and len(set(keys)) == len(keys)
+    for values, alphabet, skip in ((ids, B32, 4), (keys, B64, 0)):
+        counts = Counter("".join(v[skip:] for v in values))
+        assert set(counts) == set(alphabet)
+        expected = sum(counts.values()) / len(alphabet)
+        assert all(0.8 * expected < c < 1.2 * expected for c in counts.values()), counts
+
