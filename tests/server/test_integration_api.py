@@ -157,6 +157,18 @@ def test_authorization_api_decides_forwarded_requests(iam, server: Server) -> No
     verdict = ask(reader_key, "s3:GetObject", ResourcePolicy=conditional, Context={"s3:ExistingObjectTag/secret": "yes"})
     assert verdict["Decision"] == "ExplicitDeny" and verdict["DeniedBy"] == "resource"
 
+    # a federated user session with no session policy has no permissions of its own, but a resource-based
+    # policy naming the session allows it (reference_policies_evaluation-logic_policies.html#policy-eval-denyallow)
+    iam.put_user_policy(UserName=reader["UserName"], PolicyName="federate", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}]}))
+    fed = server.client("sts", reader_key["AccessKeyId"], reader_key["SecretAccessKey"]).get_federation_token(Name="carol")
+    fed_creds = fed["Credentials"]
+    bare = ask(fed_creds, "s3:GetObject")
+    assert not bare["Allowed"] and bare["DeniedBy"] == "session" and "no session policy allows" in bare["Message"]
+    names_session = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": fed["FederatedUser"]["Arn"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]})
+    assert ask(fed_creds, "s3:GetObject", ResourcePolicy=names_session)["Allowed"]
+
     # a tampered or replayed-with-changes request is not authentic
     tampered = forwarded(url, reader_key)
     tampered["Path"] = "/bucket/other.txt"

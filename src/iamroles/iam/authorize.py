@@ -132,12 +132,12 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     cached = ctx.cache.policy_set(key, generation)
     if cached is None:
         cached = identity_policies(ctx.tx, ctx.cache, caller.account_id, etype, ekey)
-        if session is not None and (session.policy or session.policy_arns or session.kind == "federated-user"):
+        # a federated user with no session policy has no permissions of its own: the policy core denies
+        # it (only a resource-based policy naming the session can allow it)
+        if session is not None and (session.policy or session.policy_arns):
             policies = list(_managed(ctx.tx, ctx.cache, list(session.policy_arns), PolicyKind.SESSION))
             if session.policy:
                 policies.append(ctx.cache.compiled(session.policy, PolicyKind.SESSION, "session-policy"))
-            if not policies:  # a federated user with no session policy has no permissions
-                policies.append(ctx.cache.compiled(_DENY_ALL, PolicyKind.SESSION, "no-session-policy"))
             cached = PolicySet(identity=cached.identity, boundary=cached.boundary, session=policies)
         ctx.cache.store(key, generation, cached)
     return cached
