@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 
 from iamroles.store import Store
 from iamroles.sts import keys as keys_module
-from iamroles.sts.keys import LONGEST_SESSION, KeyRing
+from iamroles.sts.keys import LONGEST_SESSION, RETIRED_KEY_LIFETIME, KeyRing
 from iamroles.tokens import MasterKey, SigningKey, TokenError, seal, unseal
 
 from .conftest import Node, make_node, make_store
@@ -56,7 +56,9 @@ def test_a_retired_key_opens_its_tokens_for_the_longest_session_then_is_dropped(
     t0, c0, k0 = sealed_now(node, "old")
     node.ring.rotate()  # k0 retired now
     t1, c1, _ = sealed_now(node, "new")
-    node.clock.advance((LONGEST_SESSION - timedelta(seconds=1)).total_seconds())
+    # another node may seal with k0 until it re-reads the ring (30 s): its tokens live the longest session after that
+    assert RETIRED_KEY_LIFETIME == LONGEST_SESSION + timedelta(seconds=30)
+    node.clock.advance((RETIRED_KEY_LIFETIME - timedelta(seconds=1)).total_seconds())
     assert node.ring.purge() == []  # not yet: a token k0 sealed just before rotating may still be live
     assert unseal(t0, node.ring.keys) == c0
     assert make_node(node.store, node.master_key, node.clock).ring.keys.keys() == node.ring.keys.keys()
@@ -77,7 +79,7 @@ def test_a_retired_key_opens_its_tokens_for_the_longest_session_then_is_dropped(
 def test_a_restarted_node_skips_keys_retired_too_long_ago_even_before_purge(node: Node) -> None:
     t0, c0, k0 = sealed_now(node, "old")
     node.ring.rotate()
-    node.clock.advance(LONGEST_SESSION.total_seconds() + 1)
+    node.clock.advance(RETIRED_KEY_LIFETIME.total_seconds() + 1)
     restarted = make_node(node.store, node.master_key, node.clock)  # the row is still in the store
     with node.store.read() as tx:
         assert k0.hex() in [r[0] for r in tx.signing_keys()]
@@ -111,6 +113,20 @@ def test_a_key_rotated_on_another_node_is_picked_up(node: Node, monkeypatch: pyt
     monkeypatch.setattr(keys_module, "time", types.SimpleNamespace(monotonic=lambda: later))
     assert node.resolve(cb.access_key_id, tb).caller.session == cb  # type: ignore[attr-defined]
     assert kb in node.ring.keys and node.ring.current.key_id == kb
+
+
+def test_an_unknown_key_reloads_the_ring_even_just_after_a_periodic_load(node: Node) -> None:
+    """The once-a-second limit on reloads for unknown key ids counts from the last such reload, not from
+    the node's own periodic re-read: a node that just re-read its ring still picks up another's rotation."""
+    other = make_node(node.store, node.master_key, node.clock)
+    other.ring.rotate()
+    tb, cb, kb = sealed_now(other, "from-b")
+    node.ring.load()  # this node re-read its ring a moment ago
+    assert node.resolve(cb.access_key_id, tb).caller.session == cb  # type: ignore[attr-defined]
+    assert kb in node.ring.keys
+    # a forged key id right after is not worth another read of the store (rate-limited), and is refused
+    forged = SigningKey(secrets.token_bytes(8), secrets.token_bytes(32))
+    assert node.ring.refresh_for(forged.key_id) is False
 
 
 def test_signing_keys_are_stored_sealed_under_the_master_key(tmp_path: Path) -> None:

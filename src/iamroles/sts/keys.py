@@ -2,7 +2,9 @@
 
 The newest key seals new tokens. ``rotate`` makes a new key and retires the
 others; a retired key keeps opening tokens for as long as any credential it
-sealed can live (the longest STS session, 36 hours), then ``purge`` drops it.
+sealed can live (the longest STS session, 36 hours, plus the 30 s another
+node may go on sealing with it before it re-reads the ring), then ``purge``
+drops it.
 A token under a key this node has not seen reloads the ring from the store
 (another node rotated), at most once a second.
 """
@@ -16,9 +18,12 @@ from datetime import datetime, timedelta, timezone
 from iamroles.store import Store
 from iamroles.tokens import MasterKey, SigningKey
 
-__all__ = ["KeyRing", "LONGEST_SESSION"]
+__all__ = ["KeyRing", "LONGEST_SESSION", "RETIRED_KEY_LIFETIME"]
 
 LONGEST_SESSION = timedelta(seconds=129600)  # GetSessionToken's maximum DurationSeconds
+_RELOAD_EVERY = 30.0  # seconds a node seals with the key it knows as current before re-reading the ring
+# a retired key opens tokens for the longest session after the last moment any node may still have sealed with it
+RETIRED_KEY_LIFETIME = LONGEST_SESSION + timedelta(seconds=_RELOAD_EVERY)
 
 
 def _aad(key_id: str) -> bytes:
@@ -34,12 +39,13 @@ class KeyRing:
         self._keys: dict[bytes, SigningKey] = {}
         self._current: SigningKey | None = None
         self._loaded_at = 0.0
+        self._missed_at = -1.0  # when an unknown key id last made this node reload
         self.load(create=True)
 
     @property
     def current(self) -> SigningKey:
         """The key new tokens are sealed with (re-read every 30 s: another process may have rotated)."""
-        if time.monotonic() - self._loaded_at > 30.0:
+        if time.monotonic() - self._loaded_at > _RELOAD_EVERY:
             self.load()
         assert self._current is not None
         return self._current
@@ -60,7 +66,7 @@ class KeyRing:
         keys: dict[bytes, SigningKey] = {}
         current = None
         for key_id, sealed, _created, retired in rows:
-            if retired is not None and retired + LONGEST_SESSION < now:
+            if retired is not None and retired + RETIRED_KEY_LIFETIME < now:
                 continue
             key = SigningKey(bytes.fromhex(key_id), self.master_key.open(sealed, _aad(key_id)))
             keys[key.key_id] = key
@@ -73,8 +79,12 @@ class KeyRing:
         """Reload if ``key_id`` is unknown here (rate-limited); whether it is known now."""
         if key_id in self._keys:
             return True
-        if time.monotonic() - self._loaded_at < 1.0:
+        # at most once a second for unknown ids (forged tokens must not make every request read the store);
+        # counted from the last such reload, not from the periodic one
+        now = time.monotonic()
+        if now - self._missed_at < 1.0:
             return False
+        self._missed_at = now
         self.load()
         return key_id in self._keys
 
@@ -95,7 +105,7 @@ class KeyRing:
         dropped = []
         with self.store.write() as tx:
             for key_id, _sealed, _created, retired in tx.signing_keys():
-                if retired is not None and retired + LONGEST_SESSION < now:
+                if retired is not None and retired + RETIRED_KEY_LIFETIME < now:
                     tx.delete_signing_key(key_id)
                     dropped.append(key_id)
         self.load()
