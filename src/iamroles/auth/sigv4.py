@@ -123,7 +123,17 @@ def _stamp(t: datetime) -> str:
 
 
 def _day(t: datetime) -> str:
-    return "%04d%02d%02d" % (t.year, t.month, t.day)
+    day = _days.get(t)
+    if day is None:
+        if len(_days) >= 1024:
+            _days.clear()
+        day = _days[t] = "%04d%02d%02d" % (t.year, t.month, t.day)
+    return day
+
+
+# X-Amz-Date values parsed, and the scope dates of request times, remembered (bounded): many requests a second
+_stamps: dict[str, datetime] = {}
+_days: dict[datetime, str] = {}
 
 
 # --- parse ----------------------------------------------------------------------------------------
@@ -243,6 +253,9 @@ def _parse_query(
 
 def _parse_time(value: str, http_date_allowed: bool) -> datetime:
     """X-Amz-Date in ISO-8601 basic format (20150830T123600Z); a Date header may also be an HTTP date."""
+    hit = _stamps.get(value)
+    if hit is not None:
+        return hit
     if (
         len(value) == 16
         and value.isascii()
@@ -252,12 +265,17 @@ def _parse_time(value: str, http_date_allowed: bool) -> datetime:
         and value[9:15].isdigit()
     ):
         try:
-            return datetime(
+            parsed = datetime(
                 int(value[0:4]), int(value[4:6]), int(value[6:8]),
                 int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=timezone.utc,
             )
         except ValueError:
             pass
+        else:
+            if len(_stamps) >= 1024:
+                _stamps.clear()
+            _stamps[value] = parsed  # requests signed in the same second share their X-Amz-Date
+            return parsed
     elif http_date_allowed:
         try:
             parsed = parsedate_to_datetime(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .conditions import ConditionTest, compile_clause
 from .document import PolicyDocument, PolicyKind, PrincipalElement, Statement
@@ -173,6 +174,7 @@ class CompiledStatement:
         "conditions",
         "principals",
         "not_principal",
+        "labels",
     )
 
     def __init__(self, st: Statement, index: int, variables: bool, policy: Policy) -> None:
@@ -192,6 +194,7 @@ class CompiledStatement:
         )
         self.principals = _PrincipalSets.build(st.principal) if st.principal is not None else None
         self.not_principal = st.not_principal
+        self.labels: dict[Any, Any] = {}  # evaluate's Match for this statement, per policy type
 
     def matches_action(self, action_lower: str) -> bool:
         hit = action_lower in self.exact_actions or (

@@ -171,7 +171,10 @@ class PolicySet:
 
 
 def _match(t: PolicyType, st: CompiledStatement) -> Match:
-    return Match(t, st.policy.name, st.index, st.sid, "Deny" if st.deny else "Allow")
+    m: Match | None = st.labels.get(t)
+    if m is None:  # made once per statement and type: a decision names its statements without building them
+        m = st.labels[t] = Match(t, st.policy.name, st.index, st.sid, "Deny" if st.deny else "Allow")
+    return m
 
 
 def _first(statements: tuple[CompiledStatement, ...], resource: str, ctx: object) -> CompiledStatement | None:

@@ -162,21 +162,26 @@ def _context_value(value: ContextValue) -> str | tuple[str, ...]:
     return tuple(_context_value(v) for v in value)  # type: ignore[misc]
 
 
-_times: dict[int, str] = {}
+_times: dict[int, tuple[str, str]] = {}
 
 
-def format_time(when: datetime) -> str:
-    """ISO 8601 UTC to the second, remembering recent seconds (a request formats its own time and its
-    session's issue time, many requests a second)."""
+def _time_keys(when: datetime) -> tuple[str, str]:
+    """aws:CurrentTime and aws:EpochTime of ``when``, remembering recent seconds (a request formats its
+    own time and its session's issue time, many requests a second)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     second = math.floor(when.timestamp())
-    text = _times.get(second)
-    if text is None:
+    hit = _times.get(second)
+    if hit is None:
         if len(_times) >= 4096:
             _times.clear()
-        text = _times[second] = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return text
+        hit = _times[second] = (when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second))
+    return hit
+
+
+def format_time(when: datetime) -> str:
+    """ISO 8601 UTC to the second."""
+    return _time_keys(when)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +200,7 @@ class Request:
     def __post_init__(self) -> None:
         ctx = dict(self.principal.keys)
         if self.time is not None:
-            ctx["aws:currenttime"] = format_time(self.time)
-            ctx["aws:epochtime"] = str(int(self.time.timestamp()) if self.time.tzinfo else int(self.time.replace(tzinfo=timezone.utc).timestamp()))
+            ctx["aws:currenttime"], ctx["aws:epochtime"] = _time_keys(self.time)
         if self.resource_account:
             ctx["aws:resourceaccount"] = self.resource_account
         for key, value in self.context.items():
