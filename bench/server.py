@@ -117,7 +117,7 @@ def setup(url: str, root_key: str, root_secret: str) -> tuple[str, str, str]:
     return key["AccessKeyId"], key["SecretAccessKey"], role_arn
 
 
-def measure(name: str, url: str, root_key: str, root_secret: str, duration: float) -> dict[str, dict[str, float]]:
+def measure(name: str, url: str, root_key: str, root_secret: str, duration: float, only: str | None = None) -> dict[str, dict[str, float]]:
     key, secret, role_arn = setup(url, root_key, root_secret)
     sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bench")["Credentials"]
@@ -132,6 +132,8 @@ def measure(name: str, url: str, root_key: str, root_secret: str, duration: floa
     out: dict[str, dict[str, float]] = {}
     sessions = 0
     for op, service, params, temp in ops:
+        if only and only.lower() not in op.lower():
+            continue
         k, s, t = (temp["AccessKeyId"], temp["SecretAccessKey"], temp["SessionToken"]) if temp else (key, secret, None)
         payload = raw_request(url, service, params, k, s, t)
         for c in (1, 16):
@@ -149,6 +151,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=float, default=4.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", help="run only the operations whose name contains this (e.g. AssumeRole)")
+    ap.add_argument("--no-moto", action="store_true", help="iamroles alone (for profiling; the comparison needs moto)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -161,10 +165,11 @@ def main() -> None:
     try:
         wait(f"http://127.0.0.1:{ip}/iamroles/health", iam_proc)
         wait(f"http://127.0.0.1:{mp}/moto-api/", moto_proc)
-        results = {
-            "iamroles": measure("iamroles", f"http://127.0.0.1:{ip}", root_key, root_secret, args.duration),
-            "moto": measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration),
-        }
+        results = {"iamroles": measure("iamroles", f"http://127.0.0.1:{ip}", root_key, root_secret, args.duration, args.only)}
+        results["moto"] = (
+            {row: {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "requests": 0} for row in results["iamroles"]}
+            if args.no_moto else measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration, args.only)
+        )
     finally:
         for p in (iam_proc, moto_proc):
             p.terminate()

@@ -47,21 +47,31 @@ def test_every_claim_set_round_trips(session: str, tags: dict[str, str], policy:
 
 
 def test_token_format() -> None:
-    """base64url, unpadded: b"IR1" | key id | 12-byte nonce | ciphertext + 16-byte tag, fresh nonce per seal."""
-    c = claims()
-    t1, t2 = seal(c, KEY), seal(c, KEY)
-    assert t1 != t2  # a fresh nonce each time
-    for t in (t1, t2):
-        assert set(t) <= set(NOISE[:64]) and "=" not in t
-        data = raw(t)
-        assert data[:3] == b"IR1" and data[3:11] == KEY.key_id
-        assert enc(data) == t
-    assert raw(t1)[11:23] != raw(t2)[11:23]
-    # the body really is AES-256-GCM under the key, with the header as associated data, over zlib'd JSON claims
-    data = raw(t1)
-    plain = AESGCM(KEY.key).decrypt(data[11:23], data[23:], data[:11])
-    assert json.loads(zlib.decompress(plain))["access_key_id"] == c.access_key_id
-    assert c.secret.encode() not in data and c.access_key_id.encode() not in data  # sealed, not just encoded
+    """base64url, unpadded: format | key id | 12-byte nonce | ciphertext + 16-byte tag, fresh nonce per seal.
+    The format is b"IR2" for claims sealed as they are, b"IR1" for claims large enough to be worth zlib."""
+    small = claims()
+    large = claims(policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": f"s3:Get{n}", "Resource": "*"} for n in range(12)]}), tags={f"k{n}": "v" * 20 for n in range(8)})
+    for c, prefix, unpack in ((small, b"IR2", lambda b: b), (large, b"IR1", zlib.decompress)):
+        t1, t2 = seal(c, KEY), seal(c, KEY)
+        assert t1 != t2  # a fresh nonce each time
+        for t in (t1, t2):
+            assert set(t) <= set(NOISE[:64]) and "=" not in t
+            data = raw(t)
+            assert data[:3] == prefix and data[3:11] == KEY.key_id
+            assert enc(data) == t
+            assert unseal(t, KEYS) == c
+        assert raw(t1)[11:23] != raw(t2)[11:23]
+        # the body really is AES-256-GCM under the key, with the header as associated data, over the JSON claims
+        data = raw(t1)
+        plain = AESGCM(KEY.key).decrypt(data[11:23], data[23:], data[:11])
+        assert json.loads(unpack(plain))["access_key_id"] == c.access_key_id
+        assert c.secret.encode() not in data and c.access_key_id.encode() not in data  # sealed, not just encoded
+        # the format is bound in: the other format's prefix on the same body does not open
+        other = (b"IR1" if prefix == b"IR2" else b"IR2") + data[3:]
+        with pytest.raises(TokenError):
+            unseal(enc(other), KEYS)
+    assert len(seal(large, KEY)) < len(enc(b"IR1" + bytes(20) + large.to_json() + bytes(16)))  # zlib did shrink it
 
 
 def test_the_pool_is_valid() -> None:
@@ -207,9 +217,9 @@ def test_only_the_key_a_token_names_is_tried() -> None:
 # -- sealed with the right key but not claims ------------------------------------------------------------------
 
 
-def _seal_plain(plain: bytes, key: SigningKey = KEY) -> str:
+def _seal_plain(plain: bytes, key: SigningKey = KEY, prefix: bytes = b"IR1") -> str:
     nonce = b"\x00" * 12
-    header = b"IR1" + key.key_id
+    header = prefix + key.key_id
     return enc(header + nonce + AESGCM(key.key).encrypt(nonce, plain, header))
 
 
@@ -224,4 +234,7 @@ def test_a_well_sealed_body_that_is_not_a_claim_set_is_refused(plain: bytes) -> 
     """Defence in depth: the AEAD passes but the content is not claims — still TokenError, never another error."""
     with pytest.raises(TokenError):
         open_(_seal_plain(plain))
+    with pytest.raises(TokenError):  # and the same bytes as an uncompressed body
+        open_(_seal_plain(plain, prefix=b"IR2"))
     assert open_(_seal_plain(zlib.compress(claims().to_json()))).account == "111122223333"  # the helper seals rightly
+    assert open_(_seal_plain(claims().to_json(), prefix=b"IR2")).account == "111122223333"

@@ -95,3 +95,47 @@ def test_draws_are_distinct_and_uniform() -> None:
         expected = sum(counts.values()) / len(alphabet)
         assert all(0.8 * expected < c < 1.2 * expected for c in counts.values()), counts
 
+
+
+def test_random_bytes_are_never_handed_out_twice_across_refills_and_threads() -> None:
+    """The buffered CSPRNG draw: every byte is used once, across pool refills and concurrent callers."""
+    import threading
+
+    from iamroles.tokens.secrets import random_bytes
+
+    chunks: list[bytes] = []
+    lock = threading.Lock()
+
+    def draw() -> None:
+        mine = [random_bytes(24) for _ in range(800)]  # several 4 KiB refills per thread
+        with lock:
+            chunks.extend(mine)
+
+    threads = [threading.Thread(target=draw) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(chunks) == 6400 and all(len(c) == 24 for c in chunks)
+    assert len(set(chunks)) == len(chunks)  # 192-bit draws: a repeat means a byte range was handed out twice
+    assert len(random_bytes(10_000)) == 10_000  # larger than the pool: straight from the OS
+
+
+def test_a_forked_child_does_not_reuse_the_parents_random_bytes() -> None:
+    """After fork, parent and child draw different bytes (the child's pool starts empty)."""
+    import os
+
+    from iamroles.tokens.secrets import random_bytes
+
+    random_bytes(16)  # the parent's pool holds bytes not yet handed out
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        os.write(write, random_bytes(32))
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child != random_bytes(32)

@@ -5,9 +5,12 @@ the temporary key id and secret, issue and expiry times, chaining depth,
 source identity, tags, session policies) as a compressed JSON claim set
 sealed with AES-256-GCM under a signing key:
 
-    token = base64url( b"IR1" | key id (8 bytes) | nonce (12) | ciphertext+tag )
+    token = base64url( format | key id (8 bytes) | nonce (12) | ciphertext+tag )
 
-The key id and format prefix are bound in as associated data. Any node that
+The format is b"IR1" when the plaintext is zlib-compressed (claims with a
+session policy or many tags) and b"IR2" when it is the claims' JSON as is
+(small claims gain little and compressing cost more than sealing). The key
+id and format prefix are bound in as associated data. Any node that
 holds the signing keys opens a token with no database read; a token sealed
 under an unknown key, altered in any byte, truncated or extended does not
 open. Keys are passed in; time is passed in.
@@ -26,10 +29,14 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .secrets import random_bytes
+
 __all__ = ["SessionClaims", "SigningKey", "seal", "unseal", "TokenError"]
 
-_PREFIX = b"IR1"
+_PREFIX = b"IR1"  # compressed claims
+_PLAIN = b"IR2"  # claims as they are
 _KEY_ID_LEN = 8
+_COMPRESS_FROM = 600  # bytes of claims JSON
 
 
 class TokenError(ValueError):
@@ -91,6 +98,19 @@ class SessionClaims:
 _FIELDS = tuple(f.name for f in fields(SessionClaims))
 
 
+_aeads: dict[bytes, AESGCM] = {}
+
+
+def _aead(key: SigningKey) -> AESGCM:
+    """The key's AES-GCM cipher, made once (a handful of keys live at a time)."""
+    aead = _aeads.get(key.key)
+    if aead is None:
+        if len(_aeads) >= 64:
+            _aeads.clear()
+        aead = _aeads[key.key] = AESGCM(key.key)
+    return aead
+
+
 def _compress(raw: bytes) -> bytes:
     """A zlib stream with a 1 KiB window: claims are a few hundred bytes, and setting up zlib's default
     32 KiB window cost more than the compression (profiled). Any zlib decoder reads it."""
@@ -99,9 +119,13 @@ def _compress(raw: bytes) -> bytes:
 
 
 def seal(claims: SessionClaims, key: SigningKey) -> str:
-    nonce = secrets.token_bytes(12)
-    header = _PREFIX + key.key_id
-    body = AESGCM(key.key).encrypt(nonce, _compress(claims.to_json()), header)
+    nonce = random_bytes(12)
+    raw = claims.to_json()
+    if len(raw) >= _COMPRESS_FROM:
+        header, raw = _PREFIX + key.key_id, _compress(raw)
+    else:
+        header = _PLAIN + key.key_id
+    body = _aead(key).encrypt(nonce, raw, header)
     return base64.urlsafe_b64encode(header + nonce + body).decode().rstrip("=")
 
 
@@ -114,13 +138,14 @@ def unseal(token: str, keys: Mapping[bytes, SigningKey]) -> SessionClaims:
     if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
         raise TokenError("not a session token")  # non-canonical encodings are other tokens
     header_len = len(_PREFIX) + _KEY_ID_LEN
-    if len(raw) < header_len + 12 + 16 or not raw.startswith(_PREFIX):
+    compressed = raw.startswith(_PREFIX)
+    if len(raw) < header_len + 12 + 16 or not (compressed or raw.startswith(_PLAIN)):
         raise TokenError("not a session token")
     key = keys.get(raw[len(_PREFIX) : header_len])
     if key is None:
         raise TokenError("sealed under an unknown key")
     try:
-        plain = AESGCM(key.key).decrypt(raw[header_len : header_len + 12], raw[header_len + 12 :], raw[:header_len])
-        return SessionClaims.from_json(zlib.decompress(plain))
+        plain = _aead(key).decrypt(raw[header_len : header_len + 12], raw[header_len + 12 :], raw[:header_len])
+        return SessionClaims.from_json(zlib.decompress(plain) if compressed else plain)
     except (InvalidTag, zlib.error, ValueError, TypeError):
         raise TokenError("the token does not open") from None
