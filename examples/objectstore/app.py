@@ -244,7 +244,8 @@ def main() -> None:
         authorizer = LocalAuthorizer.open(args.data_dir, args.db, account=args.account)
     else:
         authorizer = RemoteAuthorizer(args.endpoint_url, account=args.account)
-    uvicorn.run(create_app(authorizer), host=args.host, port=args.port, log_level="warning")
+    # proxy_headers=False: aws:SourceIp is the peer, not an X-Forwarded-For any local client could write
+    uvicorn.run(create_app(authorizer), host=args.host, port=args.port, log_level="warning", proxy_headers=False)
 
 
 if __name__ == "__main__":

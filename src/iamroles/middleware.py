@@ -38,6 +38,11 @@ tuple, ``None`` (refused: 403 AccessDenied, the default for anything the
 service did not think of), or :data:`PUBLIC` (no authentication at all, for
 health checks and the like; ``scope["iamroles"]`` is then ``None``).
 
+aws:SourceIp is the ASGI scope's ``client`` address. Run the ASGI server so
+that a client cannot choose it: uvicorn believes X-Forwarded-For from
+127.0.0.1 by default, so pass ``proxy_headers=False``, or name only your real
+proxies in ``forwarded_allow_ips`` (as ``iamroles serve --trusted-proxy`` does).
+
 Resource policies: ``resource_policy`` is a policy document (JSON text, a dict,
 or a compiled :class:`iamroles.policy.Policy` for the in-process backend), or
 a callable ``(request, target) -> document | None`` (plain or async), for

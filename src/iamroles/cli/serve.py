@@ -1,6 +1,7 @@
 """``iamroles serve`` and ``iamroles accounts``."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -31,10 +32,14 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
 @click.option("--cache-ttl", default=1.0, show_default=True, type=click.FloatRange(0), envvar="IAMROLES_CACHE_TTL",
               help="Seconds a running server trusts what it read; writes by other processes (the CLI, other nodes) apply within this. "
                    "Writes through this server apply at once.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, envvar="IAMROLES_TRUSTED_PROXIES", metavar="IP|CIDR",
+              help="A reverse proxy whose X-Forwarded-For / X-Forwarded-Proto are believed (repeatable). "
+                   "Without one, aws:SourceIp is the connection's peer: a client cannot choose it with a header.")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
           root_access_key: str | None, root_secret_key: str | None, test_mode: bool,
-          admin_access_key: str | None, admin_secret_key: str | None, cache_ttl: float, log_level: str) -> None:
+          admin_access_key: str | None, admin_secret_key: str | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
+          log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
     import uvicorn
 
@@ -54,7 +59,16 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
     for note in notes:
         click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
     click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if service.store.postgres else 'SQLite'})", err=True)
-    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=False)
+    proxies = [p.strip() for entry in trusted_proxies for p in entry.split(",") if p.strip()]
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{proxy!r} is not an IP address or CIDR", param_hint="--trusted-proxy") from None
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; that would let any local client set
+    # aws:SourceIp, so forwarded headers are ignored unless the operator names the proxies
+    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=False,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 @click.group()
