@@ -2,11 +2,16 @@
 
 Starts `iamroles serve` (SQLite) and `moto_server` on loopback, sets up a role
 and an IAM user allowed iam:GetRole and sts:AssumeRole, signs requests in
-advance with botocore, and drives each server with an asyncio client holding
-one keep-alive connection per worker, sending pre-built HTTP/1.1 bytes.
-Prints requests/s and p50/p99 latency per operation at concurrency 1 and 16.
+advance with botocore, and drives each server with the same load generator:
+wrk (C, one thread, one keep-alive connection per concurrent client; Debian's
+``wrk`` package) when it is on PATH, else an asyncio client holding one
+keep-alive connection per worker and sending pre-built HTTP/1.1 bytes. On a
+2-core machine the generator shares the CPU with the server: the Python client
+costs about as much per request as iamroles does, so it caps what can be
+measured; wrk costs a fraction of that. Prints requests/s and p50/p99 latency
+per operation at concurrency 1 and 16, and which generator measured them.
 
-    python bench/server.py [--duration 4] [--json]
+    python bench/server.py [--duration 4] [--client wrk|python] [--only NAME] [--json]
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,15 +56,50 @@ def wait(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"server did not start: {url}")
 
 
-def raw_request(url: str, service: str, params: dict[str, str], key: str, secret: str, token: str | None = None) -> bytes:
+def signed_request(url: str, service: str, params: dict[str, str], key: str, secret: str,
+                   token: str | None = None) -> tuple[str, dict[str, str]]:
+    """The form body and the headers (Host and Content-Length aside) of a botocore-signed POST."""
     body = urlencode(params)
     req = AWSRequest("POST", url + "/", data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     SigV4Auth(Credentials(key, secret, token), service, "us-east-1").add_auth(req)
     p = req.prepare()
+    return body, {k: v for k, v in p.headers.items() if k.lower() not in ("host", "content-length")}
+
+
+def raw_request(url: str, service: str, params: dict[str, str], key: str, secret: str, token: str | None = None) -> bytes:
+    body, headers = signed_request(url, service, params, key, secret, token)
     host = url.split("//", 1)[1]
-    lines = [f"POST / HTTP/1.1", f"Host: {host}"] + [f"{k}: {v}" for k, v in p.headers.items() if k.lower() not in ("host", "content-length")]
+    lines = ["POST / HTTP/1.1", f"Host: {host}"] + [f"{k}: {v}" for k, v in headers.items()]
     lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body.encode()
+
+
+_WRK_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def _lua(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def drive_wrk(url: str, request: tuple[str, dict[str, str]], concurrency: int, duration: float, workdir: Path) -> dict[str, float]:
+    """wrk with one thread and ``concurrency`` keep-alive connections, replaying one signed request."""
+    body, headers = request
+    script = workdir / f"req-{os.getpid()}-{time.monotonic_ns()}.lua"
+    lines = ['wrk.method = "POST"', f"wrk.body = {_lua(body)}"]
+    lines += [f"wrk.headers[{_lua(k)}] = {_lua(v)}" for k, v in headers.items()]
+    script.write_text("\n".join(lines) + _WRK_DONE)
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--timeout", "5s", "-s", str(script), url + "/"],
+                         capture_output=True, text=True, check=True).stdout
+    fields = next(line for line in out.splitlines() if line.startswith("WRK ")).split()[1:]
+    requests, duration_us, p50_us, p99_us, errors = (int(x) for x in fields)
+    return {"rps": requests / (duration_us / 1e6), "p50_ms": p50_us / 1000, "p99_ms": p99_us / 1000,
+            "errors": errors, "requests": requests}
 
 
 async def drive(url: str, payload: bytes, concurrency: int, duration: float) -> dict[str, float]:
@@ -117,7 +158,8 @@ def setup(url: str, root_key: str, root_secret: str) -> tuple[str, str, str]:
     return key["AccessKeyId"], key["SecretAccessKey"], role_arn
 
 
-def measure(name: str, url: str, root_key: str, root_secret: str, duration: float, only: str | None = None) -> dict[str, dict[str, float]]:
+def measure(name: str, url: str, root_key: str, root_secret: str, duration: float, only: str | None = None,
+            client: str = "python", workdir: Path | None = None) -> dict[str, dict[str, float]]:
     key, secret, role_arn = setup(url, root_key, root_secret)
     sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bench")["Credentials"]
@@ -136,9 +178,15 @@ def measure(name: str, url: str, root_key: str, root_secret: str, duration: floa
             continue
         k, s, t = (temp["AccessKeyId"], temp["SecretAccessKey"], temp["SessionToken"]) if temp else (key, secret, None)
         payload = raw_request(url, service, params, k, s, t)
+        request = signed_request(url, service, params, k, s, t)
         for c in (1, 16):
-            warm = asyncio.run(drive(url, payload, c, 0.5))
-            row = asyncio.run(drive(url, payload, c, duration))
+            if client == "wrk":
+                assert workdir is not None
+                warm = drive_wrk(url, request, c, 1, workdir)
+                row = drive_wrk(url, request, c, duration, workdir)
+            else:
+                warm = asyncio.run(drive(url, payload, c, 0.5))
+                row = asyncio.run(drive(url, payload, c, duration))
             if op == "sts:AssumeRole":
                 sessions += int(warm["requests"] + row["requests"])
             out[f"{op} c={c}"] = row
@@ -153,6 +201,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--only", help="run only the operations whose name contains this (e.g. AssumeRole)")
     ap.add_argument("--no-moto", action="store_true", help="iamroles alone (for profiling; the comparison needs moto)")
+    ap.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
+                    help="the load generator (default: wrk when it is installed)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -165,10 +215,12 @@ def main() -> None:
     try:
         wait(f"http://127.0.0.1:{ip}/iamroles/health", iam_proc)
         wait(f"http://127.0.0.1:{mp}/moto-api/", moto_proc)
-        results = {"iamroles": measure("iamroles", f"http://127.0.0.1:{ip}", root_key, root_secret, args.duration, args.only)}
+        results = {"iamroles": measure("iamroles", f"http://127.0.0.1:{ip}", root_key, root_secret, args.duration, args.only,
+                                       args.client, tmp)}
         results["moto"] = (
             {row: {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "requests": 0} for row in results["iamroles"]}
-            if args.no_moto else measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration, args.only)
+            if args.no_moto else measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration, args.only,
+                                         args.client, tmp)
         )
     finally:
         for p in (iam_proc, moto_proc):
@@ -186,6 +238,7 @@ def main() -> None:
         ratio = r["rps"] / m["rps"] if m["rps"] else float("inf")
         errs = f"  errors: iamroles {r['errors']}, moto {m['errors']}" if r["errors"] or m["errors"] else ""
         print(f"{row:<48} {r['rps']:12.0f} {r['p50_ms']:6.1f}ms {r['p99_ms']:6.1f}ms   {m['rps']:9.0f} {m['p50_ms']:6.1f}ms {m['p99_ms']:6.1f}ms  {ratio:5.1f}x{errs}")
+    print(f"load generator: {args.client} ({'wrk -t1, C' if args.client == 'wrk' else 'asyncio, Python'}) on the same machine as both servers")
     print("iamroles verifies SigV4 and evaluates identity, trust and boundary policies on every request; moto checks nothing.")
 
 

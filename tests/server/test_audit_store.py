@@ -50,3 +50,16 @@ def test_batches_of_events_are_all_written_with_their_columns(store: Store) -> N
     assert len(op3) == len([i for i in range(n) if i % 7 == 3])
     assert len(by_user) == len([i for i in range(n) if i % 4 == 1])
     assert len(late) == 10  # event_time stored as a comparable time on both backends
+
+
+def test_request_and_event_ids_are_uuid4_as_aws_writes_them() -> None:
+    import uuid
+
+    from iamroles.server.audit import new_id
+
+    ids = [new_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:2000]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert {t[19] for t in ids} == set("89ab")  # every variant nibble occurs
