@@ -110,11 +110,20 @@ class Generator:
     def _structure(self, shape: Shape, stack: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         required = set(shape.required_members)
+        if shape.metadata.get("union"):
+            # a tagged union: exactly one member is set (which one turns with the salt)
+            names = list(shape.members)
+            name = names[self._next() % len(names)]
+            return {name: self.value(shape.members[name], stack + (shape.name,))}
         for name, member in shape.members.items():
             if self.variant == "minimal" and name not in required:
                 continue
             if member.name in stack and name not in required:
                 continue  # a recursive shape: stop here
+            if member.type_name == "map" and name in required:
+                # the Query protocol sends an empty map as nothing at all: a required one needs an entry
+                out[name] = self._map(member, stack + (shape.name,), minimum=1)
+                continue
             out[name] = self.value(member, stack + (shape.name,))
         if not out and shape.members and self.variant == "minimal":
             # The Query protocol cannot carry an empty structure: give it its first member.
@@ -131,9 +140,9 @@ class Generator:
     def _list(self, shape: Shape, stack: tuple[str, ...]) -> list[Any]:
         return [self.value(shape.member, stack) for _ in range(self._size(shape))]
 
-    def _map(self, shape: Shape, stack: tuple[str, ...]) -> dict[Any, Any]:
+    def _map(self, shape: Shape, stack: tuple[str, ...], minimum: int = 0) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
-        n = self._size(shape)
+        n = max(minimum, self._size(shape))
         for _ in range(n * 8):
             if len(out) == n:
                 break
