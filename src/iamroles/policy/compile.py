@@ -98,9 +98,12 @@ class _PrincipalSets:
     def exempts(self, p: Principal) -> bool:
         """NotPrincipal: is ``p`` left out of the statement?
 
-        AWS evaluates a caller as each identity it acts as (its account and
-        itself), so a Deny with NotPrincipal spares a user or role session
-        only when the element names both it and its account.
+        AWS evaluates a caller as each identity it acts as (its account, its
+        role, itself), so a Deny with NotPrincipal spares a user only when the
+        element names both it and its account, and a role session only when it
+        names the session itself, its role and its account: naming the role
+        does not spare the role's other sessions ("Principals must always name
+        a specific session", reference_policies_elements_notprincipal).
         """
         if self.wildcard:
             return True
@@ -116,8 +119,9 @@ class _PrincipalSets:
         account = p.account in self.accounts
         if t is PrincipalType.ACCOUNT:
             return account
-        entity = p.arn in self.direct or (p.role_arn is not None and p.role_arn in self.roles)
-        return entity and account
+        if t is PrincipalType.ASSUMED_ROLE:
+            return account and p.arn in self.direct and p.role_arn is not None and p.role_arn in self.roles
+        return account and p.arn in self.direct
 
 
 ResourceTest = Callable[[str, Context], bool]
