@@ -253,6 +253,20 @@ def test_cached_signing_key() -> None:
     verify(req, signed, "not the secret", T0, key=key)
     with pytest.raises(SignatureDoesNotMatch):
         verify(req, signed, SK, T0, key=signing_key(SK, "20251231", signed.region, signed.service))
+    # the same key as a reusable HMAC (what the server caches): it verifies any number of times, from any thread,
+    # and is never changed by a verification
+    from concurrent.futures import ThreadPoolExecutor
+
+    from iamroles.auth.sigv4 import signing_hmac
+
+    prepared = signing_hmac(key)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: verify(req, signed, "not the secret", T0, key=prepared), range(200)))
+    assert prepared.copy().hexdigest() == signing_hmac(key).hexdigest()  # still fed nothing
+    with pytest.raises(SignatureDoesNotMatch):
+        verify(req, signed, SK, T0, key=signing_hmac(signing_key(SK, "20251231", signed.region, signed.service)))
+    with pytest.raises(SignatureDoesNotMatch):
+        verify(with_header(req, "x-amz-date", "20260101T120001Z"), signed, SK, T0, key=prepared)
 
 
 def test_signing_key_aws_example() -> None:

@@ -110,6 +110,9 @@ def test_service_credentials_for_an_instance_profile_and_bad_input(iam, server: 
     assert r.status_code == 403 and r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
     r = httpx.post(f"{server.url}/iamroles/v1/service-credentials", json={"RoleName": role})
     assert r.status_code == 403 and r.json()["Error"]["Code"] == "MissingAuthenticationToken"
+    assert httpx.get(f"{server.url}/iamroles/v1/service-credentials").status_code == 405
+    r = call_api(server, "no-such-call", {}, server.access_key, server.secret_key)
+    assert r.status_code == 400 and r.json()["Error"]["Code"] == "InvalidAction"
 
 
 def forwarded(url: str, creds: dict[str, str], method: str = "GET", path: str = "/bucket/key.txt", body: bytes = b"",

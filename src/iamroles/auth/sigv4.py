@@ -50,6 +50,7 @@ __all__ = [
     "canonical_request",
     "parse",
     "signature",
+    "signing_hmac",
     "signing_key",
     "string_to_sign",
     "verify",
@@ -118,8 +119,13 @@ class SignedRequest:
 
 
 def _stamp(t: datetime) -> str:
-    """ISO-8601 basic format, as in X-Amz-Date (strftime's speed matters here)."""
-    return "%04d%02d%02dT%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
+    """ISO-8601 basic format, as in X-Amz-Date (remembered: every request formats its own)."""
+    text = _stamp_texts.get(t)
+    if text is None:
+        if len(_stamp_texts) >= 1024:
+            _stamp_texts.clear()
+        text = _stamp_texts[t] = "%04d%02d%02dT%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
+    return text
 
 
 def _day(t: datetime) -> str:
@@ -134,6 +140,7 @@ def _day(t: datetime) -> str:
 # X-Amz-Date values parsed, and the scope dates of request times, remembered (bounded): many requests a second
 _stamps: dict[str, datetime] = {}
 _days: dict[datetime, str] = {}
+_stamp_texts: dict[datetime, str] = {}
 
 
 # --- parse ----------------------------------------------------------------------------------------
@@ -454,9 +461,22 @@ def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
     return hmac.digest(key, TERMINATOR.encode(), "sha256")
 
 
-def signature(key: bytes, string_to_sign: str) -> str:
-    """Lower-case hex HMAC-SHA256 of the string to sign under the signing key."""
-    return hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+def signature(key: bytes | hmac.HMAC, string_to_sign: str) -> str:
+    """Lower-case hex HMAC-SHA256 of the string to sign under the signing key.
+
+    ``key`` may be an ``hmac.HMAC`` keyed with the signing key and fed nothing (see :func:`signing_hmac`):
+    copying one costs less than keying a new HMAC.
+    """
+    if isinstance(key, bytes):
+        return hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+    h = key.copy()
+    h.update(string_to_sign.encode())
+    return h.hexdigest()
+
+
+def signing_hmac(key: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 keyed with a signing key, to be copied per request (:func:`signature`)."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 # --- verify ---------------------------------------------------------------------------------------
@@ -469,12 +489,12 @@ def verify(
     now: datetime,
     max_skew: timedelta = timedelta(minutes=5),
     *,
-    key: bytes | None = None,
+    key: bytes | hmac.HMAC | None = None,
 ) -> None:
     """Raise unless ``req`` carries ``signed``'s signature under ``secret_key`` and is timely at ``now``.
 
     ``key``, if given, is ``signing_key(secret_key, signed.date, signed.region,
-    signed.service)`` from the caller's cache. Header-signed requests must be
+    signed.service)`` from the caller's cache (or :func:`signing_hmac` of it). Header-signed requests must be
     within ``max_skew`` of ``now``; presigned ones from ``max_skew`` before
     their X-Amz-Date until X-Amz-Expires after it.
     """

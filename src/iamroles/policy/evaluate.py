@@ -208,12 +208,13 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
 
     matches: list[Match] = []
     # 2. organization policies: each level must allow
-    for t, levels in ((PolicyType.RCP, plan.rcp), (PolicyType.SCP, plan.scp)):
-        for level in levels:
-            st = _first(level, resource, ctx)
-            if st is None:
-                return deny(Effect.IMPLICIT_DENY, t, tuple(matches))
-            matches.append(_match(t, st))
+    if plan.rcp or plan.scp:
+        for t, levels in ((PolicyType.RCP, plan.rcp), (PolicyType.SCP, plan.scp)):
+            for level in levels:
+                st = _first(level, resource, ctx)
+                if st is None:
+                    return deny(Effect.IMPLICIT_DENY, t, tuple(matches))
+                matches.append(_match(t, st))
 
     # 3. resource-based policy
     grant = Grant.NONE

@@ -38,6 +38,10 @@ class PrincipalType(str, Enum):
     CANONICAL_USER = "CanonicalUser"
 
 
+# principals whose own identity-based policies take part in a decision
+_WITH_IDENTITY_POLICIES = frozenset({PrincipalType.USER, PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER, PrincipalType.ACCOUNT})
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     type: PrincipalType
@@ -116,7 +120,7 @@ class Principal:
 
     @property
     def has_identity_policies(self) -> bool:
-        return self.type in (PrincipalType.USER, PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER, PrincipalType.ACCOUNT)
+        return self.type in _WITH_IDENTITY_POLICIES
 
     def _global_keys(self) -> dict[str, str | tuple[str, ...]]:
         keys: dict[str, str | tuple[str, ...]] = {}
