@@ -2,14 +2,15 @@
 
 Starts `iamroles serve` (SQLite) and `moto_server` on loopback, sets up a role
 and an IAM user allowed iam:GetRole and sts:AssumeRole, signs requests in
-advance with botocore, and drives each server with the same load generator:
+advance with botocore, and drives both servers with the same load generator:
 wrk (C, one thread, one keep-alive connection per concurrent client; Debian's
 ``wrk`` package) when it is on PATH, else an asyncio client holding one
 keep-alive connection per worker and sending pre-built HTTP/1.1 bytes. On a
-2-core machine the generator shares the CPU with the server: the Python client
-costs about as much per request as iamroles does, so it caps what can be
-measured; wrk costs a fraction of that. Prints requests/s and p50/p99 latency
-per operation at concurrency 1 and 16, and which generator measured them.
+2-core machine the generator shares the CPU with the server under test; the
+two generators give figures within run-to-run noise of each other at
+concurrency 16 (wrk's are higher at concurrency 1). Prints requests/s and
+p50/p99 latency per operation at concurrency 1 and 16, and which generator
+measured them.
 
     python bench/server.py [--duration 4] [--client wrk|python] [--only NAME] [--json]
 """
