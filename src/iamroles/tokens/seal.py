@@ -2,7 +2,7 @@
 
 A session token carries its whole session (account, role, session name,
 the temporary key id and secret, issue and expiry times, chaining depth,
-source identity, tags, session policies) as a compressed JSON claim set
+source identity, tags, session policies) as a JSON claim set (compressed when large)
 sealed with AES-256-GCM under a signing key:
 
     token = base64url( format | key id (8 bytes) | nonce (12) | ciphertext+tag )
