@@ -33,6 +33,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
 from iamroles.errors import (
@@ -118,29 +119,16 @@ class SignedRequest:
         return f"{self.date}/{self.region}/{self.service}/{TERMINATOR}"
 
 
+# Requests come many a second: the texts and times of recent request times are remembered (bounded).
+@lru_cache(maxsize=1024)
 def _stamp(t: datetime) -> str:
-    """ISO-8601 basic format, as in X-Amz-Date (remembered: every request formats its own)."""
-    text = _stamp_texts.get(t)
-    if text is None:
-        if len(_stamp_texts) >= 1024:
-            _stamp_texts.clear()
-        text = _stamp_texts[t] = "%04d%02d%02dT%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
-    return text
+    """ISO-8601 basic format, as in X-Amz-Date."""
+    return "%04d%02d%02dT%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
+@lru_cache(maxsize=1024)
 def _day(t: datetime) -> str:
-    day = _days.get(t)
-    if day is None:
-        if len(_days) >= 1024:
-            _days.clear()
-        day = _days[t] = "%04d%02d%02d" % (t.year, t.month, t.day)
-    return day
-
-
-# X-Amz-Date values parsed, and the scope dates of request times, remembered (bounded): many requests a second
-_stamps: dict[str, datetime] = {}
-_days: dict[datetime, str] = {}
-_stamp_texts: dict[datetime, str] = {}
+    return "%04d%02d%02d" % (t.year, t.month, t.day)
 
 
 # --- parse ----------------------------------------------------------------------------------------
@@ -260,30 +248,10 @@ def _parse_query(
 
 def _parse_time(value: str, http_date_allowed: bool) -> datetime:
     """X-Amz-Date in ISO-8601 basic format (20150830T123600Z); a Date header may also be an HTTP date."""
-    hit = _stamps.get(value)
-    if hit is not None:
-        return hit
-    if (
-        len(value) == 16
-        and value.isascii()
-        and value[8] == "T"
-        and value[15] == "Z"
-        and value[:8].isdigit()
-        and value[9:15].isdigit()
-    ):
-        try:
-            parsed = datetime(
-                int(value[0:4]), int(value[4:6]), int(value[6:8]),
-                int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=timezone.utc,
-            )
-        except ValueError:
-            pass
-        else:
-            if len(_stamps) >= 1024:
-                _stamps.clear()
-            _stamps[value] = parsed  # requests signed in the same second share their X-Amz-Date
-            return parsed
-    elif http_date_allowed:
+    parsed = _basic_time(value)
+    if parsed is not None:
+        return parsed
+    if http_date_allowed and not _basic_shape(value):
         try:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
@@ -291,6 +259,31 @@ def _parse_time(value: str, http_date_allowed: bool) -> datetime:
         else:
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601")
+
+
+def _basic_shape(value: str) -> bool:
+    return (
+        len(value) == 16
+        and value.isascii()
+        and value[8] == "T"
+        and value[15] == "Z"
+        and value[:8].isdigit()
+        and value[9:15].isdigit()
+    )
+
+
+@lru_cache(maxsize=1024)
+def _basic_time(value: str) -> datetime | None:
+    """The time an ISO-8601 basic-format text names, or None (not that shape, or no such date)."""
+    if not _basic_shape(value):
+        return None
+    try:
+        return datetime(
+            int(value[0:4]), int(value[4:6]), int(value[6:8]),
+            int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
 
 
 def _require_host(signed_headers: tuple[str, ...]) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any
 
 from iamroles.errors import AccessDenied
 from iamroles.policy import Decision, Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
-from iamroles.policy.request import format_time
+from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import Tx
 
 from .context import CallContext
@@ -100,11 +98,6 @@ def identity_policies(tx: Tx, cache: PolicyCache, account_id: str, entity_type: 
     return PolicySet(identity=identity, boundary=boundary)
 
 
-@lru_cache(maxsize=4096)
-def _issue_time(issued: int) -> str:
-    return format_time(datetime.fromtimestamp(issued, timezone.utc))
-
-
 def request_keys(ctx: CallContext) -> dict[str, Any]:
     """The global condition keys of the HTTP request and the caller's session."""
     keys: dict[str, Any] = {
@@ -116,7 +109,7 @@ def request_keys(ctx: CallContext) -> dict[str, Any]:
     }
     session = ctx.caller.session
     if session is not None:
-        keys["aws:TokenIssueTime"] = _issue_time(session.issued)
+        keys["aws:TokenIssueTime"] = format_epoch(session.issued)
         keys["aws:MultiFactorAuthPresent"] = "true" if session.mfa_time is not None else "false"
         if session.mfa_time is not None:
             keys["aws:MultiFactorAuthAge"] = str(max(0, int(ctx.now.timestamp()) - session.mfa_time))

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["PrincipalType", "Principal", "Request", "ContextValue"]
@@ -166,26 +167,27 @@ def _context_value(value: ContextValue) -> str | tuple[str, ...]:
     return tuple(_context_value(v) for v in value)  # type: ignore[misc]
 
 
-_times: dict[int, tuple[str, str]] = {}
-
-
 def _time_keys(when: datetime) -> tuple[str, str]:
-    """aws:CurrentTime and aws:EpochTime of ``when``, remembering recent seconds (a request formats its
-    own time and its session's issue time, many requests a second)."""
+    """aws:CurrentTime and aws:EpochTime of ``when``."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    second = math.floor(when.timestamp())
-    hit = _times.get(second)
-    if hit is None:
-        if len(_times) >= 4096:
-            _times.clear()
-        hit = _times[second] = (when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second))
-    return hit
+    return _second_keys(math.floor(when.timestamp()))
+
+
+@lru_cache(maxsize=4096)
+def _second_keys(second: int) -> tuple[str, str]:
+    # remembered: a request formats its own time and its session's issue time, many requests a second
+    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
 
 
 def format_time(when: datetime) -> str:
     """ISO 8601 UTC to the second."""
     return _time_keys(when)[0]
+
+
+def format_epoch(seconds: int) -> str:
+    """ISO 8601 UTC of an epoch second (a session's issue time)."""
+    return _second_keys(seconds)[0]
 
 
 @dataclass(frozen=True, slots=True)
