@@ -148,9 +148,6 @@ class Shared:
             self._snapshots = {}
 
 
-_AUDIT_COLUMNS = ("event_time", "account_id", "event_source", "event_name", "principal_arn", "error_code", "request_id", "record")
-
-
 class Tx:
     """One transaction's queries.
 
@@ -608,27 +605,8 @@ class Tx:
 
     # -- audit ----------------------------------------------------------------------------------
     def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:
-        """One multi-row INSERT per 500 events: a row-at-a-time executemany hands the GIL back and forth
-        with the request thread for every row (SQLite's driver releases it around each step), which cost
-        the AssumeRole benchmark a third of its throughput (profiled)."""
-        if not rows:
-            return
-        dialect = self.c.dialect
-        to_db = t.audit_events.c.event_time.type.bind_processor(dialect)
-        mark = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
-        row_marks = "(" + ",".join([mark] * len(_AUDIT_COLUMNS)) + ")"
-        self._memo.clear()
-        for start in range(0, len(rows), 500):
-            chunk = rows[start:start + 500]
-            flat: list[Any] = []
-            for row in chunk:
-                values = [row[c] for c in _AUDIT_COLUMNS]
-                if to_db is not None:
-                    values[0] = to_db(values[0])
-                flat.extend(values)
-            self.c.exec_driver_sql(
-                f"INSERT INTO audit_events ({', '.join(_AUDIT_COLUMNS)}) VALUES {','.join([row_marks] * len(chunk))}", tuple(flat)
-            )
+        if rows:
+            self._w(insert(t.audit_events), list(rows))
 
     def audit(self, *, account_id: str | None = None, event_name: str | None = None, principal_arn: str | None = None,
               errors_only: bool = False, since: datetime | None = None, limit: int = 100) -> list[str]:
