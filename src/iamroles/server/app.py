@@ -271,17 +271,12 @@ class _QueryEndpoint:
         if scope["method"] not in ("GET", "POST"):
             await _send(send, 405, b"Method Not Allowed", b"text/plain")
             return
-        body = await _body(receive)
-        headers = _headers(scope["headers"])
-        query = scope.get("query_string", b"").decode("latin-1")
-        params: dict[str, str] = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
-        ctype = headers.get("content-type", "")
-        if body and (not ctype or ctype.startswith("application/x-www-form-urlencoded")):
-            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        http = sigv4.HttpRequest(scope["method"], raw_path.decode("latin-1"), query, headers, body)
-        client = scope["client"][0] if scope.get("client") else "127.0.0.1"
-        secure = scope.get("scheme") == "https"
+        http = _http_request(scope, await _body(receive))
+        params: dict[str, str] = dict(parse_qsl(http.query, keep_blank_values=True)) if http.query else {}
+        ctype = http.headers.get("content-type", "")
+        if http.body and (not ctype or ctype.startswith("application/x-www-form-urlencoded")):
+            params.update(parse_qsl(http.body.decode("utf-8", "replace"), keep_blank_values=True))
+        client, secure = _peer(scope)
         if _may_write(params):
             # writes may wait for SQLite's writer lock: keep them off the event loop
             status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
@@ -290,20 +285,28 @@ class _QueryEndpoint:
             status, payload = self.service.handle(http, params, client, secure)
         await _send(send, status, payload, b"text/xml")
 
-
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
         as the Query endpoint's reads do."""
-        body = await _body(receive)
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        http = sigv4.HttpRequest("POST", raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"),
-                                 _headers(scope["headers"]), body)
-        client = scope["client"][0] if scope.get("client") else "127.0.0.1"
-        status, payload = self.service.handle_api(name, http, client, scope.get("scheme") == "https")
+        http = _http_request(scope, await _body(receive))
+        status, payload = self.service.handle_api(name, http, *_peer(scope))
         await _send(send, status, payload, b"application/json")
 
 
 _API_PREFIX = "/iamroles/v1/"
+
+
+def _http_request(scope: dict[str, Any], body: bytes) -> sigv4.HttpRequest:
+    """What SigV4 verifies: the method, the path as sent, the raw query, the headers and the body."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    return sigv4.HttpRequest(scope["method"], raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"),
+                             _headers(scope["headers"]), body)
+
+
+def _peer(scope: dict[str, Any]) -> tuple[str, bool]:
+    """The client's address (aws:SourceIp) and whether the connection is TLS (aws:SecureTransport)."""
+    client = scope.get("client")
+    return (client[0] if client else "127.0.0.1"), scope.get("scheme") == "https"
 
 
 async def _body(receive: Any) -> bytes:
