@@ -26,7 +26,7 @@ def test_batches_of_events_are_all_written_with_their_columns(store: Store) -> N
     start = datetime(2026, 11, 29, 12, 0, 0, 123000, tzinfo=timezone.utc)
     with store.read() as tx:
         before = len(tx.audit(limit=100_000))
-    n = 1234  # more than one batch and more than one multi-row INSERT
+    n = 1234  # more than one batch
     for i in range(n):
         event = {"eventSource": "sts.amazonaws.com" if i % 2 else "iam.amazonaws.com", "eventName": f"Op{i % 7}",
                  "errorCode": "AccessDenied" if i % 5 == 0 else None, "requestID": f"req-{i}",

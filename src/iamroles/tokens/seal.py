@@ -24,6 +24,7 @@ import secrets
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -98,17 +99,10 @@ class SessionClaims:
 _FIELDS = tuple(f.name for f in fields(SessionClaims))
 
 
-_aeads: dict[bytes, AESGCM] = {}
-
-
-def _aead(key: SigningKey) -> AESGCM:
-    """The key's AES-GCM cipher, made once (a handful of keys live at a time)."""
-    aead = _aeads.get(key.key)
-    if aead is None:
-        if len(_aeads) >= 64:
-            _aeads.clear()
-        aead = _aeads[key.key] = AESGCM(key.key)
-    return aead
+@lru_cache(maxsize=64)
+def _aead(key: bytes) -> AESGCM:
+    """A signing key's AES-GCM cipher, made once (a handful of keys live at a time)."""
+    return AESGCM(key)
 
 
 def _compress(raw: bytes) -> bytes:
@@ -125,7 +119,7 @@ def seal(claims: SessionClaims, key: SigningKey) -> str:
         header, raw = _PREFIX + key.key_id, _compress(raw)
     else:
         header = _PLAIN + key.key_id
-    body = _aead(key).encrypt(nonce, raw, header)
+    body = _aead(key.key).encrypt(nonce, raw, header)
     return base64.urlsafe_b64encode(header + nonce + body).decode().rstrip("=")
 
 
@@ -145,7 +139,7 @@ def unseal(token: str, keys: Mapping[bytes, SigningKey]) -> SessionClaims:
     if key is None:
         raise TokenError("sealed under an unknown key")
     try:
-        plain = _aead(key).decrypt(raw[header_len : header_len + 12], raw[header_len + 12 :], raw[:header_len])
+        plain = _aead(key.key).decrypt(raw[header_len : header_len + 12], raw[header_len + 12 :], raw[:header_len])
         return SessionClaims.from_json(zlib.decompress(plain) if compressed else plain)
     except (InvalidTag, zlib.error, ValueError, TypeError):
         raise TokenError("the token does not open") from None
