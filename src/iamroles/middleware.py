@@ -50,6 +50,11 @@ per-resource policies such as an S3 bucket policy. As on AWS, a principal of
 another account is allowed only if both its identity policies and the
 resource policy allow; resources belong to the service's account (see the
 backends) unless the target's ``resource_account`` or the ARN says otherwise.
+``resource_policy_must_grant=True`` makes the resource policy decide as a KMS
+key policy or a role trust policy does: it must allow the principal itself
+(by its ARN, its role, or its account, which then delegates to the
+principal's identity policies); an identity policy's Allow alone no longer
+suffices within the account, and a resource with no policy allows no one.
 
 Two backends behind one small protocol (:class:`Backend`: ``async decide(Check)
 -> Verdict`` and ``async aclose()``):
@@ -229,6 +234,7 @@ class Check:
     source_ip: str = "127.0.0.1"
     secure: bool = False
     request_id: str = ""
+    resource_policy_must_grant: bool = False  # the resource policy must allow the principal itself (a key policy)
 
 
 @dataclass(slots=True)
@@ -330,7 +336,7 @@ class LocalAuthorizer:
         try:
             result = self._authorizer(check.services).authorize(
                 check.http, check.action, check.resource, resource_policy=check.resource_policy,
-                resource_account=check.resource_account, context=check.context, source_ip=check.source_ip,
+                resource_policy_must_grant=check.resource_policy_must_grant, resource_account=check.resource_account, context=check.context, source_ip=check.source_ip,
                 secure=check.secure, request_id=check.request_id,
             )
         except AwsError as err:  # the service's resource policy is not a valid policy: its fault, not the client's
@@ -447,6 +453,8 @@ class RemoteAuthorizer:
             if isinstance(check.resource_policy, Policy):
                 raise TypeError("RemoteAuthorizer sends the resource policy's text: give a JSON string or a dict, not a compiled Policy")
             doc["ResourcePolicy"] = check.resource_policy
+        if check.resource_policy_must_grant:
+            doc["ResourcePolicyMustGrant"] = True
         if check.context:
             doc["Context"] = {k: v if isinstance(v, str) else list(v) for k, v in check.context.items()}
         if check.services is not None:
@@ -580,7 +588,8 @@ class IamAuthMiddleware:
     ``authorizer``: a :class:`Backend` (:class:`LocalAuthorizer` or
     :class:`RemoteAuthorizer`). ``mapping``: request -> :class:`Target` /
     ``(action, resource[, context])`` / ``None`` (refused) / :data:`PUBLIC`.
-    ``resource_policy``: a document or ``(request, target) -> document``.
+    ``resource_policy``: a document or ``(request, target) -> document``;
+    ``resource_policy_must_grant``: it must allow the principal itself, as a key policy must.
     ``services``: SigV4 service names accepted (None: any).
     """
 
@@ -591,6 +600,7 @@ class IamAuthMiddleware:
         authorizer: Backend,
         mapping: Callable[[RequestInfo], MappingResult | Awaitable[MappingResult]],
         resource_policy: PolicySource | Callable[[RequestInfo, Target], PolicySource | Awaitable[PolicySource]] = None,
+        resource_policy_must_grant: bool = False,
         services: Sequence[str] | None = None,
         allow_unsigned_payload: bool = False,
         max_body_size: int = 64 * 1024 * 1024,
@@ -605,6 +615,7 @@ class IamAuthMiddleware:
         self._policy_fn = resource_policy if callable(resource_policy) else None
         self._policy_async = _is_async(resource_policy)
         self._policy = None if callable(resource_policy) else _policy_text(resource_policy)
+        self.resource_policy_must_grant = resource_policy_must_grant
         self.services = tuple(services) if services is not None else None
         self.allow_unsigned_payload = allow_unsigned_payload
         self.max_body_size = max_body_size
@@ -727,7 +738,7 @@ class IamAuthMiddleware:
             return
         http = sigv4.HttpRequest(info.method, path, query, headers, b"", payload_hash, unsigned_ok)
         check = Check(http, target.action, target.resource, target.context, target.resource_account, policy, self.services,
-                      source_ip, secure, request_id)
+                      source_ip, secure, request_id, self.resource_policy_must_grant)
         try:
             verdict = await self.authorizer.decide(check)
         except Exception:

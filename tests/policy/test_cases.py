@@ -60,9 +60,14 @@ def _policies(spec: dict[str, Any]) -> PolicySet:
     def one(doc: Any, kind: PolicyKind) -> Any:
         return parse_policy(json.dumps(doc), kind)
 
+    if spec.get("trust") is not None:
+        resource = one(spec["trust"], PolicyKind.TRUST)  # a role's trust policy: must grant by itself
+    else:
+        resource = one(spec["resource"], PolicyKind.RESOURCE) if spec.get("resource") else None
     return PolicySet(
         identity=tuple(one(d, PolicyKind.IDENTITY) for d in spec.get("identity", [])),
-        resource=one(spec["resource"], PolicyKind.RESOURCE) if spec.get("resource") else None,
+        resource=resource,
+        resource_must_grant=bool(spec.get("resource_must_grant")),
         boundary=one(spec["boundary"], PolicyKind.BOUNDARY) if spec.get("boundary") else None,
         session=tuple(one(d, PolicyKind.SESSION) for d in spec.get("session", [])),
         scp=tuple(tuple(one(d, PolicyKind.SCP) for d in level) for level in spec.get("scp", [])),
@@ -85,6 +90,8 @@ def test_eval_case(case: dict[str, Any]) -> None:
     assert decision.effect.value == case["expect"], decision.explain()
     if "denied_by" in case:
         assert decision.denied_by is not None and decision.denied_by.value == case["denied_by"], decision.explain()
+    if "message" in case:
+        assert decision.message() == case["message"]
 
 
 def test_case_count() -> None:

@@ -106,7 +106,7 @@ def test_service_credentials_for_an_instance_profile_and_bad_input(iam, server: 
     # signed for another service, or badly: AWS's authentication errors
     r = call_api(server, "service-credentials", {"RoleName": role, "ServicePrincipal": "ec2.amazonaws.com"}, k, s, service="iam")
     assert r.status_code == 403 and r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
-    r = call_api(server, "service-credentials", {"RoleName": role, "ServicePrincipal": "ec2.amazonaws.com"}, k, s[:-1] + "x")
+    r = call_api(server, "service-credentials", {"RoleName": role, "ServicePrincipal": "ec2.amazonaws.com"}, k, s[:-1] + ("y" if s.endswith("x") else "x"))
     assert r.status_code == 403 and r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
     r = httpx.post(f"{server.url}/iamroles/v1/service-credentials", json={"RoleName": role})
     assert r.status_code == 403 and r.json()["Error"]["Code"] == "MissingAuthenticationToken"

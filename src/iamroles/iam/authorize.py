@@ -27,7 +27,7 @@ class PolicyCache:
     def __init__(self, limit: int = 10_000) -> None:
         self._docs: dict[tuple[str, str, str], Policy] = {}
         self._sets: dict[tuple[Any, ...], tuple[int, PolicySet]] = {}
-        self._combined: dict[tuple[int, int], tuple[PolicySet, Policy, PolicySet]] = {}
+        self._combined: dict[tuple[int, int, bool], tuple[PolicySet, Policy | None, PolicySet]] = {}
         self._lock = threading.Lock()
         self._limit = limit
 
@@ -52,15 +52,16 @@ class PolicyCache:
                 self._sets.clear()
             self._sets[key] = (generation, policies)
 
-    def with_resource(self, base: PolicySet, resource: Policy) -> PolicySet:
-        """``base`` with ``resource`` as its resource policy, kept so that its per-action plans are reused
+    def with_resource(self, base: PolicySet, resource: Policy | None, must_grant: bool = False) -> PolicySet:
+        """``base`` with ``resource`` as its resource policy (``must_grant``: it must allow the caller by itself,
+        as a key policy must; always so for a trust policy), kept so that its per-action plans are reused
         (a PolicySet remembers which statements can match each action; a new one starts over)."""
-        key = (id(base), id(resource))
+        key = (id(base), id(resource), must_grant)
         hit = self._combined.get(key)
         if hit is not None and hit[0] is base and hit[1] is resource:
             return hit[2]
         combined = PolicySet(identity=base.identity, resource=resource, boundary=base.boundary, session=base.session,
-                             scp=base.scp, rcp=base.rcp)
+                             scp=base.scp, rcp=base.rcp, resource_must_grant=must_grant)
         with self._lock:
             if len(self._combined) >= self._limit:
                 self._combined.clear()
@@ -147,19 +148,20 @@ _DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*",
 
 
 def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None,
-           resource_policy: Policy | None = None, resource_account: str | None = None) -> Decision:
-    """The policy core's decision for the caller (with a resource's policy, if it has one)."""
+           resource_policy: Policy | None = None, resource_account: str | None = None,
+           must_grant: bool = False) -> Decision:
+    """The policy core's decision for the caller (with a resource's policy, if it has one).
+
+    ``must_grant``: the resource policy must allow the caller by itself (a key policy; a trust policy always must).
+    """
     caller = ctx.caller
     context = request_keys(ctx)
     if keys:
         context.update(keys)
     request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
-    if caller.is_root:
-        policies = ctx.cache.with_resource(_NONE, resource_policy) if resource_policy is not None else _NONE  # the root bypasses identity policies
-    else:
-        policies = caller_policies(ctx)
-        if resource_policy is not None:
-            policies = ctx.cache.with_resource(policies, resource_policy)
+    policies = _NONE if caller.is_root else caller_policies(ctx)  # the root bypasses identity policies
+    if resource_policy is not None or must_grant:
+        policies = ctx.cache.with_resource(policies, resource_policy, must_grant)
     return evaluate(request, policies)
 
 

@@ -10,7 +10,13 @@
    session, federated user, ``*``, service) allows, in the same account,
    whatever the identity side says; one that names the caller's role still
    has to pass the permissions boundary and session policies; one that
-   names only the caller's account delegates to identity policies;
+   names only the caller's account delegates to identity policies; a
+   resource policy that must grant by itself (a role trust policy, a KMS
+   key policy: ``PolicySet.resource_must_grant``) and names neither the
+   caller, its role nor its account denies, whatever the identity side says
+   ("Role trust policies and KMS key policies are exceptions to this logic,
+   because they must explicitly allow access for principals",
+   reference_policies_evaluation-logic);
 4. across accounts both the resource side and the identity side must allow;
 5. identity-based policies, then the permissions boundary, then session
    policies must each allow (the account root bypasses identity policies);
@@ -31,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .compile import CompiledStatement, Grant, Policy
-from .document import PolicyType
+from .document import PolicyKind, PolicyType
 from .request import PrincipalType, Request
 
 __all__ = ["Effect", "Decision", "Match", "PolicySet", "evaluate"]
@@ -69,6 +75,9 @@ class Decision:
     denied_by: PolicyType | None
     matches: tuple[Match, ...]
     request: Request = field(repr=False, compare=False)
+    # a denial because the resource policy had to grant by itself and did not: its kind (TRUST for a role's
+    # trust policy, RESOURCE for a key policy or a service's own)
+    not_granted: PolicyKind | None = None
 
     @property
     def allowed(self) -> bool:
@@ -84,10 +93,15 @@ class Decision:
         assert self.denied_by is not None
         if self.effect is Effect.EXPLICIT_DENY:
             return f"{head} with an explicit deny in {self.denied_by.article} {self.denied_by.phrase}"
+        if self.not_granted is PolicyKind.TRUST:
+            return head  # STS words a trust refusal with no reason (API_AssumeRole errors)
         return f"{head} because no {self.denied_by.phrase} allows the {r.action} action"
 
     def explain(self) -> str:
         lines = [f"{self.effect.value}: {self.message()}"]
+        if self.not_granted is not None:
+            what = "trust policy" if self.not_granted is PolicyKind.TRUST else "resource-based policy"
+            lines.append(f"  the {what} must allow this principal itself and names neither it, its role nor its account")
         lines.extend(f"  {m}" for m in self.matches)
         return "\n".join(lines)
 
@@ -123,6 +137,11 @@ class PolicySet:
     ``scp`` and ``rcp`` are levels (root, each OU, the account), each a tuple
     of the policies attached there; every level must allow. Empty means the
     type does not apply (no organization, no boundary, no session policy).
+
+    ``resource_must_grant``: the resource policy must allow the caller by
+    itself, as a role trust policy or a KMS key policy must: an identity
+    policy's Allow does not stand in for it within the account. Always on
+    for a resource policy of kind ``PolicyKind.TRUST``.
     """
 
     identity: Sequence[Policy] = ()
@@ -131,9 +150,12 @@ class PolicySet:
     session: Sequence[Policy] = ()
     scp: Sequence[Sequence[Policy]] = ()
     rcp: Sequence[Sequence[Policy]] = ()
+    resource_must_grant: bool = False
     _plans: dict[str, _Plan] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.resource is not None and self.resource.kind is PolicyKind.TRUST:
+            object.__setattr__(self, "resource_must_grant", True)
         object.__setattr__(self, "identity", _tuple(self.identity))
         object.__setattr__(self, "session", _tuple(self.session))
         object.__setattr__(self, "scp", tuple(_tuple(level) for level in self.scp))
@@ -191,8 +213,9 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     ctx = request.ctx
     principal = request.principal
 
-    def deny(effect: Effect, t: PolicyType, matches: tuple[Match, ...] = ()) -> Decision:
-        return Decision(effect, t, matches, request)
+    def deny(effect: Effect, t: PolicyType, matches: tuple[Match, ...] = (), not_granted: bool = False) -> Decision:
+        kind = policies.resource.kind if not_granted and policies.resource is not None else None
+        return Decision(effect, t, matches, request, kind)
 
     # 1. explicit deny anywhere
     for t, st in plan.denies:
@@ -234,7 +257,11 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         # services, web identities, anonymous callers: only the resource side speaks
         if grant == Grant.DIRECT:
             return Decision(Effect.ALLOW, None, tuple(matches), request)
-        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches))
+        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches), policies.resource_must_grant)
+    if grant == Grant.NONE and policies.resource_must_grant:
+        # a trust or key policy that names neither the caller, its role nor its account: no identity
+        # policy can stand in for it, in the account or across accounts
+        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches), True)
 
     same_account = request.same_account
     if same_account:

@@ -145,6 +145,7 @@ class Authorizer:
         resource: str,
         *,
         resource_policy: str | Policy | None = None,
+        resource_policy_must_grant: bool = False,
         resource_account: str | None = None,
         context: Mapping[str, Any] | None = None,
         source_ip: str = "127.0.0.1",
@@ -160,7 +161,8 @@ class Authorizer:
                 caller = service.authenticate(tx, http, signed, now)
                 ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
                 account = resource_account or _arn_account(resource) or self.account or caller.account_id
-                decision = decide(ctx, action, resource, context, resource_policy=policy, resource_account=account)
+                decision = decide(ctx, action, resource, context, resource_policy=policy, resource_account=account,
+                                  must_grant=resource_policy_must_grant)
         except AwsError as err:
             return Authorization(None, None, err)
         if decision.allowed:
@@ -226,10 +228,14 @@ def authorize_api(service: Service, ctx: CallContext, inp: Mapping[str, Any]) ->
     policy = inp.get("ResourcePolicy")
     if policy is not None and not isinstance(policy, str):
         raise ValidationError("ResourcePolicy must be a policy document as a string.")
+    must_grant = inp.get("ResourcePolicyMustGrant", False)
+    if not isinstance(must_grant, bool):
+        raise ValidationError("ResourcePolicyMustGrant must be true or false.")
     # the resources belong to the calling service's account unless the call says otherwise
     authorizer = Authorizer(service, services, account=ctx.account_id)
     result = authorizer.authorize(
-        http, action, resource, resource_policy=policy, resource_account=inp.get("ResourceAccount"),
+        http, action, resource, resource_policy=policy, resource_policy_must_grant=must_grant,
+        resource_account=inp.get("ResourceAccount"),
         context={k: tuple(v) if isinstance(v, list) else v for k, v in context.items()},
         source_ip=inp.get("SourceIp") or ctx.source_ip, secure=bool(inp.get("SecureTransport", False)), request_id=ctx.request_id,
     )
