@@ -61,3 +61,48 @@ def test_eval_errors(tmp_path: Path) -> None:
     multi = run("eval", *ALICE, "--action", "s3:GetObject", "--identity", str(EXAMPLES / "boundary-s3-only.json"),
                 "--context", "aws:TagKeys=a", "--context", "aws:TagKeys=b", "--json")
     assert multi.returncode == 0
+
+
+def test_eval_trust_policy_must_grant() -> None:
+    """--trust-policy decides as STS does: the trust policy must name the caller itself; an identity policy
+    allowing sts:AssumeRole on * does not stand in for it ("Role trust policies and KMS key policies are
+    exceptions": https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+    role = "arn:aws:iam::111122223333:role/deploy"
+    common = ["--action", "sts:AssumeRole", "--resource", role, "--trust-policy", str(EXAMPLES / "trust-ci-deployer.json"),
+              "--identity", str(EXAMPLES / "assume-any-role.json")]
+    deployer = ["--principal", "arn:aws:iam::111122223333:user/ci-deployer"]
+    ok = run("eval", *deployer, *common, "--context", "sts:ExternalId=build-7f3a")
+    assert ok.returncode == 0 and "CiDeployerWithExternalId" in ok.stdout
+    # the trust policy alone grants the user it names: no identity policy needed
+    alone = run("eval", *deployer, "--action", "sts:AssumeRole", "--resource", role,
+                "--trust-policy", str(EXAMPLES / "trust-ci-deployer.json"), "--context", "sts:ExternalId=build-7f3a")
+    assert alone.returncode == 0, alone.stdout
+    # another user of the account, allowed sts:AssumeRole on *: refused, in STS's words
+    other = run("eval", *ALICE, *common, "--context", "sts:ExternalId=build-7f3a")
+    assert other.returncode == 3
+    assert other.stdout.splitlines()[1] == f"User: arn:aws:iam::111122223333:user/alice is not authorized to perform: sts:AssumeRole on resource: {role}"
+    assert "the trust policy must allow this principal itself" in other.stdout
+    # the named user with a wrong or missing ExternalId: no grant
+    for extra in (["--context", "sts:ExternalId=build-0000"], []):
+        denied = run("eval", *deployer, *common, *extra, "--json")
+        assert denied.returncode == 3
+        decision = json.loads(denied.stdout)
+        assert (decision["denied_by"], decision["not_granted_by"]) == ("resource", "trust")
+    # the same document as an ordinary resource-based policy must parse as one: a trust policy has no Resource
+    assert run("eval", *ALICE, *common[:4], "--resource-policy", str(EXAMPLES / "trust-ci-deployer.json")).returncode == 1
+    assert run("eval", *ALICE, *common, "--resource-policy", str(EXAMPLES / "trust-ci-deployer.json")).returncode == 2
+
+
+def test_eval_resource_policy_must_grant(tmp_path: Path) -> None:
+    """A KMS-style key policy: IAM policies allow nothing unless the key policy names the principal or its account
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html)."""
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    policy = tmp_path / "key.json"
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:*", "Resource": "*"}]}))
+    identity = tmp_path / "kms.json"
+    identity.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}))
+    common = [*ALICE, "--action", "kms:Decrypt", "--resource", key, "--identity", str(identity), "--resource-policy", str(policy)]
+    assert run("eval", *common).returncode == 0  # an ordinary resource policy: the identity Allow suffices
+    strict = run("eval", *common, "--resource-policy-must-grant")
+    assert strict.returncode == 3 and "because no resource-based policy allows the kms:Decrypt action" in strict.stdout

@@ -167,10 +167,10 @@ def test_external_id(iam, server: Server) -> None:
     sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     role_arn = iam.create_role(RoleName=unique("vendor"), AssumeRolePolicyDocument=trust(
         user["Arn"], condition={"StringEquals": {"sts:ExternalId": "tenant-42"}}))["Role"]["Arn"]
-    with pytest.raises(ClientError):
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session")
-    with pytest.raises(ClientError):
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", ExternalId="tenant-43")
+    for extra in ({}, {"ExternalId": "tenant-43"}):  # none, or a wrong one: the trust policy grants nothing
+        with pytest.raises(ClientError) as exc:
+            sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", **extra)
+        assert error(exc)[:2] == ("AccessDenied", 403)
     sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session", ExternalId="tenant-42")
 
 

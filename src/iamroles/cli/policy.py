@@ -133,7 +133,10 @@ def _tags(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--resource", default="*", show_default=True, help="The resource ARN.")
 @click.option("--resource-account", help="Account owning the resource (default: the caller's).")
 @click.option("--identity", multiple=True, metavar="FILE", help="Identity-based policy (repeatable).")
-@click.option("--resource-policy", metavar="FILE", help="Resource-based policy (or trust policy).")
+@click.option("--resource-policy", metavar="FILE", help="Resource-based policy.")
+@click.option("--resource-policy-must-grant", is_flag=True,
+              help="The resource policy must allow the principal itself, as a KMS key policy must.")
+@click.option("--trust-policy", metavar="FILE", help="A role's trust policy (the resource is the role; it must grant by itself).")
 @click.option("--boundary", metavar="FILE", help="Permissions boundary.")
 @click.option("--session", multiple=True, metavar="FILE", help="Session policy (repeatable).")
 @click.option("--scp", multiple=True, metavar="FILE[,FILE]", help="SCPs of one level, root first (repeatable).")
@@ -152,6 +155,8 @@ def eval_(
     resource_account: str | None,
     identity: tuple[str, ...],
     resource_policy: str | None,
+    resource_policy_must_grant: bool,
+    trust_policy: str | None,
     boundary: str | None,
     session: tuple[str, ...],
     scp: tuple[str, ...],
@@ -164,6 +169,8 @@ def eval_(
     """Decide one request as AWS would, and say why."""
     if bool(principal_arn) == bool(service_principal):
         raise click.UsageError("give exactly one of --principal or --service-principal")
+    if resource_policy and trust_policy:
+        raise click.UsageError("give --resource-policy or --trust-policy, not both")
     try:
         if service_principal:
             principal = Principal.from_dict({"service": service_principal})
@@ -178,7 +185,9 @@ def eval_(
         raise click.BadParameter(f"not an ISO 8601 time: {when}", param_hint="--time") from None
     policies = PolicySet(
         identity=tuple(_load(p, PolicyKind.IDENTITY) for p in identity),
-        resource=_load(resource_policy, PolicyKind.RESOURCE) if resource_policy else None,
+        resource=(_load(trust_policy, PolicyKind.TRUST) if trust_policy
+                  else _load(resource_policy, PolicyKind.RESOURCE) if resource_policy else None),
+        resource_must_grant=resource_policy_must_grant,
         boundary=_load(boundary, PolicyKind.BOUNDARY) if boundary else None,
         session=tuple(_load(p, PolicyKind.SESSION) for p in session),
         scp=_levels(scp, PolicyKind.SCP),
@@ -191,8 +200,8 @@ def eval_(
     else:
         click.echo(decision.effect.value)
         click.echo(decision.message())
-        for m in decision.matches:
-            click.echo(f"  {m}")
+        for line in decision.explain().split("\n")[1:]:  # why: the statements that decided, what did not grant
+            click.echo(line)
     sys.exit({Effect.ALLOW: 0, Effect.IMPLICIT_DENY: EXIT_IMPLICIT_DENY, Effect.EXPLICIT_DENY: EXIT_EXPLICIT_DENY}[decision.effect])
 
 
@@ -202,6 +211,7 @@ def _decision_json(d: Decision) -> dict[str, Any]:
         "allowed": d.allowed,
         "denied_by": d.denied_by.value if d.denied_by else None,
         "message": d.message(),
+        "not_granted_by": d.not_granted.value if d.not_granted else None,
         "principal": d.request.principal.arn or d.request.principal.service,
         "action": d.request.action,
         "resource": d.request.resource,
