@@ -345,3 +345,41 @@ def test_lifespan_shutdown_closes_the_backend(world: World) -> None:
         assert backend._client is None
 
     run(scenario)
+
+
+def test_a_resource_policy_that_must_grant(world: World, make_backend: Callable[[], Any]) -> None:
+    """``resource_policy_must_grant=True``: the service's policy decides as a KMS key policy does; the reader role's
+    identity policy allows s3:GetObject, which no longer suffices unless the policy names the session, its role or
+    its account (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+    reader = world.assume("reader")
+    role_arn = f"arn:aws:iam::{world.srv.account}:role/{world.roles['reader']}"
+
+    def naming(principal: str) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject", "Resource": "*"}]})
+
+    async def scenario() -> None:
+        echo = Echo()
+        backend = make_backend()
+        try:
+            for principal, must_grant, expected in (
+                (f"arn:aws:iam::{world.srv.account}:user/nobody", False, 200),  # ordinary: the identity Allow suffices
+                (f"arn:aws:iam::{world.srv.account}:user/nobody", True, 403),
+                (role_arn, True, 200),
+                (f"arn:aws:iam::{world.srv.account}:root", True, 200),  # delegates to the role's identity policy
+            ):
+                app = IamAuthMiddleware(echo, authorizer=backend, mapping=objects, resource_policy=naming(principal),
+                                        resource_policy_must_grant=must_grant, services=["s3"])
+                status, _, payload = await call(app, "GET", "/demo/k", sign(reader, "GET", "/demo/k"))
+                assert status == expected, (principal, must_grant, payload)
+                if expected == 403:
+                    assert b"because no resource-based policy allows the s3:GetObject action" in payload
+            # no policy at all: nobody
+            app = IamAuthMiddleware(echo, authorizer=backend, mapping=objects, resource_policy_must_grant=True, services=["s3"])
+            assert (await call(app, "GET", "/demo/k", sign(reader, "GET", "/demo/k")))[0] == 403
+            assert len(echo.calls) == 3
+        finally:
+            await backend.aclose()
+
+    run(scenario)

@@ -262,3 +262,37 @@ def test_denials_carry_a_message_only_an_allowed_caller_can_decode(iam, server: 
             decoder.decode_authorization_message(EncodedMessage=bad)
         assert exc.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
         assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_authorization_api_key_policy_must_grant(iam, server: Server) -> None:
+    """ResourcePolicyMustGrant: the service's resource policy decides as a KMS key policy does. "Unless the key
+    policy explicitly allows it, you cannot use IAM policies to allow access to a KMS key"
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html)."""
+    _, service_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iamroles:AuthorizeRequest", "Resource": "*"}]})
+    user, user_key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})
+    key_arn = f"arn:aws:kms:us-east-1:{server.account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    url = "http://kms.internal:9000"
+
+    def ask(policy_principal: str | None, **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"Request": forwarded(url, user_key, service="kms"), "Action": "kms:Decrypt", "Resource": key_arn, **extra}
+        if policy_principal is not None:
+            body["ResourcePolicy"] = json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": policy_principal}, "Action": "kms:*", "Resource": "*"}]})
+        r = call_api(server, "authorize", body, service_key["AccessKeyId"], service_key["SecretAccessKey"])
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    other_user = f"arn:aws:iam::{server.account}:user/someone-else"
+    assert ask(other_user)["Allowed"]  # an ordinary resource policy: the identity Allow suffices in the account
+    strict = ask(other_user, ResourcePolicyMustGrant=True)
+    assert (strict["Allowed"], strict["Decision"], strict["DeniedBy"]) == (False, "ImplicitDeny", "resource")
+    assert strict["Message"].endswith("because no resource-based policy allows the kms:Decrypt action")
+    assert not ask(None, ResourcePolicyMustGrant=True)["Allowed"]  # no key policy: nobody
+    assert ask(f"arn:aws:iam::{server.account}:root", ResourcePolicyMustGrant=True)["Allowed"]  # enables IAM policies
+    assert ask(user["Arn"], ResourcePolicyMustGrant=True)["Allowed"]
+    r = call_api(server, "authorize", {"Request": forwarded(url, user_key, service="kms"), "Action": "kms:Decrypt",
+                                       "Resource": key_arn, "ResourcePolicyMustGrant": "yes"},
+                 service_key["AccessKeyId"], service_key["SecretAccessKey"])
+    assert (r.status_code, r.json()["Error"]["Code"]) == (400, "ValidationError")
