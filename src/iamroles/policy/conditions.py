@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from .request import TIME_KEYS, context_time_value
 from .variables import Context, Template, render, resolve, split_template
 from .wildcard import Pieces, compile_patterns
 
@@ -236,7 +237,7 @@ def compile_clause(clause_operator: str, key: str, values: tuple[str, ...], vari
         wants = frozenset(b for b in map(_bool, values) if b is not None)
 
         def null_test(ctx: Context) -> bool:
-            raw = ctx.get(lkey)
+            raw = context_time_value(ctx, lkey) if lkey in TIME_KEYS else ctx.get(lkey)
             return (raw is None or raw == ()) in wants
 
         return null_test
@@ -266,8 +267,10 @@ def compile_clause(clause_operator: str, key: str, values: tuple[str, ...], vari
             assert static is not None
             return static
 
+    timed = lkey in TIME_KEYS
+
     def test(ctx: Context) -> bool:
-        raw = ctx.get(lkey)
+        raw = context_time_value(ctx, lkey) if timed else ctx.get(lkey)
         if raw is None or raw == ():
             if if_exists:
                 return True

@@ -69,8 +69,11 @@ class Match:
         return f"{self.effect} statement {self.index}{sid} of {self.policy_type.phrase} {self.policy}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Decision:
+    """The answer to a :class:`Request` (a value: do not change it; not ``frozen`` only because a frozen
+    dataclass's ``__init__`` costs three times a plain one's, on the path of every decision)."""
+
     effect: Effect
     denied_by: PolicyType | None
     matches: tuple[Match, ...]
@@ -206,16 +209,17 @@ def _first(statements: tuple[CompiledStatement, ...], resource: str, ctx: object
     return None
 
 
+def _not_granted(policies: PolicySet) -> PolicyKind:
+    """The kind of the resource policy that had to grant by itself and did not (RESOURCE when there is none)."""
+    return policies.resource.kind if policies.resource is not None else PolicyKind.RESOURCE
+
+
 def evaluate(request: Request, policies: PolicySet) -> Decision:
     """Decide ``request`` under ``policies`` as AWS does."""
     plan = policies.plan(request.action)
     resource = request.resource
     ctx = request.ctx
     principal = request.principal
-
-    def deny(effect: Effect, t: PolicyType, matches: tuple[Match, ...] = (), not_granted: bool = False) -> Decision:
-        kind = policies.resource.kind if not_granted and policies.resource is not None else None
-        return Decision(effect, t, matches, request, kind)
 
     # 1. explicit deny anywhere
     for t, st in plan.denies:
@@ -227,7 +231,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
             # of the values specified in the NotPrincipal element"
             or (st.not_principal and policies.boundary is not None and principal.type in _BOUNDED)
         ):
-            return deny(Effect.EXPLICIT_DENY, t, (_match(t, st),))
+            return Decision(Effect.EXPLICIT_DENY, t, (_match(t, st),), request)
 
     matches: list[Match] = []
     # 2. organization policies: each level must allow
@@ -236,7 +240,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
             for level in levels:
                 st = _first(level, resource, ctx)
                 if st is None:
-                    return deny(Effect.IMPLICIT_DENY, t, tuple(matches))
+                    return Decision(Effect.IMPLICIT_DENY, t, tuple(matches), request)
                 matches.append(_match(t, st))
 
     # 3. resource-based policy
@@ -257,18 +261,19 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         # services, web identities, anonymous callers: only the resource side speaks
         if grant == Grant.DIRECT:
             return Decision(Effect.ALLOW, None, tuple(matches), request)
-        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches), policies.resource_must_grant)
+        return Decision(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches), request,
+                        _not_granted(policies) if policies.resource_must_grant else None)
     if grant == Grant.NONE and policies.resource_must_grant:
         # a trust or key policy that names neither the caller, its role nor its account: no identity
         # policy can stand in for it, in the account or across accounts
-        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches), True)
+        return Decision(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches), request, _not_granted(policies))
 
     same_account = request.same_account
     if same_account:
         if grant == Grant.DIRECT:
             return Decision(Effect.ALLOW, None, tuple(matches), request)
     elif grant == Grant.NONE:
-        return deny(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches))
+        return Decision(Effect.IMPLICIT_DENY, PolicyType.RESOURCE, tuple(matches), request)
 
     # 4/5. identity side
     if principal.type is PrincipalType.ACCOUNT:
@@ -276,22 +281,22 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     if not (same_account and grant == Grant.ROLE):
         st = _first(plan.identity, resource, ctx)
         if st is None:
-            return deny(Effect.IMPLICIT_DENY, PolicyType.IDENTITY, tuple(matches))
+            return Decision(Effect.IMPLICIT_DENY, PolicyType.IDENTITY, tuple(matches), request)
         matches.append(_match(PolicyType.IDENTITY, st))
     if policies.boundary is not None:
         st = _first(plan.boundary, resource, ctx)
         if st is None:
-            return deny(Effect.IMPLICIT_DENY, PolicyType.BOUNDARY, tuple(matches))
+            return Decision(Effect.IMPLICIT_DENY, PolicyType.BOUNDARY, tuple(matches), request)
         matches.append(_match(PolicyType.BOUNDARY, st))
     if policies.session:
         st = _first(plan.session, resource, ctx)
         if st is None:
-            return deny(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches))
+            return Decision(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches), request)
         matches.append(_match(PolicyType.SESSION, st))
     elif principal.type is PrincipalType.FEDERATED_USER:
         # a federated user session (GetFederationToken) passed no session policy: "If
         # there is no session policy, the code checks whether the principal is a role
         # session. If the principal is a role session, then the request is Allowed.
         # Otherwise, the request is implicitly denied" (policy-eval-denyallow)
-        return deny(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches))
+        return Decision(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches), request)
     return Decision(Effect.ALLOW, None, tuple(matches), request)

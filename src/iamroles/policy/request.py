@@ -19,7 +19,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["PrincipalType", "Principal", "Request", "ContextValue"]
+__all__ = ["PrincipalType", "Principal", "Request", "RequestContext", "ContextValue", "TIME_KEYS", "context_time_value"]
 
 ContextValue = str | bool | int | float | Sequence[str]
 
@@ -177,7 +177,16 @@ def _time_keys(when: datetime) -> tuple[str, str]:
 @lru_cache(maxsize=4096)
 def _second_keys(second: int) -> tuple[str, str]:
     # remembered: a request formats its own time and its session's issue time, many requests a second
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
+    day, rest = divmod(second, 86400)
+    hour, rest = divmod(rest, 3600)
+    minute, sec = divmod(rest, 60)
+    return f"{_day_text(day)}{hour:02d}:{minute:02d}:{sec:02d}Z", str(second)
+
+
+@lru_cache(maxsize=1024)
+def _day_text(day: int) -> str:
+    """``YYYY-MM-DDT`` of a day since the epoch (strftime costs twice the arithmetic)."""
+    return datetime.fromtimestamp(day * 86400, timezone.utc).strftime("%Y-%m-%dT")
 
 
 def format_time(when: datetime) -> str:
@@ -190,10 +199,43 @@ def format_epoch(seconds: int) -> str:
     return _second_keys(seconds)[0]
 
 
-@dataclass(frozen=True, slots=True)
+TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+
+
+class RequestContext(dict[str, "str | tuple[str, ...]"]):
+    """A request's context keys (lower-cased) and the request's time, from which aws:CurrentTime and
+    aws:EpochTime are made the first time a policy reads one (:func:`context_time_value`)."""
+
+    __slots__ = ("when",)
+
+    when: datetime | None
+
+
+def context_time_value(ctx: Mapping[str, str | tuple[str, ...]], key: str) -> str | tuple[str, ...] | None:
+    """``ctx[key]`` for aws:CurrentTime / aws:EpochTime (lower-cased ``key``), made from the request's time on
+    first use; keys given in the request's context win."""
+    value = ctx.get(key)
+    if value is None:
+        when = getattr(ctx, "when", None)
+        if when is not None:
+            current, epoch = _time_keys(when)
+            ctx.setdefault("aws:currenttime", current)  # type: ignore[attr-defined]
+            ctx.setdefault("aws:epochtime", epoch)  # type: ignore[attr-defined]
+            value = ctx.get(key)
+    return value
+
+
+@dataclass(slots=True)
 class Request:
-    """One authorisation question. ``context`` values: a string, or a list of
-    strings for a multivalued key; booleans and numbers become their text."""
+    """One authorisation question (a value: do not change it once made; not ``frozen`` only because a frozen
+    dataclass's ``__init__`` costs three times a plain one's, on the path of every decision). ``context`` values: a string, or a list of
+    strings for a multivalued key; booleans and numbers become their text.
+
+    ``ctx`` is the request context by lower-cased key. aws:CurrentTime and
+    aws:EpochTime (from ``time``) join it when a policy first reads one
+    (formatting a time costs more than most decisions) or when
+    :meth:`full_context` is asked for; keys given in ``context`` win.
+    """
 
     principal: Principal
     action: str
@@ -201,17 +243,21 @@ class Request:
     resource_account: str | None = None
     context: Mapping[str, ContextValue] = field(default_factory=dict)
     time: datetime | None = None
-    ctx: Mapping[str, str | tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    ctx: RequestContext = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ctx = dict(self.principal.keys)
-        if self.time is not None:
-            ctx["aws:currenttime"], ctx["aws:epochtime"] = _time_keys(self.time)
+        ctx = RequestContext(self.principal.keys)
+        ctx.when = self.time
         if self.resource_account:
             ctx["aws:resourceaccount"] = self.resource_account
         for key, value in self.context.items():
             ctx[key.lower()] = value if type(value) is str else _context_value(value)
-        object.__setattr__(self, "ctx", ctx)
+        self.ctx = ctx
+
+    def full_context(self) -> dict[str, str | tuple[str, ...]]:
+        """Every context key of the request, the time keys included."""
+        context_time_value(self.ctx, "aws:currenttime")
+        return dict(self.ctx)
 
     @property
     def same_account(self) -> bool:

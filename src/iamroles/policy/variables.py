@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .request import TIME_KEYS, context_time_value
 from .wildcard import Pieces
 
 __all__ = ["Var", "Template", "split_template", "resolve", "Context"]
@@ -64,7 +65,7 @@ def resolve(template: Template, ctx: Context) -> Pieces | None:
     out: list[tuple[str, bool]] = []
     for part in template:
         if isinstance(part, Var):
-            value = ctx.get(part.key)
+            value = context_time_value(ctx, part.key) if part.key in TIME_KEYS else ctx.get(part.key)
             if isinstance(value, str):
                 out.append((value, True))
             elif part.default is not None:

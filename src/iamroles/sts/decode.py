@@ -41,7 +41,7 @@ def decoded_document(decision: Decision) -> dict[str, Any]:
     p = r.principal
     conditions = [
         {"key": key, "values": {"items": [{"value": v} for v in (value if isinstance(value, tuple) else (value,))]}}
-        for key, value in sorted(r.ctx.items())
+        for key, value in sorted(r.full_context().items())
     ]
     return {
         "allowed": decision.allowed,
