@@ -29,6 +29,8 @@
     ├── InvalidIdentityToken      400
     ├── IDPRejectedClaim          403
     ├── ExpiredTokenException     400  (the web-identity flavour)
+    ├── InvalidAuthorizationMessage 400 DecodeAuthorizationMessage: not ours, or expired
+    ├── RequestEntityTooLarge     413  a body or query string over iamroles' size cap
     ├── ServiceFailure            500
     └── InternalFailure           500  anything unexpected
 
@@ -52,6 +54,7 @@ __all__ = [
     "InternalFailure",
     "InvalidAction",
     "InvalidAuthenticationCode",
+    "InvalidAuthorizationMessage",
     "InvalidClientTokenId",
     "InvalidIdentityToken",
     "InvalidInput",
@@ -65,6 +68,7 @@ __all__ = [
     "NoSuchEntity",
     "PackedPolicyTooLarge",
     "RegionDisabled",
+    "RequestEntityTooLarge",
     "ServiceFailure",
     "SignatureDoesNotMatch",
     "UnmodifiableEntity",
@@ -216,3 +220,10 @@ class InvalidAuthorizationMessage(_Sender):
 
     code = "InvalidAuthorizationMessageException"
     status = 400
+
+
+class RequestEntityTooLarge(_Sender):
+    """The request's body or query string is larger than any IAM or STS call needs (refused before it is read)."""
+
+    code = "RequestEntityTooLarge"
+    status = 413

@@ -35,11 +35,13 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, envvar="IAMROLES_TRUSTED_PROXIES", metavar="IP|CIDR",
               help="A reverse proxy whose X-Forwarded-For / X-Forwarded-Proto are believed (repeatable). "
                    "Without one, aws:SourceIp is the connection's peer: a client cannot choose it with a header.")
+@click.option("--read-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1), envvar="IAMROLES_READ_TIMEOUT",
+              help="Seconds a client has to send a whole request (headers and body); slower connections are closed.")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
           root_access_key: str | None, root_secret_key: str | None, test_mode: bool,
           admin_access_key: str | None, admin_secret_key: str | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
-          log_level: str) -> None:
+          read_timeout: float, log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
     import uvicorn
 
@@ -67,8 +69,10 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
             raise click.BadParameter(f"{proxy!r} is not an IP address or CIDR", param_hint="--trusted-proxy") from None
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; that would let any local client set
     # aws:SourceIp, so forwarded headers are ignored unless the operator names the proxies
+    from iamroles.server.http import timed_protocol
+
     uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=False,
-                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, http=timed_protocol(read_timeout))
 
 
 @click.group()

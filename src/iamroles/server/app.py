@@ -9,13 +9,14 @@ InternalFailure.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -27,9 +28,9 @@ from iamroles import iam, sts  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
 from iamroles.auth.caller import Caller
 from iamroles.auth.principal import KeyResolver
-from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, InvalidAction
+from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, InvalidAction, RequestEntityTooLarge
 from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize, partition_for_region
-from iamroles.protocol import parse_request, render_error, render_response, service_model
+from iamroles.protocol import error_document, parse_request, read_form, render_error, render_response, service_model
 from iamroles.store import Store
 from iamroles.sts.web_identity import UNSIGNED_OPERATIONS
 from iamroles.tokens import MasterKey
@@ -62,7 +63,9 @@ class Service:
         from iamroles.iam.mfa import MfaReplay
 
         self.mfa_replay = MfaReplay()
-        self.jwks_cache: dict[str, Any] = {}
+        from iamroles.sts.web_identity import JwksCache
+
+        self.jwks_cache = JwksCache()
         self._signing_keys: dict[tuple[str, str, str, str], tuple[str, hmac.HMAC]] = {}
         if self.keyring is None:
             from iamroles.sts.keys import KeyRing
@@ -156,23 +159,21 @@ class Service:
                 raise IncompleteSignature(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
             trail.update(service=signed.service, region=signed.region, access_key_id=signed.access_key_id)
             model = service_model(signed.service)
-            try:
-                op_model, inp = parse_request(params, model)
-                invalid: AwsError | None = None
-            except AwsError as err:  # reported after authentication, as AWS does
-                op_model, inp, invalid = None, {}, err
+            # the operation is known from its name alone: the parameters are decoded only once the caller is
+            # authenticated (cheap before expensive; AWS, too, reports a bad parameter after authentication)
+            action = params.get("Action")
+            op_model = model.operation_model(action) if action in model.operation_names else None
             op = OPERATIONS.get((signed.service, op_model.name)) if op_model is not None else None
-            trail.update(params=inp, read_only=not (op is not None and op.write))
-            if op_model is not None and op is None:
-                invalid = InvalidAction(f"Could not find operation {op_model.name} for version {model.api_version}")
+            trail.update(read_only=not (op is not None and op.write))
             write = op is not None and op.write
             now = self.clock()
             with self.store.write() if write else self.store.read() as tx:
                 caller = self.authenticate(tx, http, signed, now)
                 trail["caller"] = caller
-                if invalid is not None:
-                    raise invalid
-                assert op is not None and op_model is not None
+                op_model, inp = parse_request(params, model)
+                trail["params"] = inp
+                if op is None:
+                    raise InvalidAction(f"Could not find operation {op_model.name} for version {model.api_version}")
                 ctx = self.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
                 if op.resource is not None:
                     authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
@@ -256,6 +257,9 @@ class _QueryEndpoint:
     def __init__(self, service: Service, other: Starlette) -> None:
         self.service = service
         self.other = other
+        # unsigned calls (web identity tokens) may wait on an OIDC issuer: threads of their own, so that however
+        # many of them wait, signed calls keep theirs
+        self.unsigned = ThreadPoolExecutor(max_workers=8, thread_name_prefix="iamroles-unsigned")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
@@ -271,24 +275,41 @@ class _QueryEndpoint:
         if scope["method"] not in ("GET", "POST"):
             await _send(send, 405, b"Method Not Allowed", b"text/plain")
             return
-        http = _http_request(scope, await _body(receive))
-        params: dict[str, str] = dict(parse_qsl(http.query, keep_blank_values=True)) if http.query else {}
-        ctype = http.headers.get("content-type", "")
-        if http.body and (not ctype or ctype.startswith("application/x-www-form-urlencoded")):
-            params.update(parse_qsl(http.body.decode("utf-8", "replace"), keep_blank_values=True))
+        body = await _body(scope, receive)
+        if body is None:
+            await _send(send, *render_error(_TOO_LARGE, new_id(), None), b"text/xml")
+            return
+        http = _http_request(scope, body)
         client, secure = _peer(scope)
-        if _may_write(params):
-            # writes may wait for SQLite's writer lock: keep them off the event loop
-            status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
+        if len(body) + len(http.query) > INLINE_MAX:
+            # decoding a large request takes milliseconds: not on the event loop
+            status, payload = await run_in_threadpool(self._handle_large, http, client, secure)
         else:
-            # reads never wait on a lock (WAL / MVCC): run them inline, saving the thread hop
-            status, payload = self.service.handle(http, params, client, secure)
+            params = read_form(http.query, http.body, http.headers.get("content-type", ""))
+            if params.get("Action") in _UNSIGNED_ACTIONS and not _is_signed(http, params):
+                status, payload = await asyncio.get_running_loop().run_in_executor(
+                    self.unsigned, self.service.handle, http, params, client, secure)
+            elif _may_write(params):
+                # writes may wait for SQLite's writer lock: keep them off the event loop
+                status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
+            else:
+                # reads never wait on a lock (WAL / MVCC): run them inline, saving the thread hop
+                status, payload = self.service.handle(http, params, client, secure)
         await _send(send, status, payload, b"text/xml")
+
+    def _handle_large(self, http: sigv4.HttpRequest, client: str, secure: bool) -> tuple[int, bytes]:
+        return self.service.handle(http, read_form(http.query, http.body, http.headers.get("content-type", "")), client, secure)
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
         as the Query endpoint's reads do."""
-        http = _http_request(scope, await _body(receive))
+        body = await _body(scope, receive)
+        if body is None:
+            from .api import to_json
+
+            await _send(send, _TOO_LARGE.status, to_json(error_document(_TOO_LARGE, new_id())), b"application/json")
+            return
+        http = _http_request(scope, body)
         status, payload = self.service.handle_api(name, http, *_peer(scope))
         await _send(send, status, payload, b"application/json")
 
@@ -309,11 +330,32 @@ def _peer(scope: dict[str, Any]) -> tuple[str, bool]:
     return (client[0] if client else "127.0.0.1"), scope.get("scheme") == "https"
 
 
-async def _body(receive: Any) -> bytes:
+# The largest IAM or STS request is a policy document of 131,072 characters or a SAML assertion of 100,000,
+# URL-encoded (at most three bytes a character): 1 MiB holds either with room; the query string likewise.
+MAX_BODY = 1 << 20
+MAX_QUERY = 1 << 20
+INLINE_MAX = 64 << 10  # larger requests are decoded in a worker thread
+_TOO_LARGE = RequestEntityTooLarge(f"The request is larger than {MAX_BODY} bytes.")
+
+
+async def _body(scope: dict[str, Any], receive: Any) -> bytes | None:
+    """The request body, or None when it (or the query string) is over the cap: refused by its declared
+    length before any of it is read, else as soon as what arrived passes the cap."""
+    if len(scope.get("query_string", b"")) > MAX_QUERY:
+        return None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if not value.isdigit() or int(value) > MAX_BODY:
+                return None
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
             break
     return b"".join(chunks)

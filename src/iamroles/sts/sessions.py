@@ -26,6 +26,7 @@ from iamroles.tokens import SessionClaims, new_access_key_id, new_secret_access_
 __all__ = ["issue"]
 
 CHAINED_MAX = 3600
+MAX_POLICY_ARNS = 10
 MAX_SESSION_TAGS = 50
 # PackedPolicySize: the session's policies and tags, compressed, as a share of
 # a fixed budget (AWS does not publish its packing; this keeps its shape:
@@ -53,6 +54,9 @@ def _session_policies(ctx: CallContext, inp: Input) -> tuple[str | None, list[st
     if policy is not None:
         check_document(policy, PolicyKind.SESSION)
     arns = [p["arn"] for p in inp.get("PolicyArns") or []]
+    if len(arns) > MAX_POLICY_ARNS:  # "You can provide up to 10 managed policy ARNs" (API_AssumeRole), before any lookup
+        raise ValidationError("1 validation error detected: Value at 'policyArns' failed to satisfy constraint: "
+                              f"Member must have length less than or equal to {MAX_POLICY_ARNS}")
     for arn in arns:
         found = ctx.tx.policy(arn)
         if found is None or found.account_id not in (ctx.account_id, "aws"):

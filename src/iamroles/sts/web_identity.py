@@ -13,8 +13,10 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-conditio
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from iamroles.errors import AccessDenied, ExpiredTokenException, IDPRejectedClaim, InvalidIdentityToken, ValidationError
@@ -24,26 +26,88 @@ from iamroles.policy import PolicyKind, PolicySet, Principal, PrincipalType, Req
 
 from .sessions import _packed, _role_from_arn, _session_policies, issue
 
-__all__ = ["UNSIGNED_OPERATIONS"]
+__all__ = ["UNSIGNED_OPERATIONS", "JwksCache"]
 
 UNSIGNED_OPERATIONS = frozenset({("sts", "AssumeRoleWithWebIdentity")})
-_JWKS_TTL = 300.0
 _SKEW = 300
 
 
-def _fetch_jwks(issuer: str, cache: dict[str, tuple[float, Any]]) -> Any:
-    hit = cache.get(issuer)
-    if hit is not None and time.monotonic() - hit[0] < _JWKS_TTL:
-        return hit[1]
-    try:
-        with urllib.request.urlopen(issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=5) as r:  # noqa: S310
-            jwks_uri = json.loads(r.read())["jwks_uri"]
-        with urllib.request.urlopen(jwks_uri, timeout=5) as r:  # noqa: S310
-            jwks = json.loads(r.read())
-    except Exception:  # noqa: BLE001  (any failure to reach the issuer)
-        raise InvalidIdentityToken("Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements") from None
-    cache[issuer] = (time.monotonic(), jwks)
-    return jwks
+class JwksCache:
+    """OIDC issuers' key sets for providers with no keys of their own (``iamroles oidc jwks``).
+
+    A key set is fetched from the issuer's discovery document at most once at a time per issuer (concurrent
+    calls wait for that fetch), within ``timeout`` seconds for both requests together and ``max_bytes`` each,
+    and kept ``ttl`` seconds. A failure is remembered: calls naming that issuer fail at once until a retry time
+    that doubles with each failure (``backoff`` up to ``max_backoff``), so an issuer that does not answer costs
+    one wait, not one per request. Thread-safe; callers run it off the event loop.
+    """
+
+    def __init__(self, ttl: float = 300.0, timeout: float = 3.0, max_bytes: int = 1 << 20, backoff: float = 5.0,
+                 max_backoff: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.timeout, self.max_bytes = ttl, timeout, max_bytes
+        self.backoff, self.max_backoff, self.clock = backoff, max_backoff, clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[float, Any]] = {}  # issuer -> (fetched at, key set)
+        self._failed: dict[str, tuple[float, float]] = {}  # issuer -> (retry at, last backoff)
+        self._inflight: dict[str, threading.Event] = {}
+
+    def get(self, issuer: str) -> Any:
+        while True:
+            with self._lock:
+                now = self.clock()
+                hit = self._keys.get(issuer)
+                if hit is not None and now - hit[0] < self.ttl:
+                    return hit[1]
+                failed = self._failed.get(issuer)
+                if failed is not None and now < failed[0]:
+                    raise _unreachable()
+                waiting = self._inflight.get(issuer)
+                if waiting is None:
+                    done = self._inflight[issuer] = threading.Event()
+                    break
+            if not waiting.wait(self.timeout + 1):
+                raise _unreachable()
+        try:
+            jwks = self._fetch(issuer)
+        except Exception:  # noqa: BLE001  (any failure to reach the issuer or read its answer)
+            with self._lock:
+                last = self._failed.get(issuer, (0.0, 0.0))[1]
+                wait = min(self.max_backoff, last * 2 if last else self.backoff)
+                self._failed[issuer] = (self.clock() + wait, wait)
+                self._keys.pop(issuer, None)
+            raise _unreachable() from None
+        else:
+            with self._lock:
+                self._keys[issuer] = (self.clock(), jwks)
+                self._failed.pop(issuer, None)
+            return jwks
+        finally:
+            with self._lock:
+                self._inflight.pop(issuer, None)
+            done.set()
+
+    def _fetch(self, issuer: str) -> Any:
+        deadline = self.clock() + self.timeout
+        config = self._read(issuer.rstrip("/") + "/.well-known/openid-configuration", deadline)
+        jwks_uri = config["jwks_uri"]
+        if not isinstance(jwks_uri, str) or not jwks_uri.startswith("https://"):
+            raise ValueError("jwks_uri is not an https URL")
+        return self._read(jwks_uri, deadline)
+
+    def _read(self, url: str, deadline: float) -> Any:
+        remaining = deadline - self.clock()
+        if remaining <= 0:
+            raise TimeoutError(url)
+        with urllib.request.urlopen(url, timeout=remaining) as r:  # noqa: S310  (https only: checked by the callers)
+            body = r.read(self.max_bytes + 1)
+        if len(body) > self.max_bytes:
+            raise ValueError("answer too large")
+        return json.loads(body)
+
+
+def _unreachable() -> InvalidIdentityToken:
+    return InvalidIdentityToken("Couldn't retrieve verification key from your identity provider, please reference "
+                                "AssumeRoleWithWebIdentity documentation for requirements")
 
 
 @operation("AssumeRoleWithWebIdentity", resource=None, service="sts")
@@ -66,7 +130,7 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     provider = ctx.tx.oidc_provider(provider_arn)
     if provider is None:
         raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {issuer}")
-    jwks = json.loads(provider["jwks"]) if provider["jwks"] else _fetch_jwks(issuer, ctx.extra.setdefault("jwks_cache", {}))
+    jwks = json.loads(provider["jwks"]) if provider["jwks"] else ctx.extra["jwks_cache"].get(issuer)
     try:
         claims = verify_jwt(token, jwks)
     except JwtError as err:
