@@ -136,9 +136,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             w.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
             w.iam.put_role_policy(RoleName=name, PolicyName=role, PolicyDocument=policy_file(doc))
             w.roles[role] = name
-        # a person who may assume them and pass them to ECS (iamroles exec)
+        # a person who may assume them and launch workloads with them on ECS (iamroles exec)
         w.keys["launcher"] = w.user({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["sts:AssumeRole", "iam:PassRole"], "Resource": f"arn:aws:iam::{account}:role/objects-*"}]})
+            {"Effect": "Allow", "Action": ["sts:AssumeRole", "iam:PassRole", "iamroles:LaunchWorkload"],
+             "Resource": f"arn:aws:iam::{account}:role/objects-*"}]})
         # the object store's own identity, for the authorisation API
         w.keys["service"] = w.user(policy_file("authorizer.json"))
         service = w.keys["service"]

@@ -4,7 +4,8 @@ AWS rules checked:
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html (passing a role to a service
 needs iam:PassRole; iam:PassedToService narrows it, reference_policies_iam-condition-keys.html#ck_PassedToService),
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-services
-(a role trusted to a service principal is assumed by that service only),
+(a role trusted to a service principal is assumed by that service only; PassRole alone launches nothing: the
+launch, ecs:RunTask or ec2:RunInstances on AWS, is iamroles:LaunchWorkload here, with iamroles:ServicePrincipal),
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
 (across accounts, identity and resource policy must both allow).
 """
@@ -44,25 +45,64 @@ def pass_role_policy(role_arn: str, service: str) -> dict[str, Any]:
                                                    "Condition": {"StringEquals": {"iam:PassedToService": service}}}]}
 
 
-def test_service_credentials_need_pass_role_and_a_trusting_role(iam, server: Server) -> None:
+def launch_statement(role_arn: str, service: str | None) -> dict[str, Any]:
+    st: dict[str, Any] = {"Effect": "Allow", "Action": "iamroles:LaunchWorkload", "Resource": role_arn}
+    if service:
+        st["Condition"] = {"StringEquals": {"iamroles:ServicePrincipal": service}}
+    return st
+
+
+def launch_policy(role_arn: str, service: str) -> dict[str, Any]:
+    """What launching a workload with the role needs: iamroles:LaunchWorkload and iam:PassRole, both for ``service``."""
+    doc = pass_role_policy(role_arn, service)
+    doc["Statement"].append(launch_statement(role_arn, service))
+    return doc
+
+
+def test_service_credentials_need_launch_and_pass_role_and_a_trusting_role(iam, server: Server) -> None:
     role = unique("task")
     role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=service_trust(ECS))["Role"]["Arn"]
 
-    # without iam:PassRole: refused, in AWS's words, and nothing issued
-    _, key = make_user(iam, server)
-    r = call_api(server, "service-credentials", {"RoleArn": role_arn, "ServicePrincipal": ECS}, key["AccessKeyId"], key["SecretAccessKey"])
-    assert r.status_code == 403
-    err = r.json()["Error"]
-    assert err["Code"] == "AccessDenied" and "iam:PassRole" in err["Message"] and role_arn in err["Message"]
-    assert "Credentials" not in r.json()
+    def refused(key: dict[str, str], message: str) -> None:
+        r = call_api(server, "service-credentials", {"RoleArn": role_arn, "ServicePrincipal": ECS}, key["AccessKeyId"], key["SecretAccessKey"])
+        assert r.status_code == 403, r.text
+        assert r.json()["Error"]["Code"] == "AccessDenied" and r.json()["Error"]["Message"] == message
+        assert "Credentials" not in r.json()  # nothing issued
 
-    # PassRole for another service (iam:PassedToService) does not pass it to this one
-    _, other = make_user(iam, server, pass_role_policy(role_arn, "ec2.amazonaws.com"))
-    r = call_api(server, "service-credentials", {"RoleArn": role_arn, "ServicePrincipal": ECS}, other["AccessKeyId"], other["SecretAccessKey"])
-    assert r.status_code == 403 and "iam:PassRole" in r.json()["Error"]["Message"]
+    # with nothing: the launch is refused first (as ecs:RunTask is before PassRole), in AWS's words
+    user, key = make_user(iam, server)
+    refused(key, f"User: {user['Arn']} is not authorized to perform: iamroles:LaunchWorkload on resource: {role_arn} "
+                 "because no identity-based policy allows the iamroles:LaunchWorkload action")
+    # iam:PassRole alone launches nothing (on AWS it runs no task by itself)
+    user, key = make_user(iam, server, pass_role_policy(role_arn, ECS))
+    refused(key, f"User: {user['Arn']} is not authorized to perform: iamroles:LaunchWorkload on resource: {role_arn} "
+                 "because no identity-based policy allows the iamroles:LaunchWorkload action")
+    # the launch allowed for another service principal, or another role, does not launch this one
+    for other_launch in (launch_statement(role_arn, "ec2.amazonaws.com"), launch_statement(role_arn + "-other", ECS)):
+        doc = pass_role_policy(role_arn, ECS)
+        doc["Statement"].append(other_launch)
+        user, key = make_user(iam, server, doc)
+        refused(key, f"User: {user['Arn']} is not authorized to perform: iamroles:LaunchWorkload on resource: {role_arn} "
+                     "because no identity-based policy allows the iamroles:LaunchWorkload action")
+    # the launch without iam:PassRole, or with PassRole for another service (iam:PassedToService): refused by PassRole
+    user, key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [launch_statement(role_arn, ECS)]})
+    refused(key, f"User: {user['Arn']} is not authorized to perform: iam:PassRole on resource: {role_arn} "
+                 "because no identity-based policy allows the iam:PassRole action")
+    doc = pass_role_policy(role_arn, "ec2.amazonaws.com")
+    doc["Statement"].append(launch_statement(role_arn, ECS))
+    user, key = make_user(iam, server, doc)
+    refused(key, f"User: {user['Arn']} is not authorized to perform: iam:PassRole on resource: {role_arn} "
+                 "because no identity-based policy allows the iam:PassRole action")
+    # an explicit deny of the launch wins over an allow
+    doc = launch_policy(role_arn, ECS)
+    doc["Statement"].append({"Effect": "Deny", "Action": "iamroles:LaunchWorkload", "Resource": "*",
+                             "Condition": {"StringEquals": {"iamroles:ServicePrincipal": ECS}}})
+    user, key = make_user(iam, server, doc)
+    refused(key, f"User: {user['Arn']} is not authorized to perform: iamroles:LaunchWorkload on resource: {role_arn} "
+                 "with an explicit deny in an identity-based policy")
 
     # allowed: credentials for the role's session, which work with boto3
-    _, key = make_user(iam, server, pass_role_policy(role_arn, ECS))
+    _, key = make_user(iam, server, launch_policy(role_arn, ECS))
     r = call_api(server, "service-credentials", {"RoleName": role, "ServicePrincipal": ECS, "RoleSessionName": "task-1", "DurationSeconds": 900},
                  key["AccessKeyId"], key["SecretAccessKey"])
     assert r.status_code == 200, r.text
@@ -75,7 +115,8 @@ def test_service_credentials_need_pass_role_and_a_trusting_role(iam, server: Ser
     assert sts.get_caller_identity()["Arn"] == arn
 
     # the same user passing it to a service the trust policy does not name: the trust policy refuses
-    _, key2 = make_user(iam, server, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]})
+    _, key2 = make_user(iam, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:PassRole", "iamroles:LaunchWorkload"], "Resource": "*"}]})
     r = call_api(server, "service-credentials", {"RoleArn": role_arn, "ServicePrincipal": "lambda.amazonaws.com"}, key2["AccessKeyId"], key2["SecretAccessKey"])
     assert r.status_code == 403 and "lambda.amazonaws.com is not authorized to perform: sts:AssumeRole" in r.json()["Error"]["Message"]
 
@@ -86,7 +127,7 @@ def test_service_credentials_for_an_instance_profile_and_bad_input(iam, server: 
     profile = unique("ip")
     iam.create_instance_profile(InstanceProfileName=profile)
     iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
-    _, key = make_user(iam, server, pass_role_policy(role_arn, "ec2.amazonaws.com"))
+    _, key = make_user(iam, server, launch_policy(role_arn, "ec2.amazonaws.com"))
     k, s = key["AccessKeyId"], key["SecretAccessKey"]
     r = call_api(server, "service-credentials", {"InstanceProfileName": profile, "ServicePrincipal": "ec2.amazonaws.com"}, k, s)
     assert r.status_code == 200, r.text
@@ -171,6 +212,18 @@ def test_authorization_api_decides_forwarded_requests(iam, server: Server) -> No
     names_session = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": fed["FederatedUser"]["Arn"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]})
     assert ask(fed_creds, "s3:GetObject", ResourcePolicy=names_session)["Allowed"]
+    # a session policy intersects with the user's own policies (the user may GetObject only): federation-token
+    # credentials call no IAM operation (tests/server/test_session_limits.py), so this is where it shows
+    fed_sts = server.client("sts", reader_key["AccessKeyId"], reader_key["SecretAccessKey"])
+    wide = fed_sts.get_federation_token(Name="dave", Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Credentials"]
+    assert ask(wide, "s3:GetObject")["Allowed"]
+    beyond = ask(wide, "s3:PutObject")  # the session policy allows it, the user's policies do not
+    assert not beyond["Allowed"] and beyond["DeniedBy"] == "identity", beyond
+    narrow = fed_sts.get_federation_token(Name="erin", Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}))["Credentials"]
+    outside = ask(narrow, "s3:GetObject")  # the user may, the session policy does not
+    assert not outside["Allowed"] and outside["DeniedBy"] == "session", outside
 
     # a tampered or replayed-with-changes request is not authentic
     tampered = forwarded(url, reader_key)

@@ -1,7 +1,9 @@
 """OIDC federation: AssumeRoleWithWebIdentity with a real RS256-signed JWT.
 
 AWS references: https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
-(unsigned request; InvalidIdentityToken, IDPRejectedClaim, ExpiredTokenException),
+(unsigned request; InvalidIdentityToken, IDPRejectedClaim, ExpiredTokenException; an audience none of the
+provider's client ids is InvalidIdentityToken "Incorrect token audience" as STS answers it: awslabs/amazon-eks-irsa-cfn#18,
+aws-actions/configure-aws-credentials#775; no aud at all, "Missing a required claim: aud": aws/aws-sdk-ruby#2698),
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html (trust policy on
 <provider>:aud and <provider>:sub), https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html.
 """
@@ -89,13 +91,24 @@ def test_web_identity_federation(server: Server, signing_key: rsa.RSAPrivateKey,
     me = server.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
     assert me["Arn"] == out["AssumedRoleUser"]["Arn"]
 
-    def refused(token: str, code: str) -> None:
+    def refused(token: str, code: str, message: str | None = None, status: int = 400) -> None:
         with pytest.raises(ClientError) as exc:
             sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="gha-run", WebIdentityToken=token)
         assert error(exc)[0] == code, error(exc)
+        if message is not None:
+            assert error(exc)[1:] == (status, message), error(exc)
 
     refused(jwt(signing_key, claims(sub="repo:evil/app:ref:refs/heads/main")), "AccessDenied")  # trust condition on sub
-    refused(jwt(signing_key, claims(aud="someone-else")), "IDPRejectedClaim")
+    refused(jwt(signing_key, claims(aud="someone-else")), "InvalidIdentityToken", "Incorrect token audience")
+    refused(jwt(signing_key, claims(aud=["someone-else", "another"])), "InvalidIdentityToken", "Incorrect token audience")
+    refused(jwt(signing_key, claims(aud=[])), "InvalidIdentityToken", "Missing a required claim: aud")
+    no_aud = claims()
+    del no_aud["aud"]
+    refused(jwt(signing_key, no_aud), "InvalidIdentityToken", "Missing a required claim: aud")
+    refused(jwt(signing_key, claims(aud=7)), "InvalidIdentityToken", "Missing a required claim: aud")
+    # one of several audiences matching is enough
+    assert sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="gha-run", WebIdentityToken=jwt(
+        signing_key, claims(aud=["someone-else", "sts.amazonaws.com"])))["Audience"] == "sts.amazonaws.com"
     refused(jwt(signing_key, claims(exp=int(time.time()) - 10)), "ExpiredTokenException")
     refused(jwt(signing_key, claims(iss="https://unknown.example.com")), "InvalidIdentityToken")
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -205,14 +205,7 @@ def test_tampered_and_misused_tokens(iam, server: Server) -> None:
 
 
 def test_cross_account(server: Server) -> None:
-    out = subprocess.run([sys.executable, "-m", "iamroles", "accounts", "create", "--data-dir", str(server.data_dir), "--json",
-                          *(["--db", server.db_url] if server.db_url else [])], capture_output=True, text=True, check=True)
-    info = json.loads(out.stdout)
-    import configparser
-
-    cfg = configparser.ConfigParser()
-    cfg.read(info["credentials_file"])
-    other_iam = server.client("iam", cfg[info["profile"]]["aws_access_key_id"], cfg[info["profile"]]["aws_secret_access_key"])
+    other_account, other_iam = _new_account(server)
     iam = server.client("iam")
     user, key = make_user(iam, server)
     sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
@@ -225,7 +218,7 @@ def test_cross_account(server: Server) -> None:
     iam.put_user_policy(UserName=user["UserName"], PolicyName="x", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="x-session")["Credentials"]
-    assert session_client(server, "sts", creds).get_caller_identity()["Account"] == info["account_id"]
+    assert session_client(server, "sts", creds).get_caller_identity()["Account"] == other_account
 
 
 def test_get_session_token_and_federation(iam, server: Server) -> None:
@@ -236,19 +229,74 @@ def test_get_session_token_and_federation(iam, server: Server) -> None:
         server.client("sts", key["AccessKeyId"], key["SecretAccessKey"], validate=False).get_session_token(DurationSeconds=899)
     assert error(exc)[0] == "ValidationError"
     creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
     assert session_client(server, "sts", creds).get_caller_identity()["Arn"] == user["Arn"]
-    session_client(server, "iam", creds).list_roles()
     fed = sts.get_federation_token(Name="bob", Policy=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"}]}))
     assert fed["FederatedUser"]["Arn"] == f"arn:aws:sts::{server.account}:federated-user/bob"
-    fed_iam = session_client(server, "iam", fed["Credentials"])
-    fed_iam.list_roles()
-    with pytest.raises(ClientError):
-        fed_iam.list_users()  # the user may, the federation session policy does not
-    bare = session_client(server, "iam", sts.get_federation_token(Name="carol")["Credentials"])
-    with pytest.raises(ClientError):
-        bare.list_roles()  # no session policy: no permissions
+    assert fed["FederatedUser"]["FederatedUserId"] == f"{server.account}:bob"
+    me = session_client(server, "sts", fed["Credentials"]).get_caller_identity()
+    assert me["Arn"] == fed["FederatedUser"]["Arn"] and me["Account"] == server.account
+    # what these credentials may call is in test_session_limits.py (no IAM for federated users, nor for session
+    # tokens without MFA); a federated session's policies are decided in test_integration_api.py
     assert sts.get_access_key_info(AccessKeyId=key["AccessKeyId"])["Account"] == server.account
+
+
+def _new_account(server: Server) -> tuple[str, object]:
+    """A second account (``iamroles accounts create``) and an IAM client as its root."""
+    import configparser
+
+    out = subprocess.run([sys.executable, "-m", "iamroles", "accounts", "create", "--data-dir", str(server.data_dir), "--json",
+                          *(["--db", server.db_url] if server.db_url else [])], capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    cfg = configparser.ConfigParser()
+    cfg.read(info["credentials_file"])
+    section = cfg[info["profile"]]
+    return info["account_id"], server.client("iam", section["aws_access_key_id"], section["aws_secret_access_key"])
+
+
+def test_get_access_key_info_answers_any_keys_account(iam, server: Server) -> None:
+    """https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html: the account of any access key
+    id, long-term (AKIA) or temporary (ASIA), whoever asks and whatever the key's state; temporary ids are never
+    stored, so ids carry their account as AWS's do (tests/tokens/test_secrets.py has the layout)."""
+    from iamroles.tokens import account_of_access_key_id, new_access_key_id
+
+    other_account, other_iam = _new_account(server)
+    issued: dict[str, str] = {}  # key id -> its account
+    for account, client in ((server.account, iam), (other_account, other_iam)):
+        user, key = make_user(client, server, {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}]})
+        issued[key["AccessKeyId"]] = account
+        root_key = client.create_access_key()["AccessKey"]["AccessKeyId"]  # the account root's, deleted at once:
+        client.delete_access_key(AccessKeyId=root_key)  # a deleted key still answers (its state is not said)
+        issued[root_key] = account
+        sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+        role_arn = client.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust(user["Arn"]))["Role"]["Arn"]
+        issued[sts.assume_role(RoleArn=role_arn, RoleSessionName="s-session")["Credentials"]["AccessKeyId"]] = account
+        issued[sts.get_session_token()["Credentials"]["AccessKeyId"]] = account
+        issued[sts.get_federation_token(Name="bob")["Credentials"]["AccessKeyId"]] = account
+    assert sum(k.startswith("ASIA") for k in issued) == 6 and sum(k.startswith("AKIA") for k in issued) == 4
+    # every id issued encodes its account, and anyone (here a user of the first account with no policy) learns it
+    _, asker = make_user(iam, server)
+    asking = server.client("sts", asker["AccessKeyId"], asker["SecretAccessKey"])
+    for key_id, account in issued.items():
+        assert account_of_access_key_id(key_id) == account, key_id
+        assert asking.get_access_key_info(AccessKeyId=key_id)["Account"] == account, key_id
+    # an id never issued here answers the account it encodes, as on AWS for any well-formed id
+    for account in ("123456789012", other_account):
+        for prefix in ("AKIA", "ASIA"):
+            assert asking.get_access_key_info(AccessKeyId=new_access_key_id(prefix, account))["Account"] == account
+    # the bootstrap's root key (given on the command line, not of the encoding) is found in the table
+    assert asking.get_access_key_info(AccessKeyId=server.access_key)["Account"] == server.account
+    # an id that encodes no account, and is not ours: refused, 400
+    for bad in ("AKIAIOSFODNN7EXAMPLE", "ASIA7777777777777777", "ABIAY34FZKBOKMUTVV7A"):
+        with pytest.raises(ClientError) as exc:
+            asking.get_access_key_info(AccessKeyId=bad)
+        assert error(exc)[:2] == ("InvalidParameterValue", 400), bad
+    # malformed by the model (pattern [\w]*, length 16..128): a validation error
+    with pytest.raises(ClientError) as exc:
+        server.client("sts", asker["AccessKeyId"], asker["SecretAccessKey"], validate=False).get_access_key_info(AccessKeyId="AKIA-not-an-id!!")
+    assert error(exc)[:2] == ("ValidationError", 400)
 
 
 def _shifted(seconds: float):  # type: ignore[no-untyped-def]

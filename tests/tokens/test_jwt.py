@@ -3,8 +3,8 @@ with an asymmetric algorithm, and every other input is a :class:`JwtError` (what
 into InvalidIdentityToken) — never another exception.
 
 The claim checks (exp, aud, iss, nbf) are not here: ``sts.web_identity`` makes them after ``verify_jwt`` and
-``tests/server/test_oidc.py`` drives them over the wire (expired -> ExpiredTokenException, wrong aud ->
-IDPRejectedClaim, unknown iss / other key / alg none -> InvalidIdentityToken).
+``tests/server/test_oidc.py`` drives them over the wire (expired -> ExpiredTokenException; wrong aud,
+unknown iss, other key, alg none -> InvalidIdentityToken).
 """
 from __future__ import annotations
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from hypothesis import given
+from hypothesis import strategies as st
 
-from iamroles.tokens import MasterKey, new_access_key_id, new_secret_access_key, new_unique_id
+from iamroles.tokens import MasterKey, account_of_access_key_id, new_access_key_id, new_secret_access_key, new_unique_id
 from iamroles.tokens.secrets import ENV
 
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -85,16 +87,69 @@ def test_access_key_ids_and_unique_ids_have_aws_shapes() -> None:
 
 def test_draws_are_distinct_and_uniform() -> None:
     """2000 temporary ids and secrets: no repeats, and every character of each alphabet about equally often
-    (a biased or truncated alphabet would show: each count is far outside these bounds only by error)."""
+    (a biased or truncated alphabet would show: each count is far outside these bounds only by error). An id that
+    encodes its account is random in its last 7 characters (35 of its 39 random bits)."""
     ids = [new_access_key_id("ASIA") for _ in range(2000)]
+    with_account = [new_access_key_id("ASIA", "111122223333") for _ in range(2000)]
     keys = [new_secret_access_key() for _ in range(2000)]
-    assert len(set(ids)) == len(ids) and len(set(keys)) == len(keys)
-    for values, alphabet, skip in ((ids, B32, 4), (keys, B64, 0)):
+    assert len(set(ids)) == len(ids) and len(set(keys)) == len(keys) and len(set(with_account)) == len(with_account)
+    for values, alphabet, skip in ((ids, B32, 4), (with_account, B32, 13), (keys, B64, 0)):
         counts = Counter("".join(v[skip:] for v in values))
         assert set(counts) == set(alphabet)
         expected = sum(counts.values()) / len(alphabet)
         assert all(0.8 * expected < c < 1.2 * expected for c in counts.values()), counts
 
+
+
+# -- access key ids carry their account ---------------------------------------------------------------------------
+# GetAccessKeyInfo answers the account of any access key id, temporary ones included
+# (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html); AWS's ids encode it, in the
+# layout decoded in https://awsteele.com/blog/2020/09/26/aws-access-key-format.html and
+# https://medium.com/@TalBeerySec/a-short-note-on-aws-key-id-f88cc4317489 (whose example ids are used here).
+AWS_EXAMPLES = [("ASIAY34FZKBOKMUTVV7A", "609629065308")]
+
+
+@pytest.mark.parametrize("key_id, account", AWS_EXAMPLES)
+def test_aws_issued_ids_decode_to_their_account(key_id: str, account: str) -> None:
+    assert account_of_access_key_id(key_id) == account
+
+
+@pytest.mark.parametrize("account", ["000000000000", "000000000001", "111122223333", "609629065308", "999999999999"])
+@pytest.mark.parametrize("prefix", ["AKIA", "ASIA"])
+def test_new_ids_encode_their_account(prefix: str, account: str) -> None:
+    for _ in range(50):
+        key_id = new_access_key_id(prefix, account)
+        assert re.fullmatch(prefix + r"[A-Z2-7]{16}", key_id)
+        assert account_of_access_key_id(key_id) == account
+    # the account's part is AWS's: the same 8 characters as AWS's own ids of that account
+    assert new_access_key_id(prefix, "609629065308")[4:12] == "Y34FZKBO"
+
+
+@given(st.integers(min_value=0, max_value=999_999_999_999), st.sampled_from(["AKIA", "ASIA"]))
+def test_every_account_round_trips(account: int, prefix: str) -> None:
+    assert account_of_access_key_id(new_access_key_id(prefix, f"{account:012d}")) == f"{account:012d}"
+
+
+@pytest.mark.parametrize("key_id", [
+    "AKIAIOSFODNN7EXAMPLE",  # AWS's documentation example: an old-format id (bit 47 clear) encodes no account
+    "ASIAY34FZKBOKMUTVV7",  # 19 characters
+    "ASIAY34FZKBOKMUTVV7AA",  # 21
+    "asiay34fzkbokmutvv7a",  # lowercase
+    "ASIAY34FZKBOKMUTVV70",  # 0, 1, 8, 9 are not base32
+    "ASIAY34FZKBOKMUTVV71",
+    "ABIAY34FZKBOKMUTVV7A",  # not AKIA/ASIA
+    "AROAY34FZKBOKMUTVV7A",
+    "ASIA7777777777777777",  # encodes 1099511627775 > 999999999999
+    "",
+])
+def test_malformed_ids_encode_no_account(key_id: str) -> None:
+    assert account_of_access_key_id(key_id) is None
+
+
+@pytest.mark.parametrize("account", ["11112222333", "1111222233334", "11112222333x", "-11122223333"])
+def test_only_12_digit_accounts_are_encoded(account: str) -> None:
+    with pytest.raises(ValueError):
+        new_access_key_id("ASIA", account)
 
 
 def test_random_bytes_are_never_handed_out_twice_across_refills_and_threads() -> None:

@@ -44,10 +44,24 @@ def service_trust(service: str) -> str:
 
 
 def pass_role(resource: str, service: str | None) -> dict[str, Any]:
+    """iam:PassRole alone (launches nothing by itself)."""
     st: dict[str, Any] = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": resource}
     if service:
         st["Condition"] = {"StringEquals": {"iam:PassedToService": service}}
     return {"Version": "2012-10-17", "Statement": [st]}
+
+
+def launch_only(resource: str, service: str | None) -> dict[str, Any]:
+    """iamroles:LaunchWorkload alone (iamroles:ServicePrincipal narrows it as iam:PassedToService does PassRole)."""
+    st: dict[str, Any] = {"Effect": "Allow", "Action": "iamroles:LaunchWorkload", "Resource": resource}
+    if service:
+        st["Condition"] = {"StringEquals": {"iamroles:ServicePrincipal": service}}
+    return {"Version": "2012-10-17", "Statement": [st]}
+
+
+def launch(resource: str, service: str | None) -> dict[str, Any]:
+    """What launching a workload with a role needs: iamroles:LaunchWorkload and iam:PassRole, for ``service``."""
+    return {"Version": "2012-10-17", "Statement": launch_only(resource, service)["Statement"] + pass_role(resource, service)["Statement"]}
 
 
 @dataclass

@@ -3,7 +3,8 @@
 AWS behaviour reproduced: a task role reaches the SDK through the container
 credentials provider (https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html);
 launching with a role needs iam:PassRole on it, narrowed by iam:PassedToService
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html); a role
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html), and, as ecs:RunTask on AWS,
+the launch itself: iamroles:LaunchWorkload on the role, narrowed by iamroles:ServicePrincipal; a role
 trusted to a service is assumed by that service only
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-services).
 """
@@ -20,7 +21,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import ECS, IAMROLES, LOOP, WHOAMI, World, caller_identity, finish, pass_role, run
+from .conftest import ECS, IAMROLES, LOOP, WHOAMI, World, caller_identity, finish, launch, launch_only, pass_role, run
 
 SHOW = ("import boto3, json, os; print(json.dumps({'Arn': boto3.client('sts').get_caller_identity()['Arn'], "
         "'env': sorted(k for k in os.environ if k.startswith('AWS_')), 'url': os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'], "
@@ -29,7 +30,7 @@ SHOW = ("import boto3, json, os; print(json.dumps({'Arn': boto3.client('sts').ge
 
 def test_child_gets_the_roles_credentials_and_its_exit_code_passes_through(world: World, tmp_path: Path) -> None:
     role, role_arn = world.role(ECS)
-    key = world.user(pass_role(role_arn, ECS))
+    key = world.user(launch(role_arn, ECS))
     # the launcher's keys in a named profile, and more keys in the config's default profile: none reach the child
     (tmp_path / "credentials").write_text(f"[me]\naws_access_key_id = {key['AccessKeyId']}\n"
                                           f"aws_secret_access_key = {key['SecretAccessKey']}\n")
@@ -59,7 +60,7 @@ def test_child_gets_the_roles_credentials_and_its_exit_code_passes_through(world
 
 def test_aws_cli_as_the_child(world: World) -> None:
     role, role_arn = world.role(ECS)
-    key = world.user(pass_role(role_arn, ECS))
+    key = world.user(launch(role_arn, ECS))
     r = run([*IAMROLES, "exec", "--role", role, "--session-name", "cli", "--",
              sys.executable, "-m", "awscli", "sts", "get-caller-identity", "--output", "json"], world.launcher_env(key))
     assert r.returncode == 0, r.stderr
@@ -70,30 +71,39 @@ def test_aws_cli_as_the_child(world: World) -> None:
     assert r.returncode == 255 and "AccessDenied" in r.stderr and f"assumed-role/{role}/" in r.stderr
 
 
-def test_pass_role_is_required_for_that_service(world: World, tmp_path: Path) -> None:
+def test_launch_and_pass_role_are_required_for_that_service(world: World, tmp_path: Path) -> None:
     role, role_arn = world.role(ECS)
     marker = tmp_path / "ran"
     child = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
 
-    # no iam:PassRole: refused in AWS's words, and the command never runs
+    # no permission: the launch is refused in AWS's words, and the command never runs
     nobody = world.user()
     r = run([*IAMROLES, "exec", "--role", role, "--", *child], world.launcher_env(nobody))
     assert r.returncode == 125 and not marker.exists()
-    assert "AccessDenied" in r.stderr and "is not authorized to perform: iam:PassRole" in r.stderr and role_arn in r.stderr
+    assert "AccessDenied" in r.stderr and f"is not authorized to perform: iamroles:LaunchWorkload on resource: {role_arn}" in r.stderr
 
-    # iam:PassRole for another service (iam:PassedToService) does not pass it to ECS
-    ec2_only = world.user(pass_role(role_arn, "ec2.amazonaws.com"))
+    # iam:PassRole alone launches nothing
+    pass_only = world.user(pass_role(role_arn, ECS))
+    r = run([*IAMROLES, "exec", "--role", role, "--", *child], world.launcher_env(pass_only))
+    assert r.returncode == 125 and "iamroles:LaunchWorkload" in r.stderr and not marker.exists()
+    # the launch alone passes no role
+    launch_alone = world.user(launch_only(role_arn, ECS))
+    r = run([*IAMROLES, "exec", "--role", role, "--", *child], world.launcher_env(launch_alone))
+    assert r.returncode == 125 and f"is not authorized to perform: iam:PassRole on resource: {role_arn}" in r.stderr and not marker.exists()
+
+    # both, for another service (iamroles:ServicePrincipal, iam:PassedToService), do not launch it on ECS
+    ec2_only = world.user(launch(role_arn, "ec2.amazonaws.com"))
     r = run([*IAMROLES, "exec", "--role", role, "--", *child], world.launcher_env(ec2_only))
-    assert r.returncode == 125 and "iam:PassRole" in r.stderr and not marker.exists()
+    assert r.returncode == 125 and "iamroles:LaunchWorkload" in r.stderr and not marker.exists()
 
     # allowed for ECS: runs
-    ecs = world.user(pass_role(role_arn, ECS))
+    ecs = world.user(launch(role_arn, ECS))
     r = run([*IAMROLES, "exec", "--role", role, "--", *child], world.launcher_env(ecs))
     assert r.returncode == 0 and marker.exists(), r.stderr
 
     # a role whose trust policy names another service: the service cannot assume it, whoever passes it
     lam, lam_arn = world.role("lambda.amazonaws.com", "fn")
-    anyone = world.user(pass_role("*", None))
+    anyone = world.user(launch("*", None))
     r = run([*IAMROLES, "exec", "--role", lam, "--", sys.executable, "-c", WHOAMI], world.launcher_env(anyone))
     assert r.returncode == 125 and f"{ECS} is not authorized to perform: sts:AssumeRole on resource: {lam_arn}" in r.stderr
     # ...but passed to the service it trusts, it is
@@ -104,7 +114,7 @@ def test_pass_role_is_required_for_that_service(world: World, tmp_path: Path) ->
 
 def test_failures_before_the_command_runs(world: World) -> None:
     role, role_arn = world.role(ECS)
-    key = world.user(pass_role(role_arn, ECS))
+    key = world.user(launch(role_arn, ECS))
     r = run([*IAMROLES, "exec", "--role", "no-such-role", "--", "true"], world.launcher_env(key))
     assert r.returncode == 125 and "NoSuchEntity" in r.stderr
     r = run([*IAMROLES, "exec", "--role", role, "--", "true"], world.bare_env(AWS_ENDPOINT_URL=world.srv.url))
@@ -120,7 +130,7 @@ def test_failures_before_the_command_runs(world: World) -> None:
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 42), (signal.SIGINT, 43)])
 def test_signals_reach_the_child(world: World, sig: signal.Signals, code: int) -> None:
     role, role_arn = world.role(ECS)
-    key = world.user(pass_role(role_arn, ECS))
+    key = world.user(launch(role_arn, ECS))
     child = ("import signal, sys, time\n"
              "signal.signal(signal.SIGTERM, lambda *a: sys.exit(42))\n"
              "signal.signal(signal.SIGINT, lambda *a: sys.exit(43))\n"
@@ -140,7 +150,7 @@ def test_refresh_across_an_expiry(own_world: World) -> None:
     """The child keeps one boto3 client; the server's clock passes its first credentials' expiry; its next call works."""
     w = own_world
     role, role_arn = w.role(ECS)
-    key = w.user(pass_role(role_arn, ECS))
+    key = w.user(launch(role_arn, ECS))
     proc = subprocess.Popen([*IAMROLES, "exec", "--role", role, "--duration", "900", "--session-name", "long",
                              "--", sys.executable, "-c", LOOP],
                             env=w.launcher_env(key), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

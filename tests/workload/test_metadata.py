@@ -1,7 +1,8 @@
 """``iamroles metadata``: an IMDSv2-compatible endpoint serving an instance profile's role to an unmodified SDK.
 
-On AWS, launching an instance with a profile needs iam:PassRole on its role
-for ec2.amazonaws.com, and the role must trust ec2.amazonaws.com
+On AWS, launching an instance with a profile needs ec2:RunInstances (here
+iamroles:LaunchWorkload) and iam:PassRole on its role for ec2.amazonaws.com, and
+the role must trust ec2.amazonaws.com
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_switch-role-ec2.html);
 SDKs find it through the instance metadata provider
 (https://docs.aws.amazon.com/sdkref/latest/guide/feature-imds-credentials.html).
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import EC2, ECS, IAMROLES, LOOP, WHOAMI, World, caller_identity, finish, pass_role, run
+from .conftest import EC2, ECS, IAMROLES, LOOP, WHOAMI, World, caller_identity, finish, launch, launch_only, pass_role, run
 
 
 @contextmanager
@@ -42,7 +43,7 @@ def sdk_env(world: World, url: str) -> dict[str, str]:
 def test_boto3_finds_the_instance_profiles_role(world: World) -> None:
     role, role_arn = world.role(EC2, "web")
     profile = world.instance_profile(role)
-    key = world.user(pass_role(role_arn, EC2))
+    key = world.user(launch(role_arn, EC2))
     with metadata(world, key, profile, "--session-name", "i-0123456789") as (url, proc):
         r = run([sys.executable, "-c", WHOAMI], sdk_env(world, url))
         assert r.returncode == 0, r.stderr
@@ -62,17 +63,20 @@ def test_boto3_finds_the_instance_profiles_role(world: World) -> None:
         httpx.put(url + "latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"})
 
 
-def test_pass_role_and_trust_for_ec2(world: World) -> None:
+def test_launch_pass_role_and_trust_for_ec2(world: World) -> None:
     role, role_arn = world.role(EC2, "web")
     profile = world.instance_profile(role)
-    for key in (world.user(), world.user(pass_role(role_arn, ECS))):
+    refusals = ((world.user(), "iamroles:LaunchWorkload"), (world.user(launch(role_arn, ECS)), "iamroles:LaunchWorkload"),
+                (world.user(pass_role(role_arn, EC2)), "iamroles:LaunchWorkload"),
+                (world.user(launch_only(role_arn, EC2)), "iam:PassRole"))
+    for key, action in refusals:
         r = run([*IAMROLES, "metadata", "--instance-profile", profile], world.launcher_env(key), timeout=20)
         assert r.returncode == 1 and r.stdout == ""
-        assert "AccessDenied" in r.stderr and "is not authorized to perform: iam:PassRole" in r.stderr
+        assert "AccessDenied" in r.stderr and f"is not authorized to perform: {action} on resource: {role_arn}" in r.stderr
     task, _ = world.role(ECS, "task")  # trusts ECS, not EC2
-    r = run([*IAMROLES, "metadata", "--instance-profile", world.instance_profile(task)], world.launcher_env(world.user(pass_role("*", EC2))))
+    r = run([*IAMROLES, "metadata", "--instance-profile", world.instance_profile(task)], world.launcher_env(world.user(launch("*", EC2))))
     assert r.returncode == 1 and f"{EC2} is not authorized to perform: sts:AssumeRole" in r.stderr
-    r = run([*IAMROLES, "metadata", "--instance-profile", "no-such-profile"], world.launcher_env(world.user(pass_role("*", EC2))))
+    r = run([*IAMROLES, "metadata", "--instance-profile", "no-such-profile"], world.launcher_env(world.user(launch("*", EC2))))
     assert r.returncode == 1 and "NoSuchEntity" in r.stderr
 
 
@@ -85,7 +89,7 @@ def test_refresh_across_an_expiry(own_world: World) -> None:
     w = own_world
     role, role_arn = w.role(EC2, "web")
     profile = w.instance_profile(role)
-    key = w.user(pass_role(role_arn, EC2))
+    key = w.user(launch(role_arn, EC2))
     with metadata(w, key, profile, "--duration", "900") as (url, _):
         child = subprocess.Popen([sys.executable, "-c", LOOP], env=sdk_env(w, url), stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

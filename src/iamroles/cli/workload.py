@@ -79,8 +79,9 @@ def exec_command(role: str, duration: int, session_name: str | None, service: st
                  profile: str | None, command: tuple[str, ...]) -> None:
     """Run COMMAND with ROLE's credentials, as an ECS task runs with its task role.
 
-    You pass the role to SERVICE (you need iam:PassRole on it, with
-    iam:PassedToService). COMMAND's SDK finds the credentials by itself on a
+    You launch a workload with the role on SERVICE (you need
+    iamroles:LaunchWorkload on it, with iamroles:ServicePrincipal, and
+    iam:PassRole, with iam:PassedToService). COMMAND's SDK finds the credentials by itself on a
     loopback container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI),
     refreshed while it runs, and calls iamroles (AWS_ENDPOINT_URL).
     """

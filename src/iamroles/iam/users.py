@@ -117,7 +117,10 @@ def seal_secret(ctx: CallContext, access_key_id: str, secret: str) -> bytes:
 
 
 def create_access_key_record(ctx: CallContext, user_key: str | None, access_key_id: str | None = None, secret: str | None = None) -> tuple[AccessKey, str]:
-    access_key_id = access_key_id or new_access_key_id()
+    if access_key_id is None:
+        access_key_id = new_access_key_id("AKIA", ctx.account_id)
+        while ctx.tx.access_key(access_key_id) is not None:  # 39 random bits per account: draw again on a repeat
+            access_key_id = new_access_key_id("AKIA", ctx.account_id)
     secret = secret or new_secret_access_key()
     key = AccessKey(access_key_id, ctx.account_id, user_key, seal_secret(ctx, access_key_id, secret), "Active", ctx.now)
     ctx.tx.insert_access_key(key)

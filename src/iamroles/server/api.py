@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from iamroles.auth import sigv4
 from iamroles.errors import AwsError, InternalFailure, InvalidAction, ValidationError
 from iamroles.protocol import error_document
+from iamroles.sts.limits import check_session_limits
 
 from .audit import new_id
 
@@ -61,6 +62,7 @@ def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str,
         with service.store.read() as tx:
             caller = service.authenticate(tx, http, signed, now)
             trail["caller"] = caller
+            check_session_limits(caller.session, SERVICE_NAME, operation)
             if inp is None:
                 raise ValidationError("The request body must be a JSON object.")
             trail["params"] = {k: v for k, v in inp.items() if k != "Request"}

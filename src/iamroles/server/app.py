@@ -32,6 +32,7 @@ from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, Inva
 from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize, partition_for_region
 from iamroles.protocol import error_document, parse_request, read_form, render_error, render_response, service_model
 from iamroles.store import Store
+from iamroles.sts.limits import check_session_limits
 from iamroles.sts.web_identity import UNSIGNED_OPERATIONS
 from iamroles.tokens import MasterKey
 
@@ -170,6 +171,9 @@ class Service:
             with self.store.write() if write else self.store.read() as tx:
                 caller = self.authenticate(tx, http, signed, now)
                 trail["caller"] = caller
+                # what temporary credentials of the caller's kind may call at all, before anything runs
+                check_session_limits(caller.session, signed.service,
+                                     op_model.name if op_model is not None else params.get("Action", ""))
                 op_model, inp = parse_request(params, model)
                 trail["params"] = inp
                 if op is None:

@@ -12,7 +12,7 @@ from iamroles.iam.context import CallContext, Caller
 from iamroles.iam.users import create_access_key_record
 from iamroles.policy import Principal
 from iamroles.store import Account, Store, User
-from iamroles.tokens import MasterKey, new_access_key_id, new_secret_access_key, new_unique_id
+from iamroles.tokens import MasterKey, new_secret_access_key, new_unique_id
 
 __all__ = ["Settings", "bootstrap", "create_account", "default_data_dir", "ensure_user_key", "write_credentials"]
 
@@ -56,7 +56,7 @@ def create_account(store: Store, master_key: MasterKey, account_id: str | None =
             raise ValueError(f"account {account_id} already exists")
         tx.insert_account(Account(account_id, "aws", datetime.now(timezone.utc)))
         ctx = _system_ctx(tx, master_key, account_id)
-        key, secret = create_access_key_record(ctx, None, access_key_id or new_access_key_id(), secret or new_secret_access_key())
+        key, secret = create_access_key_record(ctx, None, access_key_id, secret or new_secret_access_key())
     return account_id, key.access_key_id, secret
 
 

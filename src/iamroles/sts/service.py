@@ -10,6 +10,12 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-conditio
 
 ``iamroles exec`` and ``iamroles metadata`` play the service: they call
 :func:`service_credentials` with the launching person's credentials.
+
+On AWS ``iam:PassRole`` alone launches nothing: the launch itself (``ecs:RunTask``,
+``ec2:RunInstances``, ``lambda:CreateFunction``) is authorised first. Here the launch is iamroles'
+own action :data:`LAUNCH_ACTION` (``iamroles:LaunchWorkload``), on the role's ARN, with the
+condition key ``iamroles:ServicePrincipal`` naming the service launched; both it and
+``iam:PassRole`` must be allowed.
 """
 from __future__ import annotations
 
@@ -24,8 +30,10 @@ from iamroles.policy import PolicyKind, PolicySet, Principal, PrincipalType, Req
 
 from .sessions import issue
 
-__all__ = ["service_credentials", "SERVICE_PRINCIPAL"]
+__all__ = ["service_credentials", "SERVICE_PRINCIPAL", "LAUNCH_ACTION", "SERVICE_PRINCIPAL_KEY"]
 
+LAUNCH_ACTION = "iamroles:LaunchWorkload"
+SERVICE_PRINCIPAL_KEY = "iamroles:ServicePrincipal"
 # A service principal as trust policies name them: "ecs-tasks.amazonaws.com", or a platform's own name.
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
@@ -88,11 +96,13 @@ def service_credentials(ctx: CallContext, inp: dict[str, Any]) -> dict[str, Any]
                               r"Member must satisfy regular expression pattern: [\w+=,.@-]*")
     role = _role(ctx, inp)
 
-    # 1. the person launching the workload passes the role to the service
+    # 1. the person launches a workload with the role (as ecs:RunTask / ec2:RunInstances, checked first on AWS),
+    #    passing the role to the service
     if not ctx.caller.is_root:
-        decision = decide(ctx, "iam:PassRole", role.arn, {"iam:PassedToService": service})
-        if not decision.allowed:
-            raise AccessDenied(decision.message())
+        for action, keys in ((LAUNCH_ACTION, {SERVICE_PRINCIPAL_KEY: service}), ("iam:PassRole", {"iam:PassedToService": service})):
+            decision = decide(ctx, action, role.arn, keys)
+            if not decision.allowed:
+                raise AccessDenied(decision.message())
     # 2. the service assumes it: the trust policy must trust the service principal
     trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
     context = {"aws:SourceAccount": ctx.account_id, "sts:RoleSessionName": session_name,

@@ -21,7 +21,7 @@ from iamroles.iam.mfa import verify_mfa
 from iamroles.iam.registry import Input, Output, operation
 from iamroles.iam.common import check_document
 from iamroles.policy import PolicyKind, PrincipalType
-from iamroles.tokens import SessionClaims, new_access_key_id, new_secret_access_key, seal
+from iamroles.tokens import SessionClaims, account_of_access_key_id, new_access_key_id, new_secret_access_key, seal
 
 __all__ = ["issue"]
 
@@ -72,7 +72,7 @@ def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str,
     """Temporary credentials sealed into a session token."""
     issued = int(ctx.now.timestamp())
     claims = SessionClaims(
-        kind=kind, account=account, partition=ctx.partition, access_key_id=new_access_key_id("ASIA"),
+        kind=kind, account=account, partition=ctx.partition, access_key_id=new_access_key_id("ASIA", account),
         secret=new_secret_access_key(), issued=issued, expires=issued + duration, arn=arn, user_id=user_id,
         principal_key=principal_key, role_arn=role_arn, session_name=session_name, source_identity=source_identity,
         chain_depth=chain_depth, tags=tags or {}, transitive_tag_keys=transitive, policy=policy,
@@ -188,9 +188,7 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
 
 @operation("GetSessionToken", resource=None, service="sts")
 def get_session_token(ctx: CallContext, inp: Input) -> Output:
-    caller = ctx.caller
-    if caller.session is not None:
-        raise AccessDenied("Cannot call GetSessionToken with session credentials")
+    caller = ctx.caller  # long-term credentials only: sts.limits refuses every kind of session
     duration = inp.get("DurationSeconds") or 43200
     mfa_time = None
     if inp.get("SerialNumber") or inp.get("TokenCode"):
@@ -211,7 +209,7 @@ def get_session_token(ctx: CallContext, inp: Input) -> Output:
 @operation("GetFederationToken", resource=None, service="sts")
 def get_federation_token(ctx: CallContext, inp: Input) -> Output:
     caller = ctx.caller
-    if caller.session is not None or caller.is_root or caller.user_key is None:
+    if caller.is_root or caller.user_key is None:  # sessions never get here (sts.limits)
         raise AccessDenied("GetFederationToken can only be called with the long-term credentials of an IAM user.")
     name = inp["Name"]
     decision = decide(ctx, "sts:GetFederationToken", ctx.arn(f"federated-user/{name}").replace(":iam:", ":sts:"))
@@ -235,10 +233,14 @@ def get_federation_token(ctx: CallContext, inp: Input) -> Output:
 
 @operation("GetAccessKeyInfo", resource=None, service="sts")
 def get_access_key_info(ctx: CallContext, inp: Input) -> Output:
-    key = ctx.tx.access_key(inp["AccessKeyId"])
-    if key is None:
-        # temporary key ids are not stored; only their own holder can name their account
-        if ctx.caller.access_key_id == inp["AccessKeyId"]:
-            return {"Account": ctx.account_id}
-        raise InvalidParameterValue(f"The access key ID {inp['AccessKeyId']} is not valid.")
-    return {"Account": key.account_id}
+    """The account of any access key id, whoever asks and whatever the key's state
+    (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html): a stored key's account, else
+    the account the id encodes (temporary ids are never stored; see tokens.account_of_access_key_id)."""
+    key_id = inp["AccessKeyId"]
+    key = ctx.tx.access_key(key_id)
+    if key is not None:
+        return {"Account": key.account_id}
+    account = account_of_access_key_id(key_id)
+    if account is None:
+        raise InvalidParameterValue(f"The access key ID {key_id} is not valid.")
+    return {"Account": account}

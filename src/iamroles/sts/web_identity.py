@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from iamroles.errors import AccessDenied, ExpiredTokenException, IDPRejectedClaim, InvalidIdentityToken, ValidationError
+from iamroles.errors import AccessDenied, ExpiredTokenException, InvalidIdentityToken, ValidationError
 from iamroles.iam.context import CallContext
 from iamroles.iam.registry import Input, Output, operation
 from iamroles.policy import PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
@@ -143,11 +143,15 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     if isinstance(nbf, (int, float)) and nbf > now + _SKEW:
         raise InvalidIdentityToken("The ID Token is not yet valid (nbf).")
     aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)]
+    audiences = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
+    if not audiences:
+        raise InvalidIdentityToken("Missing a required claim: aud")  # aws/aws-sdk-ruby#2698
     allowed = json.loads(provider["client_ids"])
     matched = next((a for a in audiences if a in allowed), None)
     if matched is None:
-        raise IDPRejectedClaim("Incorrect token audience")
+        # STS's answer for an audience none of the provider's client ids: awslabs/amazon-eks-irsa-cfn#18,
+        # aws-actions/configure-aws-credentials#775
+        raise InvalidIdentityToken("Incorrect token audience")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise InvalidIdentityToken("The ID Token has no subject (sub).")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import threading
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["MasterKey", "new_access_key_id", "new_secret_access_key", "new_unique_id", "random_bytes"]
+__all__ = ["MasterKey", "account_of_access_key_id", "new_access_key_id", "new_secret_access_key", "new_unique_id", "random_bytes"]
 
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _FORMAT = b"\x01"
@@ -108,8 +109,46 @@ def new_unique_id(prefix: str) -> str:
     return prefix + _b32(17)
 
 
-def new_access_key_id(prefix: str = "AKIA") -> str:
-    return prefix + _b32(16)
+# Access key ids carry their account, as AWS's do (GetAccessKeyInfo answers any id's account, temporary ones
+# included, with no record of it: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html).
+# The layout is AWS's as found by decoding its ids (not documented by AWS:
+# https://awsteele.com/blog/2020/09/26/aws-access-key-format.html, corrected in
+# https://medium.com/@TalBeerySec/a-short-note-on-aws-key-id-f88cc4317489): the 16 characters after the prefix are
+# the base32 of 10 bytes; of the first 6 bytes read big-endian, bits 46..7 hold the account id and bit 47 is set
+# (AWS's ids whose account is not encoded, the old AKIAI.../AKIAJ... ones, have it clear); the other 39 bits are
+# random.
+KEY_ID_PREFIXES = ("AKIA", "ASIA")
+_ACCOUNT_SHIFT = 7
+_ACCOUNT_MASK = 0x7FFFFFFFFF80  # bits 46..7 of the first 48
+_ENCODED = 1 << 47
+_MAX_ACCOUNT = 999_999_999_999
+_KEY_ID = re.compile(r"(AKIA|ASIA)[A-Z2-7]{16}")
+
+
+def new_access_key_id(prefix: str = "AKIA", account_id: str | None = None) -> str:
+    """An access key id: ``prefix`` and 16 base32 characters that encode ``account_id`` as AWS's do
+    (:func:`account_of_access_key_id` reads it back). Without an account, 80 random bits."""
+    if account_id is None:
+        return prefix + _b32(16)
+    account = int(account_id)
+    if not (len(account_id) == 12 and account_id.isdigit() and account <= _MAX_ACCOUNT):
+        raise ValueError(f"not an account id: {account_id!r}")
+    rand = int.from_bytes(random_bytes(5), "big")  # 39 bits used: 7 beside the account, 32 after it
+    head = _ENCODED | (account << _ACCOUNT_SHIFT) | (rand >> 32 & 0x7F)
+    raw = head.to_bytes(6, "big") + (rand & 0xFFFFFFFF).to_bytes(4, "big")
+    return prefix + base64.b32encode(raw).decode()
+
+
+def account_of_access_key_id(access_key_id: str) -> str | None:
+    """The 12-digit account an access key id encodes, or None when it encodes none: not AKIA/ASIA and 16
+    base32 characters, or not of the encoding format (:func:`new_access_key_id`)."""
+    if not _KEY_ID.fullmatch(access_key_id):
+        return None
+    head = int.from_bytes(base64.b32decode(access_key_id[4:])[:6], "big")
+    account = (head & _ACCOUNT_MASK) >> _ACCOUNT_SHIFT
+    if not head & _ENCODED or account > _MAX_ACCOUNT:
+        return None
+    return f"{account:012d}"
 
 
 def new_secret_access_key() -> str:

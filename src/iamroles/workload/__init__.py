@@ -1,8 +1,9 @@
 """Workloads get role credentials through their SDK's own default chain, as on AWS.
 
 * :mod:`.client`: the launcher asks iamroles for a role's credentials as a
-  service (``POST /iamroles/v1/service-credentials``: iam:PassRole with
-  iam:PassedToService, then the role's trust policy must trust the service);
+  service (``POST /iamroles/v1/service-credentials``: iamroles:LaunchWorkload with
+  iamroles:ServicePrincipal and iam:PassRole with iam:PassedToService, then the
+  role's trust policy must trust the service);
 * :mod:`.refresh`: the credentials an endpoint serves, fetched again before
   they expire, on the server's clock;
 * :mod:`.container`: the ECS-style container-credentials endpoint

@@ -3,8 +3,9 @@
 The launcher's credentials come from botocore's default chain (or a named
 profile), exactly as the AWS CLI would find them; the request is SigV4-signed
 for the service name ``iamroles``. The server checks that the caller may
-``iam:PassRole`` the role to the service (``iam:PassedToService``) and that the
-role trusts that service, then answers with the role session's credentials
+launch a workload with the role (``iamroles:LaunchWorkload``, with
+``iamroles:ServicePrincipal``) and ``iam:PassRole`` it to the service
+(``iam:PassedToService``), and that the role trusts that service, then answers with the role session's credentials
 and its own clock (``ServerTime``), from which :class:`RoleCredentials` knows
 the skew between the two clocks.
 """
