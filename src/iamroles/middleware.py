@@ -411,6 +411,8 @@ class RemoteAuthorizer:
     (environment, profile, ``iamroles exec``'s container endpoint...).
     ``account``: the account owning the service's resources: the service
     credentials' own (the default), as the API answers only about that one.
+    ``region``: what the API calls are signed for, a region of the credentials'
+    partition (``cn-north-1`` for an aws-cn account).
     """
 
     def __init__(self, endpoint_url: str, credentials: Any = None, *, region: str = "us-east-1", account: str | None = None,

@@ -15,7 +15,12 @@ signature check produced. Two ways in, one implementation:
 
 Cross-account requests follow AWS's rule: when the resource's account is not
 the signer's, both the signer's identity policies and the resource policy
-must allow (reference_policies_evaluation-logic-cross-account.html).
+must allow (reference_policies_evaluation-logic-cross-account.html). The
+resources are the service's own account's, and only those: a question about
+another account's resource (or one of another partition) is refused with
+AccessDenied, so that no account learns what another's policies allow. The
+signer must be of the service's partition (a key of another partition does not
+exist there: InvalidClientTokenId).
 """
 from __future__ import annotations
 
