@@ -48,8 +48,11 @@ or a compiled :class:`iamroles.policy.Policy` for the in-process backend), or
 a callable ``(request, target) -> document | None`` (plain or async), for
 per-resource policies such as an S3 bucket policy. As on AWS, a principal of
 another account is allowed only if both its identity policies and the
-resource policy allow; resources belong to the service's account (see the
-backends) unless the target's ``resource_account`` or the ARN says otherwise.
+resource policy allow. Resources belong to the service's account (see the
+backends), and only to it: a target whose ``resource_account``, or the account
+(or partition) in its ARN, is another's is refused as the service's mistake
+(500 InternalError, the reason in the log), as the authorisation API answers
+only about its caller's own account.
 ``resource_policy_must_grant=True`` makes the resource policy decide as a KMS
 key policy or a role trust policy does: it must allow the principal itself
 (by its ARN, its role, or its account, which then delegates to the
@@ -275,40 +278,51 @@ def _failure(status: int, code: str, message: str, request_id: str) -> Verdict:
 class LocalAuthorizer:
     """Decides in process with an :class:`iamroles.server.Service`'s store, keys and caches.
 
-    ``account``: the account owning the service's resources when neither the
-    target nor the resource ARN names one (default: the store's first
-    account, the one ``iamroles serve`` bootstrapped). Principals of other
-    accounts then need the resource policy too.
+    ``account``: the account owning the service's resources (default: the
+    store's first account, the one ``iamroles serve`` bootstrapped).
+    Principals of other accounts need the resource policy too; a target
+    naming another account's resource (``resource_account``, or the account
+    or partition in its ARN) is the service's mistake and is refused (500).
+    Requests signed for a region of another partition than the account's are
+    refused with InvalidClientTokenId, as AWS refuses a key of another partition.
     """
 
     def __init__(self, service: Service, *, account: str | None = None, in_thread: bool = False) -> None:
         self.service = service
-        if account is None:
-            with service.store.read() as tx:
+        with service.store.read() as tx:
+            if account is None:
                 accounts = tx.accounts()
-            if not accounts:
-                raise ValueError("the iamroles store has no account yet: start `iamroles serve` on it first")
-            account = accounts[0].account_id
-        self.account = account
+                if not accounts:
+                    raise ValueError("the iamroles store has no account yet: start `iamroles serve` on it first")
+                found = accounts[0]
+            else:
+                found = tx.account(account)
+                if found is None:
+                    raise ValueError(f"the iamroles store has no account {account}")
+        self.account = found.account_id
+        self.partition = found.partition
         self.in_thread = in_thread
         self._authorizers: dict[tuple[str, ...] | None, Authorizer] = {}
         self._owns_store = False
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None, db_url: str | None = None, *, account: str | None = None,
-             cache_ttl: float = 1.0, in_thread: bool = False) -> LocalAuthorizer:
+             cache_ttl: float = 1.0, in_thread: bool = False, regions: Mapping[str, str] | None = None) -> LocalAuthorizer:
         """On an ``iamroles serve`` data directory (its master key; its SQLite database unless ``db_url``).
 
         ``data_dir`` defaults to ``$IAMROLES_DATA_DIR`` or ``~/.iamroles``; the
         master key may come from ``$IAMROLES_MASTER_KEY`` instead. Changes made
         through the server (policies, deleted keys) apply here within
         ``cache_ttl`` seconds. Nothing is created: the server must have
-        bootstrapped the store.
+        bootstrapped the store. ``regions``: private region names and their
+        partitions, as the server's ``--region NAME=PARTITION`` declares them.
         """
+        from iamroles.auth.regions import known_regions
         from iamroles.server import Service, Settings, default_data_dir
         from iamroles.store import Store
         from iamroles.tokens import MasterKey
 
+        known = known_regions().declare((regions or {}).items())
         directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         key_path = directory / "master.key"
         if not os.environ.get("IAMROLES_MASTER_KEY") and not key_path.exists():
@@ -316,7 +330,7 @@ class LocalAuthorizer:
         master_key, _ = MasterKey.load_or_create(key_path)
         store = Store(Settings(directory, db_url).url, cache_ttl=cache_ttl)
         try:
-            opened = cls(Service(store, master_key), account=account, in_thread=in_thread)
+            opened = cls(Service(store, master_key, regions=known), account=account, in_thread=in_thread)
         except Exception:
             store.close()
             raise
@@ -328,7 +342,7 @@ class LocalAuthorizer:
         if auth is None:
             from iamroles.server.authorizer import Authorizer
 
-            auth = self._authorizers[services] = Authorizer(self.service, services, self.account)
+            auth = self._authorizers[services] = Authorizer(self.service, services, self.account, self.partition)
         return auth
 
     def decide_now(self, check: Check) -> Verdict:
@@ -339,7 +353,7 @@ class LocalAuthorizer:
                 resource_policy_must_grant=check.resource_policy_must_grant, resource_account=check.resource_account, context=check.context, source_ip=check.source_ip,
                 secure=check.secure, request_id=check.request_id,
             )
-        except AwsError as err:  # the service's resource policy is not a valid policy: its fault, not the client's
+        except AwsError as err:  # an invalid resource policy, another account's resource: the service's fault, not the client's
             log.error("request %s: cannot decide %s on %s: %s: %s", check.request_id, check.action, check.resource, err.code, err.message)
             return _failure(500, "InternalError", _INTERNAL, check.request_id)
         return _verdict(result, check)
@@ -395,8 +409,10 @@ class RemoteAuthorizer:
     botocore credentials (refreshable ones are refreshed in a thread), a
     ``(key, secret[, token])`` tuple, or None for botocore's default chain
     (environment, profile, ``iamroles exec``'s container endpoint...).
-    ``account``: the account owning the service's resources (default: the
-    service credentials' account, as the API decides).
+    ``account``: the account owning the service's resources: the service
+    credentials' own (the default), as the API answers only about that one.
+    ``region``: what the API calls are signed for, a region of the credentials'
+    partition (``cn-north-1`` for an aws-cn account).
     """
 
     def __init__(self, endpoint_url: str, credentials: Any = None, *, region: str = "us-east-1", account: str | None = None,

@@ -87,14 +87,27 @@ def test_accounts_are_isolated(tmp_path: Path) -> None:
         stop_server(srv)
 
 
-def test_partition_follows_region(tmp_path: Path) -> None:
-    srv = start_server(tmp_path, None)
+def test_the_default_account_partition_is_chosen_at_first_start(tmp_path: Path) -> None:
+    """`iamroles serve --partition aws-cn`: the default account is aws-cn's, for good. An account's keys work only for
+    its partition's regions (https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html);
+    elsewhere AWS answers InvalidClientTokenId (tests/server/test_partitions.py has the sources)."""
+    srv = start_server(tmp_path, None, "--partition", "aws-cn")
     try:
         cn = srv.client("iam", region="cn-north-1")
         role = cn.create_role(RoleName=unique("cn"), AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
         assert role["Arn"].startswith(f"arn:aws-cn:iam::{srv.account}:role/")
+        with pytest.raises(ClientError) as exc:
+            srv.client("iam").get_role(RoleName=role["RoleName"])
+        assert (exc.value.response["Error"]["Code"], exc.value.response["ResponseMetadata"]["HTTPStatusCode"]) == ("InvalidClientTokenId", 403)
+        listed = subprocess.run([sys.executable, "-m", "iamroles", "accounts", "list", "--data-dir", str(srv.data_dir), "--json"],
+                                capture_output=True, text=True, check=True)
+        assert json.loads(listed.stdout)[0]["partition"] == "aws-cn"
     finally:
         stop_server(srv)
+    # a later start may not change it
+    out = subprocess.run([sys.executable, "-m", "iamroles", "serve", "--data-dir", str(srv.data_dir), "--partition", "aws"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "does not match the default account's partition aws-cn" in out.stderr
 
 
 def test_test_mode_reset_and_admin(tmp_path: Path) -> None:

@@ -15,6 +15,33 @@ _data_dir = click.option(
     "--data-dir", type=click.Path(path_type=Path), default=None, envvar="IAMROLES_DATA_DIR",
     help="Where the database, master key and credentials live [default: ~/.iamroles].",
 )
+def _check_partition(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from iamroles.server import check_partition
+
+    if value is not None:
+        try:
+            check_partition(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _check_regions(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    from iamroles.auth.regions import known_regions, parse_declaration
+
+    try:
+        declared = tuple(parse_declaration(entry) for entry in value)
+        known_regions().declare(declared)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return declared
+
+
+_partition = click.option(
+    "--partition", callback=_check_partition, metavar="PARTITION",
+    help="The account's partition: aws (the default), aws-cn, aws-us-gov... Its ARNs are that partition's, and its "
+         "credentials work only for requests signed for that partition's regions.",
+)
 _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [default: SQLite in the data dir]; e.g. postgresql+psycopg://user@host/db")
 
 
@@ -24,6 +51,11 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
 @_data_dir
 @_db
 @click.option("--account-id", envvar="IAMROLES_ACCOUNT_ID", help="The default account's 12-digit id (first start only).")
+@click.option("--partition", envvar="IAMROLES_PARTITION", callback=_check_partition, metavar="PARTITION",
+              help="The default account's partition (first start only) [default: aws]; e.g. aws-cn, aws-us-gov.")
+@click.option("--region", "regions", multiple=True, envvar="IAMROLES_REGIONS", callback=_check_regions, metavar="NAME=PARTITION",
+              help="A private region name that requests may be signed for, and its partition (repeatable). "
+                   "Besides these, only the regions in botocore's endpoint data are served.")
 @click.option("--root-access-key", envvar="IAMROLES_ROOT_ACCESS_KEY", help="The default account's root access key id (first start only).")
 @click.option("--root-secret-key", envvar="IAMROLES_ROOT_SECRET_KEY", help="Its secret.")
 @click.option("--test-mode", is_flag=True, envvar="IAMROLES_TEST_MODE", help="Enable POST /moto-api/reset and --admin-* keys (for CI suites).")
@@ -39,7 +71,7 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
               help="Seconds a client has to send a whole request (headers and body); slower connections are closed.")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
-          root_access_key: str | None, root_secret_key: str | None, test_mode: bool,
+          partition: str | None, regions: tuple[tuple[str, str], ...], root_access_key: str | None, root_secret_key: str | None, test_mode: bool,
           admin_access_key: str | None, admin_secret_key: str | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
           read_timeout: float, log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
@@ -56,7 +88,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
     if admin_access_key and not test_mode:
         raise click.UsageError("--admin-access-key is a test-mode option: add --test-mode")
     settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
-                        test_mode, admin_access_key, admin_secret_key, cache_ttl)
+                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions)
     service, notes = build(settings)
     for note in notes:
         click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
@@ -84,25 +116,28 @@ def accounts() -> None:
 @_data_dir
 @_db
 @click.option("--account-id", help="12 digits [default: random].")
+@_partition
 @click.option("--profile", help="Credentials-file profile for its root key [default: iamroles-ACCOUNT].")
 @click.option("--json", "as_json", is_flag=True)
-def accounts_create(data_dir: Path | None, db_url: str | None, account_id: str | None, profile: str | None, as_json: bool) -> None:
+def accounts_create(data_dir: Path | None, db_url: str | None, account_id: str | None, partition: str | None,
+                    profile: str | None, as_json: bool) -> None:
     """Create an account; its root key goes to the credentials file, never to the screen."""
     from iamroles.server import Settings, bootstrap, create_account, default_data_dir, write_credentials
 
     settings = Settings(data_dir or default_data_dir(), db_url)
     store, master_key, _ = bootstrap(settings)
     try:
-        account, key_id, secret = create_account(store, master_key, account_id)
+        account, key_id, secret = create_account(store, master_key, account_id, partition=partition or "aws")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     creds = settings.data_dir / "credentials"
     name = profile or f"iamroles-{account}"
     write_credentials(creds, name, key_id, secret)
     if as_json:
-        click.echo(json.dumps({"account_id": account, "access_key_id": key_id, "credentials_file": str(creds), "profile": name}))
+        click.echo(json.dumps({"account_id": account, "partition": partition or "aws", "access_key_id": key_id,
+                               "credentials_file": str(creds), "profile": name}))
     else:
-        click.echo(f"created account {account}; root access key {key_id} is in {creds} (profile {name})")
+        click.echo(f"created account {account} in partition {partition or 'aws'}; root access key {key_id} is in {creds} (profile {name})")
 
 
 @accounts.command("list")
@@ -115,12 +150,12 @@ def accounts_list(data_dir: Path | None, db_url: str | None, as_json: bool) -> N
 
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     with store.read() as tx:
-        rows = [{"account_id": a.account_id, "created": a.created_at.isoformat()} for a in tx.accounts()]
+        rows = [{"account_id": a.account_id, "partition": a.partition, "created": a.created_at.isoformat()} for a in tx.accounts()]
     if as_json:
         click.echo(json.dumps(rows))
     else:
         for r in rows:
-            click.echo(f"{r['account_id']}  {r['created']}")
+            click.echo(f"{r['account_id']}  {r['partition']:<10}  {r['created']}")
     sys.exit(0)
 
 

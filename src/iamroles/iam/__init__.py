@@ -1,7 +1,7 @@
 """iamroles.iam: the IAM operations, one plain function each, authorised by the policy core."""
 from . import account, groups, mfa, oidc, policies, profiles, roles, users  # noqa: F401  (register operations)
 from .authorize import PolicyCache, authorize
-from .context import CallContext, Caller, partition_for_region
+from .context import CallContext, Caller
 from .registry import OPERATIONS, Operation
 
-__all__ = ["OPERATIONS", "Operation", "CallContext", "Caller", "PolicyCache", "authorize", "partition_for_region"]
+__all__ = ["OPERATIONS", "Operation", "CallContext", "Caller", "PolicyCache", "authorize"]

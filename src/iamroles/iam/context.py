@@ -9,20 +9,7 @@ from iamroles.auth.caller import Caller
 from iamroles.store import Tx
 from iamroles.tokens import MasterKey
 
-__all__ = ["Caller", "CallContext", "partition_for_region"]
-
-
-def partition_for_region(region: str) -> str:
-    """The ARN partition a region belongs to (IAM is global; the partition is not)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    return "aws"
+__all__ = ["Caller", "CallContext"]
 
 
 @dataclass(slots=True)

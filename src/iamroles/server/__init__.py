@@ -2,16 +2,25 @@
 from __future__ import annotations
 
 from .app import Service, create_app
-from .bootstrap import Settings, bootstrap, create_account, default_data_dir, ensure_user_key, write_credentials
+from .bootstrap import Settings, bootstrap, check_partition, create_account, default_data_dir, ensure_user_key, write_credentials
 from .managed import ADMINISTRATOR_ACCESS, seed_aws_managed
 
-__all__ = ["Service", "Settings", "build", "create_app", "bootstrap", "create_account", "default_data_dir", "write_credentials"]
+__all__ = ["Service", "Settings", "build", "create_app", "bootstrap", "check_partition", "create_account", "default_data_dir",
+           "write_credentials"]
 
 TEST_ADMIN_USER = "iamroles-admin"
 
 
 def build(settings: Settings) -> tuple[Service, list[str]]:
     """Bootstrap the store and wire the service; returns it and what to tell the operator."""
+    from iamroles.auth.regions import known_regions
+
+    try:
+        regions = known_regions().declare(settings.regions)
+        if settings.partition is not None:
+            check_partition(settings.partition)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     store, master_key, notes = bootstrap(settings)
     seed_aws_managed(store)
     with store.read() as tx:
@@ -40,5 +49,6 @@ def build(settings: Settings) -> tuple[Service, list[str]]:
 
     from .usage import Usage
 
-    service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store), usage=Usage(store))
+    service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store), usage=Usage(store),
+                      regions=regions)
     return service, notes

@@ -50,7 +50,7 @@ def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str,
     try:
         if name not in OPERATIONS:
             raise InvalidAction(f"Could not find operation {name} in iamroles' API (have: {', '.join(sorted(OPERATIONS))})")
-        signed = sigv4.parse(http, None, services=(SERVICE_NAME,))
+        signed = sigv4.parse(http, None, services=(SERVICE_NAME,), regions=service.regions.by_region)
         trail.update(access_key_id=signed.access_key_id, region=signed.region)
         try:
             inp = json.loads(http.body or b"{}")

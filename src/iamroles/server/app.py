@@ -14,7 +14,7 @@ import hmac
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,9 +27,10 @@ from starlette.routing import Route
 from iamroles import iam, sts  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
 from iamroles.auth.caller import Caller
-from iamroles.auth.principal import KeyResolver
-from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, InvalidAction, RequestEntityTooLarge
-from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize, partition_for_region
+from iamroles.auth.principal import INVALID_TOKEN, KeyResolver
+from iamroles.auth.regions import Regions, known_regions
+from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, InvalidAction, InvalidClientTokenId, RequestEntityTooLarge
+from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize
 from iamroles.protocol import error_document, parse_request, read_form, render_error, render_response, service_model
 from iamroles.store import Store
 from iamroles.sts.limits import check_session_limits
@@ -56,6 +57,7 @@ class Service:
     audit: AuditLog | None = None
     usage: Usage | None = None
     keyring: Any = None  # sts.keys.KeyRing
+    regions: Regions = field(default_factory=known_regions)  # what requests may be signed for: botocore's, or more
 
     def __post_init__(self) -> None:
         self.clock_offset = timedelta(0)  # only test mode moves it
@@ -89,17 +91,19 @@ class Service:
     def authenticate(self, tx: Any, http: sigv4.HttpRequest, signed: sigv4.SignedRequest, now: datetime) -> Caller:
         """The caller whose key signed ``http``: the key or session token resolved, the signature verified.
 
-        The caller's ARNs take the partition of the request's region, as on AWS.
+        An account lives in one partition, and so do its keys and its temporary credentials: signed for a
+        region of another partition (or one this server does not know), they do not exist there, and the
+        answer is AWS's InvalidClientTokenId, before the signature is checked. The caller's ARNs are always
+        its account's partition, whatever the region.
         """
         if signed.security_token:
             resolved = self.resolver.resolve_session(tx, signed.access_key_id, signed.security_token, now, self.keyring)
         else:
             resolved = self.resolver.resolve(tx, signed.access_key_id)
-        sigv4.verify(http, signed, resolved.secret, now, max_skew=MAX_SKEW, key=self._signing_key(signed, resolved.secret))
         caller = resolved.caller
-        partition = partition_for_region(signed.region)
-        if partition != caller.partition:
-            caller = replace(caller, partition=partition)
+        if self.regions.by_region.get(signed.region) != caller.partition:
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        sigv4.verify(http, signed, resolved.secret, now, max_skew=MAX_SKEW, key=self._signing_key(signed, resolved.secret))
         return caller
 
     def context(self, caller: Caller, tx: Any, now: datetime, region: str, source_ip: str, secure: bool,
@@ -155,7 +159,7 @@ class Service:
         try:
             if params.get("Action") in _UNSIGNED_ACTIONS and not _is_signed(http, params):
                 return self._handle_unsigned(http, params, source_ip, secure, request_id, trail)
-            signed = sigv4.parse(http, params)
+            signed = sigv4.parse(http, params, regions=self.regions.by_region)
             if signed.service not in SERVICES:
                 raise IncompleteSignature(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
             trail.update(service=signed.service, region=signed.region, access_key_id=signed.access_key_id)

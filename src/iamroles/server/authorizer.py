@@ -15,7 +15,12 @@ signature check produced. Two ways in, one implementation:
 
 Cross-account requests follow AWS's rule: when the resource's account is not
 the signer's, both the signer's identity policies and the resource policy
-must allow (reference_policies_evaluation-logic-cross-account.html).
+must allow (reference_policies_evaluation-logic-cross-account.html). The
+resources are the service's own account's, and only those: a question about
+another account's resource (or one of another partition) is refused with
+AccessDenied, so that no account learns what another's policies allow. The
+signer must be of the service's partition (a key of another partition does not
+exist there: InvalidClientTokenId).
 """
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from iamroles.auth import sigv4
 from iamroles.auth.caller import Caller
-from iamroles.errors import AccessDenied, AwsError, MalformedPolicyDocument, ValidationError
+from iamroles.auth.principal import INVALID_TOKEN
+from iamroles.errors import AccessDenied, AwsError, InvalidClientTokenId, MalformedPolicyDocument, ValidationError
 from iamroles.iam.authorize import decide
 from iamroles.iam.context import CallContext
 from iamroles.policy import Decision, Policy, PolicyError, PolicyKind
@@ -37,7 +43,7 @@ from iamroles.sts.decode import encode_decision
 if TYPE_CHECKING:
     from .app import Service
 
-__all__ = ["Authorization", "Authorizer", "authorize_api", "AUTHORIZE_ACTION"]
+__all__ = ["Authorization", "Authorizer", "authorize_api", "foreign_resource", "AUTHORIZE_ACTION"]
 
 AUTHORIZE_ACTION = "iamroles:AuthorizeRequest"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -120,14 +126,28 @@ class Authorizer:
 
     ``services``: the SigV4 service names accepted in the credential scope
     (None: any). ``account``: the account owning the service's resources
-    when neither the call nor the resource ARN says (None: the signer's own,
-    i.e. same-account semantics).
+    (None: the signer's own, i.e. same-account semantics). With an account,
+    the authoriser answers only about that account's resources: a resource
+    account or resource ARN of another account, or an ARN of another
+    partition, is refused with AccessDenied (raised: it is the service's
+    question that is wrong, not the client's request); and a request signed
+    for a region outside the account's partition is not authentic there
+    (InvalidClientTokenId, as AWS answers a key of another partition).
+    ``partition``: the account's partition (None: read from the store once).
     """
 
-    def __init__(self, service: Service, services: Sequence[str] | None = None, account: str | None = None) -> None:
+    def __init__(self, service: Service, services: Sequence[str] | None = None, account: str | None = None,
+                 partition: str | None = None) -> None:
         self.service = service
         self.services = tuple(services) if services is not None else None
         self.account = account
+        if account is not None and partition is None:
+            with service.store.read() as tx:
+                found = tx.account(account)
+            if found is None:
+                raise ValueError(f"the iamroles store has no account {account}")
+            partition = found.partition
+        self.partition = partition
 
     def resource_policy(self, document: str | Policy | None) -> Policy | None:
         """A service's resource policy, compiled once (cached by its text); MalformedPolicyDocument if it is not one."""
@@ -152,10 +172,16 @@ class Authorizer:
         secure: bool = False,
         request_id: str = "",
     ) -> Authorization:
+        if self.account is not None:
+            foreign = foreign_resource(resource, resource_account, self.account, self.partition)
+            if foreign is not None:
+                raise AccessDenied(f"This authoriser decides only about resources of account {self.account} ({foreign}).")
         policy = self.resource_policy(resource_policy)
         service = self.service
         try:
-            signed = sigv4.parse(http, None, services=self.services)
+            signed = sigv4.parse(http, None, services=self.services, regions=service.regions.by_region)
+            if self.partition is not None and service.regions.by_region.get(signed.region) != self.partition:
+                raise InvalidClientTokenId(INVALID_TOKEN)  # keys of the account's partition exist only there
             now = service.clock()
             with service.store.read() as tx:
                 caller = service.authenticate(tx, http, signed, now)
@@ -173,6 +199,20 @@ class Authorizer:
 def _arn_account(resource: str) -> str | None:
     parts = resource.split(":", 5)
     return parts[4] if len(parts) == 6 and parts[0] == "arn" and parts[4] else None
+
+
+def foreign_resource(resource: str, resource_account: str | None, account: str, partition: str | None) -> str | None:
+    """Why ``resource`` (with ``resource_account``) is not a resource of ``account`` in ``partition``; None if it is
+    (an ARN with no account segment, like an S3 bucket's, is the account's; so is ``*``)."""
+    if resource_account and resource_account != account:
+        return f"ResourceAccount {resource_account} is another account"
+    parts = resource.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        if parts[4] and parts[4] != account:
+            return f"{resource} is in account {parts[4]}"
+        if partition is not None and parts[1] != partition:
+            return f"{resource} is in partition {parts[1]}, not {partition}"
+    return None
 
 
 def _http_from(doc: Any) -> sigv4.HttpRequest:
@@ -231,11 +271,20 @@ def authorize_api(service: Service, ctx: CallContext, inp: Mapping[str, Any]) ->
     must_grant = inp.get("ResourcePolicyMustGrant", False)
     if not isinstance(must_grant, bool):
         raise ValidationError("ResourcePolicyMustGrant must be true or false.")
-    # the resources belong to the calling service's account unless the call says otherwise
-    authorizer = Authorizer(service, services, account=ctx.account_id)
+    # the API answers only about the calling service's own resources (cross-account principals are still decided,
+    # through the resource policy); asking about another account's would tell one account what another's allow
+    resource_account = inp.get("ResourceAccount")
+    if resource_account is not None and not isinstance(resource_account, str):
+        raise ValidationError("ResourceAccount must be an account id as a string.")
+    foreign = foreign_resource(resource, resource_account, ctx.account_id, ctx.partition)
+    if foreign is not None:
+        raise AccessDenied(f"User: {ctx.caller.principal.arn} is not authorized to perform: {AUTHORIZE_ACTION} on resource: "
+                           f"{resource} because the authorisation API answers only about resources of the caller's account "
+                           f"{ctx.account_id} ({foreign}).")
+    authorizer = Authorizer(service, services, account=ctx.account_id, partition=ctx.partition)
     result = authorizer.authorize(
         http, action, resource, resource_policy=policy, resource_policy_must_grant=must_grant,
-        resource_account=inp.get("ResourceAccount"),
+        resource_account=resource_account,
         context={k: tuple(v) if isinstance(v, list) else v for k, v in context.items()},
         source_ip=inp.get("SourceIp") or ctx.source_ip, secure=bool(inp.get("SecureTransport", False)), request_id=ctx.request_id,
     )

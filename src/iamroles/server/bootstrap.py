@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from iamroles.auth.regions import known_regions
 from iamroles.iam.context import CallContext, Caller
 from iamroles.iam.users import create_access_key_record
 from iamroles.policy import Principal
 from iamroles.store import Account, Store, User
 from iamroles.tokens import MasterKey, new_secret_access_key, new_unique_id
 
-__all__ = ["Settings", "bootstrap", "create_account", "default_data_dir", "ensure_user_key", "write_credentials"]
+__all__ = ["Settings", "bootstrap", "check_partition", "create_account", "default_data_dir", "ensure_user_key", "write_credentials"]
 
 
 def default_data_dir() -> Path:
@@ -32,21 +33,35 @@ class Settings:
     admin_access_key: str | None = None
     admin_secret_key: str | None = None
     cache_ttl: float = 1.0  # how soon another process's writes reach this one (seconds)
+    partition: str | None = None  # the default account's partition (first start only; None: aws)
+    regions: tuple[tuple[str, str], ...] = ()  # private regions: (name, partition)
 
     @property
     def url(self) -> str:
         return self.db_url or f"sqlite+pysqlite:///{self.data_dir / 'iamroles.db'}"
 
 
-def _system_ctx(store_tx: object, master_key: MasterKey, account_id: str) -> CallContext:
-    principal = Principal.from_arn(f"arn:aws:iam::{account_id}:root")
-    caller = Caller(principal, account_id, "aws", "bootstrap")
+def check_partition(partition: str) -> None:
+    """ValueError unless ``partition`` is one of botocore's partitions (aws, aws-cn, aws-us-gov, ...)."""
+    partitions = known_regions().partitions
+    if partition not in partitions:
+        raise ValueError(f"{partition!r} is not a partition (one of {', '.join(sorted(partitions))})")
+
+
+def _system_ctx(store_tx: object, master_key: MasterKey, account_id: str, partition: str) -> CallContext:
+    principal = Principal.from_arn(f"arn:{partition}:iam::{account_id}:root")
+    caller = Caller(principal, account_id, partition, "bootstrap")
     return CallContext(caller, store_tx, datetime.now(timezone.utc), "us-east-1", master_key)  # type: ignore[arg-type]
 
 
 def create_account(store: Store, master_key: MasterKey, account_id: str | None = None,
-                   access_key_id: str | None = None, secret: str | None = None) -> tuple[str, str, str]:
-    """A new account with a root access key: (account id, key id, secret)."""
+                   access_key_id: str | None = None, secret: str | None = None, partition: str = "aws") -> tuple[str, str, str]:
+    """A new account in ``partition`` with a root access key: (account id, key id, secret).
+
+    An account lives in one partition for good: its ARNs are that partition's, and its keys and temporary
+    credentials work only for requests signed for that partition's regions.
+    """
+    check_partition(partition)
     with store.write() as tx:
         if account_id is None:
             account_id = "".join(secrets.choice("0123456789") for _ in range(12))
@@ -54,8 +69,8 @@ def create_account(store: Store, master_key: MasterKey, account_id: str | None =
                 account_id = "".join(secrets.choice("0123456789") for _ in range(12))
         elif tx.account(account_id) is not None:
             raise ValueError(f"account {account_id} already exists")
-        tx.insert_account(Account(account_id, "aws", datetime.now(timezone.utc)))
-        ctx = _system_ctx(tx, master_key, account_id)
+        tx.insert_account(Account(account_id, partition, datetime.now(timezone.utc)))
+        ctx = _system_ctx(tx, master_key, account_id, partition)
         key, secret = create_access_key_record(ctx, None, access_key_id, secret or new_secret_access_key())
     return account_id, key.access_key_id, secret
 
@@ -64,10 +79,13 @@ def ensure_user_key(store: Store, master_key: MasterKey, account_id: str, user_n
                     access_key_id: str, secret: str, policy_arn: str | None = None) -> None:
     """A user with the given key (test mode's administrator), created if missing."""
     with store.write() as tx:
-        ctx = _system_ctx(tx, master_key, account_id)
+        account = tx.account(account_id)
+        if account is None:
+            raise ValueError(f"account {account_id} does not exist")
+        ctx = _system_ctx(tx, master_key, account_id, account.partition)
         user = tx.entity("user", account_id, user_name)
         if user is None:
-            user = User(account_id, user_name, new_unique_id("AIDA"), "/", f"arn:aws:iam::{account_id}:user/{user_name}", ctx.now)
+            user = User(account_id, user_name, new_unique_id("AIDA"), "/", ctx.arn(f"user/{user_name}"), ctx.now)
             tx.insert_entity("user", user)
         if policy_arn:
             tx.attach(account_id, "user", user.key, policy_arn)
@@ -105,12 +123,16 @@ def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
         accounts = tx.accounts()
     if not accounts:
         account_id, key_id, secret = create_account(
-            store, master_key, settings.account_id, settings.root_access_key, settings.root_secret_key
+            store, master_key, settings.account_id, settings.root_access_key, settings.root_secret_key,
+            settings.partition or "aws",
         )
         creds = settings.data_dir / "credentials"
         write_credentials(creds, "iamroles", key_id, secret)
         notes.append(f"created account {account_id}; its root access key {key_id} is in {creds} (profile iamroles, mode 0600)")
         notes.append(f"use it: AWS_SHARED_CREDENTIALS_FILE={creds} AWS_PROFILE=iamroles aws --endpoint-url http://HOST:PORT iam list-roles")
+    elif settings.partition and accounts[0].partition != settings.partition:
+        raise SystemExit(f"--partition {settings.partition} does not match the default account's partition "
+                         f"{accounts[0].partition} (an account's partition is chosen when it is created)")
     elif settings.root_access_key:
         with store.read() as tx:
             known = tx.access_key(settings.root_access_key)

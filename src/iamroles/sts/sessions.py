@@ -38,6 +38,10 @@ def _role_from_arn(ctx: CallContext, arn: str) -> Any:
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("role/"):
         raise ValidationError(f"{arn} is invalid")
+    if parts[1] != ctx.partition:
+        # a credential of one partition is not valid in another: no role of another partition can be assumed
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_outbound_cross_partition.html)
+        return None
     account, name = parts[4], parts[5].rsplit("/", 1)[-1]
     role = ctx.tx.entity("role", account, name)
     return role if role is not None and role.arn == arn else None
