@@ -33,7 +33,17 @@ from .conftest import Server, start_server, stop_server, unique
 from .test_oidc import claims, jwt, signing_key  # noqa: F401  (fixture)
 from .test_sts import make_user
 
-STALL_LIMIT = 0.100
+STALL_LIMIT = 0.100  # what a hostile request may add to another client's call, at the 95th percentile
+SPIKE_LIMIT = 0.300  # and at worst (a busy CI machine's scheduler, not the server, makes the rare spikes; the stalls
+                     # these tests guard against lasted 3.6 s and 15 s)
+
+
+def assert_not_stalled(seen: list[float], during: str) -> None:
+    assert len(seen) >= 5, seen
+    ordered = sorted(seen)
+    p95 = ordered[int(0.95 * (len(ordered) - 1))]
+    assert p95 < STALL_LIMIT and ordered[-1] < SPIKE_LIMIT, (
+        f"GetCallerIdentity p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms {during}")
 
 
 @contextmanager
@@ -94,7 +104,12 @@ def test_huge_lists_and_bodies_do_not_stall_others(iam: Any, server: Server) -> 
         with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as raw:
             raw.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {5 << 20}\r\n\r\nAction=Get".encode())
             raw.settimeout(5)
-            declared = raw.recv(4096)
+            declared = b""
+            while b"</ErrorResponse>" not in declared:  # the head and the body may come in two reads
+                chunk = raw.recv(4096)
+                if not chunk:
+                    break
+                declared += chunk
         time.sleep(0.3)
     # refused for what it is, quickly: no signature at all, or too many managed policy ARNs (checked before any lookup)
     assert unsigned.status_code in (400, 403) and "<Code>" in unsigned.text and unsigned_s < 2, (unsigned.text[:300], unsigned_s)
@@ -103,7 +118,7 @@ def test_huge_lists_and_bodies_do_not_stall_others(iam: Any, server: Server) -> 
     assert "ReadOnlyAccess" not in signed.text  # the list is not quoted back
     assert too_big.status_code == 413 and "<Code>RequestEntityTooLarge</Code>" in too_big.text
     assert declared.startswith(b"HTTP/1.1 413") and b"RequestEntityTooLarge" in declared
-    assert seen and max(seen) < STALL_LIMIT, f"GetCallerIdentity up to {max(seen) * 1000:.0f} ms during hostile requests"
+    assert_not_stalled(seen, "during hostile requests")
 
 
 class Tarpit:
@@ -153,7 +168,7 @@ def test_an_issuer_that_hangs_does_not_stall_others(iam: Any, server: Server, si
             results = list(pool.map(lambda _: call(), range(3)))
         assert [code for code, _ in results] == ["InvalidIdentityToken"] * 3
         assert max(s for _, s in results) < 8, results  # one bounded wait, shared by the three
-        assert seen and max(seen) < STALL_LIMIT, f"GetCallerIdentity up to {max(seen) * 1000:.0f} ms while the issuer hung"
+        assert_not_stalled(seen, "while the issuer hung")
         # the failure is remembered: the next call does not wait again
         code, seconds = call()
         assert code == "InvalidIdentityToken" and seconds < 1, seconds
@@ -185,7 +200,7 @@ def test_slow_clients_are_cut_off(tmp_path: Path) -> None:
             except socket.timeout:
                 still_open += 1
         assert still_open == 0
-        assert seen and max(seen) < STALL_LIMIT
+        assert_not_stalled(seen, "with 51 slow clients connected")
         # a prompt client on a kept-alive connection is unaffected
         sts = srv.client("sts")
         assert sts.get_caller_identity()["Account"] == srv.account

@@ -1,8 +1,11 @@
 """The ``iamroles`` command line: thin, reads arguments, calls the layers below."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from .failures import explain
 from .policy import policy
 from .serve import accounts, audit, keys, oidc, roles, serve
 from .workload import credential_process, exec_command, metadata
@@ -10,7 +13,21 @@ from .workload import credential_process, exec_command, metadata
 __all__ = ["main"]
 
 
-@click.group()
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001  (the operator's problems in one line; bugs keep their traceback)
+            message = explain(exc)
+            if message is None:
+                raise
+            click.echo(f"iamroles: error: {message}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="iamroles")
 def main() -> None:
     """iamroles: AWS IAM roles that anyone can run."""

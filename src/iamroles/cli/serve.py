@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 
@@ -57,10 +59,13 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
               help="A private region name that requests may be signed for, and its partition (repeatable). "
                    "Besides these, only the regions in botocore's endpoint data are served.")
 @click.option("--root-access-key", envvar="IAMROLES_ROOT_ACCESS_KEY", help="The default account's root access key id (first start only).")
-@click.option("--root-secret-key", envvar="IAMROLES_ROOT_SECRET_KEY", help="Its secret.")
+@click.option("--root-secret-key", envvar="IAMROLES_ROOT_SECRET_KEY",
+              help="Its secret (visible in the process list: prefer IAMROLES_ROOT_SECRET_KEY or --root-secret-key-file).")
+@click.option("--root-secret-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A file holding that secret.")
 @click.option("--test-mode", is_flag=True, envvar="IAMROLES_TEST_MODE", help="Enable POST /moto-api/reset and --admin-* keys (for CI suites).")
 @click.option("--admin-access-key", envvar="IAMROLES_ADMIN_ACCESS_KEY", help="Test mode: an administrator user's key id (any format).")
-@click.option("--admin-secret-key", envvar="IAMROLES_ADMIN_SECRET_KEY", help="Its secret.")
+@click.option("--admin-secret-key", envvar="IAMROLES_ADMIN_SECRET_KEY", help="Its secret (or IAMROLES_ADMIN_SECRET_KEY).")
+@click.option("--admin-secret-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A file holding that secret.")
 @click.option("--cache-ttl", default=1.0, show_default=True, type=click.FloatRange(0), envvar="IAMROLES_CACHE_TTL",
               help="Seconds a running server trusts what it read; writes by other processes (the CLI, other nodes) apply within this. "
                    "Writes through this server apply at once.")
@@ -71,14 +76,17 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
               help="Seconds a client has to send a whole request (headers and body); slower connections are closed.")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
-          partition: str | None, regions: tuple[tuple[str, str], ...], root_access_key: str | None, root_secret_key: str | None, test_mode: bool,
-          admin_access_key: str | None, admin_secret_key: str | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
+          partition: str | None, regions: tuple[tuple[str, str], ...], root_access_key: str | None, root_secret_key: str | None,
+          root_secret_key_file: Path | None, test_mode: bool, admin_access_key: str | None, admin_secret_key: str | None,
+          admin_secret_key_file: Path | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
           read_timeout: float, log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
     import uvicorn
 
     from iamroles.server import Settings, build, create_app, default_data_dir
 
+    root_secret_key = _secret(root_secret_key, root_secret_key_file, "--root-secret-key")
+    admin_secret_key = _secret(admin_secret_key, admin_secret_key_file, "--admin-secret-key")
     if account_id is not None and not (account_id.isdigit() and len(account_id) == 12):
         raise click.BadParameter("must be 12 digits", param_hint="--account-id")
     if bool(root_access_key) != bool(root_secret_key):
@@ -87,24 +95,58 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
         raise click.UsageError("give --admin-access-key and --admin-secret-key together")
     if admin_access_key and not test_mode:
         raise click.UsageError("--admin-access-key is a test-mode option: add --test-mode")
-    settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
-                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions)
-    service, notes = build(settings)
-    for note in notes:
-        click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
-    click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if service.store.postgres else 'SQLite'})", err=True)
     proxies = [p.strip() for entry in trusted_proxies for p in entry.split(",") if p.strip()]
     for proxy in proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise click.BadParameter(f"{proxy!r} is not an IP address or CIDR", param_hint="--trusted-proxy") from None
+    settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
+                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions)
+    private_files()
+    sock = _listen(host, port)  # before anything is created: a port in use fails first, and alone
+    service, notes = build(settings)
+    for note in notes:
+        click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
+    click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if service.store.postgres else 'SQLite'})", err=True)
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; that would let any local client set
     # aws:SourceIp, so forwarded headers are ignored unless the operator names the proxies
     from iamroles.server.http import timed_protocol
 
-    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=False,
-                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, http=timed_protocol(read_timeout))
+    config = uvicorn.Config(create_app(service), log_level=log_level, access_log=False, proxy_headers=bool(proxies),
+                            forwarded_allow_ips=proxies or None, http=timed_protocol(read_timeout))
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def private_files() -> None:
+    """Every file this process creates is 0600 and every directory 0700, wherever it lives (a --db sqlite file
+    outside the data directory, its -wal and -shm)."""
+    os.umask(0o077)
+
+
+def _secret(value: str | None, path: Path | None, option: str) -> str | None:
+    if path is None:
+        return value
+    if value:
+        raise click.UsageError(f"give {option} or {option}-file, not both")
+    text = path.read_text().strip()
+    if not text:
+        raise click.BadParameter(f"{path} is empty", param_hint=f"{option}-file")
+    return text
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                                   "(is another server running there? choose another --port)") from None
+    sock.setblocking(False)
+    return sock
 
 
 @click.group()
@@ -125,6 +167,7 @@ def accounts_create(data_dir: Path | None, db_url: str | None, account_id: str |
     from iamroles.server import Settings, bootstrap, create_account, default_data_dir, write_credentials
 
     settings = Settings(data_dir or default_data_dir(), db_url)
+    private_files()
     store, master_key, _ = bootstrap(settings)
     try:
         account, key_id, secret = create_account(store, master_key, account_id, partition=partition or "aws")
@@ -148,6 +191,7 @@ def accounts_list(data_dir: Path | None, db_url: str | None, as_json: bool) -> N
     """List accounts."""
     from iamroles.server import Settings, bootstrap, default_data_dir
 
+    private_files()
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     with store.read() as tx:
         rows = [{"account_id": a.account_id, "partition": a.partition, "created": a.created_at.isoformat()} for a in tx.accounts()]
@@ -173,6 +217,7 @@ def audit(data_dir: Path | None, db_url: str | None, account_id: str | None, eve
     """Read the audit trail (newest first)."""
     from iamroles.server import Settings, bootstrap, default_data_dir
 
+    private_files()
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     with store.read() as tx:
         records = tx.audit(account_id=account_id, event_name=event_name, principal_arn=principal, errors_only=errors, limit=limit)
@@ -199,6 +244,7 @@ def keys_rotate(data_dir: Path | None, db_url: str | None) -> None:
     from iamroles.server import Settings, bootstrap, default_data_dir
     from iamroles.sts.keys import KeyRing
 
+    private_files()
     store, master_key, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     ring = KeyRing(store, master_key)
     new = ring.rotate()
@@ -213,6 +259,7 @@ def keys_list(data_dir: Path | None, db_url: str | None) -> None:
     """List signing keys (ids and dates, never the keys)."""
     from iamroles.server import Settings, bootstrap, default_data_dir
 
+    private_files()
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     with store.read() as tx:
         for key_id, _sealed, created, retired in tx.signing_keys():
@@ -246,6 +293,7 @@ def roles_revoke_sessions(role_name: str, account_id: str | None, data_dir: Path
     from iamroles.policy.request import format_time
     from iamroles.server import Settings, bootstrap, default_data_dir
 
+    private_files()
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     now = format_time(datetime.now(timezone.utc))
     document = _json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
@@ -285,6 +333,7 @@ def oidc_jwks(provider_arn: str, jwks_file: Path, data_dir: Path | None, db_url:
         raise click.BadParameter('a JWKS is {"keys": [...]} with at least one key', param_hint="JWKS_FILE")
     if any("d" in k or "p" in k for k in jwks["keys"] if isinstance(k, dict)):
         raise click.BadParameter("this JWKS holds private key material; give the public keys only", param_hint="JWKS_FILE")
+    private_files()
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     with store.write() as tx:
         provider = tx.oidc_provider(provider_arn)

@@ -1,4 +1,4 @@
-"""iamroles.tokens: secrets at rest (the master key) and, later, sealed session tokens."""
+"""iamroles.tokens: secrets at rest (the master key), access key ids, and sealed session tokens."""
 from .seal import SessionClaims, SigningKey, TokenError, seal, unseal
 from .secrets import MasterKey, account_of_access_key_id, new_access_key_id, new_secret_access_key, new_unique_id
 

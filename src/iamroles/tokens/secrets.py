@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["MasterKey", "account_of_access_key_id", "new_access_key_id", "new_secret_access_key", "new_unique_id", "random_bytes"]
+__all__ = ["MasterKey", "MasterKeyError", "account_of_access_key_id", "new_access_key_id", "new_secret_access_key", "new_unique_id", "random_bytes"]
 
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _FORMAT = b"\x01"
@@ -59,10 +59,14 @@ def random_bytes(n: int) -> bytes:
     return _pool.take(n)
 
 
+class MasterKeyError(ValueError):
+    """The master key given (file or environment) is not a base64 32-byte key."""
+
+
 class MasterKey:
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
-            raise ValueError("the master key is 32 bytes")
+            raise MasterKeyError("the master key must be 32 bytes, base64-encoded")
         self._aead = AESGCM(key)
 
     @classmethod
@@ -73,9 +77,9 @@ class MasterKey:
         """
         env = os.environ.get(ENV)
         if env:
-            return cls(base64.b64decode(env)), False
+            return cls(_b64(env.encode(), f"${ENV}")), False
         if path.exists():
-            return cls(base64.b64decode(path.read_bytes().strip())), False
+            return cls(_b64(path.read_bytes().strip(), str(path))), False
         path.parent.mkdir(parents=True, exist_ok=True)
         key = os.urandom(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -91,6 +95,13 @@ class MasterKey:
         if sealed[:1] != _FORMAT or len(sealed) < 29:
             raise ValueError("not a sealed secret")
         return self._aead.decrypt(sealed[1:13], sealed[13:], aad)
+
+
+def _b64(text: bytes, where: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise MasterKeyError(f"{where} is not a base64 master key") from None
 
 
 def _pick(alphabet: str, n: int) -> str:
