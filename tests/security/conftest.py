@@ -188,6 +188,7 @@ class Creds:
 class World:
     srv: Server
     _other: Account | None = None
+    _creating: subprocess.Popen[str] | None = None
 
     @property
     def account(self) -> str:
@@ -206,12 +207,22 @@ class World:
     def admin_iam(self, account: Account | None = None) -> Any:
         return self.root(account).iam
 
+    def start_other_account(self) -> None:
+        """Start ``iamroles accounts create`` on the server's store in the background (the server is up, so the
+        store is bootstrapped); :meth:`other_account` waits for it when a test first needs it."""
+        cmd = [sys.executable, "-m", "iamroles", "accounts", "create", "--data-dir", str(self.srv.data_dir), "--json"]
+        cmd += ["--db", self.srv.db_url] if self.srv.db_url else []
+        self._creating = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def other_account(self) -> Account:
-        """A second account on the same store (``iamroles accounts create``), made once per backend."""
+        """A second account on the same store, made once per backend."""
         if self._other is None:
-            cmd = [sys.executable, "-m", "iamroles", "accounts", "create", "--data-dir", str(self.srv.data_dir), "--json"]
-            cmd += ["--db", self.srv.db_url] if self.srv.db_url else []
-            info = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+            if self._creating is None:
+                self.start_other_account()
+            assert self._creating is not None
+            out, err = self._creating.communicate(timeout=60)
+            assert self._creating.returncode == 0, err
+            info = json.loads(out)
             cfg = configparser.ConfigParser()
             cfg.read(info["credentials_file"])
             section = cfg[info["profile"]]
@@ -256,7 +267,11 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     """One server per backend for the whole suite (tests use unique names and never move its clock)."""
     db_url = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
     srv = start_server(tmp_path_factory.mktemp(f"security-{request.param}"), db_url)
+    world = World(srv)
+    world.start_other_account()
     try:
-        yield World(srv)
+        yield world
     finally:
+        if world._creating is not None and world._creating.poll() is None:
+            world._creating.communicate(timeout=60)
         stop_server(srv)

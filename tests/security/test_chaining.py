@@ -119,6 +119,24 @@ def test_session_policy_limits_a_trust_naming_the_role_not_one_naming_the_sessio
     session.assume(by_session, "hop2")
 
 
+@pytest.mark.parametrize("where", ["role-policy", "session-policy"])
+def test_explicit_deny_beats_a_trust_naming_the_session(world: World, where: str) -> None:
+    """A trust naming the session itself lifts implicit denies, never an explicit one: a Deny put on the role
+    (as AWSRevokeOlderSessions does, id_roles_use_revoke-sessions.html) or in the session policy still wins."""
+    if where == "role-policy":
+        a_name, a_arn, session = first_hop(world, ASSUME_ANY)
+        world.admin_iam().put_role_policy(RoleName=a_name, PolicyName="revoke", PolicyDocument=json.dumps(policy(
+            {"Effect": "Deny", "Action": "*", "Resource": "*"})))
+        reason = "with an explicit deny in an identity-based policy"
+    else:
+        _, a_arn, session = first_hop(world, ASSUME_ANY, Policy=json.dumps(policy(
+            allow("*"), {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"})))
+        reason = "with an explicit deny in a session policy"
+    for principal in (session.arn, a_arn):
+        _, b_arn = world.role(trust(principal))
+        denied(lambda: session.sts.assume_role(RoleArn=b_arn, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", b_arn, reason)
+
+
 def test_transitive_tags_cannot_be_changed(world: World) -> None:
     _, a_arn, session = first_hop(world, ASSUME_ANY, Tags=[{"Key": "team", "Value": "blue"}], TransitiveTagKeys=["team"])
     # B lets a caller tagged team=blue read roles: what an attacker would like to get with another team

@@ -71,6 +71,11 @@ def _external_id_wrong(w: World, attacker: Any) -> tuple[str, dict[str, Any]]:
     return trust(attacker.arn, condition={"StringEquals": {"sts:ExternalId": "tenant-42"}}), {"ExternalId": "tenant-43"}
 
 
+def _external_id_other_case(w: World, attacker: Any) -> tuple[str, dict[str, Any]]:
+    # StringEquals is case-sensitive (reference_policies_elements_condition_operators.html#Conditions_String)
+    return trust(attacker.arn, condition={"StringEquals": {"sts:ExternalId": "tenant-42"}}), {"ExternalId": "Tenant-42"}
+
+
 def _mfa_required(w: World, attacker: Any) -> tuple[str, dict[str, Any]]:
     # names the attacker himself: a failed condition means no grant, and no identity policy stands in for it
     return trust(attacker.arn, condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}), {}
@@ -99,6 +104,7 @@ REVIEW_CASES = {
     "trust-names-only-ecs-tasks": _trusts_only_a_service,
     "external-id-missing": _external_id_missing,
     "external-id-wrong": _external_id_wrong,
+    "external-id-other-case": _external_id_other_case,
     "mfa-condition-fails": _mfa_required,
     "principal-tag-condition-fails": _principal_tag_fails,
     "trust-grants-only-tag-session": _grants_only_tag_session,
@@ -178,6 +184,16 @@ def test_permissions_boundary_does_not_limit_a_trust_naming_the_user(world: Worl
     _, by_account = world.role(trust(f"arn:aws:iam::{world.account}:root"))
     denied(lambda: user.sts.assume_role(RoleArn=by_account, RoleSessionName="s1"), user.arn, "sts:AssumeRole", by_account,
            no_boundary_allows("sts:AssumeRole"))
+
+
+def test_explicit_deny_anywhere_beats_a_trust_naming_the_user(world: World) -> None:
+    """Naming the user lifts implicit denies only: an explicit Deny in the boundary still wins ("An explicit deny
+    in any of these policies overrides the allow", reference_policies_evaluation-logic.html)."""
+    boundary = world.managed(policy(allow("*"), deny("sts:AssumeRole")))
+    user = world.user(boundary=boundary)
+    _, role_arn = world.role(trust(user.arn))
+    denied(lambda: user.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1"), user.arn, "sts:AssumeRole", role_arn,
+           "with an explicit deny in a permissions boundary")
 
 
 def test_trust_policy_changes_apply_at_once(world: World) -> None:
