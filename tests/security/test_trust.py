@@ -301,9 +301,8 @@ def test_principal_tag_condition_and_the_user_cannot_retag_himself(world: World)
     _, role_arn = world.role(trust(user.arn, condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
     denied(lambda: user.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1"), user.arn, "sts:AssumeRole", role_arn)
     # the attacker tries to give himself the tag the trust policy wants
-    user_res = user.arn
     denied(lambda: user.iam.tag_user(UserName=user.name, Tags=[{"Key": "team", "Value": "blue"}]),
-           user.arn, "iam:TagUser", user_res, no_identity_allows("iam:TagUser"))
+           user.arn, "iam:TagUser", user.arn, no_identity_allows("iam:TagUser"))
     assert world.admin_iam().list_user_tags(UserName=user.name)["Tags"] == [{"Key": "team", "Value": "red"}]
     # or passes it as a session tag (a session tag is aws:RequestTag when assuming, not aws:PrincipalTag)
     _, tagging = world.role(trust(user.arn, actions=ALL_THREE, condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
