@@ -93,10 +93,11 @@ RESOURCES: dict[str, list[str]] = {
     "s3": [
         "arn:aws:s3:::b1/*", "arn:aws:s3:::b1/${aws:username}/*", "arn:aws:s3:::b1/${aws:PrincipalTag/team}/*",
         "arn:aws:s3:::b1/${aws:PrincipalTag/team, 'alice'}/*", "arn:aws:s3:::b?/*", "arn:aws:s3:::b1",
-        "arn:aws:s3:::b2/*", "arn:aws:s3:::*", "arn:aws:s3:::b1/*/q?.csv", "arn:aws:s3:::B1/*",
+        "arn:aws:s3:::b2/*", "arn:aws:s3:::*", "arn:aws:s3:::b1/*/q?.csv", "arn:aws:s3:::B1/*", "arn:aws:s3:::b1/${*}",
+        "arn:aws:s3:::b1/alice/q${?}.csv", "arn:aws:s3:::b1/${aws:PrincipalTag/TEAM}/*",
     ],
-    "sqs": [f"arn:aws:sqs:*:{B}:queue*", f"arn:aws:sqs:us-east-1:{A}:queue2", "arn:aws:sqs:*:*:*", f"arn:aws:sqs:us-*:{A}:*"],
-    "ec2": [f"arn:aws:ec2:*:{A}:instance/*", "arn:aws:ec2:us-east-1:*:instance/i-0abc", f"arn:aws:ec2:us-west-2:{A}:instance/*"],
+    "sqs": [f"arn:aws:sqs:*:{B}:queue*", f"arn:aws:sqs:us-east-1:{A}:queue2", "arn:aws:sqs:*:*:*", f"arn:aws:sqs:us-*:{A}:*", "arn:aws:sqs:us-east-1:*", "arn:aws:sqs:*"],
+    "ec2": [f"arn:aws:ec2:*:{A}:instance/*", "arn:aws:ec2:us-east-1:*:instance/i-0abc", f"arn:aws:ec2:us-west-2:{A}:instance/*", "arn:aws:ec2:*", "arn:aws:ec2:us-east-1:*:instance/i-0ab?"],
     "iam": [
         f"arn:aws:iam::{A}:user/${{aws:username}}", f"arn:aws:iam::{A}:user/*", "arn:aws:iam::*:user/division/*",
         f"arn:aws:iam::{A}:user/alice",
@@ -119,7 +120,8 @@ SERVICES = ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]
 
 STRING_OPS = ["StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike"]
 STRING_KEYS: dict[str, list[str]] = {
-    "aws:PrincipalTag/team": ["blue", "red", "Blue", "b*", "${aws:username}", "*"],
+    "aws:PrincipalTag/team": ["blue", "red", "Blue", "b*", "${aws:username}", "*", "bl?e", "${aws:PrincipalTag/env}"],
+    "AWS:principaltag/TEAM": ["blue", "red"],
     "aws:username": ["alice", "ALICE", "bob", "a*", "${aws:PrincipalTag/team}", "${aws:PrincipalTag/owner, 'alice'}"],
     "aws:PrincipalAccount": [A, B, "1111*"],
     "aws:PrincipalType": ["User", "AssumedRole", "Account", "FederatedUser"],
@@ -132,17 +134,17 @@ ARN_OPS = ["ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"]
 ARN_KEYS: dict[str, list[str]] = {
     "aws:PrincipalArn": [
         f"arn:aws:iam::{A}:role/*", f"arn:aws:iam::{A}:user/${{aws:username}}", f"arn:aws:iam::*:user/*",
-        PRINCIPALS["reader"]["role_arn"], f"arn:aws:iam::{A}:role/ops/*", f"arn:aws:iam::{A}:*",
+        PRINCIPALS["reader"]["role_arn"], f"arn:aws:iam::{A}:role/ops/*", f"arn:aws:iam::{A}:*", "arn:aws:iam::*", f"arn:aws:iam::{A}:role/${{aws:PrincipalTag/team}}",
     ],
     "aws:SourceArn": ["arn:aws:s3:::b1", "arn:aws:sns:*:*:topic*", f"arn:aws:sns:us-east-1:{A}:topic1"],
 }
 NUMERIC_OPS = ["NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals"]
-NUMERIC_VALUES = ["300", "3600", "100", "0"]
+NUMERIC_VALUES = ["300", "3600", "100", "0", "3600.5", "99.9"]
 DATE_OPS = ["DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals"]
 DATE_KEYS = ["aws:CurrentTime", "aws:EpochTime", "aws:TokenIssueTime"]
-DATE_VALUES = ["2026-01-01T00:00:00Z", "2026-06-15T12:00:00Z", "2025-12-31T23:59:59Z", "1767225600", "1781524800"]
+DATE_VALUES = ["2026-01-01T00:00:00Z", "2026-06-15T12:00:00Z", "2025-12-31T23:59:59Z", "1767225600", "1781524800", "2026-01-01T01:00:00+01:00", "2026-03-01"]
 BOOL_KEYS = ["aws:SecureTransport", "aws:MultiFactorAuthPresent", "aws:ViaAWSService"]
-IP_VALUES = ["10.0.0.0/8", "203.0.113.0/24", "10.1.2.3", "2001:db8::/32", "0.0.0.0/0"]
+IP_VALUES = ["10.0.0.0/8", "203.0.113.0/24", "10.1.2.3", "2001:db8::/32", "0.0.0.0/0", "10.1.2.3/32", "2001:db8::1"]
 SET_KEYS: dict[str, list[str]] = {
     "aws:TagKeys": ["team", "env", "Owner", "t*", "owner"],
     "aws:CalledVia": ["athena.amazonaws.com", "cloudformation.amazonaws.com", "*.amazonaws.com"],

@@ -79,3 +79,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if causes:
         listed = ", ".join(f"{k} {v}" for k, v in sorted(causes.items()))
         terminalreporter.write_line(f"oracle: recorded differences: {listed}")
+    dropped = STATS["dropped_keys"]
+    if dropped:
+        listed = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()))
+        terminalreporter.write_line(f"oracle: context keys left out as not applying to the action (iam-simulate's data): {listed}")

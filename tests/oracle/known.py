@@ -193,3 +193,30 @@ def _session_grant(case: dict[str, Any]) -> bool:
             if me["arn"] in named or "*" in named:
                 return True
     return False
+
+
+@predicate("notresource-on-wildcard-only-action")
+def _wildcard_only(case: dict[str, Any]) -> bool:
+    return case["resource"] == "*" and any("NotResource" in st and "*" not in _list(st["NotResource"]) for _, st in statements(case))
+
+
+@predicate("short-arn-in-rcp")
+def _short_rcp(case: dict[str, Any]) -> bool:
+    return any(
+        kind == "rcp" and any(r.startswith("arn:") and r.count(":") < 5 for r in _list(st.get("Resource", [])))
+        for kind, st in statements(case)
+    )
+
+
+@predicate("not-ip-address-other-family")
+def _not_ip_family(case: dict[str, Any]) -> bool:
+    ip = case["context"].get("aws:SourceIp")
+    if not ip:
+        return False
+    v6 = ":" in ip
+    for _, st in statements(case):
+        for op, key, values in clauses(st):
+            if "NotIpAddress" in op and key.lower() == "aws:sourceip":
+                if any("/" not in v and (":" in v) != v6 for v in values):
+                    return True
+    return False

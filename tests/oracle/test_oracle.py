@@ -34,7 +34,7 @@ from .conftest import STATS, Oracle
 EXPLORE = os.environ.get("IAMROLES_ORACLE_EXPLORE")
 
 SETTINGS = settings(
-    max_examples=1500,
+    max_examples=1000,
     derandomize=True,
     database=None,
     deadline=None,
@@ -47,7 +47,7 @@ FAMILIES = {
     "trust": ("sts",),  # role trust policies (sts:AssumeRole)
     "key": ("kms",),  # KMS key policies
 }
-EXAMPLES = {"identity": 1100, "resource": 1100, "trust": 600, "key": 400}
+EXAMPLES = {"identity": 1000, "resource": 1000, "trust": 600, "key": 400}
 
 
 def decide(oracle: Oracle, case: dict[str, Any]) -> tuple[str, str, list[str]]:
