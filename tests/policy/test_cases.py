@@ -68,6 +68,7 @@ def _policies(spec: dict[str, Any]) -> PolicySet:
         identity=tuple(one(d, PolicyKind.IDENTITY) for d in spec.get("identity", [])),
         resource=resource,
         resource_must_grant=bool(spec.get("resource_must_grant")),
+        resource_pins=spec.get("resource_pins"),
         boundary=one(spec["boundary"], PolicyKind.BOUNDARY) if spec.get("boundary") else None,
         session=tuple(one(d, PolicyKind.SESSION) for d in spec.get("session", [])),
         scp=tuple(tuple(one(d, PolicyKind.SCP) for d in level) for level in spec.get("scp", [])),

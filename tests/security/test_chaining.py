@@ -152,11 +152,6 @@ def test_transitive_tags_cannot_be_changed(world: World) -> None:
             "InvalidParameterValue", 400)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "iamroles compares an inherited transitive tag's key case-sensitively: TEAM=red is accepted beside the inherited "
-    "team=blue (the session keeps both; aws:PrincipalTag/team still reads blue), where AWS's tag keys are "
-    "case-insensitive (id_tags.html) and 'If you pass a session tag with the same key as an inherited tag, the "
-    "operation fails' (API_AssumeRole)"))
 def test_inherited_tag_key_cannot_be_passed_again_in_another_case(world: World) -> None:
     _, a_arn, session = first_hop(world, ASSUME_ANY, Tags=[{"Key": "team", "Value": "blue"}], TransitiveTagKeys=["team"])
     _, b_arn = world.role(trust(a_arn, actions=ALL_THREE))
@@ -165,9 +160,6 @@ def test_inherited_tag_key_cannot_be_passed_again_in_another_case(world: World) 
                 "InvalidParameterValue", 400)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "iamroles accepts a session tag with the key of an inherited transitive tag when its value is the same; "
-    "API_AssumeRole: 'If you pass a session tag with the same key as an inherited tag, the operation fails'"))
 def test_inherited_tag_key_cannot_be_passed_again_even_with_its_value(world: World) -> None:
     _, a_arn, session = first_hop(world, ASSUME_ANY, Tags=[{"Key": "team", "Value": "blue"}], TransitiveTagKeys=["team"])
     _, b_arn = world.role(trust(a_arn, actions=ALL_THREE))
@@ -214,9 +206,6 @@ def test_inherited_source_identity_is_checked_by_the_next_trust_policy(world: Wo
     denied(lambda: session.sts.assume_role(RoleArn=c_arn, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", c_arn)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "iamroles keeps the role's ARN in a trust policy, not its unique id as IAM does on save, so a role deleted and "
-    "recreated under the same name is trusted again (reference_policies_elements_principal.html#principal-roles)"))
 def test_trust_naming_a_deleted_and_recreated_role_no_longer_matches(world: World) -> None:
     user = world.user()
     a_name, a_arn = world.role(trust(user.arn))

@@ -237,9 +237,6 @@ def test_trust_naming_a_deleted_user_does_not_match_a_new_user_of_another_case(w
     denied(lambda: new.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1"), new.arn, "sts:AssumeRole", role_arn)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "iamroles keeps the user's ARN in a trust policy, not the user's unique id as IAM does on save, so a user "
-    "deleted and recreated under the same name is trusted again (reference_policies_elements_principal.html#principal-users)"))
 def test_trust_naming_a_deleted_and_recreated_user_no_longer_matches(world: World) -> None:
     iam = world.admin_iam()
     old = world.user()

@@ -7,6 +7,7 @@ change a decision, on any node sharing the database) has not moved.
 """
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +28,7 @@ class PolicyCache:
     def __init__(self, limit: int = 10_000) -> None:
         self._docs: dict[tuple[str, str, str], Policy] = {}
         self._sets: dict[tuple[Any, ...], tuple[int, PolicySet]] = {}
-        self._combined: dict[tuple[int, int, bool], tuple[PolicySet, Policy | None, PolicySet]] = {}
+        self._combined: dict[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = {}
         self._lock = threading.Lock()
         self._limit = limit
 
@@ -52,16 +53,19 @@ class PolicyCache:
                 self._sets.clear()
             self._sets[key] = (generation, policies)
 
-    def with_resource(self, base: PolicySet, resource: Policy | None, must_grant: bool = False) -> PolicySet:
+    def with_resource(self, base: PolicySet, resource: Policy | None, must_grant: bool = False,
+                      pins: str | None = None) -> PolicySet:
         """``base`` with ``resource`` as its resource policy (``must_grant``: it must allow the caller by itself,
-        as a key policy must; always so for a trust policy), kept so that its per-action plans are reused
-        (a PolicySet remembers which statements can match each action; a new one starts over)."""
-        key = (id(base), id(resource), must_grant)
+        as a key policy must; always so for a trust policy; ``pins``: a role's ``trust_pins``), kept so that its
+        per-action plans are reused (a PolicySet remembers which statements can match each action; a new one
+        starts over)."""
+        key = (id(base), id(resource), must_grant, pins)
         hit = self._combined.get(key)
         if hit is not None and hit[0] is base and hit[1] is resource:
             return hit[2]
         combined = PolicySet(identity=base.identity, resource=resource, boundary=base.boundary, session=base.session,
-                             scp=base.scp, rcp=base.rcp, resource_must_grant=must_grant)
+                             scp=base.scp, rcp=base.rcp, resource_must_grant=must_grant,
+                             resource_pins=json.loads(pins) if pins else None)
         with self._lock:
             if len(self._combined) >= self._limit:
                 self._combined.clear()
@@ -149,10 +153,11 @@ _DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*",
 
 def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None,
            resource_policy: Policy | None = None, resource_account: str | None = None,
-           must_grant: bool = False) -> Decision:
+           must_grant: bool = False, pins: str | None = None) -> Decision:
     """The policy core's decision for the caller (with a resource's policy, if it has one).
 
     ``must_grant``: the resource policy must allow the caller by itself (a key policy; a trust policy always must).
+    ``pins``: a role's ``trust_pins`` (the unique ids of the principals its trust policy named when saved).
     """
     caller = ctx.caller
     context = request_keys(ctx)
@@ -161,7 +166,7 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
     request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
     policies = _NONE if caller.is_root else caller_policies(ctx)  # the root bypasses identity policies
     if resource_policy is not None or must_grant:
-        policies = ctx.cache.with_resource(policies, resource_policy, must_grant)
+        policies = ctx.cache.with_resource(policies, resource_policy, must_grant, pins)
     return evaluate(request, policies)
 
 

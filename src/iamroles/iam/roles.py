@@ -35,6 +35,30 @@ register_shared("role", "Role", boundary=True, tags=True)
 _res = entity_resource("role", "RoleName")
 
 
+def _shown_trust(ctx: CallContext, role: Role) -> str:
+    """The trust policy as IAM shows it: a named user or role that no longer exists as it was when the policy was
+    saved appears as the unique id the policy kept, since it names no one of that name now."""
+    if not role.trust_pins:
+        return role.trust_policy
+    gone: dict[str, str] = {}
+    for arn, unique_id in json.loads(role.trust_pins).items():
+        parts = arn.split(":", 5)
+        kind, _, rest = parts[5].partition("/")
+        found = ctx.tx.entity(kind, parts[4], rest.rsplit("/", 1)[-1])
+        if found is None or found.id != unique_id:
+            gone[arn] = unique_id
+    if not gone:
+        return role.trust_policy
+    doc = json.loads(role.trust_policy)
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    for st in statements:
+        principal = st.get("Principal")
+        if isinstance(principal, dict) and "AWS" in principal:
+            aws = principal["AWS"]
+            principal["AWS"] = [gone.get(a, a) for a in aws] if isinstance(aws, list) else gone.get(aws, aws)
+    return json.dumps(doc)
+
+
 def role_out(ctx: CallContext, role: Role, *, full: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Path": role.path,
@@ -42,7 +66,7 @@ def role_out(ctx: CallContext, role: Role, *, full: bool = True) -> dict[str, An
         "RoleId": role.id,
         "Arn": role.arn,
         "CreateDate": role.created_at,
-        "AssumeRolePolicyDocument": encode_document(role.trust_policy),
+        "AssumeRolePolicyDocument": encode_document(_shown_trust(ctx, role)),
         "Description": role.description,
         "MaxSessionDuration": role.max_session_duration,
     }
@@ -57,7 +81,14 @@ def role_out(ctx: CallContext, role: Role, *, full: bool = True) -> dict[str, An
     return out
 
 
-def check_trust_policy(ctx: CallContext, document: str) -> None:
+def check_trust_policy(ctx: CallContext, document: str) -> str | None:
+    """Validate a trust policy as IAM does on save; returns the unique ids of the users and roles it names
+    (JSON ``{arn: id}``, None if it names none). IAM keeps a named principal's unique id, so that a user or
+    role deleted and made again under the same name is not trusted by the old policy
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-users:
+    "If you delete the user, then you break the relationship ... even if you create a new user with the same name").
+    """
+    pins: dict[str, str] = {}
     if policy_text(document) > TRUST_POLICY_LIMIT:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}")
     parsed = check_document(document, PolicyKind.TRUST)
@@ -76,6 +107,8 @@ def check_trust_policy(ctx: CallContext, document: str) -> None:
                 found = ctx.tx.entity(kind, account, name)
                 if found is None or found.arn != value:
                     raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":{json.dumps(value)}')
+                pins[value] = found.id
+    return json.dumps(pins, sort_keys=True, separators=(",", ":")) if pins else None
 
 
 def _create_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
@@ -91,7 +124,7 @@ def create_role(ctx: CallContext, inp: Input) -> Output:
     path = inp.get("Path") or "/"
     document = inp["AssumeRolePolicyDocument"]
     tags = tags_in(inp, "TagsPerRole")
-    check_trust_policy(ctx, document)
+    pins = check_trust_policy(ctx, document)
     boundary = inp.get("PermissionsBoundary")
     if boundary:
         from .shared import require_policy
@@ -112,6 +145,7 @@ def create_role(ctx: CallContext, inp: Input) -> Output:
         description=inp.get("Description"),
         max_session_duration=inp.get("MaxSessionDuration") or 3600,
         permissions_boundary=boundary,
+        trust_pins=pins,
     )
     ctx.tx.insert_entity("role", role)
     if tags:
@@ -156,8 +190,8 @@ def update_role_description(ctx: CallContext, inp: Input) -> Output:
 @operation("UpdateAssumeRolePolicy", resource=_res, write=True)
 def update_assume_role_policy(ctx: CallContext, inp: Input) -> Output:
     role = get_entity(ctx, "role", inp["RoleName"])
-    check_trust_policy(ctx, inp["PolicyDocument"])
-    ctx.tx.update_entity("role", ctx.account_id, role.key, trust_policy=inp["PolicyDocument"])
+    pins = check_trust_policy(ctx, inp["PolicyDocument"])
+    ctx.tx.update_entity("role", ctx.account_id, role.key, trust_policy=inp["PolicyDocument"], trust_pins=pins)
     return None
 
 

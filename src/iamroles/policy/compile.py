@@ -10,7 +10,7 @@ statements whose Action (or NotAction) can match.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +74,12 @@ class _PrincipalSets:
             canonical=frozenset(element.canonical_user),
         )
 
-    def grant(self, p: Principal) -> int:
-        """How strongly the element names ``p`` (a :class:`Grant` level)."""
+    def grant(self, p: Principal, pins: Mapping[str, str] | None = None) -> int:
+        """How strongly the element names ``p`` (a :class:`Grant` level).
+
+        ``pins``: unique ids of the users and roles the element named when its policy was saved (ARN -> id);
+        a named ARN whose holder now has another id (deleted and made again) names nobody.
+        """
         if self.wildcard:
             return Grant.DIRECT
         t = p.type
@@ -87,9 +91,11 @@ class _PrincipalSets:
             return Grant.DIRECT if p.canonical_user in self.canonical else Grant.NONE
         if t is PrincipalType.ANONYMOUS:
             return Grant.NONE
-        if p.arn in self.direct:
+        if p.arn in self.direct and (not pins or _pinned(pins, p.arn, p.user_id)):
             return Grant.DIRECT
-        if p.role_arn is not None and p.role_arn in self.roles:
+        if p.role_arn is not None and p.role_arn in self.roles and (
+            not pins or _pinned(pins, p.role_arn, p.user_id.split(":", 1)[0] if p.user_id else None)
+        ):
             return Grant.ROLE
         if p.account in self.accounts:
             return Grant.ACCOUNT
@@ -122,6 +128,12 @@ class _PrincipalSets:
         if t is PrincipalType.ASSUMED_ROLE:
             return account and p.arn in self.direct and p.role_arn is not None and p.role_arn in self.roles
         return account and p.arn in self.direct
+
+
+def _pinned(pins: Mapping[str, str], arn: str, unique_id: str | None) -> bool:
+    """Is ``arn`` still the principal the policy named (no pin, or the pin is this holder's unique id)?"""
+    pin = pins.get(arn)
+    return pin is None or pin == unique_id
 
 
 ResourceTest = Callable[[str, Context], bool]
@@ -214,13 +226,13 @@ class CompiledStatement:
                 return False
         return True
 
-    def grant(self, principal: Principal) -> int:
-        """For statements with Principal/NotPrincipal: how they name the caller."""
+    def grant(self, principal: Principal, pins: Mapping[str, str] | None = None) -> int:
+        """For statements with Principal/NotPrincipal: how they name the caller (``pins``: see _PrincipalSets)."""
         if self.principals is None:
             return Grant.DIRECT
         if self.not_principal:
             return Grant.NONE if self.principals.exempts(principal) else Grant.DIRECT
-        return self.principals.grant(principal)
+        return self.principals.grant(principal, pins)
 
     def __repr__(self) -> str:
         return f"<statement {self.index}{' ' + self.sid if self.sid else ''} of {self.policy.name}>"

@@ -32,7 +32,7 @@ policy type AWS names in its AccessDenied message.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -145,6 +145,11 @@ class PolicySet:
     itself, as a role trust policy or a KMS key policy must: an identity
     policy's Allow does not stand in for it within the account. Always on
     for a resource policy of kind ``PolicyKind.TRUST``.
+
+    ``resource_pins``: the unique ids (``aws:userid``, a role's ``AROA...``) of
+    the users and roles the resource policy named when it was saved, by ARN:
+    IAM keeps those ids, so a principal deleted and made again under the same
+    name is not the one the policy names (reference_policies_elements_principal).
     """
 
     identity: Sequence[Policy] = ()
@@ -154,6 +159,7 @@ class PolicySet:
     scp: Sequence[Sequence[Policy]] = ()
     rcp: Sequence[Sequence[Policy]] = ()
     resource_must_grant: bool = False
+    resource_pins: Mapping[str, str] | None = None
     _plans: dict[str, _Plan] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -222,10 +228,11 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     principal = request.principal
 
     # 1. explicit deny anywhere
+    pins = policies.resource_pins
     for t, st in plan.denies:
         if st.applies(resource, ctx) and (
             st.principals is None
-            or st.grant(principal) != Grant.NONE
+            or st.grant(principal, pins if t is PolicyType.RESOURCE else None) != Grant.NONE
             # access_policies_boundaries: a Deny with NotPrincipal "will always deny any
             # IAM principal that has a permissions boundary policy attached, regardless
             # of the values specified in the NotPrincipal element"
@@ -248,7 +255,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     granting: CompiledStatement | None = None
     for st in plan.resource:
         if st.applies(resource, ctx):
-            g = st.grant(principal)
+            g = st.grant(principal, pins)
             if g > grant:
                 grant = g
                 granting = st

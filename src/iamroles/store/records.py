@@ -66,6 +66,7 @@ class Role(Entity):
     permissions_boundary: str | None = None
     last_used_at: datetime | None = None
     last_used_region: str | None = None
+    trust_pins: str | None = None  # JSON {principal ARN: unique id} of the trust policy's users and roles when saved
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,8 @@ roles = _entity(
     Column("permissions_boundary", String(2048), nullable=True),
     Column("last_used_at", TS, nullable=True),
     Column("last_used_region", String(32), nullable=True),
+    # the unique ids of the users and roles the trust policy names, as they were when it was saved (JSON {arn: id})
+    Column("trust_pins", Text, nullable=True),
 )
 
 instance_profiles = _entity("instance_profiles", "instance_profile_id")

@@ -111,9 +111,13 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
             raise InvalidParameterValue(f"The specified transitive tag key {key} must be included in the requested tags.")
     parent = caller.session if principal.type is PrincipalType.ASSUMED_ROLE else None
     if parent is not None:  # role chaining: transitive tags carry over and cannot be changed
+        # "If you pass a session tag with the same key as an inherited tag, the operation fails" (API_AssumeRole),
+        # whatever its value, and tag keys are case-insensitive (id_tags.html)
+        inherited = {k.lower(): k for k in parent.transitive_tag_keys}
+        for key in tags:
+            if key.lower() in inherited:
+                raise InvalidParameterValue(f"Cannot override transitive tag key {inherited[key.lower()]}.")
         for key in parent.transitive_tag_keys:
-            if key in tags and tags[key] != parent.tags.get(key):
-                raise InvalidParameterValue(f"Cannot override transitive tag key {key}.")
             tags[key] = parent.tags[key]
         transitive = tuple(dict.fromkeys(parent.transitive_tag_keys + transitive))
     if len(tags) > MAX_SESSION_TAGS:
@@ -156,7 +160,8 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
     for action in actions:
         if trust is None:
             raise AccessDenied(f"User: {principal.arn} is not authorized to perform: {action} on resource: {role_arn}")
-        decision = decide(ctx, action, role_arn, keys, resource_policy=trust, resource_account=role_account)
+        decision = decide(ctx, action, role_arn, keys, resource_policy=trust, resource_account=role_account,
+                          pins=role.trust_pins if role is not None else None)
         if not decision.allowed:
             raise AccessDenied(decision.message())
 
