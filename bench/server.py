@@ -202,6 +202,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--only", help="run only the operations whose name contains this (e.g. AssumeRole)")
     ap.add_argument("--no-moto", action="store_true", help="iamroles alone (for profiling; the comparison needs moto)")
+    ap.add_argument("--db", help="iamroles' database URL (default: SQLite in a temporary directory), e.g. "
+                                 "postgresql+psycopg://postgres@127.0.0.1/bench")
     ap.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
                     help="the load generator (default: wrk when it is installed)")
     args = ap.parse_args()
@@ -210,12 +212,15 @@ def main() -> None:
     root_key, root_secret = "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
     ip, mp = free_port(), free_port()
     iam_proc = subprocess.Popen([sys.executable, "-m", "iamroles", "serve", "--port", str(ip), "--data-dir", str(tmp / "data"),
-                                 "--root-access-key", root_key, "--root-secret-key", root_secret],
+                                 "--root-access-key", root_key, "--root-secret-key", root_secret,
+                                 *(["--db", args.db] if args.db else [])],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    moto_proc = subprocess.Popen(["moto_server", "-p", str(mp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    moto_proc = None if args.no_moto else subprocess.Popen(["moto_server", "-p", str(mp)], stdout=subprocess.DEVNULL,
+                                                           stderr=subprocess.DEVNULL, env=env)
     try:
         wait(f"http://127.0.0.1:{ip}/iamroles/health", iam_proc)
-        wait(f"http://127.0.0.1:{mp}/moto-api/", moto_proc)
+        if moto_proc is not None:
+            wait(f"http://127.0.0.1:{mp}/moto-api/", moto_proc)
         results = {"iamroles": measure("iamroles", f"http://127.0.0.1:{ip}", root_key, root_secret, args.duration, args.only,
                                        args.client, tmp)}
         results["moto"] = (
@@ -225,8 +230,9 @@ def main() -> None:
         )
     finally:
         for p in (iam_proc, moto_proc):
-            p.terminate()
-            p.wait(10)
+            if p is not None:
+                p.terminate()
+                p.wait(10)
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -268,6 +269,9 @@ class _QueryEndpoint:
         # unsigned calls (web identity tokens) may wait on an OIDC issuer: threads of their own, so that however
         # many of them wait, signed calls keep theirs
         self.unsigned = ThreadPoolExecutor(max_workers=8, thread_name_prefix="iamroles-unsigned")
+        # reads inline on SQLite, in threads on PostgreSQL (IAMROLES_INLINE_READS=1/0 overrides, for measuring)
+        choice = os.environ.get("IAMROLES_INLINE_READS")
+        self.inline_reads = (choice == "1") if choice in ("0", "1") else not service.store.postgres
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
@@ -300,9 +304,12 @@ class _QueryEndpoint:
             elif _may_write(params):
                 # writes may wait for SQLite's writer lock: keep them off the event loop
                 status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
-            else:
-                # reads never wait on a lock (WAL / MVCC): run them inline, saving the thread hop
+            elif self.inline_reads:
+                # reads never wait on a lock (WAL / MVCC) and SQLite is a local file: inline, saving the thread hop
                 status, payload = self.service.handle(http, params, client, secure)
+            else:
+                # on PostgreSQL a read that misses the cache waits on the network: never on the event loop
+                status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
         await _send(send, status, payload, b"text/xml")
 
     def _handle_large(self, http: sigv4.HttpRequest, client: str, secure: bool) -> tuple[int, bytes]:
@@ -318,7 +325,10 @@ class _QueryEndpoint:
             await _send(send, _TOO_LARGE.status, to_json(error_document(_TOO_LARGE, new_id())), b"application/json")
             return
         http = _http_request(scope, body)
-        status, payload = self.service.handle_api(name, http, *_peer(scope))
+        if self.inline_reads:
+            status, payload = self.service.handle_api(name, http, *_peer(scope))
+        else:
+            status, payload = await run_in_threadpool(self.service.handle_api, name, http, *_peer(scope))
         await _send(send, status, payload, b"application/json")
 
 
