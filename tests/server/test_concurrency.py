@@ -278,6 +278,44 @@ def test_groups_per_user(clients: list[Any]) -> None:
     assert sorted(g["GroupName"] for g in listed) == sorted(groups[i] for i in winners(outcomes))
 
 
+# -- a role deleted while others attach, embed and tag: nothing is left for the next role of its name ----------
+@pytest.mark.parametrize("child", ["attach", "inline", "tag"])
+def test_delete_races_leave_nothing_behind(clients: list[Any], policies: list[str], child: str) -> None:
+    """An attachment, inline policy or tag written beside a DeleteRole must not outlive the role: it would
+    otherwise be inherited by the next role created with that name (an attacker's way to plant permissions)."""
+    iam = clients[0]
+    name = unique("doomed")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+
+    def call(c: Any, i: int) -> None:
+        if i == 0:
+            c.delete_role(RoleName=name)
+        elif child == "attach":
+            c.attach_role_policy(RoleName=name, PolicyArn=policies[i])
+        elif child == "inline":
+            c.put_role_policy(RoleName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(READ))
+        else:
+            c.tag_role(RoleName=name, Tags=[{"Key": f"k{i}", "Value": "v"}])
+
+    outcomes = race(clients, call)
+
+    deleted = outcomes[0] == OK
+    others = Counter(outcomes[1:])
+    if deleted:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+    attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    inline = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    tags = iam.list_role_tags(RoleName=name)["Tags"]
+    if deleted:
+        assert attached == inline == tags == []
+        # what landed before the delete was tagging (a role's tags go with it); the rest found no role
+        assert set(others) <= ({OK, ("NoSuchEntity", 404)} if child == "tag" else {("NoSuchEntity", 404)})
+    else:
+        assert outcomes[0] == ("DeleteConflict", 409) and child != "tag"
+        assert others == (Counter({OK: 10, ("LimitExceeded", 409): N - 11}) if child == "attach" else Counter({OK: N - 1}))
+        assert len(attached) + len(inline) == others[OK]
+
+
 # -- one name, sixteen creators: one success, the rest EntityAlreadyExists -------------------------------
 CREATES: dict[str, tuple[Callable[[Any, str, int], Any], Callable[[Any, str], list[str]], str]] = {
     "Role": (
