@@ -257,20 +257,17 @@ class Tx:
         transaction remembered may be stale now. A unique key taken by another
         transaction raises :class:`Duplicate`, another collision :class:`Conflict`."""
         self._memo.clear()
-        try:
-            return self.c.execute(statement, params) if params is not None else self.c.execute(statement)
-        except DBAPIError as err:
-            mapped = _conflict(statement, err)
-            if mapped is err:
-                raise
-            raise mapped from err
+        return self._run(statement, params)
 
     def _lock(self, statement: Any, params: Any = None) -> Any:
         """Run a ``SELECT ... FOR UPDATE/SHARE`` (PostgreSQL only); a deadlock raises :class:`Conflict`.
         A lock may have waited for another transaction's commit: what this one remembered may be stale."""
         self._memo.clear()
+        return self._run(statement, params)
+
+    def _run(self, statement: Any, params: Any) -> Any:
         try:
-            return self.c.execute(statement, params)
+            return self.c.execute(statement, params) if params is not None else self.c.execute(statement)
         except DBAPIError as err:
             mapped = _conflict(statement, err)
             if mapped is err:
