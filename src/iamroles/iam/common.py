@@ -12,10 +12,14 @@ from iamroles.errors import InvalidInput, LimitExceeded, MalformedPolicyDocument
 from iamroles.policy import PolicyDocument, PolicyError, PolicyKind, parse_document
 from iamroles.store import Tag
 
+from .conflicts import already_exists
 from .context import CallContext
 from .registry import Input
 
 __all__ = [
+    "already_exists",
+    "lock_account",
+    "account_quota",
     "entity_arn",
     "entity_resource",
     "page",
@@ -66,10 +70,24 @@ def listing(kind: str) -> Callable[[CallContext, Input], str]:
 
 
 def get_entity(ctx: CallContext, kind: str, name: str, for_update: bool = False) -> Any:
+    """The entity, or its NoSuchEntity. ``for_update``: locked (it owns what a quota counts) until the
+    transaction ends; take it before counting, and before any other lock but the account's (iamroles.store.sql)."""
     found = ctx.tx.entity(kind, ctx.account_id, name, for_update=for_update)
     if found is None:
         raise not_found(kind, name)
     return found
+
+
+def lock_account(ctx: CallContext) -> None:
+    """Lock the caller's account row, the owner of per-account counts and of the root user's keys
+    (first of all locks); the checks after it see every create committed before."""
+    ctx.tx.account(ctx.account_id, for_update=True)
+
+
+def account_quota(ctx: CallContext, kind: str, limit: int, quota: str) -> None:
+    """LimitExceeded when the account already has ``limit`` of ``kind``; call :func:`lock_account` first."""
+    if ctx.tx.count(kind, ctx.account_id) >= limit:
+        raise LimitExceeded(f"Cannot exceed quota for {quota}: {limit}")
 
 
 def page(items: Sequence[T], inp: Input, key: Callable[[T], str]) -> tuple[list[T], dict[str, Any]]:

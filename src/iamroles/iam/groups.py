@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from iamroles.errors import DeleteConflict, EntityAlreadyExists
+from iamroles.errors import DeleteConflict, LimitExceeded
 from iamroles.store import Group
+from iamroles.tokens import new_unique_id
 
-from .common import entity_arn, entity_resource, get_entity, listing, page
+from .common import account_quota, already_exists, entity_arn, entity_resource, get_entity, listing, lock_account, page
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import delete_checks, register_shared, rename
@@ -17,6 +18,10 @@ __all__: list[str] = []
 register_shared("group", "Group", boundary=False, tags=False)
 _res = entity_resource("group", "GroupName")
 
+# IAM quotas page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
+GROUPS_PER_ACCOUNT = 300
+GROUPS_PER_USER = 10
+
 
 def group_out(g: Group) -> dict[str, Any]:
     return {"Path": g.path, "GroupName": g.name, "GroupId": g.id, "Arn": g.arn, "CreateDate": g.created_at}
@@ -25,10 +30,10 @@ def group_out(g: Group) -> dict[str, Any]:
 @operation("CreateGroup", resource=_res, write=True)
 def create_group(ctx: CallContext, inp: Input) -> Output:
     name, path = inp["GroupName"], inp.get("Path") or "/"
+    lock_account(ctx)
     if ctx.tx.entity("group", ctx.account_id, name) is not None:
-        raise EntityAlreadyExists(f"Group with name {name} already exists.")
-    from iamroles.tokens import new_unique_id
-
+        raise already_exists("group", name)
+    account_quota(ctx, "group", GROUPS_PER_ACCOUNT, "GroupsPerAccount")
     group = Group(ctx.account_id, name, new_unique_id("AGPA"), path, entity_arn(ctx, "group", name, path), ctx.now)
     ctx.tx.insert_entity("group", group)
     return {"Group": group_out(group)}
@@ -67,8 +72,14 @@ def delete_group(ctx: CallContext, inp: Input) -> Output:
 
 @operation("AddUserToGroup", resource=_res, write=True)
 def add_user_to_group(ctx: CallContext, inp: Input) -> Output:
-    group = get_entity(ctx, "group", inp["GroupName"])
-    user = get_entity(ctx, "user", inp["UserName"])
+    # the group (not deleted meanwhile), then the user (the owner of the quota), locked before counting
+    group = get_entity(ctx, "group", inp["GroupName"], for_update=True)
+    user = get_entity(ctx, "user", inp["UserName"], for_update=True)
+    groups = ctx.tx.groups_of(ctx.account_id, user.key)
+    if group.key in groups:
+        return None
+    if len(groups) >= GROUPS_PER_USER:
+        raise LimitExceeded(f"Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}")
     ctx.tx.add_member(ctx.account_id, group.key, user.key)
     return None
 

@@ -12,11 +12,15 @@ from typing import Any
 from iamroles.errors import AccessDenied, DeleteConflict, EntityAlreadyExists, InvalidAuthenticationCode, LimitExceeded, NoSuchEntity
 from iamroles.tokens import totp
 
-from .common import entity_resource, get_entity, page, tags_in, tag_keys
+from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, tags_in, tag_keys
 from .context import CallContext
 from .registry import Input, Output, operation
 
 __all__ = ["verify_mfa", "MfaReplay"]
+
+# IAM quotas page: virtual MFA devices (assigned or unassigned) in an account: the user quota
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
+DEVICES_PER_ACCOUNT = 5000
 
 
 class MfaReplay:
@@ -47,8 +51,10 @@ def create_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
     path = inp.get("Path") or "/"
     name = inp["VirtualMFADeviceName"]
     serial = ctx.arn(f"mfa{path}{name}")
+    lock_account(ctx)
     if ctx.tx.mfa_device(serial) is not None:
-        raise EntityAlreadyExists("MFADevice entity at the same path and name already exists.")
+        raise already_exists("mfa", name)
+    account_quota(ctx, "mfa", DEVICES_PER_ACCOUNT, "VirtualMFADevicesPerAccount")
     tags = tags_in(inp, "TagsPerMFADevice")
     seed = totp.new_seed()
     ctx.tx.insert_mfa_device(serial=serial, account_id=ctx.account_id, name=name, path=path,
@@ -60,8 +66,9 @@ def create_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
 
 @operation("EnableMFADevice", resource=entity_resource("user", "UserName"), write=True)
 def enable_mfa_device(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", inp["UserName"])
-    device = ctx.tx.mfa_device(inp["SerialNumber"])
+    # the user (the owner of the quota), then the device (assigned once), locked before checking
+    user = get_entity(ctx, "user", inp["UserName"], for_update=True)
+    device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=True)
     if device is None or device["account_id"] != ctx.account_id:
         raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
     if device["user_key"] is not None:
@@ -89,7 +96,7 @@ def deactivate_mfa_device(ctx: CallContext, inp: Input) -> Output:
 
 @operation("DeleteVirtualMFADevice", resource=_serial_resource, write=True)
 def delete_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
-    device = ctx.tx.mfa_device(inp["SerialNumber"])
+    device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=True)  # not enabled meanwhile
     if device is None or device["account_id"] != ctx.account_id:
         raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
     if device["user_key"] is not None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from iamroles.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
+from iamroles.errors import InvalidInput, LimitExceeded, NoSuchEntity
 
-from .common import tag_keys, tags_in, tags_out
+from .common import account_quota, already_exists, lock_account, tag_keys, tags_in, tags_out
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import register_tagging
@@ -19,6 +19,7 @@ __all__ = ["provider_host", "provider_arn"]
 
 MAX_CLIENT_IDS = 100
 MAX_THUMBPRINTS = 5
+PROVIDERS_PER_ACCOUNT = 100  # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 
 
 def provider_host(url: str) -> str:
@@ -41,8 +42,9 @@ def _arn_of(ctx: CallContext, inp: Input) -> str:
     return provider_arn(ctx, inp.get("Url", "").replace("https://", "").rstrip("/"))
 
 
-def _get(ctx: CallContext, arn: str) -> dict[str, Any]:
-    found = ctx.tx.oidc_provider(arn)
+def _get(ctx: CallContext, arn: str, for_update: bool = False) -> dict[str, Any]:
+    """The provider; ``for_update``: locked (the owner of its client IDs and tags) until the transaction ends."""
+    found = ctx.tx.oidc_provider(arn, for_update=for_update)
     if found is None or found["account_id"] != ctx.account_id:
         raise NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}")
     return found
@@ -52,13 +54,15 @@ def _get(ctx: CallContext, arn: str) -> dict[str, Any]:
 def create_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
     host = provider_host(inp["Url"])
     arn = provider_arn(ctx, host)
+    lock_account(ctx)
     if ctx.tx.oidc_provider(arn) is not None:
-        raise EntityAlreadyExists(f"Provider with url {inp['Url']} already exists.")
+        raise already_exists("oidc", host)
     client_ids = list(dict.fromkeys(inp.get("ClientIDList") or []))
     thumbprints = list(inp.get("ThumbprintList") or [])
     if len(thumbprints) > MAX_THUMBPRINTS:
         raise LimitExceeded(f"Thumbprint list must contain fewer than {MAX_THUMBPRINTS + 1} entries.")
     tags = tags_in(inp, "TagsPerOpenIDConnectProvider")
+    account_quota(ctx, "oidc", PROVIDERS_PER_ACCOUNT, "OpenIdConnectProvidersPerAccount")
     ctx.tx.insert_oidc_provider(arn=arn, account_id=ctx.account_id, url=host, client_ids=json.dumps(client_ids),
                                 thumbprints=json.dumps(thumbprints), jwks=None, created_at=ctx.now)
     if tags:
@@ -81,7 +85,7 @@ def list_open_id_connect_providers(ctx: CallContext, inp: Input) -> Output:
 
 @operation("UpdateOpenIDConnectProviderThumbprint", resource=_arn_of, write=True)
 def update_thumbprint(ctx: CallContext, inp: Input) -> Output:
-    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)
     if len(inp["ThumbprintList"]) > MAX_THUMBPRINTS:
         raise LimitExceeded(f"Thumbprint list must contain fewer than {MAX_THUMBPRINTS + 1} entries.")
     ctx.tx.update_oidc_provider(p["arn"], thumbprints=json.dumps(list(inp["ThumbprintList"])))
@@ -90,7 +94,7 @@ def update_thumbprint(ctx: CallContext, inp: Input) -> Output:
 
 @operation("AddClientIDToOpenIDConnectProvider", resource=_arn_of, write=True)
 def add_client_id(ctx: CallContext, inp: Input) -> Output:
-    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)  # read, changed and written back: no lost update
     ids = json.loads(p["client_ids"])
     if inp["ClientID"] not in ids:
         if len(ids) >= MAX_CLIENT_IDS:
@@ -102,7 +106,7 @@ def add_client_id(ctx: CallContext, inp: Input) -> Output:
 
 @operation("RemoveClientIDFromOpenIDConnectProvider", resource=_arn_of, write=True)
 def remove_client_id(ctx: CallContext, inp: Input) -> Output:
-    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)
     ids = [i for i in json.loads(p["client_ids"]) if i != inp["ClientID"]]
     ctx.tx.update_oidc_provider(p["arn"], client_ids=json.dumps(ids))
     return None
@@ -110,7 +114,7 @@ def remove_client_id(ctx: CallContext, inp: Input) -> Output:
 
 @operation("DeleteOpenIDConnectProvider", resource=_arn_of, write=True)
 def delete_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
-    p = _get(ctx, inp["OpenIDConnectProviderArn"])
+    p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)
     ctx.tx.delete_oidc_provider(p["arn"])
     ctx.tx.remove_tags(ctx.account_id, "oidc", p["arn"], [t.key for t in ctx.tx.tags(ctx.account_id, "oidc", p["arn"])])
     return None
@@ -118,6 +122,6 @@ def delete_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
 
 register_tagging(
     "OpenIDConnectProvider", "oidc", _arn_of,
-    target=lambda ctx, inp: _get(ctx, inp["OpenIDConnectProviderArn"])["arn"],
+    target=lambda ctx, inp, lock: _get(ctx, inp["OpenIDConnectProviderArn"], for_update=lock)["arn"],
     resource_keys=lambda ctx, inp: {},
 )

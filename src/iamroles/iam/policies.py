@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from iamroles.errors import DeleteConflict, EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
+from iamroles.errors import DeleteConflict, InvalidInput, LimitExceeded, NoSuchEntity
 from iamroles.policy import PolicyKind
 from iamroles.store import ManagedPolicy, PolicyVersion
 from iamroles.tokens import new_unique_id
 
 from .common import (
+    account_quota,
+    already_exists,
     check_document,
     encode_document,
+    lock_account,
     page,
     policy_text,
     tag_keys,
@@ -23,8 +26,10 @@ from .shared import register_tagging
 
 __all__ = ["policy_out"]
 
+# IAM quotas page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
 POLICY_SIZE = 6144  # characters, white space excluded
 MAX_VERSIONS = 5
+POLICIES_PER_ACCOUNT = 1500  # customer managed
 
 
 def _arn_of(ctx: CallContext, inp: Input) -> str:
@@ -86,8 +91,10 @@ def create_policy(ctx: CallContext, inp: Input) -> Output:
     _check_size(document)
     tags = tags_in(inp, "TagsPerPolicy")
     arn = _arn_of(ctx, inp)
+    lock_account(ctx)
     if ctx.tx.policy_by_name(ctx.account_id, inp["PolicyName"]) is not None:
-        raise EntityAlreadyExists(f"A policy called {inp['PolicyName']} already exists. Duplicate names are not allowed.")
+        raise already_exists("policy", inp["PolicyName"])
+    account_quota(ctx, "policy", POLICIES_PER_ACCOUNT, "PoliciesPerAccount")
     policy = ManagedPolicy(
         arn=arn,
         account_id=ctx.account_id,
@@ -236,7 +243,6 @@ def list_entities_for_policy(ctx: CallContext, inp: Input) -> Output:
 
 register_tagging(
     "Policy", "policy", _arn_of,
-    target=lambda ctx, inp: _get(ctx, inp["PolicyArn"]).arn,
+    target=lambda ctx, inp, lock: (_owned(ctx, inp["PolicyArn"], for_update=True) if lock else _get(ctx, inp["PolicyArn"])).arn,
     resource_keys=lambda ctx, inp: {f"aws:ResourceTag/{t.key}": t.value for t in ctx.tx.tags(ctx.account_id, "policy", inp["PolicyArn"])},
-    modifiable=lambda ctx, inp: _owned(ctx, inp["PolicyArn"]).arn,
 )

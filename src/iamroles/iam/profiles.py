@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from iamroles.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from iamroles.errors import DeleteConflict, LimitExceeded
 from iamroles.store import InstanceProfile
 from iamroles.tokens import new_unique_id
 
 from .common import (
+    account_quota,
+    already_exists,
     entity_arn,
     entity_resource,
     get_entity,
     listing,
+    lock_account,
     page,
     resource_tag_keys,
     tag_keys,
@@ -26,6 +29,10 @@ from .shared import register_tagging
 __all__: list[str] = []
 
 _res = entity_resource("instance_profile", "InstanceProfileName")
+
+# IAM quotas page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
+PROFILES_PER_ACCOUNT = 1000
+ROLES_PER_PROFILE = 1
 
 
 def profile_out(ctx: CallContext, p: InstanceProfile) -> dict[str, Any]:
@@ -47,8 +54,10 @@ def profile_out(ctx: CallContext, p: InstanceProfile) -> dict[str, Any]:
 def create_instance_profile(ctx: CallContext, inp: Input) -> Output:
     name, path = inp["InstanceProfileName"], inp.get("Path") or "/"
     tags = tags_in(inp, "TagsPerInstanceProfile")
+    lock_account(ctx)
     if ctx.tx.entity("instance_profile", ctx.account_id, name) is not None:
-        raise EntityAlreadyExists(f"Instance Profile {name} already exists.")
+        raise already_exists("instance_profile", name)
+    account_quota(ctx, "instance_profile", PROFILES_PER_ACCOUNT, "InstanceProfilesPerAccount")
     profile = InstanceProfile(ctx.account_id, name, new_unique_id("AIPA"), path, entity_arn(ctx, "instance_profile", name, path), ctx.now)
     ctx.tx.insert_entity("instance_profile", profile)
     if tags:
@@ -78,10 +87,11 @@ def list_instance_profiles_for_role(ctx: CallContext, inp: Input) -> Output:
 
 @operation("AddRoleToInstanceProfile", resource=_res, write=True)
 def add_role_to_instance_profile(ctx: CallContext, inp: Input) -> Output:
+    # the profile (the owner of the quota), then the role (not deleted meanwhile), locked before counting
     profile = get_entity(ctx, "instance_profile", inp["InstanceProfileName"], for_update=True)
-    role = get_entity(ctx, "role", inp["RoleName"])
-    if ctx.tx.profile_roles(ctx.account_id, profile.key):
-        raise LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
+    role = get_entity(ctx, "role", inp["RoleName"], for_update=True)
+    if len(ctx.tx.profile_roles(ctx.account_id, profile.key)) >= ROLES_PER_PROFILE:
+        raise LimitExceeded(f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {ROLES_PER_PROFILE}")
     ctx.tx.add_profile_role(ctx.account_id, profile.key, role.key)
     return None
 
@@ -108,6 +118,6 @@ def delete_instance_profile(ctx: CallContext, inp: Input) -> Output:
 
 register_tagging(
     "InstanceProfile", "instance_profile", _res,
-    target=lambda ctx, inp: get_entity(ctx, "instance_profile", inp["InstanceProfileName"]).key,
+    target=lambda ctx, inp, lock: get_entity(ctx, "instance_profile", inp["InstanceProfileName"], for_update=lock).key,
     resource_keys=lambda ctx, inp: resource_tag_keys(ctx, "instance_profile", inp.get("InstanceProfileName")),
 )

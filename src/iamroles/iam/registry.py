@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .conflicts import answering_conflicts
 from .context import CallContext
 
 __all__ = ["Operation", "OPERATIONS", "operation", "Input", "Output"]
@@ -46,7 +47,9 @@ def operation(
     action: str | None = None,
 ) -> Callable[[Func], Func]:
     def register(func: Func) -> Func:
-        OPERATIONS[(service, name)] = Operation(service, name, func, resource, keys, write, action or f"{service}:{name}")
+        # a write may collide with another request's: the store's Conflict becomes AWS's error here, for all of them
+        run = answering_conflicts(name, func) if write else func
+        OPERATIONS[(service, name)] = Operation(service, name, run, resource, keys, write, action or f"{service}:{name}")
         return func
 
     return register

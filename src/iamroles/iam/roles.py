@@ -4,18 +4,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from iamroles.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, MalformedPolicyDocument
+from iamroles.errors import DeleteConflict, LimitExceeded, MalformedPolicyDocument
 from iamroles.policy import PolicyKind
 from iamroles.store import Role
 from iamroles.tokens import new_unique_id
 
 from .common import (
+    account_quota,
+    already_exists,
     check_document,
     encode_document,
     entity_arn,
     entity_resource,
     get_entity,
     listing,
+    lock_account,
     page,
     policy_text,
     tag_keys,
@@ -130,10 +133,10 @@ def create_role(ctx: CallContext, inp: Input) -> Output:
         from .shared import require_policy
 
         require_policy(ctx, boundary)
+    lock_account(ctx)
     if ctx.tx.entity("role", ctx.account_id, name) is not None:
-        raise EntityAlreadyExists(f"Role with name {name} already exists.")
-    if len(ctx.tx.entities("role", ctx.account_id)) >= ROLES_PER_ACCOUNT:
-        raise LimitExceeded(f"Cannot exceed quota for RolesPerAccount: {ROLES_PER_ACCOUNT}")
+        raise already_exists("role", name)
+    account_quota(ctx, "role", ROLES_PER_ACCOUNT, "RolesPerAccount")
     role = Role(
         account_id=ctx.account_id,
         name=name,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from iamroles.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from iamroles.errors import DeleteConflict, LimitExceeded, NoSuchEntity
 from iamroles.policy import PolicyKind
 
 from .common import (
+    already_exists,
     check_document,
     entity_arn,
     check_tag_total,
@@ -32,8 +33,9 @@ INLINE_LIMITS = {"user": 2048, "group": 5120, "role": 10240}
 ATTACHED_LIMIT = 10
 
 
-def require_policy(ctx: CallContext, arn: str) -> Any:
-    policy = ctx.tx.policy(arn)
+def require_policy(ctx: CallContext, arn: str, for_share: bool = False) -> Any:
+    """The managed policy ``arn`` names; ``for_share``: kept from being deleted until the transaction ends."""
+    policy = ctx.tx.policy(arn, for_share=for_share)
     if policy is None or (policy.account_id not in (ctx.account_id, "aws")):
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
     return policy
@@ -55,7 +57,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
     # -- inline policies --------------------------------------------------------------
     @operation(f"Put{word}Policy", resource=res, write=True)
     def put_inline(ctx: CallContext, inp: Input) -> Output:
-        entity = get_entity(ctx, kind, inp[param])
+        entity = get_entity(ctx, kind, inp[param], for_update=True)  # the owner of the size quota, locked before counting
         document = inp["PolicyDocument"]
         check_document(document, PolicyKind.IDENTITY)
         others = sum(
@@ -97,8 +99,8 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
 
     @operation(f"Attach{word}Policy", resource=res, keys=arn_keys, write=True)
     def attach(ctx: CallContext, inp: Input) -> Output:
-        entity = get_entity(ctx, kind, inp[param])
-        require_policy(ctx, inp["PolicyArn"])
+        entity = get_entity(ctx, kind, inp[param], for_update=True)  # the owner of the quota, locked before counting
+        require_policy(ctx, inp["PolicyArn"], for_share=True)  # not deleted under the attachment
         attached = ctx.tx.attached(ctx.account_id, kind, entity.key)
         if inp["PolicyArn"] not in attached and len(attached) >= ATTACHED_LIMIT:
             raise LimitExceeded(f"Cannot exceed quota for PoliciesPer{word}: {ATTACHED_LIMIT}.")
@@ -149,7 +151,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
             return None
 
     if tags:
-        register_tagging(word, kind, res, lambda ctx, inp: get_entity(ctx, kind, inp[param]).key,
+        register_tagging(word, kind, res, lambda ctx, inp, lock: get_entity(ctx, kind, inp[param], for_update=lock).key,
                          lambda ctx, inp: resource_tag_keys(ctx, kind, inp.get(param)))
 
 
@@ -157,25 +159,25 @@ def register_tagging(
     word: str,
     kind: str,
     resource: Callable[[CallContext, Input], str],
-    target: Callable[[CallContext, Input], str],
+    target: Callable[[CallContext, Input, bool], str],
     resource_keys: Callable[[CallContext, Input], dict[str, Any]],
-    modifiable: Callable[[CallContext, Input], str] | None = None,
 ) -> None:
     """Tag{word}, Untag{word}, List{word}Tags for a taggable resource.
 
-    ``target`` finds the resource (raising its NoSuchEntity) and returns its
-    tag key; ``modifiable``, when given, does so for the two writes (e.g. to
-    refuse AWS managed policies); ``resource_keys`` gives aws:ResourceTag/*.
+    ``target(ctx, inp, for_update)`` finds the resource (raising its
+    NoSuchEntity) and returns its tag key; the two writes ask for it with
+    ``for_update=True``: it must then lock the resource's row (the owner of
+    the tag quota) and refuse what may not be tagged (AWS managed policies).
+    ``resource_keys`` gives aws:ResourceTag/*.
     """
     quota = f"TagsPer{word}"
-    write_target = modifiable or target
 
     def tagging_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
         return {**tag_keys(inp), **resource_keys(ctx, inp)}
 
     @operation(f"Tag{word}", resource=resource, keys=tagging_keys, write=True)
     def tag(ctx: CallContext, inp: Input) -> Output:
-        key = write_target(ctx, inp)
+        key = target(ctx, inp, True)
         new = tags_in(inp, quota)
         check_tag_total(ctx.tx.tags(ctx.account_id, kind, key), new, quota)
         ctx.tx.set_tags(ctx.account_id, kind, key, new)
@@ -183,12 +185,12 @@ def register_tagging(
 
     @operation(f"Untag{word}", resource=resource, keys=tagging_keys, write=True)
     def untag(ctx: CallContext, inp: Input) -> Output:
-        ctx.tx.remove_tags(ctx.account_id, kind, write_target(ctx, inp), inp["TagKeys"])
+        ctx.tx.remove_tags(ctx.account_id, kind, target(ctx, inp, True), inp["TagKeys"])
         return None
 
     @operation(f"List{word}Tags", resource=resource)
     def list_tags(ctx: CallContext, inp: Input) -> Output:
-        found = sorted(ctx.tx.tags(ctx.account_id, kind, target(ctx, inp)), key=lambda t: t.key.lower())
+        found = sorted(ctx.tx.tags(ctx.account_id, kind, target(ctx, inp, False)), key=lambda t: t.key.lower())
         chunk, meta = page(found, inp, key=lambda t: t.key.lower())
         return {"Tags": tags_out(chunk), **meta}
 
@@ -204,5 +206,5 @@ def rename(ctx: CallContext, kind: str, word: str, inp: Input) -> None:
     new_name = inp.get(f"New{word}Name") or entity.name
     new_path = inp.get("NewPath") or entity.path
     if new_name.lower() != entity.key and ctx.tx.entity(kind, ctx.account_id, new_name) is not None:
-        raise EntityAlreadyExists(f"{word} with name {new_name} already exists.")
+        raise already_exists(kind, new_name)  # (or, when another request takes the name meanwhile, the store's Duplicate)
     ctx.tx.rename_entity(kind, ctx.account_id, entity.key, new_name, new_path, entity_arn(ctx, kind, new_name, new_path))

@@ -3,11 +3,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from iamroles.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from iamroles.errors import DeleteConflict, LimitExceeded, NoSuchEntity
 from iamroles.store import AccessKey, User
 from iamroles.tokens import new_access_key_id, new_secret_access_key, new_unique_id
 
-from .common import entity_arn, entity_resource, get_entity, listing, page, tag_keys, tags_in, tags_out
+from .common import (
+    account_quota,
+    already_exists,
+    entity_arn,
+    entity_resource,
+    get_entity,
+    listing,
+    lock_account,
+    page,
+    tag_keys,
+    tags_in,
+    tags_out,
+)
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import boundary_out, delete_checks, register_shared, rename, require_policy
@@ -43,12 +55,15 @@ def user_out(ctx: CallContext, user: User, *, tags: bool = True) -> dict[str, An
     return out
 
 
-def _target(ctx: CallContext, inp: Input) -> User | None:
-    """The user named, or the calling user; None for the account root."""
+def _target(ctx: CallContext, inp: Input, for_update: bool = False) -> User | None:
+    """The user named, or the calling user; None for the account root.
+    ``for_update``: lock the user's row, or for the root the account's."""
     if inp.get("UserName"):
-        return get_entity(ctx, "user", inp["UserName"])  # type: ignore[no-any-return]
+        return get_entity(ctx, "user", inp["UserName"], for_update=for_update)  # type: ignore[no-any-return]
     if ctx.caller.user_key:
-        return get_entity(ctx, "user", ctx.caller.user_key)  # type: ignore[no-any-return]
+        return get_entity(ctx, "user", ctx.caller.user_key, for_update=for_update)  # type: ignore[no-any-return]
+    if for_update:
+        lock_account(ctx)
     return None
 
 
@@ -65,10 +80,10 @@ def create_user(ctx: CallContext, inp: Input) -> Output:
     tags = tags_in(inp, "TagsPerUser")
     if inp.get("PermissionsBoundary"):
         require_policy(ctx, inp["PermissionsBoundary"])
+    lock_account(ctx)
     if ctx.tx.entity("user", ctx.account_id, name) is not None:
-        raise EntityAlreadyExists(f"User with name {name} already exists.")
-    if len(ctx.tx.entities("user", ctx.account_id)) >= USERS_PER_ACCOUNT:
-        raise LimitExceeded(f"Cannot exceed quota for UsersPerAccount: {USERS_PER_ACCOUNT}")
+        raise already_exists("user", name)
+    account_quota(ctx, "user", USERS_PER_ACCOUNT, "UsersPerAccount")
     user = User(ctx.account_id, name, new_unique_id("AIDA"), path, entity_arn(ctx, "user", name, path), ctx.now,
                 permissions_boundary=inp.get("PermissionsBoundary"))
     ctx.tx.insert_entity("user", user)
@@ -129,7 +144,7 @@ def create_access_key_record(ctx: CallContext, user_key: str | None, access_key_
 
 @operation("CreateAccessKey", resource=_self_or_named, write=True)
 def create_access_key(ctx: CallContext, inp: Input) -> Output:
-    user = _target(ctx, inp)
+    user = _target(ctx, inp, for_update=True)  # the keys' owner, locked before counting
     user_key = user.key if user else None
     if len(ctx.tx.access_keys(ctx.account_id, user_key)) >= ACCESS_KEYS_PER_USER:
         raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}")

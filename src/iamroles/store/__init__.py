@@ -1,5 +1,5 @@
 """iamroles.store: persistence behind a narrow interface (SQLAlchemy 2 Core + Alembic)."""
 from .records import AccessKey, Account, Entity, Group, InlinePolicy, InstanceProfile, ManagedPolicy, PolicyVersion, Role, Tag, User
-from .sql import Store, Tx
+from .sql import Conflict, Duplicate, Store, Tx
 
-__all__ = ["AccessKey", "Account", "Entity", "Group", "InlinePolicy", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Role", "Store", "Tag", "Tx", "User"]
+__all__ = ["AccessKey", "Account", "Conflict", "Duplicate", "Entity", "Group", "InlinePolicy", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Role", "Store", "Tag", "Tx", "User"]

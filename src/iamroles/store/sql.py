@@ -1,10 +1,22 @@
 """The store on SQLAlchemy 2 Core: SQLite (default) or PostgreSQL.
 
 ``Store.write()`` and ``Store.read()`` open a transaction and yield a
-:class:`Tx` whose methods are the only queries there are. A write
-transaction on SQLite begins IMMEDIATE (one writer at a time, no upgrade
-deadlocks); on PostgreSQL rows that guard a limit are locked FOR UPDATE.
-Either way a request's writes commit together or not at all.
+:class:`Tx` whose methods are the only queries there are. Either way a
+request's writes commit together or not at all.
+
+Concurrent writers: a write transaction on SQLite begins IMMEDIATE (one
+writer at a time, no upgrade deadlocks). On PostgreSQL (READ COMMITTED)
+writers run side by side, so a check and the write it guards (a quota, a
+name not yet taken, a row still there) hold only if the transaction first
+locks the row that owns what it counts: the operation reads its owner with
+``for_update=True`` (``SELECT ... FOR UPDATE``) before counting, and every
+statement after the lock sees what the previous holder committed. The owner
+of an entity's policies, tags and keys is the entity's row; of per-account
+counts (and of the root user's keys) the account's row. A name that is not
+taken yet has no row to lock: its unique key decides, and the loser gets
+:class:`Duplicate`. Locks are taken in one order, so writers never deadlock
+on them: account, group, user, instance profile, role, then a managed
+policy, OIDC provider or MFA device; the generation counter (``bump``) last.
 """
 from __future__ import annotations
 
@@ -19,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, and_, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import schema as t
 from .records import (
@@ -35,7 +48,7 @@ from .records import (
     User,
 )
 
-__all__ = ["Store", "Shared", "Tx", "ENTITY_TABLES"]
+__all__ = ["Store", "Shared", "Tx", "ENTITY_TABLES", "Conflict", "Duplicate"]
 
 ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
     "user": (t.users, User, "user_id"),
@@ -43,6 +56,52 @@ ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
     "role": (t.roles, Role, "role_id"),
     "instance_profile": (t.instance_profiles, InstanceProfile, "instance_profile_id"),
 }
+
+
+# What ``Tx.count`` counts per account, and the kind a unique key belongs to.
+COUNTED: dict[str, Table] = {
+    "user": t.users, "group": t.groups, "role": t.roles, "instance_profile": t.instance_profiles,
+    "policy": t.policies, "oidc": t.oidc_providers, "mfa": t.mfa_devices,
+}
+_KIND_OF_TABLE = {table.name: kind for kind, table in COUNTED.items()}
+
+
+class Conflict(Exception):
+    """A write collided with another transaction's: a deadlock, a serialisation
+    failure, a row referred to that is gone, or (:class:`Duplicate`) a unique key."""
+
+
+class Duplicate(Conflict):
+    """A name (``kind``: user, group, role, instance_profile, policy, oidc, mfa, or
+    a table's name) that another transaction took first; ``name`` as this one gave it."""
+
+    def __init__(self, kind: str, name: str | None) -> None:
+        super().__init__(f"{kind} {name!r} already exists")
+        self.kind = kind
+        self.name = name
+
+
+_UNIQUE_VIOLATION = "23505"
+_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _conflict(statement: Any, err: DBAPIError) -> Exception:
+    """What a failed statement means to the caller (the error itself when it is no conflict)."""
+    orig = err.orig
+    state = getattr(orig, "sqlstate", None)  # psycopg; None on SQLite
+    if isinstance(err, IntegrityError):
+        unique = state == _UNIQUE_VIOLATION if state is not None else "UNIQUE constraint failed" in str(orig)
+        table = getattr(statement, "table", None)
+        if unique and table is not None:
+            try:
+                params = statement.compile().params
+            except Exception:  # noqa: BLE001 - a name for the message only
+                params = {}
+            return Duplicate(_KIND_OF_TABLE.get(table.name, table.name), params.get("name") or params.get("url"))
+        return Conflict(str(orig))
+    if state in _RETRYABLE:
+        return Conflict(str(orig))
+    return err
 
 
 def _record(cls: type, row: Any, renames: dict[str, str] | None = None) -> Any:
@@ -67,11 +126,13 @@ def _utc(value: datetime | None) -> datetime | None:
 # SQLAlchemy's compiled cache directly.
 _Q_GENERATION = select(t.generations.c.value).where(t.generations.c.account_id == bindparam("a"))
 _Q_ACCOUNT = select(t.accounts).where(t.accounts.c.account_id == bindparam("a"))
+_Q_ACCOUNT_LOCK = _Q_ACCOUNT.with_for_update()
 _Q_ACCESS_KEY = select(t.access_keys).where(t.access_keys.c.access_key_id == bindparam("k"))
 _Q_ENTITY = {
     kind: select(table).where(table.c.account_id == bindparam("a"), table.c.name_key == bindparam("n"))
     for kind, (table, _cls, _id) in ENTITY_TABLES.items()
 }
+_Q_ENTITY_LOCK = {kind: q.with_for_update() for kind, q in _Q_ENTITY.items()}
 _Q_TAGS = (
     select(t.tags.c.key, t.tags.c.value)
     .where(t.tags.c.account_id == bindparam("a"), t.tags.c.resource_type == bindparam("rt"), t.tags.c.resource_key == bindparam("rk"))
@@ -192,13 +253,34 @@ class Tx:
             self._c = None
 
     def _w(self, statement: Any, params: Any = None) -> Any:
-        """Run a write; what this transaction remembered may be stale now."""
+        """Run a write (every INSERT, UPDATE and DELETE comes here): what this
+        transaction remembered may be stale now. A unique key taken by another
+        transaction raises :class:`Duplicate`, another collision :class:`Conflict`."""
         self._memo.clear()
-        return self.c.execute(statement, params) if params is not None else self.c.execute(statement)
+        return self._run(statement, params)
+
+    def _lock(self, statement: Any, params: Any = None) -> Any:
+        """Run a ``SELECT ... FOR UPDATE/SHARE`` (PostgreSQL only); a deadlock raises :class:`Conflict`.
+        A lock may have waited for another transaction's commit: what this one remembered may be stale."""
+        self._memo.clear()
+        return self._run(statement, params)
+
+    def _run(self, statement: Any, params: Any) -> Any:
+        try:
+            return self.c.execute(statement, params) if params is not None else self.c.execute(statement)
+        except DBAPIError as err:
+            mapped = _conflict(statement, err)
+            if mapped is err:
+                raise
+            raise mapped from err
 
     # -- accounts and generations ------------------------------------------------
-    def account(self, account_id: str) -> Account | None:
-        row = self.c.execute(_Q_ACCOUNT, {"a": account_id}).first()
+    def account(self, account_id: str, for_update: bool = False) -> Account | None:
+        """``for_update``: lock the account's row (the owner of per-account counts) until the transaction ends."""
+        if for_update and self.postgres:
+            row = self._lock(_Q_ACCOUNT_LOCK, {"a": account_id}).first()
+        else:
+            row = self.c.execute(_Q_ACCOUNT, {"a": account_id}).first()
         return Account(row.account_id, row.partition, _utc(row.created_at)) if row else None  # type: ignore[arg-type]
 
     def accounts(self) -> list[Account]:
@@ -229,9 +311,7 @@ class Tx:
 
     def bump(self, account_id: str) -> None:
         """Mark the account's policies changed (invalidates compiled caches)."""
-        self.c.execute(
-            update(t.generations).where(t.generations.c.account_id == account_id).values(value=t.generations.c.value + 1)
-        )
+        self._w(update(t.generations).where(t.generations.c.account_id == account_id).values(value=t.generations.c.value + 1))
 
     # -- access keys ---------------------------------------------------------------
     def access_key(self, access_key_id: str) -> AccessKey | None:
@@ -258,15 +338,16 @@ class Tx:
 
     # -- users, groups, roles, instance profiles --------------------------------------
     def entity(self, kind: str, account_id: str, name: str, for_update: bool = False) -> Any:
+        """``for_update``: read the row afresh and lock it until the transaction ends."""
         _table, cls, id_col = ENTITY_TABLES[kind]
         key = ("entity", kind, account_id, name.lower())
         memo = self._snapshot(account_id)
         if not for_update and key in memo:
             return memo[key]
-        q = _Q_ENTITY[kind]
         if for_update and self.postgres:
-            q = q.with_for_update()
-        row = self.c.execute(q, {"a": account_id, "n": name.lower()}).first()
+            row = self._lock(_Q_ENTITY_LOCK[kind], {"a": account_id, "n": name.lower()}).first()
+        else:
+            row = self.c.execute(_Q_ENTITY[kind], {"a": account_id, "n": name.lower()}).first()
         found = _fix_times(_record(cls, row, {id_col: "id"})) if row else None
         memo[key] = found
         return found
@@ -275,6 +356,11 @@ class Tx:
         table, cls, id_col = ENTITY_TABLES[kind]
         row = self.c.execute(select(table).where(table.c[id_col] == entity_id)).first()
         return _fix_times(_record(cls, row, {id_col: "id"})) if row else None
+
+    def count(self, kind: str, account_id: str) -> int:
+        """How many users, groups, roles, instance profiles, managed policies, OIDC providers or MFA devices the account has."""
+        table = COUNTED[kind]
+        return int(self.c.execute(select(func.count()).select_from(table).where(table.c.account_id == account_id)).scalar() or 0)
 
     def entities(self, kind: str, account_id: str, path_prefix: str = "/") -> list[Any]:
         table, cls, id_col = ENTITY_TABLES[kind]
@@ -299,7 +385,7 @@ class Tx:
         """Rename or move a user or group, with everything that refers to it."""
         table = ENTITY_TABLES[kind][0]
         new_key = new_name.lower()
-        self.c.execute(
+        self._w(
             update(table).where(table.c.account_id == account_id, table.c.name_key == old_key)
             .values(name=new_name, name_key=new_key, path=new_path, arn=new_arn)
         )
@@ -327,11 +413,14 @@ class Tx:
         self._w(delete(t.tags).where(t.tags.c.account_id == account_id, t.tags.c.resource_type == kind, t.tags.c.resource_key == key))
 
     # -- managed policies ----------------------------------------------------------------
-    def policy(self, arn: str, for_update: bool = False) -> ManagedPolicy | None:
+    def policy(self, arn: str, for_update: bool = False, for_share: bool = False) -> ManagedPolicy | None:
+        """``for_update``: lock the policy's row (the owner of its versions and tags); ``for_share``: only keep
+        it from being deleted or changed (attaching it) until the transaction ends."""
         q = select(t.policies).where(t.policies.c.arn == arn)
-        if for_update and self.postgres:
-            q = q.with_for_update()
-        row = self.c.execute(q).first()
+        if (for_update or for_share) and self.postgres:
+            row = self._lock(q.with_for_update(read=not for_update)).first()
+        else:
+            row = self.c.execute(q).first()
         return _fix_times(_record(ManagedPolicy, row)) if row else None
 
     def policy_by_name(self, account_id: str, name: str) -> ManagedPolicy | None:
@@ -398,7 +487,7 @@ class Tx:
 
     def detach(self, account_id: str, entity_type: str, entity_key: str, arn: str) -> bool:
         c = t.attachments.c
-        res = self.c.execute(
+        res = self._w(
             delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.policy_arn == arn)
         )
         return bool(res.rowcount)
@@ -453,7 +542,7 @@ class Tx:
 
     def put_inline(self, account_id: str, entity_type: str, entity_key: str, name: str, document: str) -> None:
         self.delete_inline(account_id, entity_type, entity_key, name)
-        self.c.execute(
+        self._w(
             insert(t.inline_policies).values(
                 account_id=account_id, entity_type=entity_type, entity_key=entity_key, name_key=name.lower(), name=name, document=document
             )
@@ -461,7 +550,7 @@ class Tx:
 
     def delete_inline(self, account_id: str, entity_type: str, entity_key: str, name: str) -> bool:
         c = t.inline_policies.c
-        res = self.c.execute(
+        res = self._w(
             delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.name_key == name.lower())
         )
         return bool(res.rowcount)
@@ -491,7 +580,7 @@ class Tx:
             res = self._w(update(t.tags).where(*where, c.key_fold == fold).values(key=tag.key, value=tag.value))
             if not res.rowcount:
                 position += 1
-                self.c.execute(
+                self._w(
                     insert(t.tags).values(
                         account_id=account_id, resource_type=resource_type, resource_key=resource_key,
                         key_fold=fold, key=tag.key, value=tag.value, position=position,
@@ -501,7 +590,7 @@ class Tx:
     def remove_tags(self, account_id: str, resource_type: str, resource_key: str, keys: Sequence[str]) -> None:
         c = t.tags.c
         folds = [k.lower() for k in keys]
-        self.c.execute(
+        self._w(
             delete(t.tags).where(c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key, c.key_fold.in_(folds))
         )
 
@@ -526,7 +615,7 @@ class Tx:
         c = t.group_members.c
         q = delete(t.group_members).where(c.account_id == account_id)
         q = q.where(c.user_key == user_key) if user_key is not None else q.where(c.group_key == group_key)
-        self.c.execute(q)
+        self._w(q)
 
     def profile_roles(self, account_id: str, profile_key: str) -> list[str]:
         c = t.instance_profile_roles.c
@@ -545,8 +634,9 @@ class Tx:
         return bool(res.rowcount)
 
     # -- OIDC providers ------------------------------------------------------------------------------
-    def oidc_provider(self, arn: str) -> dict[str, Any] | None:
-        row = self.c.execute(select(t.oidc_providers).where(t.oidc_providers.c.arn == arn)).first()
+    def oidc_provider(self, arn: str, for_update: bool = False) -> dict[str, Any] | None:
+        q = select(t.oidc_providers).where(t.oidc_providers.c.arn == arn)
+        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
         return _row_dict(row) if row else None
 
     def oidc_providers(self, account_id: str) -> list[dict[str, Any]]:
@@ -563,8 +653,9 @@ class Tx:
         self._w(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn))
 
     # -- MFA devices --------------------------------------------------------------------------------
-    def mfa_device(self, serial: str) -> dict[str, Any] | None:
-        row = self.c.execute(select(t.mfa_devices).where(t.mfa_devices.c.serial == serial)).first()
+    def mfa_device(self, serial: str, for_update: bool = False) -> dict[str, Any] | None:
+        q = select(t.mfa_devices).where(t.mfa_devices.c.serial == serial)
+        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
         return _row_dict(row) if row else None
 
     def mfa_devices(self, account_id: str, user_key: str | None = None, assigned: bool | None = None) -> list[dict[str, Any]]:
