@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,16 +96,16 @@ def stop_server(server: Server) -> None:
         server.proc.wait()
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run (skips without PostgreSQL)."""
+@contextmanager
+def fresh_pg_database(prefix: str = "iamroles_test_") -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards (skips the test without PostgreSQL)."""
     try:
         import psycopg
 
         admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN} ({exc}); PostgreSQL tests skipped")
-    name = "iamroles_test_" + uuid.uuid4().hex[:10]
+    name = prefix + uuid.uuid4().hex[:10]
     admin.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     try:
@@ -112,6 +113,13 @@ def pg_database() -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run (skips without PostgreSQL)."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

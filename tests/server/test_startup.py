@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import PG_ADMIN, Server, free_port, start_server, stop_server
+from .conftest import Server, free_port, fresh_pg_database, start_server, stop_server
 
 
 def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -36,19 +36,8 @@ def assert_one_line_failure(out: subprocess.CompletedProcess[str], *words: str) 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN} ({exc}); PostgreSQL tests skipped")
-    name = "iamroles_start_" + uuid.uuid4().hex[:10]
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_pg_database("iamroles_start_") as url:
+        yield url
 
 
 def test_a_second_node_with_another_master_key(tmp_path: Path, pg_url: str) -> None:
