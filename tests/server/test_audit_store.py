@@ -147,3 +147,25 @@ def test_commit_releases_a_waiting_event_loop_without_blocking_it(store: Store) 
     assert results == [None] * 20 and ticks > 0
     with store.read() as tx:
         assert {f"async-{i}" for i in range(20)} <= {json.loads(r)["requestID"] for r in tx.audit(event_name="Async", limit=1000)}
+
+
+def test_a_record_stays_within_cloudtrails_event_size(store: Store) -> None:
+    """CloudTrail omits request parameters over 100 KB
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html)
+    and keeps an event within 256 KB: anything else sent long is cut."""
+    log = AuditLog(store, interval=3600)
+    when = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    log.record(_event("X" * 500_000, "size-1", requestParameters={"k": "v" * 300_000},
+                      userIdentity={"type": "Unknown", "accessKeyId": "A" * 400_000}), None, None, when)
+    log.record(_event("Fine", "size-2", requestParameters={"k": "v" * 90_000}), None, None, when)
+    log.close()
+    with store.read() as tx:
+        [raw] = [r for r in tx.audit(limit=100_000) if '"size-1"' in r]
+    event = json.loads(raw)
+    assert len(raw) <= 256 * 1024
+    assert set(event["requestParameters"]) == {"omitted"}
+    assert event["eventName"].startswith("XXXX") and event["eventName"].endswith("\u2026")
+    assert len(event["userIdentity"]["accessKeyId"]) <= 1024
+    with store.read() as tx:
+        [kept] = [json.loads(r) for r in tx.audit(limit=100_000) if '"size-2"' in r]
+    assert kept["requestParameters"] == {"k": "v" * 90_000}

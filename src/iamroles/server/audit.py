@@ -47,9 +47,11 @@ _TYPES = {
 }
 # How long an answer waits for its event before it is refused (the store is hung, not failing).
 WAIT_SECONDS = 30.0
-# CloudTrail's largest event is 256 KB
-# (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html):
-# past it the request parameters are omitted; long free-text fields are cut first.
+# CloudTrail omits request parameters larger than 100 KB
+# (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html),
+# and its standard event is at most 256 KB (an event data store's MaxEventSize "Standard"); free text is cut
+# shorter than that.
+MAX_PARAMETERS = 100 * 1024
 MAX_RECORD = 256 * 1024
 MAX_ERROR_MESSAGE = 4096
 MAX_USER_AGENT = 1024
@@ -103,6 +105,14 @@ def _fit(value: str | None, width: int) -> str | None:
     return _cut(value, width)
 
 
+def _shorten(value: Any, limit: int = 1024) -> Any:
+    if isinstance(value, str):
+        return _cut(value, limit)
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in value.items()}
+    return value
+
+
 _WIDTH = {c.name: getattr(c.type, "length", None) for c in audit_events.columns}
 
 
@@ -150,10 +160,14 @@ def audit_row(event: dict[str, Any], account_id: str | None, principal_arn: str 
     a whole batch in the writer held the GIL long enough to show in the p99 of the requests waiting for
     it (profiled)."""
     record = _dumps(event)
-    if len(record) > MAX_RECORD:
+    if len(record) > MAX_PARAMETERS:
         size = len(_dumps(event.get("requestParameters")))
-        event = {**event, "requestParameters": {"omitted": f"{size} characters of request parameters"}}
-        record = _dumps(event)
+        if size > MAX_PARAMETERS:
+            event = {**event, "requestParameters": {"omitted": f"{size} characters of request parameters"}}
+            record = _dumps(event)
+        if len(record) > MAX_RECORD:  # whatever else was sent long (an Action, a presigned URL's key id) is cut
+            event = _shorten(event)
+            record = _dumps(event)
     w = _WIDTH
     return {
         "event_time": when,
