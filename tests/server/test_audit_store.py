@@ -42,8 +42,11 @@ def test_batches_of_events_are_all_written_with_their_columns(store: Store) -> N
         op3 = tx.audit(event_name="Op3", limit=100_000)
         by_user = tx.audit(principal_arn="arn:aws:iam::111122223333:user/u1", limit=100_000)
         late = tx.audit(since=start + timedelta(seconds=n - 10), limit=100_000)
+    # (on PostgreSQL the database is shared with the session's server: count this test's events only)
+    denied, other_account, op3, by_user, late = (
+        [r for r in rows if '"requestID":"req-' in r] for rows in (denied, other_account, op3, by_user, late))
     mine = [e for e in everything if e["requestID"].startswith("req-")]
-    assert len(everything) - before == n == len(mine)
+    assert len(everything) - before >= n == len(mine)
     assert [e["requestID"] for e in mine] == [f"req-{i}" for i in reversed(range(n))]  # newest first, none twice
     assert mine[0]["note"] == "quotes ' \" and unicode é 中 and a ? and %s"
     assert len(denied) == len([i for i in range(n) if i % 5 == 0])
