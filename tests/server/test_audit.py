@@ -1,8 +1,8 @@
 """An audit trail one can rely on, on a real server over SQLite and PostgreSQL.
 
-DESIGN.md "Audit before answer", after Vault, which refuses to answer a request it cannot audit
-(https://developer.hashicorp.com/vault/docs/audit: "If ... no audit device can successfully log the
-request, Vault will not respond to the request"):
+DESIGN.md "Audit before answer", after Vault: "If Vault cannot properly audit a request, or the response
+to a request, the original request will fail"
+(https://developer.hashicorp.com/vault/docs/internals/telemetry/metrics/audit):
 
 * every mutating or credential-issuing call's event is committed before its answer is sent: it is in
   the trail the moment the answer arrives, and a SIGKILL right after loses none;
@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from botocore.exceptions import ClientError
 
 from ..protocol.shapes import Generator, operation, replaced
 from ..protocol.test_redact import SENSITIVE, _shape_at, bad_values
-from .conftest import PG_ADMIN, Server, start_server, stop_server, unique
+from .conftest import Server, fresh_pg_database, start_server, stop_server, unique
 from .test_integration_api import ECS, call_api, forwarded, service_trust
 from .test_roles import TRUST
 
@@ -70,28 +70,16 @@ def call(method: Any, **params: Any) -> tuple[str | None, str, int, str]:
 
 
 @contextmanager
-def own_server(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+def own_server(backend: str, tmp_path: Path) -> Iterator[Server]:
     """A server with a database of its own (the test changes or kills it)."""
-    db_url = None
-    if backend == "postgresql":
-        import psycopg
-
-        base = request.getfixturevalue("pg_database").rsplit("/", 1)[0]  # skips without PostgreSQL
-        name = "iamroles_audit_" + uuid.uuid4().hex[:10]
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        db_url = f"{base}/{name}"
-    srv = start_server(tmp_path, db_url)
-    try:
-        yield srv
-    finally:
-        if srv.proc.poll() is None:
-            stop_server(srv)
-        if db_url:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{db_url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    with ExitStack() as stack:
+        db_url = stack.enter_context(fresh_pg_database("iamroles_audit_")) if backend == "postgresql" else None
+        srv = start_server(tmp_path, db_url)
+        try:
+            yield srv
+        finally:
+            if srv.proc.poll() is None:
+                stop_server(srv)
 
 
 def execute(srv: Server, *statements: str) -> None:
@@ -167,8 +155,8 @@ def test_acknowledged_calls_are_in_the_trail_when_their_answer_arrives(server: S
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_sigkill_keeps_every_acknowledged_event(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    with own_server(backend, tmp_path, request) as srv:
+def test_sigkill_keeps_every_acknowledged_event(backend: str, tmp_path: Path) -> None:
+    with own_server(backend, tmp_path) as srv:
         iam = srv.client("iam")
         user, key = user_with_key(iam)
         role = role_for(iam, user["Arn"])
@@ -224,11 +212,11 @@ def _unsigned(srv: Server, form: dict[str, str], headers: dict[str, str] | None 
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_bad_events_never_lose_other_callers_events(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_bad_events_never_lose_other_callers_events(backend: str, tmp_path: Path) -> None:
     """An attacker's events with a 100-character Action (the column holds 64), a NUL in it, a huge parameter
     quoted by the ValidationError, a huge JSON body and a huge User-Agent, interleaved with other users'
     calls of every kind of audit path: none of theirs is lost, and the attacker's are there, cut to fit."""
-    with own_server(backend, tmp_path, request) as srv:
+    with own_server(backend, tmp_path) as srv:
         iam = srv.client("iam")
         users = [user_with_key(iam, {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["iam:CreateUser", "iam:GetUser", "sts:AssumeRole"], "Resource": "*"}]}) for _ in range(3)]
@@ -289,8 +277,8 @@ def test_bad_events_never_lose_other_callers_events(backend: str, tmp_path: Path
 # -- no answer without its event ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_calls_fail_rather_than_answer_unaudited(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    with own_server(backend, tmp_path, request) as srv:
+def test_calls_fail_rather_than_answer_unaudited(backend: str, tmp_path: Path) -> None:
+    with own_server(backend, tmp_path) as srv:
         iam = srv.client("iam")
         user, key = user_with_key(iam)
         role = role_for(iam, user["Arn"])
