@@ -32,6 +32,7 @@
     ├── InvalidAuthorizationMessage 400 DecodeAuthorizationMessage: not ours, or expired
     ├── RequestEntityTooLarge     413  a body or query string over iamroles' size cap
     ├── ServiceFailure            500
+    ├── ServiceUnavailable        503  the audit trail cannot take the call's event (nothing was done)
     └── InternalFailure           500  anything unexpected
 
 Messages are given at the raise site, in AWS's words. ``protocol.envelope``
@@ -70,6 +71,7 @@ __all__ = [
     "RegionDisabled",
     "RequestEntityTooLarge",
     "ServiceFailure",
+    "ServiceUnavailable",
     "SignatureDoesNotMatch",
     "UnmodifiableEntity",
     "ValidationError",
@@ -209,6 +211,14 @@ class ExpiredTokenException(_Sender):
 
 class ServiceFailure(AwsError):
     code = "ServiceFailure"
+
+
+class ServiceUnavailable(AwsError):
+    """AWS's common error for "a temporary failure of the server"
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html); SDKs retry it."""
+
+    code = "ServiceUnavailable"
+    status = 503
 
 
 class InternalFailure(AwsError):

@@ -414,7 +414,9 @@ def string_failures(value: str, shape: Shape, where: str) -> list[str]:
     """What AWS's validation says of ``value`` for a string member, by the model (the oracle:
     lengths, ``java_regex``, the enum)."""
     meta, out = shape.metadata, []
-    head = f"Value '{value}' at '{where}' failed to satisfy constraint: Member must "
+    # a member the model marks sensitive is named, never quoted (protocol/query.py cites AWS's answer)
+    shown = "" if meta.get("sensitive") else f" '{value}'"
+    head = f"Value{shown} at '{where}' failed to satisfy constraint: Member must "
     if len(value) < meta.get("min", 0):
         out.append(head + f"have length greater than or equal to {meta['min']}")
     if "max" in meta and len(value) > meta["max"]:

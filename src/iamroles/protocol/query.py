@@ -29,9 +29,16 @@ class _Failures:
     def __init__(self) -> None:
         self.items: list[str] = []
 
-    def add(self, value: Any, where: str, constraint: str) -> None:
-        shown = "null" if value is None else f"'{value}'"
-        self.items.append(f"Value {shown} at '{where}' failed to satisfy constraint: {constraint}")
+    def add(self, value: Any, where: str, constraint: str, hidden: bool = False) -> None:
+        """``hidden``: the member is sensitive in the model, and AWS names where it failed without quoting
+        it: "Value at 'password' failed to satisfy constraint: ..." (as Directory Service answered in
+        https://github.com/neillturner/terraform-aws-simplead/issues/1)."""
+        if value is None:
+            self.items.append(f"Value null at '{where}' failed to satisfy constraint: {constraint}")
+        elif hidden:
+            self.items.append(f"Value at '{where}' failed to satisfy constraint: {constraint}")
+        else:
+            self.items.append(f"Value '{value}' at '{where}' failed to satisfy constraint: {constraint}")
 
 
 def _camel(name: str) -> str:
@@ -70,49 +77,49 @@ def _pattern(java: str) -> re.Pattern[str] | None:
         return None
 
 
-def _check_string(value: str, shape: Shape, where: str, fail: _Failures) -> None:
+def _check_string(value: str, shape: Shape, where: str, fail: _Failures, hidden: bool) -> None:
     meta = shape.metadata
     if "min" in meta and len(value) < meta["min"]:
-        fail.add(value, where, f"Member must have length greater than or equal to {meta['min']}")
+        fail.add(value, where, f"Member must have length greater than or equal to {meta['min']}", hidden)
     if "max" in meta and len(value) > meta["max"]:
-        fail.add(value, where, f"Member must have length less than or equal to {meta['max']}")
+        fail.add(value, where, f"Member must have length less than or equal to {meta['max']}", hidden)
     if "pattern" in meta:
         rx = _pattern(meta["pattern"])
         if rx is not None and rx.fullmatch(value) is None:
-            fail.add(value, where, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+            fail.add(value, where, f"Member must satisfy regular expression pattern: {meta['pattern']}", hidden)
     enum = getattr(shape, "enum", None)
     if enum and value not in enum:
-        fail.add(value, where, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        fail.add(value, where, f"Member must satisfy enum value set: [{', '.join(enum)}]", hidden)
 
 
-def _scalar(raw: str, shape: Shape, where: str, fail: _Failures) -> Any:
+def _scalar(raw: str, shape: Shape, where: str, fail: _Failures, hidden: bool) -> Any:
     t = shape.type_name
     if t == "string":
-        _check_string(raw, shape, where, fail)
+        _check_string(raw, shape, where, fail, hidden)
         return raw
     if t in ("integer", "long"):
         try:
             value = int(raw)
         except ValueError:
-            fail.add(raw, where, "Member must be a number")
+            fail.add(raw, where, "Member must be a number", hidden)
             return None
         meta = shape.metadata
         if "min" in meta and value < meta["min"]:
-            fail.add(raw, where, f"Member must have value greater than or equal to {meta['min']}")
+            fail.add(raw, where, f"Member must have value greater than or equal to {meta['min']}", hidden)
         if "max" in meta and value > meta["max"]:
-            fail.add(raw, where, f"Member must have value less than or equal to {meta['max']}")
+            fail.add(raw, where, f"Member must have value less than or equal to {meta['max']}", hidden)
         return value
     if t == "boolean":
         low = raw.lower()
         if low not in ("true", "false"):
-            fail.add(raw, where, "Member must be a boolean")
+            fail.add(raw, where, "Member must be a boolean", hidden)
             return None
         return low == "true"
     if t in ("double", "float"):
         try:
             return float(raw)
         except ValueError:
-            fail.add(raw, where, "Member must be a number")
+            fail.add(raw, where, "Member must be a number", hidden)
             return None
     if t == "timestamp":
         try:
@@ -121,13 +128,13 @@ def _scalar(raw: str, shape: Shape, where: str, fail: _Failures) -> Any:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         except ValueError:
-            fail.add(raw, where, "Member must be a timestamp")
+            fail.add(raw, where, "Member must be a timestamp", hidden)
             return None
     if t == "blob":
         try:
             return base64.b64decode(raw, validate=True)
         except ValueError:
-            fail.add(raw, where, "Member must be base64")
+            fail.add(raw, where, "Member must be base64", hidden)
             return None
     return raw
 
@@ -154,10 +161,12 @@ def _has_prefix(params: _Form, prefix: str) -> bool:
     return prefix in params or prefix in params.prefixes
 
 
-def _value(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures) -> Any:
+def _value(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures, hidden: bool = False) -> Any:
+    """``hidden``: the value is, or is within, a member the model marks sensitive: never quoted."""
+    hidden = hidden or bool(shape.metadata.get("sensitive"))
     t = shape.type_name
     if t == "structure":
-        return _structure(params, prefix + ".", shape, where + ".", fail)
+        return _structure(params, prefix + ".", shape, where + ".", fail, hidden)
     if t == "list":
         member = shape.member
         if shape.serialization.get("flattened"):
@@ -174,13 +183,13 @@ def _value(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures
                     items.append(None)
                     i += 1
                 break
-            items.append(_value(params, f"{base}.{i}", member, f"{where}.{i}.member", fail))
+            items.append(_value(params, f"{base}.{i}", member, f"{where}.{i}.member", fail, hidden))
             i += 1
         if prefix in params and params[prefix] == "" and not items:
             items = []
         meta = shape.metadata
         if "min" in meta and len(items) < meta["min"]:
-            fail.add(None if not items else items, where, f"Member must have length greater than or equal to {meta['min']}")
+            fail.add(None if not items else items, where, f"Member must have length greater than or equal to {meta['min']}", hidden)
         if "max" in meta and len(items) > meta["max"]:
             # the list is not quoted: it may be long, and its members may be secrets
             fail.items.append(f"Value at '{where}' failed to satisfy constraint: Member must have length less than or equal to {meta['max']}")
@@ -192,17 +201,18 @@ def _value(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures
         out: dict[Any, Any] = {}
         i = 1
         while _has_prefix(params, f"{base}.{i}"):
-            k = _value(params, f"{base}.{i}.{key_name}", shape.key, f"{where}.{i}.key", fail)
-            out[k] = _value(params, f"{base}.{i}.{value_name}", shape.value, f"{where}.{i}.value", fail)
+            k = _value(params, f"{base}.{i}.{key_name}", shape.key, f"{where}.{i}.key", fail, hidden)
+            out[k] = _value(params, f"{base}.{i}.{value_name}", shape.value, f"{where}.{i}.value", fail, hidden)
             i += 1
         return out
     raw = params.get(prefix)
     if raw is None:
         return None
-    return _scalar(raw, shape, where, fail)
+    return _scalar(raw, shape, where, fail, hidden)
 
 
-def _structure(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures) -> dict[str, Any]:
+def _structure(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures,
+               hidden: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     required = set(shape.required_members)
     for name, member in shape.members.items():
@@ -210,11 +220,11 @@ def _structure(params: _Form, prefix: str, shape: Shape, where: str, fail: _Fail
         here = where + _camel(name)
         if member.type_name in ("structure", "list", "map"):
             if _has_prefix(params, key):
-                out[name] = _value(params, key, member, here, fail)
+                out[name] = _value(params, key, member, here, fail, hidden)
             elif name in required:
                 fail.add(None, here, "Member must not be null")
         elif key in params:
-            value = _value(params, key, member, here, fail)
+            value = _value(params, key, member, here, fail, hidden)
             if value is not None:
                 out[name] = value
         elif name in required:

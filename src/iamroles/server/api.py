@@ -6,21 +6,23 @@
   is who signed it and the policy decision (:mod:`iamroles.server.authorizer`).
 
 Errors use the shape of :func:`iamroles.protocol.error_document` with AWS's
-codes and HTTP statuses. Every call is audited like an IAM or STS call.
+codes and HTTP statuses. Every call is audited like an IAM or STS call: service-credentials answers
+with a secret, so its answer waits for its event to be committed (ServiceUnavailable if it cannot be).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from iamroles.auth import sigv4
-from iamroles.errors import AwsError, InternalFailure, InvalidAction, ValidationError
-from iamroles.protocol import error_document
+from iamroles.errors import AwsError, InternalFailure, InvalidAction, ServiceUnavailable, ValidationError
+from iamroles.protocol import HIDDEN, error_document
 from iamroles.sts.limits import check_session_limits
 
-from .audit import new_id
+from .audit import Reply, new_id
 
 if TYPE_CHECKING:
     from .app import Service
@@ -30,6 +32,11 @@ __all__ = ["handle", "to_json"]
 log = logging.getLogger("iamroles.server")
 SERVICE_NAME = "iamroles"
 OPERATIONS = {"service-credentials": "GetServiceCredentials", "authorize": "AuthorizeRequest"}
+# The API's own sensitive members (it has no botocore model to mark them): the forwarded request carries
+# its signature and any session token.
+SENSITIVE = {"service-credentials": frozenset(), "authorize": frozenset({"Request"})}
+# Calls whose answer holds a secret: answered only once their event is committed.
+DURABLE = frozenset({"service-credentials"})
 
 
 def _default(value: Any) -> Any:
@@ -42,11 +49,32 @@ def to_json(doc: Any) -> bytes:
     return json.dumps(doc, default=_default, separators=(",", ":")).encode()
 
 
-def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool) -> tuple[int, bytes]:
+def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool,
+           loop: asyncio.AbstractEventLoop | None = None) -> Reply:
+    """The answer, and the audit event it waits for (``loop``: the caller waits in that event loop)."""
     request_id = new_id()
-    operation = OPERATIONS.get(name, name)
+    status, body, trail, error = _handle(service, name, http, source_ip, secure, request_id)
+    pending = service.audit_call(
+        service=SERVICE_NAME, operation=OPERATIONS.get(name, name), region=trail["region"], source_ip=source_ip,
+        user_agent=http.headers.get("user-agent", ""), request_id=request_id, caller=trail["caller"],
+        access_key_id=trail["access_key_id"], params=trail["params"], error_code=error.code if error else None,
+        error_message=error.message if error else None, read_only=name == "authorize", durable=name in DURABLE,
+        loop=loop,
+    )
+    if pending is None:
+        return Reply(status, body)
+
+    def refuse(err: BaseException) -> tuple[int, bytes]:
+        log.error("request %s (%r): audit event not committed (%s); answered ServiceUnavailable", request_id, name[:64], err)
+        unavailable = ServiceUnavailable("The request has failed due to a temporary failure of the server.")
+        return unavailable.status, to_json(error_document(unavailable, request_id))
+
+    return Reply(status, body, pending, refuse)
+
+
+def _handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool,
+            request_id: str) -> tuple[int, bytes, dict[str, Any], AwsError | None]:
     trail: dict[str, Any] = {"caller": None, "access_key_id": None, "region": "us-east-1", "params": {}}
-    error: AwsError | None = None
     try:
         if name not in OPERATIONS:
             raise InvalidAction(f"Could not find operation {name} in iamroles' API (have: {', '.join(sorted(OPERATIONS))})")
@@ -62,10 +90,11 @@ def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str,
         with service.store.read() as tx:
             caller = service.authenticate(tx, http, signed, now)
             trail["caller"] = caller
-            check_session_limits(caller.session, SERVICE_NAME, operation)
+            check_session_limits(caller.session, SERVICE_NAME, OPERATIONS[name])
             if inp is None:
                 raise ValidationError("The request body must be a JSON object.")
-            trail["params"] = {k: v for k, v in inp.items() if k != "Request"}
+            hidden = SENSITIVE[name]
+            trail["params"] = {k: HIDDEN if k in hidden else v for k, v in inp.items()}
             ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
             if name == "service-credentials":
                 from iamroles.sts.service import service_credentials
@@ -78,18 +107,10 @@ def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str,
         if service.usage is not None and "role_used" in ctx.extra:
             service.usage.role_used(*ctx.extra["role_used"], now, signed.region)
         out["RequestId"] = request_id
-        return 200, to_json(out)
+        return 200, to_json(out), trail, None
     except AwsError as err:
-        error = err
-        return err.status, to_json(error_document(err, request_id))
+        return err.status, to_json(error_document(err, request_id)), trail, err
     except Exception:
         log.exception("request %s failed", request_id)
         error = InternalFailure("We encountered an internal error. Please try again.")
-        return error.status, to_json(error_document(error, request_id))
-    finally:
-        service.audit_call(
-            service=SERVICE_NAME, operation=operation, region=trail["region"], source_ip=source_ip,
-            user_agent=http.headers.get("user-agent", ""), request_id=request_id, caller=trail["caller"],
-            access_key_id=trail["access_key_id"], params=trail["params"], error_code=error.code if error else None,
-            error_message=error.message if error else None, read_only=name == "authorize",
-        )
+        return error.status, to_json(error_document(error, request_id)), trail, error

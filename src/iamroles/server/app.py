@@ -30,15 +30,17 @@ from iamroles.auth import sigv4
 from iamroles.auth.caller import Caller
 from iamroles.auth.principal import INVALID_TOKEN, KeyResolver
 from iamroles.auth.regions import Regions, known_regions
-from iamroles.errors import AwsError, IncompleteSignature, InternalFailure, InvalidAction, InvalidClientTokenId, RequestEntityTooLarge
+from iamroles.errors import (AwsError, IncompleteSignature, InternalFailure, InvalidAction, InvalidClientTokenId,
+                             RequestEntityTooLarge, ServiceUnavailable)
 from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize
-from iamroles.protocol import error_document, parse_request, read_form, render_error, render_response, service_model
+from iamroles.protocol import (error_document, holds_secret, parse_request, read_form, redact, render_error, render_response,
+                               service_model)
 from iamroles.store import Store
 from iamroles.sts.limits import check_session_limits
 from iamroles.sts.web_identity import UNSIGNED_OPERATIONS
 from iamroles.tokens import MasterKey
 
-from .audit import AuditLog, event_record, new_id
+from .audit import AuditLog, AuditUnavailable, Pending, Reply, event_record, new_id
 from .usage import Usage
 
 __all__ = ["Service", "create_app"]
@@ -117,42 +119,85 @@ class Service:
         )
 
     def handle_api(self, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool) -> tuple[int, bytes]:
-        """iamroles' own JSON API (``POST /iamroles/v1/NAME``), SigV4-signed for service ``iamroles``."""
+        """iamroles' own JSON API (``POST /iamroles/v1/NAME``), SigV4-signed for service ``iamroles``; in a
+        worker thread."""
+        return self.respond_api(name, http, source_ip, secure).wait()
+
+    def respond_api(self, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool,
+                    loop: asyncio.AbstractEventLoop | None = None) -> Reply:
         from .api import handle
 
-        return handle(self, name, http, source_ip, secure)
+        return handle(self, name, http, source_ip, secure, loop)
 
     def audit_call(self, *, service: str, operation: str, region: str, source_ip: str, user_agent: str, request_id: str,
                    caller: Caller | None, access_key_id: str | None, params: dict[str, Any], error_code: str | None,
-                   error_message: str | None, read_only: bool) -> None:
+                   error_message: str | None, read_only: bool, durable: bool = False,
+                   loop: asyncio.AbstractEventLoop | None = None) -> Pending | None:
+        """Record the call's event (``params`` already redacted). ``durable``: the answer must wait for it,
+        and the :class:`Pending` returned says when it is committed (``loop``: waited for in that event loop)."""
         if self.audit is None:
-            return
+            return None
         when = self.clock()
         event = event_record(
             when=when, service=service, operation=operation, region=region, source_ip=source_ip, user_agent=user_agent,
             request_id=request_id, caller=caller, access_key_id=access_key_id, params=params, error_code=error_code,
             error_message=error_message, read_only=read_only,
         )
-        self.audit.record(event, caller.account_id if caller else None, caller.principal.arn if caller else None, when)
+        account, arn = (caller.account_id, caller.principal.arn) if caller else (None, None)
+        if durable:
+            return self.audit.commit(event, account, arn, when, loop)
+        self.audit.record(event, account, arn, when)
+        return None
+
+    def _audit_trail(self, trail: dict[str, Any], source_ip: str, user_agent: str, request_id: str,
+                     loop: asyncio.AbstractEventLoop | None = None) -> Pending | None:
+        return self.audit_call(
+            service=trail["service"], operation=trail["operation"], region=trail["region"], source_ip=source_ip,
+            user_agent=user_agent, request_id=request_id, caller=trail["caller"], access_key_id=trail["access_key_id"],
+            params=trail["params"], error_code=trail.get("error_code"), error_message=trail.get("error_message"),
+            read_only=trail["read_only"], durable=trail["durable"], loop=loop,
+        )
 
     def clock(self) -> datetime:
         offset = self.clock_offset
         return datetime.now(timezone.utc) + offset if offset else datetime.now(timezone.utc)
 
     def handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool) -> tuple[int, bytes]:
+        """In a worker thread: the answer, once the call's event is committed where that is required."""
+        return self.respond(http, params, source_ip, secure).wait()
+
+    def respond(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool,
+                loop: asyncio.AbstractEventLoop | None = None) -> Reply:
+        """The answer, and the audit event it must wait for (``loop``: the caller waits in that event loop).
+
+        A mutating call that succeeded wrote its event with its change; any other mutating or
+        credential-issuing call's event is committed before the answer is sent (else the answer is
+        ServiceUnavailable); read-only calls' events are written soon after."""
         request_id = new_id()
+        user_agent = http.headers.get("user-agent", "")
         trail: dict[str, Any] = {"service": "iam", "operation": params.get("Action", ""), "region": "us-east-1",
-                                 "caller": None, "access_key_id": None, "params": {}, "read_only": True}
+                                 "caller": None, "access_key_id": None, "params": {}, "read_only": True,
+                                 "durable": False, "audited": False, "model": None}
+        status, body = self._handle(http, params, source_ip, secure, request_id, trail)
+        if trail["audited"]:
+            return Reply(status, body)
         try:
-            status, body = self._handle(http, params, source_ip, secure, request_id, trail)
-            return status, body
-        finally:
-            self.audit_call(
-                service=trail["service"], operation=trail["operation"], region=trail["region"], source_ip=source_ip,
-                user_agent=http.headers.get("user-agent", ""), request_id=request_id, caller=trail["caller"],
-                access_key_id=trail["access_key_id"], params=trail["params"], error_code=trail.get("error_code"),
-                error_message=trail.get("error_message"), read_only=trail["read_only"],
-            )
+            pending = self._audit_trail(trail, source_ip, user_agent, request_id, loop)
+        except Exception as exc:  # noqa: BLE001  (a bug in making the event: never answer unaudited what must be audited)
+            log.exception("request %s: could not make its audit event", request_id)
+            if not trail["durable"]:
+                return Reply(status, body)
+            return Reply(*self._refuse(exc, request_id, trail))
+        if pending is None:
+            return Reply(status, body)
+        return Reply(status, body, pending, lambda err: self._refuse(err, request_id, trail))
+
+    def _refuse(self, error: BaseException, request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
+        """What a call whose event could not be committed answers (its change, if any, was rolled back
+        or never made)."""
+        log.error("request %s (%r): audit event not committed (%s); answered ServiceUnavailable",
+                  request_id, trail["operation"][:64], error)
+        return render_error(ServiceUnavailable(_UNAVAILABLE), request_id, trail["model"])
 
     def _handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool,
                 request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
@@ -165,12 +210,13 @@ class Service:
                 raise IncompleteSignature(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
             trail.update(service=signed.service, region=signed.region, access_key_id=signed.access_key_id)
             model = service_model(signed.service)
+            trail["model"] = model
             # the operation is known from its name alone: the parameters are decoded only once the caller is
             # authenticated (cheap before expensive; AWS, too, reports a bad parameter after authentication)
             action = params.get("Action")
             op_model = model.operation_model(action) if action in model.operation_names else None
             op = OPERATIONS.get((signed.service, op_model.name)) if op_model is not None else None
-            trail.update(read_only=not (op is not None and op.write))
+            trail.update(read_only=not (op is not None and op.write), durable=_durable(signed.service, action))
             write = op is not None and op.write
             now = self.clock()
             with self.store.write() if write else self.store.read() as tx:
@@ -180,7 +226,7 @@ class Service:
                 check_session_limits(caller.session, signed.service,
                                      op_model.name if op_model is not None else params.get("Action", ""))
                 op_model, inp = parse_request(params, model)
-                trail["params"] = inp
+                trail["params"] = redact(inp, op_model.input_shape) if op_model.input_shape is not None else inp
                 if op is None:
                     raise InvalidAction(f"Could not find operation {op_model.name} for version {model.api_version}")
                 ctx = self.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
@@ -189,6 +235,8 @@ class Service:
                 output = op.func(ctx, inp)
                 if write:
                     tx.bump(caller.account_id)
+                    self._audit_in(tx, trail, source_ip, http.headers.get("user-agent", ""), request_id)
+            trail["audited"] = write and self.audit is not None
             if self.usage is not None:
                 if not signed.security_token:
                     self.usage.key_used(signed.access_key_id, now, signed.service, signed.region)
@@ -199,6 +247,11 @@ class Service:
         except AwsError as err:
             trail.update(error_code=err.code, error_message=err.message)
             return render_error(err, request_id, model)
+        except AuditUnavailable as exc:
+            log.error("request %s (%r): audit event not written (%s); its change is rolled back", request_id,
+                      trail["operation"][:64], exc)
+            trail.update(error_code=ServiceUnavailable.code, error_message=_UNAVAILABLE)
+            return render_error(ServiceUnavailable(_UNAVAILABLE), request_id, model)
         except Exception:
             log.exception("request %s failed", request_id)
             trail.update(error_code=InternalFailure.code, error_message="internal error")
@@ -208,10 +261,10 @@ class Service:
                          request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
         """AssumeRoleWithWebIdentity: unsigned, the web identity token is the credential."""
         model = service_model("sts")
-        trail.update(service="sts")
+        trail.update(service="sts", model=model, durable=_durable("sts", params.get("Action")))
         op_model, inp = parse_request(params, model)
         op = OPERATIONS[("sts", op_model.name)]
-        trail.update(params=inp)
+        trail.update(params=redact(inp, op_model.input_shape))
         role_arn = str(inp.get("RoleArn", ""))
         parts = role_arn.split(":")
         account = parts[4] if len(parts) > 4 else ""
@@ -231,6 +284,20 @@ class Service:
             self.usage.role_used(*ctx.extra["role_used"], now, "us-east-1")
         return 200, render_response(op_model, output, request_id)
 
+    def _audit_in(self, tx: Any, trail: dict[str, Any], source_ip: str, user_agent: str, request_id: str) -> None:
+        """Write the successful mutating call's event in its own transaction: committed with the change or
+        not at all."""
+        if self.audit is None:
+            return
+        caller = trail["caller"]
+        when = self.clock()
+        event = event_record(
+            when=when, service=trail["service"], operation=trail["operation"], region=trail["region"], source_ip=source_ip,
+            user_agent=user_agent, request_id=request_id, caller=caller, access_key_id=trail["access_key_id"],
+            params=trail["params"], error_code=None, error_message=None, read_only=False,
+        )
+        self.audit.write_in(tx, event, caller.account_id, caller.principal.arn, when)
+
     def reset(self) -> None:
         if self.on_reset is not None:
             self.on_reset()
@@ -238,6 +305,26 @@ class Service:
 
 
 _UNSIGNED_ACTIONS = frozenset(name for service, name in UNSIGNED_OPERATIONS)
+_UNAVAILABLE = "The request has failed due to a temporary failure of the server."
+_DURABLE: dict[tuple[str, str | None], bool] = {}
+
+
+def _durable(service: str, action: str | None) -> bool:
+    """Whether the call's answer waits for its event: it changes state (the registry's ``write``), or it
+    answers with a secret (its output holds a member the model marks sensitive: credentials, an access
+    key, an MFA seed). Known by the Action alone, so a request refused before parsing counts too."""
+    key = (service, action)
+    hit = _DURABLE.get(key)
+    if hit is None:
+        op = OPERATIONS.get(key)  # type: ignore[arg-type]
+        if op is None:
+            hit = False
+        else:
+            out = service_model(service).operation_model(op.name).output_shape
+            hit = op.write or (out is not None and holds_secret(out))
+        if len(_DURABLE) < 4096:
+            _DURABLE[key] = hit
+    return hit
 
 
 def _may_write(params: dict[str, str]) -> bool:
@@ -305,8 +392,10 @@ class _QueryEndpoint:
                 # writes may wait for SQLite's writer lock: keep them off the event loop
                 status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
             elif self.inline_reads:
-                # reads never wait on a lock (WAL / MVCC) and SQLite is a local file: inline, saving the thread hop
-                status, payload = self.service.handle(http, params, client, secure)
+                # reads never wait on a lock (WAL / MVCC) and SQLite is a local file: inline, saving the thread hop;
+                # a call that issues credentials then awaits its event's commit without holding the loop
+                reply = self.service.respond(http, params, client, secure, asyncio.get_running_loop())
+                status, payload = await reply.settled()
             else:
                 # on PostgreSQL a read that misses the cache waits on the network: never on the event loop
                 status, payload = await run_in_threadpool(self.service.handle, http, params, client, secure)
@@ -325,10 +414,12 @@ class _QueryEndpoint:
             await _send(send, _TOO_LARGE.status, to_json(error_document(_TOO_LARGE, new_id())), b"application/json")
             return
         http = _http_request(scope, body)
+        client, secure = _peer(scope)
         if self.inline_reads:
-            status, payload = self.service.handle_api(name, http, *_peer(scope))
+            reply = self.service.respond_api(name, http, client, secure, asyncio.get_running_loop())
+            status, payload = await reply.settled()
         else:
-            status, payload = await run_in_threadpool(self.service.handle_api, name, http, *_peer(scope))
+            status, payload = await run_in_threadpool(self.service.handle_api, name, http, client, secure)
         await _send(send, status, payload, b"application/json")
 
 

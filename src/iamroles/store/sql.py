@@ -48,7 +48,7 @@ from .records import (
     User,
 )
 
-__all__ = ["Store", "Shared", "Tx", "ENTITY_TABLES", "Conflict", "Duplicate"]
+__all__ = ["Store", "Shared", "Tx", "Writer", "ENTITY_TABLES", "Conflict", "Duplicate"]
 
 ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
     "user": (t.users, User, "user_id"),
@@ -789,8 +789,50 @@ class Store:
         """A read transaction (``with store.read() as tx``); it connects only if a read misses the shared cache."""
         return Tx(self, None, False)
 
+    def writer(self, synced: bool = True) -> Writer:
+        """Write transactions on a connection of their own, for one thread that writes often (the audit
+        trail's): no pool checkout per transaction, half the cost of :meth:`write` (measured).
+
+        ``synced=False`` (SQLite): its commits are not fsynced one by one (``synchronous=NORMAL`` in WAL
+        mode): they survive any crash of this process, and reach the disk with the next synced commit or
+        checkpoint; an OS crash or power cut before that can lose them. PostgreSQL commits as configured."""
+        return Writer(self, synced)
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+class Writer:
+    """A connection kept for one thread's write transactions; after a failed one it is replaced."""
+
+    def __init__(self, store: Store, synced: bool = True) -> None:
+        self._store = store
+        self._synced = synced
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction that changes nothing reads cache (it invalidates nothing)."""
+        if self._conn is None:
+            conn = self._store.engine.connect()
+            if not self._synced and not self._store.postgres:
+                # outside any transaction (SQLite refuses to change it inside one); this connection only
+                conn.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+            self._conn = conn.execution_options(iamroles_write=True)
+        try:
+            with self._conn.begin():
+                yield Tx(self._store, self._conn, True)
+        except BaseException:
+            self.close()  # the connection may be what failed
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001  (a broken connection is dropped either way)
+                pass
 
 
 def _sqlite_setup(engine: Engine) -> None:

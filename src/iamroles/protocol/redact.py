@@ -1,0 +1,69 @@
+"""Secrets, as the model marks them: botocore's shapes carry a ``sensitive`` trait (passwords, private
+keys, web identity tokens and SAML assertions in requests; secret access keys and MFA seeds in
+responses). A sensitive value is never quoted in an error and never recorded: where it stood, the
+audit trail writes ``HIDDEN_DUE_TO_SECURITY_REASONS``, the marker CloudTrail writes for sensitive
+request parameters (e.g. ``adminUserPassword`` in
+https://docs.aws.amazon.com/redshift/latest/mgmt/logging-with-cloudtrail.html).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from botocore.model import Shape
+
+__all__ = ["HIDDEN", "holds_secret", "is_sensitive", "redact"]
+
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def is_sensitive(shape: Shape) -> bool:
+    """The shape itself (or the member reference to it) is marked sensitive."""
+    return bool(shape.metadata.get("sensitive"))
+
+
+def _children(shape: Shape) -> list[Shape]:
+    t = shape.type_name
+    if t == "structure":
+        return list(shape.members.values())
+    if t == "list":
+        return [shape.member]
+    if t == "map":
+        return [shape.key, shape.value]
+    return []
+
+
+@lru_cache(maxsize=None)
+def holds_secret(shape: Shape) -> bool:
+    """Whether a value of this shape can carry a sensitive value (itself or anything within)."""
+    seen: set[int] = set()
+    todo = [shape]
+    while todo:
+        s = todo.pop()
+        if is_sensitive(s):
+            return True
+        if id(s) not in seen:
+            seen.add(id(s))
+            todo.extend(_children(s))
+    return False
+
+
+def redact(value: Any, shape: Shape) -> Any:
+    """``value`` (an input or output parsed by ``shape``) with every sensitive value replaced by
+    :data:`HIDDEN`; ``value`` itself when its shape holds no secret."""
+    if value is None or not holds_secret(shape):
+        return value
+    if is_sensitive(shape):
+        return HIDDEN
+    t = shape.type_name
+    if t == "structure" and isinstance(value, Mapping):
+        members = shape.members
+        return {k: redact(v, members[k]) if k in members else v for k, v in value.items()}
+    if t == "list" and isinstance(value, (list, tuple)):
+        return [redact(v, shape.member) for v in value]
+    if t == "map" and isinstance(value, Mapping):
+        if is_sensitive(shape.key) or holds_secret(shape.key):
+            return HIDDEN
+        return {k: redact(v, shape.value) for k, v in value.items()}
+    return HIDDEN  # a value not of its shape's form: nothing of it is shown

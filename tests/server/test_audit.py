@@ -1,0 +1,366 @@
+"""An audit trail one can rely on, on a real server over SQLite and PostgreSQL.
+
+DESIGN.md "Audit before answer", after Vault: "If Vault cannot properly audit a request, or the response
+to a request, the original request will fail"
+(https://developer.hashicorp.com/vault/docs/internals/telemetry/metrics/audit):
+
+* every mutating or credential-issuing call's event is committed before its answer is sent: it is in
+  the trail the moment the answer arrives, and a SIGKILL right after loses none;
+* if the trail cannot take the event the call answers ServiceUnavailable (AWS's common error for "a
+  temporary failure of the server", https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html)
+  and nothing was done;
+* one bad event (a 100-character or NUL-bearing Action, a huge parameter, a huge header) never loses
+  another caller's event;
+* no sensitive value (the model's ``sensitive`` trait) reaches an error message, the server log or the
+  trail: AWS names a sensitive member without quoting it (tests/protocol/test_redact.py cites it) and
+  CloudTrail writes HIDDEN_DUE_TO_SECURITY_REASONS in its place.
+"""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from ..protocol.shapes import Generator, operation, replaced
+from ..protocol.test_redact import SENSITIVE, _shape_at, bad_values
+from .conftest import Server, fresh_pg_database, start_server, stop_server, unique
+from .test_integration_api import ECS, call_api, forwarded, service_trust
+from .test_roles import TRUST
+
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def read_trail(srv: Server, limit: int = 200_000) -> tuple[list[dict[str, Any]], str]:
+    """The trail as ``iamroles audit --json`` prints it (events, and the raw text)."""
+    cmd = [sys.executable, "-m", "iamroles", "audit", "--data-dir", str(srv.data_dir), "--json", "--limit", str(limit)]
+    if srv.db_url:
+        cmd += ["--db", srv.db_url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines()], out
+
+
+def request_id(outcome: Any) -> str:
+    response = outcome.response if isinstance(outcome, ClientError) else outcome
+    return str(response["ResponseMetadata"]["RequestId"])
+
+
+def call(method: Any, **params: Any) -> tuple[str | None, str, int, str]:
+    """(error code or None, message, HTTP status, request id) of one boto3 call."""
+    try:
+        out = method(**params)
+    except ClientError as exc:
+        err = exc.response["Error"]
+        return err.get("Code"), err.get("Message") or "", exc.response["ResponseMetadata"]["HTTPStatusCode"], request_id(exc)
+    return None, "", out["ResponseMetadata"]["HTTPStatusCode"], request_id(out)
+
+
+@contextmanager
+def own_server(backend: str, tmp_path: Path) -> Iterator[Server]:
+    """A server with a database of its own (the test changes or kills it)."""
+    with ExitStack() as stack:
+        db_url = stack.enter_context(fresh_pg_database("iamroles_audit_")) if backend == "postgresql" else None
+        srv = start_server(tmp_path, db_url)
+        try:
+            yield srv
+        finally:
+            if srv.proc.poll() is None:
+                stop_server(srv)
+
+
+def execute(srv: Server, *statements: str) -> None:
+    """SQL on the server's own database, from outside the server."""
+    if srv.db_url:
+        import psycopg
+
+        with psycopg.connect(srv.db_url.replace("+psycopg", ""), autocommit=True) as conn:
+            for s in statements:
+                conn.execute(s)  # type: ignore[arg-type]
+        return
+    conn = sqlite3.connect(srv.data_dir / "iamroles.db", timeout=30)
+    try:
+        for s in statements:
+            conn.execute(s)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def break_trail(srv: Server) -> None:
+    """Make every insert into the audit table fail, as a full disk or a lost table would."""
+    if srv.db_url:
+        execute(srv, "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit store down'; END $$ "
+                     "LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_audit()")
+    else:
+        execute(srv, "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store down'); END")
+
+
+def mend_trail(srv: Server) -> None:
+    execute(srv, "DROP TRIGGER refuse_audit ON audit_events" if srv.db_url else "DROP TRIGGER refuse_audit")
+
+
+def user_with_key(iam: Any, policy: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    name = unique("u")
+    user = iam.create_user(UserName=name)["User"]
+    if policy:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    return user, iam.create_access_key(UserName=name)["AccessKey"]
+
+
+def role_for(iam: Any, principal_arn: str) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal_arn}, "Action": "sts:AssumeRole"}]}
+    return str(iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+
+
+# -- committed before the answer --------------------------------------------------------------------
+
+def test_acknowledged_calls_are_in_the_trail_when_their_answer_arrives(server: Server) -> None:
+    """No waiting, no flush: the answer is sent only once the event is committed."""
+    iam = server.client("iam")
+    user, key = user_with_key(iam)
+    role = role_for(iam, user["Arn"])
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    outcomes = {
+        "created": call(iam.create_user, UserName=unique("new")),
+        "assumed": call(sts.assume_role, RoleArn=role, RoleSessionName="s1"),
+        "session": call(sts.get_session_token),
+        "key": call(iam.create_access_key, UserName=user["UserName"]),
+        "refused": call(server.client("iam", key["AccessKeyId"], key["SecretAccessKey"]).create_user, UserName=unique("no")),
+        "invalid": call(server.client("iam", validate=False).create_user, UserName="bad name!"),
+    }
+    assert outcomes["created"][0] is None and outcomes["assumed"][0] is None and outcomes["session"][0] is None
+    assert outcomes["refused"][:1] == ("AccessDenied",) and outcomes["invalid"][:1] == ("ValidationError",)
+    events, _ = read_trail(server)
+    by_id = {e["requestID"]: e for e in events}
+    for what, (code, _, _, rid) in outcomes.items():
+        assert rid in by_id, f"the {what} call's event is not in the trail when its answer arrived"
+        assert by_id[rid]["errorCode"] == code
+    assert by_id[outcomes["assumed"][3]]["eventName"] == "AssumeRole"
+    assert by_id[outcomes["refused"][3]]["userIdentity"]["arn"] == user["Arn"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigkill_keeps_every_acknowledged_event(backend: str, tmp_path: Path) -> None:
+    with own_server(backend, tmp_path) as srv:
+        iam = srv.client("iam")
+        user, key = user_with_key(iam)
+        role = role_for(iam, user["Arn"])
+        acknowledged: list[tuple[str, str]] = []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def run(kind: str) -> None:
+            client = srv.client("sts", key["AccessKeyId"], key["SecretAccessKey"]) if kind == "AssumeRole" else (
+                srv.client("iam", key["AccessKeyId"], key["SecretAccessKey"]) if kind == "refused" else srv.client("iam"))
+            while not stop.is_set():
+                try:
+                    if kind == "AssumeRole":
+                        outcome: Any = client.assume_role(RoleArn=role, RoleSessionName="k1")
+                    elif kind == "refused":
+                        client.create_user(UserName=unique("no"))
+                        outcome = None
+                    else:
+                        outcome = client.create_role(RoleName=unique("k"), AssumeRolePolicyDocument=json.dumps(TRUST))
+                except ClientError as exc:
+                    outcome = exc
+                except Exception:  # noqa: BLE001  (the server is being killed)
+                    return
+                with lock:
+                    acknowledged.append((kind, request_id(outcome)))
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in ("CreateRole", "CreateRole", "AssumeRole", "AssumeRole", "refused")]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 80 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+        stop.set()
+        for t in threads:
+            t.join(30)
+        kinds = {k for k, _ in acknowledged}
+        assert kinds == {"CreateRole", "AssumeRole", "refused"}, kinds
+        events, _ = read_trail(srv)
+        present = {e["requestID"] for e in events}
+        missing = [(k, rid) for k, rid in acknowledged if rid not in present]
+        assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged calls have no event: {missing[:5]}"
+
+
+# -- one bad event never loses another ----------------------------------------------------------------
+
+def _unsigned(srv: Server, form: dict[str, str], headers: dict[str, str] | None = None) -> str:
+    r = httpx.post(srv.url + "/", data=form, headers=headers or {})
+    m = re.search(r"<RequestId>([^<]+)</RequestId>", r.text)
+    assert m, r.text
+    return m.group(1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_bad_events_never_lose_other_callers_events(backend: str, tmp_path: Path) -> None:
+    """An attacker's events with a 100-character Action (the column holds 64), a NUL in it, a huge parameter
+    quoted by the ValidationError, a huge JSON body and a huge User-Agent, interleaved with other users'
+    calls of every kind of audit path: none of theirs is lost, and the attacker's are there, cut to fit."""
+    with own_server(backend, tmp_path) as srv:
+        iam = srv.client("iam")
+        users = [user_with_key(iam, {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["iam:CreateUser", "iam:GetUser", "sts:AssumeRole"], "Resource": "*"}]}) for _ in range(3)]
+        role = role_for(iam, f"arn:aws:iam::{srv.account}:root")
+        theirs: list[tuple[str, str]] = []
+        attacker: list[str] = []
+        lock = threading.Lock()
+
+        def victim(i: int) -> None:
+            _, key = users[i]
+            ui = srv.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+            sts = srv.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+            for _ in range(15):
+                name = unique("v")
+                for kind, outcome in (("CreateUser", call(ui.create_user, UserName=name)),
+                                      ("GetUser", call(ui.get_user, UserName=name)),
+                                      ("AssumeRole", call(sts.assume_role, RoleArn=role, RoleSessionName="v1")),
+                                      ("DeleteUser", call(ui.delete_user, UserName=name))):  # refused: not allowed
+                    with lock:
+                        theirs.append((kind, outcome[3]))
+
+        def attack() -> None:
+            long_client = srv.client("iam", validate=False)
+            for n in range(15):
+                rids = [
+                    _unsigned(srv, {"Action": "A" * 100, "Version": "2010-05-08"}),
+                    _unsigned(srv, {"Action": "Create\x00User" + "\x00" * 80, "Version": "2010-05-08"}),
+                    _unsigned(srv, {"Action": "GetUser", "Version": "2010-05-08"}, {"User-Agent": "x" * 12_000}),
+                    call(long_client.create_user, UserName="h" * 300_000)[3],
+                    call(long_client.get_user, UserName="\x00" * 5000)[3],
+                ]
+                r = call_api(srv, "authorize", {"Action": "s3:GetObject", "Resource": "*", "Context": {"k": "y" * 400_000},
+                                                "Request": {"Method": "GET"}}, srv.access_key, srv.secret_key)
+                rids.append(r.json()["RequestId"])
+                with lock:
+                    attacker.extend(rids)
+
+        threads = [threading.Thread(target=victim, args=(i,)) for i in range(3)] + [threading.Thread(target=attack)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert {k for k, _ in theirs} == {"CreateUser", "GetUser", "AssumeRole", "DeleteUser"}
+        stop_server(srv)  # the read-only events are written within half a second, and on shutdown
+        events, _ = read_trail(srv)
+        by_id = {e["requestID"]: e for e in events}
+        missing = [(k, rid) for k, rid in theirs if rid not in by_id]
+        assert not missing, f"{len(missing)} of {len(theirs)} other callers' events lost: {missing[:5]}"
+        assert [rid for rid in attacker if rid not in by_id] == []
+        names = {e["eventName"] for e in events}
+        assert "A" * 100 in names  # the record keeps what was sent; only the column is cut
+        huge = [e for e in events if e["requestID"] in attacker and e["errorCode"] == "ValidationError" and e["eventName"] == "CreateUser"]
+        assert huge and all(len(e["errorMessage"]) <= 4096 and e["errorMessage"].endswith("\u2026") for e in huge)
+        omitted = [e for e in events if e["eventName"] == "AuthorizeRequest" and e["requestID"] in attacker]
+        assert omitted and all(set(e["requestParameters"]) == {"omitted"} for e in omitted)
+
+
+# -- no answer without its event ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_calls_fail_rather_than_answer_unaudited(backend: str, tmp_path: Path) -> None:
+    with own_server(backend, tmp_path) as srv:
+        iam = srv.client("iam")
+        user, key = user_with_key(iam)
+        role = role_for(iam, user["Arn"])
+        service_role = iam.create_role(RoleName=unique("svc"), AssumeRolePolicyDocument=service_trust(ECS))["Role"]["RoleName"]
+        sts = srv.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+        name = unique("while-down")
+        break_trail(srv)
+        try:
+            # a mutating call: refused, and its change rolled back
+            assert call(iam.create_user, UserName=name)[:3] == ("ServiceUnavailable",
+                                                                "The request has failed due to a temporary failure of the server.", 503)
+            assert call(iam.get_user, UserName=name)[0] == "NoSuchEntity"
+            assert call(iam.create_access_key, UserName=user["UserName"])[0] == "ServiceUnavailable"
+            assert len(iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]) == 1
+            # credentials are not handed out
+            assert call(sts.assume_role, RoleArn=role, RoleSessionName="s1")[0] == "ServiceUnavailable"
+            assert call(sts.get_session_token)[0] == "ServiceUnavailable"
+            r = call_api(srv, "service-credentials", {"RoleName": service_role, "ServicePrincipal": ECS}, srv.access_key, srv.secret_key)
+            assert r.status_code == 503 and r.json()["Error"]["Code"] == "ServiceUnavailable" and "Credentials" not in r.json()
+            # a refusal is not answered unaudited either
+            mine = srv.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+            assert call(mine.create_user, UserName=unique("no"))[0] == "ServiceUnavailable"
+            # read-only calls are audited asynchronously (README): still answered
+            assert call(srv.client("sts").get_caller_identity)[0] is None
+        finally:
+            mend_trail(srv)
+        created = call(iam.create_user, UserName=name)
+        assert created[0] is None
+        events, _ = read_trail(srv)
+        assert any(e["requestID"] == created[3] and e["eventName"] == "CreateUser" for e in events)
+        log = srv.log.read_text()
+        assert "audit event not" in log and "ServiceUnavailable" in log
+
+
+# -- no secret in an error, a log line or the trail ------------------------------------------------------
+
+def test_no_sensitive_value_reaches_an_error_the_log_or_the_trail(server: Server) -> None:
+    """Every sensitive input member of every IAM and STS operation, with values too long, off their pattern
+    and good; and the JSON API's forwarded request (its signature and session token)."""
+    sent: list[tuple[str, str, str, str]] = []  # (secret, where, kind or "unread", request id)
+    for svc, name, path, where in SENSITIVE:
+        op = operation(svc, name)
+        params = Generator("full").value(op.input_shape)
+        secret = "Zq" + uuid.uuid4().hex[:12] + "Sx"
+        values = {k: v for k, v in bad_values(_shape_at(svc, name, path), secret).items() if k != "too_short"}
+        values["good"] = secret
+        client = server.client(svc, validate=False)
+        for kind, value in values.items():
+            code, message, status, rid = call(getattr(client, xform_name(name)), **replaced(params, path, value))
+            assert secret not in message and secret[:8] not in message, (name, kind, message)
+            if kind != "good" and (code, status) == ("MissingAuthenticationToken", 403):
+                # botocore sends it unsigned and this server does not take it unsigned (AssumeRoleWithSAML)
+                assert op.auth_type == "none" and (svc, name) != ("sts", "AssumeRoleWithWebIdentity"), name
+            elif kind != "good":
+                assert (code, status) == ("ValidationError", 400), (name, kind, code, message)
+                assert f"Value at '{where}' failed to satisfy constraint" in message, (name, kind, message)
+            sent.append((secret, where, "unread" if code == "MissingAuthenticationToken" else kind, rid))
+    # a session's credentials forwarded to the authorisation API
+    iam = server.client("iam")
+    user, key = user_with_key(iam)
+    creds = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"]).assume_role(
+        RoleArn=role_for(iam, user["Arn"]), RoleSessionName="fwd")["Credentials"]
+    r = call_api(server, "authorize", {"Request": forwarded("http://objects.internal", creds), "Action": "s3:GetObject",
+                                       "Resource": "arn:aws:s3:::b/k"}, server.access_key, server.secret_key)
+    assert r.status_code == 200, r.text
+    forwarded_id = r.json()["RequestId"]
+    secrets = [s for s, *_ in sent] + [creds["SessionToken"], creds["SecretAccessKey"], key["SecretAccessKey"]]
+
+    deadline = time.monotonic() + 15  # read-only calls' events are written within half a second
+    while True:
+        events, text = read_trail(server)
+        by_id = {e["requestID"]: e for e in events}
+        if all(rid in by_id for *_, rid in sent) and forwarded_id in by_id or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [rid for *_, rid in sent if rid not in by_id] == [] and forwarded_id in by_id
+    for secret in secrets:
+        assert secret not in text
+    for secret, where, kind, rid in sent:
+        if kind == "good":
+            assert HIDDEN in json.dumps(by_id[rid]["requestParameters"]), (where, by_id[rid])
+    assert by_id[forwarded_id]["requestParameters"]["request"] == HIDDEN
+    log = server.log.read_text(errors="replace")
+    for secret in secrets:
+        assert secret not in log
