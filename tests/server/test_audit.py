@@ -322,8 +322,12 @@ def test_no_sensitive_value_reaches_an_error_the_log_or_the_trail(server: Server
     for svc, name, path, where in SENSITIVE:
         op = operation(svc, name)
         params = Generator("full").value(op.input_shape)
-        secret = "Zq" + uuid.uuid4().hex[:12] + "Sx"
-        values = {k: v for k, v in bad_values(_shape_at(svc, name, path), secret).items() if k != "too_short"}
+        shape = _shape_at(svc, name, path)
+        if shape.name in ("tokenCodeType", "authenticationCodeType"):  # an MFA one-time code: six digits, looked
+            secret = "470913"  # for in its own event's parameters only (six digits may stand anywhere in a trail)
+        else:
+            secret = "Zq" + uuid.uuid4().hex[:12] + "Sx"
+        values = {k: v for k, v in bad_values(shape, secret).items() if k != "too_short"}
         values["good"] = secret
         client = server.client(svc, validate=False)
         for kind, value in values.items():
@@ -345,7 +349,7 @@ def test_no_sensitive_value_reaches_an_error_the_log_or_the_trail(server: Server
                                        "Resource": "arn:aws:s3:::b/k"}, server.access_key, server.secret_key)
     assert r.status_code == 200, r.text
     forwarded_id = r.json()["RequestId"]
-    secrets = [s for s, *_ in sent] + [creds["SessionToken"], creds["SecretAccessKey"], key["SecretAccessKey"]]
+    secrets = [s for s, *_ in sent if s != "470913"] + [creds["SessionToken"], creds["SecretAccessKey"], key["SecretAccessKey"]]
 
     deadline = time.monotonic() + 15  # read-only calls' events are written within half a second
     while True:
@@ -358,6 +362,7 @@ def test_no_sensitive_value_reaches_an_error_the_log_or_the_trail(server: Server
     for secret in secrets:
         assert secret not in text
     for secret, where, kind, rid in sent:
+        assert secret not in json.dumps(by_id[rid]["requestParameters"]), (where, by_id[rid])
         if kind == "good":
             assert HIDDEN in json.dumps(by_id[rid]["requestParameters"]), (where, by_id[rid])
     assert by_id[forwarded_id]["requestParameters"]["request"] == HIDDEN

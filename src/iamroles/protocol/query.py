@@ -22,6 +22,8 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from iamroles.errors import InvalidAction, MissingAction, ValidationError
 
+from .redact import is_sensitive
+
 __all__ = ["parse_request", "read_form"]
 
 
@@ -163,7 +165,7 @@ def _has_prefix(params: _Form, prefix: str) -> bool:
 
 def _value(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures, hidden: bool = False) -> Any:
     """``hidden``: the value is, or is within, a member the model marks sensitive: never quoted."""
-    hidden = hidden or bool(shape.metadata.get("sensitive"))
+    hidden = hidden or is_sensitive(shape)
     t = shape.type_name
     if t == "structure":
         return _structure(params, prefix + ".", shape, where + ".", fail, hidden)

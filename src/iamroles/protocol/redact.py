@@ -17,10 +17,14 @@ __all__ = ["HIDDEN", "holds_secret", "is_sensitive", "redact"]
 
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
+# Held secret beyond the model's trait: MFA one-time codes (a code seen in the trail or an error within its
+# 30-second window is a second factor given away).
+_ALSO_SENSITIVE = frozenset({"tokenCodeType", "authenticationCodeType"})
+
 
 def is_sensitive(shape: Shape) -> bool:
-    """The shape itself (or the member reference to it) is marked sensitive."""
-    return bool(shape.metadata.get("sensitive"))
+    """The shape itself (or the member reference to it) is marked sensitive, or is an MFA one-time code."""
+    return bool(shape.metadata.get("sensitive")) or shape.name in _ALSO_SENSITIVE
 
 
 def _children(shape: Shape) -> list[Shape]:
