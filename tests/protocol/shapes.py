@@ -414,8 +414,9 @@ def string_failures(value: str, shape: Shape, where: str) -> list[str]:
     """What AWS's validation says of ``value`` for a string member, by the model (the oracle:
     lengths, ``java_regex``, the enum)."""
     meta, out = shape.metadata, []
-    # a member the model marks sensitive is named, never quoted (protocol/query.py cites AWS's answer)
-    shown = "" if meta.get("sensitive") else f" '{value}'"
+    # a member the model marks sensitive (or an MFA one-time code, protocol/redact.py) is named, never quoted
+    # (protocol/query.py cites AWS's answer)
+    shown = "" if meta.get("sensitive") or shape.name in ("tokenCodeType", "authenticationCodeType") else f" '{value}'"
     head = f"Value{shown} at '{where}' failed to satisfy constraint: Member must "
     if len(value) < meta.get("min", 0):
         out.append(head + f"have length greater than or equal to {meta['min']}")
