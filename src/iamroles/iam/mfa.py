@@ -9,7 +9,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from iamroles.errors import AccessDenied, DeleteConflict, EntityAlreadyExists, InvalidAuthenticationCode, LimitExceeded, NoSuchEntity
+from iamroles.errors import (
+    AccessDenied,
+    DeleteConflict,
+    EntityAlreadyExists,
+    InvalidAuthenticationCode,
+    LimitExceeded,
+    NoSuchEntity,
+    ValidationError,
+)
 from iamroles.tokens import totp
 
 from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, tags_in, tag_keys
@@ -84,9 +92,25 @@ def enable_mfa_device(ctx: CallContext, inp: Input) -> Output:
     return None
 
 
-@operation("DeactivateMFADevice", resource=entity_resource("user", "UserName"), write=True)
+def _device_user(ctx: CallContext, inp: Input) -> str:
+    """The user named, or the caller when it is a user (DeactivateMFADevice's UserName is optional: "If no user
+    name is included, it defaults to the principal making the request",
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeactivateMFADevice.html); a caller that is not a user
+    must name one, as for IAM's other calls on "the caller's own user"."""
+    if inp.get("UserName"):
+        return str(inp["UserName"])
+    if ctx.caller.user_key:
+        return ctx.caller.user_key
+    raise ValidationError("Must specify userName when calling with non-User credentials")
+
+
+def _deactivate_resource(ctx: CallContext, inp: Input) -> str:
+    return entity_resource("user", "UserName")(ctx, {**inp, "UserName": _device_user(ctx, inp)})
+
+
+@operation("DeactivateMFADevice", resource=_deactivate_resource, write=True)
 def deactivate_mfa_device(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", inp["UserName"])
+    user = get_entity(ctx, "user", _device_user(ctx, inp))
     device = ctx.tx.mfa_device(inp["SerialNumber"])
     if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
         raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")

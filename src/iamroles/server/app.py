@@ -405,8 +405,9 @@ class _QueryEndpoint:
         return self.service.handle(http, read_form(http.query, http.body, http.headers.get("content-type", "")), client, secure)
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
-        """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
-        as the Query endpoint's reads do."""
+"""``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
+        as the Query endpoint's reads do. A large body is decoded
+        off the event loop, as the Query endpoint's are."""
         body = await _body(scope, receive)
         if body is None:
             from .api import to_json
@@ -415,7 +416,7 @@ class _QueryEndpoint:
             return
         http = _http_request(scope, body)
         client, secure = _peer(scope)
-        if self.inline_reads:
+        if self.inline_reads and len(body) + len(http.query) <= INLINE_MAX:
             reply = self.service.respond_api(name, http, client, secure, asyncio.get_running_loop())
             status, payload = await reply.settled()
         else:
