@@ -6,6 +6,7 @@ API_DeleteVirtualMFADevice.html, API_ListMFADevices.html, API_ListVirtualMFADevi
 """
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ from iamroles.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     InvalidAuthenticationCode,
+    InvalidInput,
     LimitExceeded,
     NoSuchEntity,
     ValidationError,
@@ -29,6 +31,8 @@ __all__ = ["verify_mfa", "MfaReplay"]
 # IAM quotas page: virtual MFA devices (assigned or unassigned) in an account: the user quota
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
 DEVICES_PER_ACCOUNT = 5000
+
+_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)  # serialNumberType, as every call naming a device takes it
 
 
 class MfaReplay:
@@ -59,6 +63,11 @@ def create_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
     path = inp.get("Path") or "/"
     name = inp["VirtualMFADeviceName"]
     serial = ctx.arn(f"mfa{path}{name}")
+    if not _SERIAL.fullmatch(serial):
+        # the model bounds neither the name's length nor the path's characters by the serial number's: a device
+        # whose serial no call could name (SerialNumber: 9 to 256 characters of [\w+=/:,.@-]) is not created
+        raise InvalidInput(f"The serial number {serial} of the virtual MFA device would not be a valid SerialNumber "
+                           "(at most 256 characters of [\\w+=/:,.@-]): use a shorter name or path, of those characters.")
     lock_account(ctx)
     if ctx.tx.mfa_device(serial) is not None:
         raise already_exists("mfa", name)
