@@ -242,6 +242,7 @@ class Fuzzer:
     codes: Counter[str] = field(default_factory=Counter)
     succeeded: Counter[str] = field(default_factory=Counter)  # operations answered 200, by name
     slowest: float = 0.0
+    slowest_body: bytes = b""
 
     def send(self, svc: str, body: bytes, caller: str = "root", region: str = "us-east-1") -> httpx.Response:
         req = AWSRequest("POST", self.server.url + "/", data=body,
@@ -253,7 +254,8 @@ class Fuzzer:
         took = time.perf_counter() - t0
         self.sent += 1
         self.statuses[r.status_code] += 1
-        self.slowest = max(self.slowest, took)
+        if took > self.slowest:
+            self.slowest, self.slowest_body = took, body[:300]
         assert took < SLOW, f"{took:.1f} s for {body[:200]!r}"
         return r
 
@@ -408,7 +410,7 @@ def fuzzer(server: Server) -> Iterator[Fuzzer]:
         fz.creds["role"] = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
         yield fz
         print(f"\nfuzz [{server.db_url and 'postgresql' or 'sqlite'}]: {fz.sent} requests, statuses {dict(sorted(fz.statuses.items()))}, "
-              f"slowest {fz.slowest * 1000:.0f} ms, codes {dict(fz.codes.most_common())}")
+              f"slowest {fz.slowest * 1000:.0f} ms ({fz.slowest_body!r}), codes {dict(fz.codes.most_common())}")
         never = sorted(name for svc, name in IMPLEMENTED if not fz.succeeded[name])
         print(f"implemented operations never answered 200: {len(never)} {never}")
 
@@ -440,3 +442,59 @@ def test_operation(fuzzer: Fuzzer, svc: str, name: str) -> None:
     fuzz()
     if name.startswith(("Delete", "Remove", "Detach", "Deactivate")):
         seeds(fuzzer)
+
+
+# -- iamroles' own JSON API ------------------------------------------------------------------------------
+
+_JSON_TEXT = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=20))
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), _JSON_TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_JSON_TEXT, inner, max_size=4)),
+    max_leaves=12,
+)
+_HTTP = st.fixed_dictionaries({}, optional={
+    "Method": st.one_of(st.sampled_from(("GET", "POST", "get", "")), _JSON), "Path": st.one_of(st.just("/"), _JSON),
+    "Query": st.one_of(st.just("a=1&X-Amz-Credential=%00"), _JSON),
+    "Headers": st.one_of(st.dictionaries(_JSON_TEXT, _JSON_TEXT, max_size=3), st.lists(st.lists(_JSON_TEXT, max_size=3), max_size=3), _JSON),
+    "Body": st.one_of(st.just("aGVsbG8="), _JSON), "PayloadHash": st.one_of(st.just("0" * 64), _JSON),
+    "UnsignedPayload": _JSON,
+})
+_API_DOCS = st.one_of(
+    _JSON,
+    st.fixed_dictionaries({}, optional={  # close to what a service sends
+        "Action": st.one_of(st.just("s3:GetObject"), _JSON), "Resource": st.one_of(st.just("*"), _JSON), "Request": _HTTP,
+        "Context": st.one_of(st.dictionaries(_JSON_TEXT, st.one_of(_JSON_TEXT, st.lists(_JSON_TEXT, max_size=3))), _JSON),
+        "Services": _JSON, "ResourcePolicy": st.one_of(st.sampled_from(HOSTILE_DOCUMENTS + (ADMIN,)), _JSON),
+        "ResourcePolicyMustGrant": _JSON, "ResourceAccount": _JSON, "SourceIp": _JSON, "SecureTransport": _JSON,
+        "RoleName": st.one_of(st.sampled_from((SEED_ROLE, SEED_ROLE + "\x00")), _JSON), "RoleArn": _JSON,
+        "InstanceProfileName": st.one_of(st.just(SEED_PROFILE), _JSON), "Service": st.one_of(st.just("ecs-tasks.amazonaws.com"), _JSON),
+        "SessionName": _JSON, "DurationSeconds": _JSON,
+    }),
+)
+
+
+@example(name="authorize", doc=None, raw=b'{"a":' * 10_000 + b"1" + b"}" * 10_000)  # RecursionError: a 500 (issue 11)
+@example(name="service-credentials", doc={"RoleName": "a\x00b", "Service": "ecs-tasks.amazonaws.com"}, raw=None)  # PostgreSQL: a 500
+@settings(max_examples=EXAMPLES * 10, derandomize=SEED is None, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=st.sampled_from(("authorize", "service-credentials", "nothing")), doc=_API_DOCS,
+       raw=st.one_of(st.none(), st.sampled_from((b"", b"{", b"[" * 3000, b"\xff", b'{"a":1e999999}', b"1" * 5000, b'"\\ud800"'))))
+def test_json_api(fuzzer: Fuzzer, name: str, doc: Any, raw: bytes | None) -> None:
+    body = raw if raw is not None else json.dumps(doc).encode()
+    req = AWSRequest("POST", f"{fuzzer.server.url}/iamroles/v1/{name}", data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(fuzzer.creds["root"], "iamroles", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    r = fuzzer.http.post(prepared.url, content=body, headers=dict(prepared.headers))
+    fuzzer.sent += 1
+    fuzzer.statuses[r.status_code] += 1
+    assert r.status_code < 500 and "Traceback" not in r.text, (name, body[:300], r.text[:500])
+    with fuzzer.server.log.open("rb") as f:
+        f.seek(fuzzer.log_seen)
+        new = f.read()
+    fuzzer.log_seen += len(new)
+    assert b"Traceback" not in new, (name, body[:300], new.decode(errors="replace")[-3000:])
+    answer = r.json()
+    if r.status_code != 200:
+        error = answer["Error"]
+        assert error["Code"] in CODES and error["HttpStatus"] == r.status_code and isinstance(error["Message"], str), answer
+        assert answer["RequestId"]
+        fuzzer.codes[error["Code"]] += 1
