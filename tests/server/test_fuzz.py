@@ -498,3 +498,66 @@ def test_json_api(fuzzer: Fuzzer, name: str, doc: Any, raw: bytes | None) -> Non
         assert error["Code"] in CODES and error["HttpStatus"] == r.status_code and isinstance(error["Message"], str), answer
         assert answer["RequestId"]
         fuzzer.codes[error["Code"]] += 1
+
+
+# -- the signature ---------------------------------------------------------------------------------------
+
+_HEADER_TEXT = st.one_of(
+    st.sampled_from(("", " ", "AKIA", "/", "//////", "aws4_request", "us-east-1", "iam", "sts", "iamroles", "99991231",
+                     "00000101", "99991231T235959Z", "00010101T000000Z", "20240230T000000Z", "Fri, 31 Dec 9999 23:59:59 -1400",
+                     "Mon, 01 Jan 0001 00:00:00 +1400", "host;host", ";", "host;x-amz-date;" * 50, "=", ",", "é", "ÿ" * 100,
+                     "a" * 10_000, "0" * 64, "g" * 64, "UNSIGNED-PAYLOAD", "AWS4-HMAC-SHA512", "AWS4-HMAC-SHA256")),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=30),
+)
+
+
+@st.composite
+def signed_requests(draw: Any, server: Server, creds: Credentials) -> tuple[str, str, dict[str, str], bytes]:
+    """A request signed with the root's key, then one or two parts of its signature changed."""
+    svc, body = draw(st.sampled_from((("sts", b"Action=GetCallerIdentity&Version=2011-06-15"),
+                                      ("iam", b"Action=ListRoles&Version=2010-05-08"))))
+    presign = draw(st.booleans())
+    if presign:
+        from botocore.auth import SigV4QueryAuth
+
+        req = AWSRequest("GET", f"{server.url}/?{body.decode()}")
+        SigV4QueryAuth(creds, svc, "us-east-1", expires=draw(st.sampled_from((60, 604800)))).add_auth(req)
+        prepared = req.prepare()
+        url, headers, body = prepared.url, dict(prepared.headers), b""
+        base, _, query = url.partition("?")
+        params = [p.partition("=") for p in query.split("&")]
+        for _ in range(draw(st.integers(1, 2))):
+            i = draw(st.integers(0, len(params) - 1))
+            name, _, _ = params[i]
+            params[i] = (name, "=", quote(draw(_HEADER_TEXT), safe="") if draw(st.booleans()) else draw(
+                st.sampled_from(("%00", "%", "%G1", "%ED%A0%80", "AKIA%00X%2F99991231%2Fus-east-1%2Fsts%2Faws4_request", "-1", "1e9"))))
+        return "GET", base + "?" + "&".join(n + e + v for n, e, v in params), headers, body
+    req = AWSRequest("POST", server.url + "/", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(creds, svc, "us-east-1").add_auth(req)
+    headers = dict(req.prepare().headers)
+    for _ in range(draw(st.integers(1, 2))):
+        target = draw(st.sampled_from(("Authorization", "X-Amz-Date", "Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256",
+                                       "Content-Type", "Authorization-part")))
+        if target == "Authorization-part":
+            parts = headers.get("Authorization", "").replace(",", " , ").replace("/", " / ").replace("=", " = ").split()
+            if parts:
+                parts[draw(st.integers(0, len(parts) - 1))] = draw(_HEADER_TEXT)
+            headers["Authorization"] = " ".join(parts).replace(" / ", "/").replace(" = ", "=").replace(" , ", ", ")
+        elif draw(st.sampled_from((True, True, False))):
+            headers[target] = draw(_HEADER_TEXT)
+        else:
+            headers.pop(target, None)
+    return "POST", server.url + "/", headers, body
+
+
+@settings(max_examples=EXAMPLES * 20, derandomize=SEED is None, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_signatures(fuzzer: Fuzzer, data: st.DataObject) -> None:
+    method, url, headers, body = data.draw(signed_requests(fuzzer.server, fuzzer.creds["root"]))
+    headers = {k: v.strip().encode("latin-1") for k, v in headers.items() if k.lower() not in ("content-length", "host")}
+    r = fuzzer.http.request(method, url, headers=headers, content=body)
+    fuzzer.sent += 1
+    fuzzer.statuses[r.status_code] += 1
+    op = operation("sts" if "GetCallerIdentity" in url + body.decode() else "iam",
+                   "GetCallerIdentity" if "GetCallerIdentity" in url + body.decode() else "ListRoles")
+    fuzzer.check(r, op, (method, url[:300], headers))
