@@ -405,9 +405,8 @@ class _QueryEndpoint:
         return self.service.handle(http, read_form(http.query, http.body, http.headers.get("content-type", "")), client, secure)
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
-"""``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
-        as the Query endpoint's reads do. A large body is decoded
-        off the event loop, as the Query endpoint's are."""
+        """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
+        as the Query endpoint's reads do; a large body is decoded off the event loop, as the Query endpoint's is."""
         body = await _body(scope, receive)
         if body is None:
             from .api import to_json
