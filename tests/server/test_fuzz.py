@@ -357,6 +357,21 @@ def _trust(account: str) -> str:
 
 
 ADMIN = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+# The user's and the role session's callers are decided by the policy core, with conditions that read what the
+# hostile request carries (tags, names in resource ARNs): every operator family, variables, set operators.
+BOUNDARY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+    {"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::*:role/fz-never-${aws:username}-*"},
+    {"Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "NotResource": "*"},
+    {"Effect": "Deny", "Action": "iam:Tag*", "Resource": "*", "Condition": {
+        "ForAnyValue:StringLike": {"aws:TagKeys": ["fz-forbidden-*", "*\u00e9?"]},
+        "StringNotEqualsIgnoreCase": {"aws:PrincipalTag/team": "${aws:PrincipalTag/team}"}}},
+    {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {
+        "NumericGreaterThan": {"aws:MultiFactorAuthAge": "99999999"}, "DateLessThan": {"aws:CurrentTime": "2000-01-01T00:00:00Z"},
+        "IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "2001:db8::/32"]}, "Bool": {"aws:SecureTransport": "true"},
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/fz-*"}, "StringEqualsIfExists": {"aws:RequestTag/${aws:username}": "x"},
+        "Null": {"aws:TokenIssueTime": "false"}, "ForAllValues:StringEquals": {"aws:TagKeys": ["a"]}}},
+]})
 READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "iam:List*"], "Resource": "*",
                                                            "Condition": {"StringLike": {"aws:PrincipalTag/team": "${aws:username}-*"}}}]})
 SEED_KEYS: list[str] = []  # the seed user's access key id, once made
@@ -402,10 +417,14 @@ def fuzzer(server: Server) -> Iterator[Fuzzer]:
         # an administrator user, and a role session: callers that are not the root
         fz.call("iam", "CreateUser", {"UserName": "fz-admin"})
         fz.call("iam", "PutUserPolicy", {"UserName": "fz-admin", "PolicyName": "admin", "PolicyDocument": ADMIN})
+        fz.call("iam", "CreatePolicy", {"PolicyName": "fz-boundary", "PolicyDocument": BOUNDARY})
+        boundary = f"arn:aws:iam::{server.account}:policy/fz-boundary"
+        status, _ = fz.call("iam", "PutUserPermissionsBoundary", {"UserName": "fz-admin", "PermissionsBoundary": boundary})
+        assert status == 200
         _, key = fz.call("iam", "CreateAccessKey", {"UserName": "fz-admin"})
         fz.creds["user"] = Credentials(key["AccessKey"]["AccessKeyId"], key["AccessKey"]["SecretAccessKey"])
-        _, out = fz.call("sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{server.account}:role/{SEED_ROLE}", "RoleSessionName": "fz"},
-                         "user")
+        _, out = fz.call("sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{server.account}:role/{SEED_ROLE}", "RoleSessionName": "fz",
+                                               "Policy": BOUNDARY, "Tags": [{"Key": "team", "Value": "fz"}]}, "user")
         creds = out["Credentials"]
         fz.creds["role"] = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
         yield fz
