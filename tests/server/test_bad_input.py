@@ -241,3 +241,26 @@ def test_percent_encoding_and_utf8_that_do_not_decode(server: Server) -> None:
         r = httpx.post(prepared.url, content=body, headers=dict(prepared.headers))
         assert r.status_code in (400, 404) and "<ErrorResponse" in r.text, (body, r.status_code, r.text)
     no_traceback(server)
+
+
+def test_virtual_mfa_device_that_no_call_could_name(iam: Any, server: Server) -> None:
+    """Found by the fuzzer, both backends: the model bounds neither VirtualMFADeviceName's length nor Path's characters
+    by SerialNumber's (9 to 256 characters of [\\w+=/:,.@-]), so a device could be created that no Enable-, Deactivate-
+    or DeleteVirtualMFADevice could name: it is refused with InvalidInput (an error CreateVirtualMFADevice documents,
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateVirtualMFADevice.html), and nothing is created."""
+    def serials() -> list[str]:
+        return [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]]
+
+    before = serials()
+    for params in ({"VirtualMFADeviceName": "a" * 300}, {"VirtualMFADeviceName": "a", "Path": "/" + "p" * 250 + "/"},
+                   {"VirtualMFADeviceName": "phone", "Path": "/a!b/"}, {"VirtualMFADeviceName": "phone", "Path": "/~/"}):
+        status, code, message = refused(iam.create_virtual_mfa_device, **params)
+        assert (status, code) == (400, "InvalidInput") and "would not be a valid SerialNumber" in message, params
+    assert serials() == before
+    # at the limit: 256 characters
+    name = "m" * (256 - len(f"arn:aws:iam::{server.account}:mfa/"))
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]["SerialNumber"]
+    assert len(serial) == 256 and serial in serials()
+    iam.delete_virtual_mfa_device(SerialNumber=serial)
+    assert serials() == before
+    no_traceback(server)
