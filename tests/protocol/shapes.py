@@ -430,7 +430,7 @@ def string_failures(value: str, shape: Shape, where: str) -> list[str]:
     pattern = string_pattern(shape)
     if pattern is not None and not java_regex(pattern).fullmatch(value):
         out.append(head + f"satisfy regular expression pattern: {pattern}")
-    elif NOT_XML.search(value):
+    elif not shape.enum and NOT_XML.search(value):
         out.append(head + f"satisfy regular expression pattern: {XML_CHARS}")
     if shape.enum and value not in shape.enum:
         out.append(head + f"satisfy enum value set: [{', '.join(shape.enum)}]")

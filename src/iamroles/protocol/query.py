@@ -120,11 +120,11 @@ def _check_string(value: str, shape: Shape, where: str, fail: _Failures, hidden:
         fail.add(value, where, f"Member must have length less than or equal to {meta['max']}", hidden)
     pattern = string_pattern(shape)
     rx = _pattern(pattern) if pattern is not None else None
+    enum = getattr(shape, "enum", None)
     if rx is not None and rx.fullmatch(value) is None:
         fail.add(value, where, f"Member must satisfy regular expression pattern: {pattern}", hidden)
-    elif _NOT_XML.search(value) is not None:
+    elif not enum and _NOT_XML.search(value) is not None:  # (an enum's failure says it all)
         fail.add(value, where, f"Member must satisfy regular expression pattern: {XML_CHARS}", hidden)
-    enum = getattr(shape, "enum", None)
     if enum and value not in enum:
         fail.add(value, where, f"Member must satisfy enum value set: [{', '.join(enum)}]", hidden)
 
