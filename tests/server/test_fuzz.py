@@ -142,8 +142,9 @@ def _hostile(shape: Shape, value: Any, known: dict[str, list[str]], member: str)
     if t == "list":
         if not value:
             return st.just([])
-        n = [0, meta.get("max", 30) + 1, 2000]
-        return st.sampled_from(n).map(lambda k: [value[0]] * k)
+        # past the model's maximum, and long: up to 2,000 members, about 2 MB at most (past the 1 MiB cap)
+        most = max(meta.get("max", 30) + 1, min(2000, 2_000_000 // (len(repr(value[0])) + 1)))
+        return st.sampled_from([0, meta.get("max", 30) + 1, most]).map(lambda k: [value[0]] * k)
     if t == "boolean":
         return st.booleans()
     return st.just(value)
