@@ -435,6 +435,35 @@ def test_signature_not_yet_current() -> None:
     assert err.message.endswith("(20260101T115800Z + 90 sec.)")
 
 
+def test_dates_at_the_ends_of_the_calendar() -> None:
+    """Year 9999 is a date like any other (too late: "Signature not yet current"); a Date header with no UTC time
+    (the last second of 9999 fourteen hours west of UTC) is one AWS cannot read: "Date must be in ISO-8601 'basic
+    format'" (issue 11: both were a 500)."""
+    late = _GOOD.replace("20260101", "99991231")
+    err = fails(SignatureDoesNotMatch, _auth(late, **{"x-amz-date": "99991231T235959Z"}))
+    assert err.message.startswith("Signature not yet current: 99991231T235959Z is still later than 20260101T120500Z")
+    for date in ("Fri, 31 Dec 9999 23:59:59 -1400", "Fri, 31 Dec 9999 23:59:59 -0001"):
+        headers = {k: v for k, v in _BASE.items() if k != "x-amz-date"} | {"date": date}
+        req = HttpRequest("POST", "/", "", headers | {"authorization": late.replace("x-amz-date", "date")}, b"")
+        with pytest.raises(IncompleteSignature) as info:
+            parse(req)
+        assert info.value.message == f"Date must be in ISO-8601 'basic format'. Got '{date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+    early = _GOOD.replace("20260101", "00010101")
+    err = fails(SignatureDoesNotMatch, _auth(early, **{"x-amz-date": "00010101T000000Z"}))
+    assert err.message.startswith("Signature expired: 00010101T000000Z is now earlier than")
+
+
+def test_presigned_from_the_last_day_of_the_calendar() -> None:
+    """X-Amz-Date 9999-12-31 with a week's X-Amz-Expires: its end is past year 9999, and it is not yet current."""
+    req, _ = presign(expires=604800)
+    req = replace(req, query=req.query.replace("20260101T120000Z", "99991231T235959Z").replace("%2F20260101%2F", "%2F99991231%2F"))
+    err = fails(SignatureDoesNotMatch, req, now=T0)
+    assert err.message.startswith("Signature not yet current: 99991231T235959Z")
+    signed = parse(req)
+    with pytest.raises(SignatureDoesNotMatch):  # (checked only after the time: the signature no longer matches)
+        verify(req, signed, SK, datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
+
+
 def test_now_must_be_aware() -> None:
     req = create_role()
     with pytest.raises(ValueError):

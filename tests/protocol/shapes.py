@@ -35,6 +35,7 @@ from botocore.serialize import create_serializer
 from botocore.validate import ParamValidator
 
 from iamroles.protocol import service_model
+from iamroles.protocol.query import XML_CHARS, string_pattern
 
 VARIANTS = ("full", "minimal", "max", "empty")
 
@@ -67,6 +68,10 @@ _JAVA_CLASSES = {
     r"\p{L}": "a-zA-Z\u00e9\u00ff\u00df\u03a9\u4e2d\U00020000",
     r"\p{Z}": " \u00a0\u3000",
     r"\p{N}": "0-9\u0663",
+    # (\p{M}, \p{S}, \p{P}: only in SERVER_PATTERNS' policy descriptions; the pool has no mark)
+    r"\p{M}": "\u0301",
+    r"\p{S}": re.escape("+<=>^`|~$") + "\u00d7\U0001F600",
+    r"\p{P}": re.escape("!\"#%&'()*,-./:;?@[\\]_{}"),
 }
 
 
@@ -158,7 +163,7 @@ class Generator:
             return {"minimal": enum[0], "max": enum[-1]}.get(self.variant, enum[salt % len(enum)])
         lo = shape.metadata.get("min", 0)
         hi = shape.metadata.get("max")
-        pattern = shape.metadata.get("pattern")
+        pattern = string_pattern(shape)
         if self.variant == "minimal":
             n = lo
         elif self.variant == "max":
@@ -422,8 +427,11 @@ def string_failures(value: str, shape: Shape, where: str) -> list[str]:
         out.append(head + f"have length greater than or equal to {meta['min']}")
     if "max" in meta and len(value) > meta["max"]:
         out.append(head + f"have length less than or equal to {meta['max']}")
-    if "pattern" in meta and not java_regex(meta["pattern"]).fullmatch(value):
-        out.append(head + f"satisfy regular expression pattern: {meta['pattern']}")
+    pattern = string_pattern(shape)
+    if pattern is not None and not java_regex(pattern).fullmatch(value):
+        out.append(head + f"satisfy regular expression pattern: {pattern}")
+    elif not shape.enum and NOT_XML.search(value):
+        out.append(head + f"satisfy regular expression pattern: {XML_CHARS}")
     if shape.enum and value not in shape.enum:
         out.append(head + f"satisfy enum value set: [{', '.join(shape.enum)}]")
     return out
@@ -432,7 +440,7 @@ def string_failures(value: str, shape: Shape, where: str) -> list[str]:
 def string_of_length(shape: Shape, n: int, salt: int = 0) -> str:
     """A string of ``n`` characters that satisfies the shape's pattern (ignoring its length
     limits) where one exists (``\\d{12}`` has none of 13), else any string of ``n`` characters."""
-    pattern = shape.metadata.get("pattern")
+    pattern = string_pattern(shape)
     if pattern is None:
         return _cycle("aZ09_+=,.@-", n, salt)
     m = _CLASS_ONLY.fullmatch(pattern)
@@ -487,7 +495,8 @@ def violations(op: OperationModel) -> list[Violation]:
             if meta.get("min", 0) > 0:
                 bad = string_of_length(shape, meta["min"] - 1) if meta["min"] > 1 else ""
                 add("too_short", path, where, bad, string_failures(bad, shape, where))
-            if "pattern" in meta and value:
+            if value:
+                # (a string without a pattern still may not hold what XML cannot carry: BAD_CHARS' NUL and U+0001)
                 for c in BAD_CHARS:
                     bad = value[:-1] + c
                     failures = string_failures(bad, shape, where)

@@ -259,10 +259,10 @@ def test_rejections_cover_every_kind() -> None:
 
 
 def test_unicode_classes() -> None:
-    """\\p{L}, \\p{N}, \\p{Z} match exactly the code points of those Unicode categories (Python's
+    """\\p{L}, \\p{M}, \\p{N}, \\p{P}, \\p{S}, \\p{Z} match exactly the code points of those Unicode categories (Python's
     Unicode database), all planes; \\w and \\d are ASCII, as in Java."""
     every = "".join(map(chr, range(sys.maxunicode + 1)))
-    for cat in "LNZ":
+    for cat in "LMNPSZ":
         rx = _pattern(rf"[\p{{{cat}}}]")
         assert rx is not None
         matched = "".join(rx.findall(every))

@@ -109,6 +109,8 @@ class KeyResolver:
         hit = self._cache.get(access_key_id)
         if hit is not None and tx.generation(hit.caller.account_id) == hit.generation:
             return hit
+        if "\x00" in access_key_id:  # no key has one (a presigned X-Amz-Credential may: %00), nor can PostgreSQL's text
+            raise InvalidClientTokenId(INVALID_TOKEN)
         key = tx.access_key(access_key_id)
         if key is None or key.status != "Active":
             raise InvalidClientTokenId(INVALID_TOKEN)

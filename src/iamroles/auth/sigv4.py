@@ -254,10 +254,10 @@ def _parse_time(value: str, http_date_allowed: bool) -> datetime:
     if http_date_allowed and not _basic_shape(value):
         try:
             parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            pass
-        else:
+            # (a date at either end of the calendar may have no UTC time: "31 Dec 9999 23:59:59 -1400")
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
     raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601")
 
 
@@ -510,15 +510,16 @@ def verify(
 
 def _check_time(signed: SignedRequest, now: datetime, max_skew: timedelta) -> None:
     when = signed.timestamp
-    if when > now + max_skew:
+    # (differences, not sums: a time at the end of the calendar has no later time to compare with)
+    if when - now > max_skew:
         raise SignatureDoesNotMatch(
             f"Signature not yet current: {_stamp(when)} is still later than "
             f"{_stamp(now + max_skew)} ({_stamp(now)} + {_span(max_skew)}.)"
         )
     if signed.presigned and signed.expires is not None:
-        if now > when + timedelta(seconds=signed.expires):
+        if now - when > timedelta(seconds=signed.expires):
             raise AccessDenied(REQUEST_EXPIRED)
-    elif when < now - max_skew:
+    elif now - when > max_skew:
         raise SignatureDoesNotMatch(
             f"Signature expired: {_stamp(when)} is now earlier than "
             f"{_stamp(now - max_skew)} ({_stamp(now)} - {_span(max_skew)}.)"

@@ -6,10 +6,20 @@ API_DeleteVirtualMFADevice.html, API_ListMFADevices.html, API_ListVirtualMFADevi
 """
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
-from iamroles.errors import AccessDenied, DeleteConflict, EntityAlreadyExists, InvalidAuthenticationCode, LimitExceeded, NoSuchEntity
+from iamroles.errors import (
+    AccessDenied,
+    DeleteConflict,
+    EntityAlreadyExists,
+    InvalidAuthenticationCode,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+    ValidationError,
+)
 from iamroles.tokens import totp
 
 from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, tags_in, tag_keys
@@ -21,6 +31,8 @@ __all__ = ["verify_mfa", "MfaReplay"]
 # IAM quotas page: virtual MFA devices (assigned or unassigned) in an account: the user quota
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
 DEVICES_PER_ACCOUNT = 5000
+
+_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)  # serialNumberType, as every call naming a device takes it
 
 
 class MfaReplay:
@@ -51,6 +63,11 @@ def create_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
     path = inp.get("Path") or "/"
     name = inp["VirtualMFADeviceName"]
     serial = ctx.arn(f"mfa{path}{name}")
+    if not _SERIAL.fullmatch(serial):
+        # the model bounds neither the name's length nor the path's characters by the serial number's: a device
+        # whose serial no call could name (SerialNumber: 9 to 256 characters of [\w+=/:,.@-]) is not created
+        raise InvalidInput(f"The serial number {serial} of the virtual MFA device would not be a valid SerialNumber "
+                           "(at most 256 characters of [\\w+=/:,.@-]): use a shorter name or path, of those characters.")
     lock_account(ctx)
     if ctx.tx.mfa_device(serial) is not None:
         raise already_exists("mfa", name)
@@ -84,9 +101,25 @@ def enable_mfa_device(ctx: CallContext, inp: Input) -> Output:
     return None
 
 
-@operation("DeactivateMFADevice", resource=entity_resource("user", "UserName"), write=True)
+def _device_user(ctx: CallContext, inp: Input) -> str:
+    """The user named, or the caller when it is a user (DeactivateMFADevice's UserName is optional: "If no user
+    name is included, it defaults to the principal making the request",
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeactivateMFADevice.html); a caller that is not a user
+    must name one, as for IAM's other calls on "the caller's own user"."""
+    if inp.get("UserName"):
+        return str(inp["UserName"])
+    if ctx.caller.user_key:
+        return ctx.caller.user_key
+    raise ValidationError("Must specify userName when calling with non-User credentials")
+
+
+def _deactivate_resource(ctx: CallContext, inp: Input) -> str:
+    return entity_resource("user", "UserName")(ctx, {**inp, "UserName": _device_user(ctx, inp)})
+
+
+@operation("DeactivateMFADevice", resource=_deactivate_resource, write=True)
 def deactivate_mfa_device(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", inp["UserName"])
+    user = get_entity(ctx, "user", _device_user(ctx, inp))
     device = ctx.tx.mfa_device(inp["SerialNumber"])
     if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
         raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")

@@ -6,6 +6,14 @@ shape, reading ``Name``, ``Name.member.N``, ``Name.entry.N.key`` and
 type and checking the model's constraints (required, min/max length or
 value, pattern, enum). Every failure is collected; AWS answers with them all
 in one ValidationError. Unknown parameters are ignored, as AWS does.
+
+Two constraints AWS enforces that botocore's model does not state are checked
+here too, for every operation alike: a string holding a character XML 1.0
+cannot carry (NUL and the other C0 controls but tab, LF and CR; U+FFFE,
+U+FFFF) is refused as AWS's own XML-character patterns refuse it (stored, it
+could never be read back as sent, and PostgreSQL's text cannot hold a NUL);
+and the patterns AWS is seen to apply to members the model leaves unpatterned
+(``SERVER_PATTERNS``).
 """
 from __future__ import annotations
 
@@ -24,7 +32,20 @@ from iamroles.errors import InvalidAction, MissingAction, ValidationError
 
 from .redact import is_sensitive
 
-__all__ = ["parse_request", "read_form"]
+__all__ = ["SERVER_PATTERNS", "XML_CHARS", "parse_request", "read_form", "string_pattern"]
+
+# The characters XML 1.0 can carry (its Char production), in the words of the patterns AWS's models use for
+# free text (botocore's models of other services carry it, e.g. [\u0009\u000a\u000d\u0020-\uD7FF\uE000-\uFFFD]*).
+XML_CHARS = r"[\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]*"
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+# Patterns IAM applies to members that botocore's model leaves without one, by shape name, with where AWS's
+# answer was seen. CreatePolicy's Description: a newline is refused with "'description' failed to satisfy
+# constraint: Member must satisfy regular expression pattern: [\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]*"
+# (https://github.com/aws-cloudformation/cfn-lint/issues/345).
+SERVER_PATTERNS: dict[str, str] = {
+    "policyDescriptionType": r"[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]*",
+}
 
 
 class _Failures:
@@ -48,21 +69,28 @@ def _camel(name: str) -> str:
 
 
 # The models' patterns are Java regexes. Java's \w, \d and \s are ASCII-only
-# (no UNICODE_CHARACTER_CLASS), hence re.ASCII; the only Unicode classes IAM
-# and STS use (\p{L}, \p{Z}, \p{N}) appear inside character classes and are
-# expanded to the code-point ranges of those Unicode categories.
+# (no UNICODE_CHARACTER_CLASS), hence re.ASCII; the Unicode classes IAM and STS
+# use (\p{L}, \p{Z}, \p{N}; \p{M}, \p{S}, \p{P} in SERVER_PATTERNS) appear
+# inside character classes and are expanded to the code-point ranges of those
+# Unicode categories.
+_CATEGORIES = "LMNPSZ"
+# Above U+3FFFF only plane 14's variation selectors (U+E0100-U+E01EF, Mn) are in any of those categories.
+_CODE_POINTS = (range(0x40000), range(0xE0000, 0xE0200))
+
+
 @lru_cache(maxsize=1)
 def _unicode_classes() -> dict[str, str]:
-    """``{"L": ranges, "N": ranges, "Z": ranges}`` for use inside ``[...]`` (no code point above U+3FFFF is in any)."""
-    ranges: dict[str, list[str]] = {"L": [], "N": [], "Z": []}
-    run, run_start = "", 0
-    for cp in range(0x40001):
-        major = unicodedata.category(chr(cp))[0] if cp < 0x40000 else ""
-        if major != run:
-            if run in ranges:
-                end = cp - 1
-                ranges[run].append(f"\\U{run_start:08x}" if run_start == end else f"\\U{run_start:08x}-\\U{end:08x}")
-            run, run_start = major, cp
+    """``{"L": ranges, "M": ranges, ...}`` for use inside ``[...]``."""
+    ranges: dict[str, list[str]] = {cat: [] for cat in _CATEGORIES}
+    for span in _CODE_POINTS:
+        run, run_start = "", span.start
+        for cp in (*span, span.stop):
+            major = unicodedata.category(chr(cp))[0] if cp < span.stop else ""
+            if major != run:
+                if run in ranges:
+                    end = cp - 1
+                    ranges[run].append(f"\\U{run_start:08x}" if run_start == end else f"\\U{run_start:08x}-\\U{end:08x}")
+                run, run_start = major, cp
     return {cat: "".join(parts) for cat, parts in ranges.items()}
 
 
@@ -71,12 +99,17 @@ def _pattern(java: str) -> re.Pattern[str] | None:
     text = java
     if r"\p{" in text:
         classes = _unicode_classes()
-        for cat in ("L", "N", "Z"):
+        for cat in _CATEGORIES:
             text = text.replace(rf"\p{{{cat}}}", classes[cat])
     try:
         return re.compile(text, re.ASCII)
     except re.error:
         return None
+
+
+def string_pattern(shape: Shape) -> str | None:
+    """The pattern a string member must match: the model's, else the one AWS applies (``SERVER_PATTERNS``)."""
+    return shape.metadata.get("pattern") or SERVER_PATTERNS.get(shape.name)
 
 
 def _check_string(value: str, shape: Shape, where: str, fail: _Failures, hidden: bool) -> None:
@@ -85,11 +118,13 @@ def _check_string(value: str, shape: Shape, where: str, fail: _Failures, hidden:
         fail.add(value, where, f"Member must have length greater than or equal to {meta['min']}", hidden)
     if "max" in meta and len(value) > meta["max"]:
         fail.add(value, where, f"Member must have length less than or equal to {meta['max']}", hidden)
-    if "pattern" in meta:
-        rx = _pattern(meta["pattern"])
-        if rx is not None and rx.fullmatch(value) is None:
-            fail.add(value, where, f"Member must satisfy regular expression pattern: {meta['pattern']}", hidden)
+    pattern = string_pattern(shape)
+    rx = _pattern(pattern) if pattern is not None else None
     enum = getattr(shape, "enum", None)
+    if rx is not None and rx.fullmatch(value) is None:
+        fail.add(value, where, f"Member must satisfy regular expression pattern: {pattern}", hidden)
+    elif not enum and _NOT_XML.search(value) is not None:  # (an enum's failure says it all)
+        fail.add(value, where, f"Member must satisfy regular expression pattern: {XML_CHARS}", hidden)
     if enum and value not in enum:
         fail.add(value, where, f"Member must satisfy enum value set: [{', '.join(enum)}]", hidden)
 

@@ -27,7 +27,7 @@ from .audit import Reply, new_id
 if TYPE_CHECKING:
     from .app import Service
 
-__all__ = ["handle", "to_json"]
+__all__ = ["MAX_DEPTH", "handle", "read_json", "to_json"]
 
 log = logging.getLogger("iamroles.server")
 SERVICE_NAME = "iamroles"
@@ -47,6 +47,38 @@ def _default(value: Any) -> Any:
 
 def to_json(doc: Any) -> bytes:
     return json.dumps(doc, default=_default, separators=(",", ":")).encode()
+
+
+# The API's documents are shallow (Request.Headers is the deepest, at three levels): deeper is refused before
+# anything walks it (json itself gives up near a thousand, with a RecursionError).
+MAX_DEPTH = 32
+
+
+def read_json(body: bytes) -> dict[str, Any]:
+    """The request's JSON object, or ValidationError: not JSON, not an object, nested deeper than MAX_DEPTH, or a
+    string holding NUL (no name, ARN or header has one, and PostgreSQL's text cannot hold it). The body is at most
+    the server's cap (1 MiB); the walk is iterative and stops at the first problem."""
+    try:
+        doc = json.loads(body or b"{}")
+    except RecursionError:
+        raise ValidationError(f"The request body is nested deeper than {MAX_DEPTH} levels.") from None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise ValidationError("The request body must be a JSON object.")
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValidationError(f"The request body is nested deeper than {MAX_DEPTH} levels.")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            for text in (key, item):
+                if isinstance(text, str) and "\x00" in text:
+                    raise ValidationError("The request body's strings must not contain NUL (\\u0000).")
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
+    return doc
 
 
 def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool,
@@ -80,19 +112,12 @@ def _handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str
             raise InvalidAction(f"Could not find operation {name} in iamroles' API (have: {', '.join(sorted(OPERATIONS))})")
         signed = sigv4.parse(http, None, services=(SERVICE_NAME,), regions=service.regions.by_region)
         trail.update(access_key_id=signed.access_key_id, region=signed.region)
-        try:
-            inp = json.loads(http.body or b"{}")
-        except ValueError:
-            inp = None
-        if not isinstance(inp, dict):
-            inp = None
         now = service.clock()
         with service.store.read() as tx:
             caller = service.authenticate(tx, http, signed, now)
             trail["caller"] = caller
             check_session_limits(caller.session, SERVICE_NAME, OPERATIONS[name])
-            if inp is None:
-                raise ValidationError("The request body must be a JSON object.")
+            inp = read_json(http.body)  # decoded once the caller is known (cheap before expensive)
             hidden = SENSITIVE[name]
             trail["params"] = {k: HIDDEN if k in hidden else v for k, v in inp.items()}
             ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)

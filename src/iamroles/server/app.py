@@ -406,7 +406,7 @@ class _QueryEndpoint:
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
-        as the Query endpoint's reads do."""
+        as the Query endpoint's reads do; a large body is decoded off the event loop, as the Query endpoint's is."""
         body = await _body(scope, receive)
         if body is None:
             from .api import to_json
@@ -415,7 +415,7 @@ class _QueryEndpoint:
             return
         http = _http_request(scope, body)
         client, secure = _peer(scope)
-        if self.inline_reads:
+        if self.inline_reads and len(body) + len(http.query) <= INLINE_MAX:
             reply = self.service.respond_api(name, http, client, secure, asyncio.get_running_loop())
             status, payload = await reply.settled()
         else:
