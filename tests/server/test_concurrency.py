@@ -86,15 +86,20 @@ def sized(size: int, tag: str = "") -> str:
     return out
 
 
+def create_entity(iam: Any, kind: str, name: str) -> None:
+    """A role (trusting the account), user or group named ``name``."""
+    if kind == "Role":
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+    else:
+        getattr(iam, f"create_{kind.lower()}")(**{f"{kind}Name": name})
+
+
 # -- managed policies attached per role / user / group: 10 ---------------------------------------
 @pytest.mark.parametrize("kind", ["Role", "User", "Group"])
 def test_attached_policies_per_entity(server: Server, clients: list[Any], policies: list[str], kind: str) -> None:
     iam = clients[0]
     name = unique(kind.lower())
-    if kind == "Role":
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
-    else:
-        getattr(iam, f"create_{kind.lower()}")(**{f"{kind}Name": name})
+    create_entity(iam, kind, name)
     attach = f"attach_{kind.lower()}_policy"
 
     outcomes = race(clients, lambda c, i: getattr(c, attach)(**{f"{kind}Name": name, "PolicyArn": policies[i]}))
@@ -157,10 +162,7 @@ def test_access_keys_per_root_user(clients: list[Any]) -> None:
 def test_inline_policy_size(clients: list[Any], kind: str, limit: int) -> None:
     iam = clients[0]
     name = unique(kind.lower())
-    if kind == "Role":
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
-    else:
-        getattr(iam, f"create_{kind.lower()}")(**{f"{kind}Name": name})
+    create_entity(iam, kind, name)
     each = limit // 5 - 8  # five fit, a sixth does not
     put = f"put_{kind.lower()}_policy"
 
