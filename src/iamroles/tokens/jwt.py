@@ -1,8 +1,9 @@
-"""Verifying OpenID Connect ID tokens (JWS compact form) against a JWKS.
+"""Verifying OpenID Connect ID tokens (JWS compact form) against a JWKS, with joserfc.
 
-Pure: the token, the key set and the time are arguments. RS256/384/512 and
-ES256/384 are accepted; ``none`` and HMAC algorithms never are (a public
-JWKS cannot verify them safely).
+Pure: the token and the key set are arguments. RS256/384/512 and ES256/384
+are accepted; ``none`` and HMAC algorithms never are (a public JWKS cannot
+verify them safely). ``decode_unverified`` reads the issuer before the
+provider's keys are known (the form only, bounded: no deep JSON).
 """
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
 
 __all__ = ["JwtError", "decode_unverified", "verify_jwt"]
-
-_HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 
 
 class JwtError(ValueError):
@@ -47,46 +45,39 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes
     return header, claims, f"{parts[0]}.{parts[1]}".encode(), _b64(parts[2])
 
 
-def _int(value: str) -> int:
-    return int.from_bytes(_b64(value), "big")
+_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384"})
 
 
-def _public_key(jwk: Mapping[str, Any]) -> Any:
+def _public_key(jwk: Mapping[str, Any]) -> RSAKey | ECKey:
     kty = jwk.get("kty")
     if kty == "RSA":
-        return rsa.RSAPublicNumbers(_int(jwk["e"]), _int(jwk["n"])).public_key()
-    if kty == "EC":
-        curve = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}.get(jwk.get("crv", ""))
-        if curve is None:
-            raise JwtError("unsupported curve")
-        return ec.EllipticCurvePublicNumbers(_int(jwk["x"]), _int(jwk["y"]), curve).public_key()
+        return RSAKey.import_key(dict(jwk))
+    if kty == "EC" and jwk.get("crv") in ("P-256", "P-384"):
+        return ECKey.import_key(dict(jwk))
     raise JwtError("unsupported key type")
 
 
 def verify_jwt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
-    """The claims of ``token`` if a key of ``jwks`` signed it; JwtError otherwise."""
-    header, claims, signing_input, sig = decode_unverified(token)
+    """The claims of ``token`` if a key of ``jwks`` signed it; JwtError otherwise.
+
+    The signature is verified by joserfc (RFC 7515), with exactly the token's own algorithm allowed, and only
+    against the provider's keys meant for signing (``use``) with that algorithm (``alg``), by ``kid`` when the
+    token names one.
+    """
+    header, claims, _, _ = decode_unverified(token)
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg[:2] not in ("RS", "ES") or alg[2:] not in _HASHES:
+    if not isinstance(alg, str) or alg not in _ALGORITHMS:
         raise JwtError(f"unsupported algorithm {alg!r}")
     kid = header.get("kid")
     keys = [k for k in jwks.get("keys", []) if isinstance(k, dict) and (kid is None or k.get("kid") == kid)]
     if not keys:
         raise JwtError("no key in the provider's key set matches the token")
-    digest = _HASHES[alg[2:]]()
     for jwk in keys:
-        if jwk.get("use", "sig") != "sig" or (jwk.get("alg") not in (None, alg)):
+        if jwk.get("use", "sig") != "sig" or jwk.get("alg") not in (None, alg):
             continue
         try:
-            key = _public_key(jwk)
-            if alg.startswith("RS") and isinstance(key, rsa.RSAPublicKey):
-                key.verify(sig, signing_input, padding.PKCS1v15(), digest)
-                return claims
-            if alg.startswith("ES") and isinstance(key, ec.EllipticCurvePublicKey):
-                half = len(sig) // 2
-                der = encode_dss_signature(int.from_bytes(sig[:half], "big"), int.from_bytes(sig[half:], "big"))
-                key.verify(der, signing_input, ec.ECDSA(digest))
-                return claims
-        except (InvalidSignature, KeyError, ValueError, TypeError):
+            jws.deserialize_compact(token, _public_key(jwk), algorithms=[alg])
+        except (JoseError, JwtError, ValueError, TypeError, KeyError):
             continue
+        return claims
     raise JwtError("the token's signature does not verify")
