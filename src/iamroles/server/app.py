@@ -1,11 +1,11 @@
-"""The IAM + STS endpoint: one ASGI app (Starlette), AWS Query protocol.
+"""The IAM + STS endpoint: a bare ASGI callable for the AWS Query protocol and iamroles' JSON API, Starlette
+for the few other routes.
 
-Per request, in one pass: read the body once -> parse the SigV4 signature ->
-parse the parameters by the botocore model -> in one transaction: resolve the
-access key, verify the signature, authorise the call with the policy core,
-run the operation, commit -> render XML. Any AwsError becomes AWS's error
-envelope in ``protocol.envelope``; anything else is logged and answered as
-InternalFailure.
+Per request, in one pass: read the body once (capped) -> parse the SigV4 signature -> in one transaction:
+resolve the access key, verify the signature, check what the caller's kind of credentials may call, decode the
+parameters by the botocore model, authorise the call with the policy core, run the operation, write its audit
+event, commit -> render XML. Any AwsError becomes AWS's error envelope in ``protocol.envelope``; anything else
+is logged and answered as InternalFailure.
 """
 from __future__ import annotations
 

@@ -762,7 +762,6 @@ class Store:
             _sqlite_setup(self.engine)
         else:
             self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
-        self._local = threading.local()
         self.shared = Shared(cache_ttl)
 
     @classmethod
