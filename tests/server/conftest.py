@@ -115,6 +115,14 @@ def fresh_pg_database(prefix: str = "iamroles_test_") -> Iterator[str]:
         admin.close()
 
 
+@pytest.fixture(scope="module")
+def own_pg_database() -> Iterator[str]:
+    """A PostgreSQL database for one module's store-level tests, apart from the one the session's servers
+    bootstrap (an account written there directly would not be the servers' own)."""
+    with fresh_pg_database("iamroles_module_") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run (skips without PostgreSQL)."""

@@ -15,7 +15,7 @@ from iamroles.store import Store
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    url = request.getfixturevalue("pg_database") if request.param == "postgresql" else f"sqlite:///{tmp_path}/audit.db"
+    url = request.getfixturevalue("own_pg_database") if request.param == "postgresql" else f"sqlite:///{tmp_path}/audit.db"
     s = Store(url)
     s.migrate()
     yield s  # type: ignore[misc]

@@ -19,7 +19,7 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = request.getfixturevalue("pg_database") if request.param == "postgresql" else f"sqlite:///{tmp_path}/store.db"
+    url = request.getfixturevalue("own_pg_database") if request.param == "postgresql" else f"sqlite:///{tmp_path}/store.db"
     s = Store(url)
     s.migrate()
     yield s
