@@ -192,8 +192,8 @@ class PolicySet:
         denies = tuple((t, st) for t, ps in typed for p in ps for st in p.candidates(action) if st.deny)
         return _Plan(
             denies=denies,
-            rcp=tuple(_allows(level, action) for level in self.rcp),  # type: ignore[arg-type]
-            scp=tuple(_allows(level, action) for level in self.scp),  # type: ignore[arg-type]
+            rcp=tuple(_allows(level, action) for level in self.rcp),
+            scp=tuple(_allows(level, action) for level in self.scp),
             resource=_allows((self.resource,) if self.resource else (), action),
             identity=_allows(self.identity, action),
             boundary=_allows((self.boundary,) if self.boundary else (), action),
@@ -245,10 +245,10 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     if plan.rcp or plan.scp:
         for t, levels in ((PolicyType.RCP, plan.rcp), (PolicyType.SCP, plan.scp)):
             for level in levels:
-                st = _first(level, resource, ctx)
-                if st is None:
+                hit = _first(level, resource, ctx)
+                if hit is None:
                     return Decision(Effect.IMPLICIT_DENY, t, tuple(matches), request)
-                matches.append(_match(t, st))
+                matches.append(_match(t, hit))
 
     # 3. resource-based policy
     grant = Grant.NONE
@@ -286,20 +286,20 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     if principal.type is PrincipalType.ACCOUNT:
         return Decision(Effect.ALLOW, None, tuple(matches), request)
     if not (same_account and grant == Grant.ROLE):
-        st = _first(plan.identity, resource, ctx)
-        if st is None:
+        hit = _first(plan.identity, resource, ctx)
+        if hit is None:
             return Decision(Effect.IMPLICIT_DENY, PolicyType.IDENTITY, tuple(matches), request)
-        matches.append(_match(PolicyType.IDENTITY, st))
+        matches.append(_match(PolicyType.IDENTITY, hit))
     if policies.boundary is not None:
-        st = _first(plan.boundary, resource, ctx)
-        if st is None:
+        hit = _first(plan.boundary, resource, ctx)
+        if hit is None:
             return Decision(Effect.IMPLICIT_DENY, PolicyType.BOUNDARY, tuple(matches), request)
-        matches.append(_match(PolicyType.BOUNDARY, st))
+        matches.append(_match(PolicyType.BOUNDARY, hit))
     if policies.session:
-        st = _first(plan.session, resource, ctx)
-        if st is None:
+        hit = _first(plan.session, resource, ctx)
+        if hit is None:
             return Decision(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches), request)
-        matches.append(_match(PolicyType.SESSION, st))
+        matches.append(_match(PolicyType.SESSION, hit))
     elif principal.type is PrincipalType.FEDERATED_USER:
         # a federated user session (GetFederationToken) passed no session policy: "If
         # there is no session policy, the code checks whether the principal is a role
