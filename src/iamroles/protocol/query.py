@@ -214,13 +214,9 @@ def _value(params: _Form, prefix: str, shape: Shape, where: str, fail: _Failures
         i = 1
         limit = shape.metadata.get("max")
         while _has_prefix(params, f"{base}.{i}"):
-            if limit is not None and i > limit:
-                # too many members: count the rest without decoding them (the answer is the length error)
-                while _has_prefix(params, f"{base}.{i}"):
-                    items.append(None)
-                    i += 1
-                break
-            items.append(_value(params, f"{base}.{i}", member, f"{where}.{i}.member", fail, hidden))
+            # members past the list's maximum are counted, not decoded (the answer is the length error)
+            items.append(_value(params, f"{base}.{i}", member, f"{where}.{i}.member", fail, hidden)
+                         if limit is None or i <= limit else None)
             i += 1
         if prefix in params and params[prefix] == "" and not items:
             items = []

@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from iamroles.auth import sigv4
-from iamroles.errors import AwsError, InternalFailure, InvalidAction, ServiceUnavailable, ValidationError
+from iamroles.errors import AwsError, InternalFailure, InvalidAction, ValidationError
 from iamroles.protocol import HIDDEN, error_document
 from iamroles.sts.limits import check_session_limits
 
-from .audit import Reply, new_id
+from .audit import Reply, new_id, unaudited
 
 if TYPE_CHECKING:
     from .app import Service
@@ -97,8 +97,7 @@ def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str,
         return Reply(status, body)
 
     def refuse(err: BaseException) -> tuple[int, bytes]:
-        log.error("request %s (%r): audit event not committed (%s); answered ServiceUnavailable", request_id, name[:64], err)
-        unavailable = ServiceUnavailable("The request has failed due to a temporary failure of the server.")
+        unavailable = unaudited(request_id, name, err)
         return unavailable.status, to_json(error_document(unavailable, request_id))
 
     return Reply(status, body, pending, refuse)

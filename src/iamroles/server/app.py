@@ -31,7 +31,7 @@ from iamroles.auth.caller import Caller
 from iamroles.auth.principal import INVALID_TOKEN, KeyResolver
 from iamroles.auth.regions import Regions, known_regions
 from iamroles.errors import (AwsError, IncompleteSignature, InternalFailure, InvalidAction, InvalidClientTokenId,
-                             RequestEntityTooLarge, ServiceUnavailable)
+                             RequestEntityTooLarge)
 from iamroles.iam import OPERATIONS, CallContext, PolicyCache, authorize
 from iamroles.protocol import (error_document, holds_secret, parse_request, read_form, redact, render_error, render_response,
                                service_model)
@@ -40,7 +40,7 @@ from iamroles.sts.limits import check_session_limits
 from iamroles.sts.web_identity import UNSIGNED_OPERATIONS
 from iamroles.tokens import MasterKey
 
-from .audit import AuditLog, AuditUnavailable, Pending, Reply, event_record, new_id
+from .audit import AuditLog, AuditUnavailable, Pending, Reply, event_record, new_id, unaudited
 from .usage import Usage
 
 __all__ = ["Service", "create_app"]
@@ -132,9 +132,10 @@ class Service:
     def audit_call(self, *, service: str, operation: str, region: str, source_ip: str, user_agent: str, request_id: str,
                    caller: Caller | None, access_key_id: str | None, params: dict[str, Any], error_code: str | None,
                    error_message: str | None, read_only: bool, durable: bool = False,
-                   loop: asyncio.AbstractEventLoop | None = None) -> Pending | None:
-        """Record the call's event (``params`` already redacted). ``durable``: the answer must wait for it,
-        and the :class:`Pending` returned says when it is committed (``loop``: waited for in that event loop)."""
+                   loop: asyncio.AbstractEventLoop | None = None, tx: Any = None) -> Pending | None:
+        """Record the call's event (``params`` already redacted). ``tx``: written in that transaction,
+        committed with the call's change or not at all. ``durable``: the answer must wait for it, and the
+        :class:`Pending` returned says when it is committed (``loop``: waited for in that event loop)."""
         if self.audit is None:
             return None
         when = self.clock()
@@ -144,18 +145,21 @@ class Service:
             error_message=error_message, read_only=read_only,
         )
         account, arn = (caller.account_id, caller.principal.arn) if caller else (None, None)
+        if tx is not None:
+            self.audit.write_in(tx, event, account, arn, when)
+            return None
         if durable:
             return self.audit.commit(event, account, arn, when, loop)
         self.audit.record(event, account, arn, when)
         return None
 
     def _audit_trail(self, trail: dict[str, Any], source_ip: str, user_agent: str, request_id: str,
-                     loop: asyncio.AbstractEventLoop | None = None) -> Pending | None:
+                     loop: asyncio.AbstractEventLoop | None = None, tx: Any = None) -> Pending | None:
         return self.audit_call(
             service=trail["service"], operation=trail["operation"], region=trail["region"], source_ip=source_ip,
             user_agent=user_agent, request_id=request_id, caller=trail["caller"], access_key_id=trail["access_key_id"],
             params=trail["params"], error_code=trail.get("error_code"), error_message=trail.get("error_message"),
-            read_only=trail["read_only"], durable=trail["durable"], loop=loop,
+            read_only=trail["read_only"], durable=trail["durable"], loop=loop, tx=tx,
         )
 
     def clock(self) -> datetime:
@@ -193,11 +197,7 @@ class Service:
         return Reply(status, body, pending, lambda err: self._refuse(err, request_id, trail))
 
     def _refuse(self, error: BaseException, request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
-        """What a call whose event could not be committed answers (its change, if any, was rolled back
-        or never made)."""
-        log.error("request %s (%r): audit event not committed (%s); answered ServiceUnavailable",
-                  request_id, trail["operation"][:64], error)
-        return render_error(ServiceUnavailable(_UNAVAILABLE), request_id, trail["model"])
+        return render_error(unaudited(request_id, trail["operation"], error), request_id, trail["model"])
 
     def _handle(self, http: sigv4.HttpRequest, params: dict[str, str], source_ip: str, secure: bool,
                 request_id: str, trail: dict[str, Any]) -> tuple[int, bytes]:
@@ -235,7 +235,7 @@ class Service:
                 output = op.func(ctx, inp)
                 if write:
                     tx.bump(caller.account_id)
-                    self._audit_in(tx, trail, source_ip, http.headers.get("user-agent", ""), request_id)
+                    self._audit_trail(trail, source_ip, http.headers.get("user-agent", ""), request_id, tx=tx)
             trail["audited"] = write and self.audit is not None
             if self.usage is not None:
                 if not signed.security_token:
@@ -247,11 +247,10 @@ class Service:
         except AwsError as err:
             trail.update(error_code=err.code, error_message=err.message)
             return render_error(err, request_id, model)
-        except AuditUnavailable as exc:
-            log.error("request %s (%r): audit event not written (%s); its change is rolled back", request_id,
-                      trail["operation"][:64], exc)
-            trail.update(error_code=ServiceUnavailable.code, error_message=_UNAVAILABLE)
-            return render_error(ServiceUnavailable(_UNAVAILABLE), request_id, model)
+        except AuditUnavailable as exc:  # the event was to be written with the change: both are rolled back
+            unavailable = unaudited(request_id, trail["operation"], exc)
+            trail.update(error_code=unavailable.code, error_message=unavailable.message)
+            return render_error(unavailable, request_id, model)
         except Exception:
             log.exception("request %s failed", request_id)
             trail.update(error_code=InternalFailure.code, error_message="internal error")
@@ -284,20 +283,6 @@ class Service:
             self.usage.role_used(*ctx.extra["role_used"], now, "us-east-1")
         return 200, render_response(op_model, output, request_id)
 
-    def _audit_in(self, tx: Any, trail: dict[str, Any], source_ip: str, user_agent: str, request_id: str) -> None:
-        """Write the successful mutating call's event in its own transaction: committed with the change or
-        not at all."""
-        if self.audit is None:
-            return
-        caller = trail["caller"]
-        when = self.clock()
-        event = event_record(
-            when=when, service=trail["service"], operation=trail["operation"], region=trail["region"], source_ip=source_ip,
-            user_agent=user_agent, request_id=request_id, caller=caller, access_key_id=trail["access_key_id"],
-            params=trail["params"], error_code=None, error_message=None, read_only=False,
-        )
-        self.audit.write_in(tx, event, caller.account_id, caller.principal.arn, when)
-
     def reset(self) -> None:
         if self.on_reset is not None:
             self.on_reset()
@@ -305,7 +290,6 @@ class Service:
 
 
 _UNSIGNED_ACTIONS = frozenset(name for service, name in UNSIGNED_OPERATIONS)
-_UNAVAILABLE = "The request has failed due to a temporary failure of the server."
 _DURABLE: dict[tuple[str, str | None], bool] = {}
 
 
@@ -384,7 +368,7 @@ class _QueryEndpoint:
             # decoding a large request takes milliseconds: not on the event loop
             status, payload = await run_in_threadpool(self._handle_large, http, client, secure)
         else:
-            params = read_form(http.query, http.body, http.headers.get("content-type", ""))
+            params = _form(http)
             if params.get("Action") in _UNSIGNED_ACTIONS and not _is_signed(http, params):
                 status, payload = await asyncio.get_running_loop().run_in_executor(
                     self.unsigned, self.service.handle, http, params, client, secure)
@@ -402,11 +386,11 @@ class _QueryEndpoint:
         await _send(send, status, payload, b"text/xml")
 
     def _handle_large(self, http: sigv4.HttpRequest, client: str, secure: bool) -> tuple[int, bytes]:
-        return self.service.handle(http, read_form(http.query, http.body, http.headers.get("content-type", "")), client, secure)
+        return self.service.handle(http, _form(http), client, secure)
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
-        """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it runs inline,
-        as the Query endpoint's reads do; a large body is decoded off the event loop, as the Query endpoint's is."""
+        """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it is placed as
+        the Query endpoint's reads are: inline on SQLite, in a worker thread on PostgreSQL or for a large body."""
         body = await _body(scope, receive)
         if body is None:
             from .api import to_json
@@ -431,6 +415,11 @@ def _http_request(scope: dict[str, Any], body: bytes) -> sigv4.HttpRequest:
     raw_path = scope.get("raw_path") or scope["path"].encode()
     return sigv4.HttpRequest(scope["method"], raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"),
                              _headers(scope["headers"]), body)
+
+
+def _form(http: sigv4.HttpRequest) -> dict[str, str]:
+    """The Query parameters of ``http``: its query string's and its form body's."""
+    return read_form(http.query, http.body, http.headers.get("content-type", ""))
 
 
 def _peer(scope: dict[str, Any]) -> tuple[str, bool]:

@@ -32,12 +32,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from iamroles.errors import ServiceUnavailable
 from iamroles.iam.context import Caller
 from iamroles.policy import PrincipalType
 from iamroles.store import Store
 from iamroles.store.schema import audit_events
 
-__all__ = ["AuditLog", "AuditUnavailable", "Pending", "Reply", "event_record", "new_id"]
+__all__ = ["AuditLog", "AuditUnavailable", "Pending", "Reply", "event_record", "new_id", "unaudited"]
 
 log = logging.getLogger("iamroles.audit")
 _TYPES = {
@@ -63,6 +64,14 @@ CUT = "\u2026"  # what ends a value that was cut to fit
 
 class AuditUnavailable(Exception):
     """The trail could not take an event (the store refused it, or did not answer in time)."""
+
+
+def unaudited(request_id: str, operation: str, why: BaseException) -> ServiceUnavailable:
+    """What a call whose event could not be committed answers (its change, if any, rolled back or never made),
+    logged once here for the Query endpoint and the JSON API alike."""
+    log.error("request %s (%r): audit event not committed (%s); answered ServiceUnavailable", request_id,
+              operation[:64], why)
+    return ServiceUnavailable("The request has failed due to a temporary failure of the server.")
 
 
 def _camel(name: str) -> str:
