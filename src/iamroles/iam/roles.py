@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from iamroles.errors import DeleteConflict, LimitExceeded, MalformedPolicyDocument
-from iamroles.policy import PolicyKind
+from iamroles.policy import Arn, PolicyKind
 from iamroles.store import Role
 from iamroles.tokens import new_unique_id
 
@@ -45,9 +45,8 @@ def _shown_trust(ctx: CallContext, role: Role) -> str:
         return role.trust_policy
     gone: dict[str, str] = {}
     for arn, unique_id in json.loads(role.trust_pins).items():
-        parts = arn.split(":", 5)
-        kind, _, rest = parts[5].partition("/")
-        found = ctx.tx.entity(kind, parts[4], rest.rsplit("/", 1)[-1])
+        named = Arn.parse(arn)
+        found = ctx.tx.entity(named.resource_type, named.account, named.name)
         if found is None or found.id != unique_id:
             gone[arn] = unique_id
     if not gone:
@@ -98,16 +97,15 @@ def check_trust_policy(ctx: CallContext, document: str) -> str | None:
     # Principals in accounts this server holds must exist, as IAM checks on save.
     for st in parsed.statements:
         for value in st.principal.aws if st.principal else ():
-            parts = value.split(":", 5)
-            if len(parts) < 6 or parts[5] == "root":
+            named = Arn.maybe(value)
+            if named is None or named.resource == "root":
                 continue
-            account, resource = parts[4], parts[5]
-            if parts[2] != "iam" or ctx.tx.account(account) is None:
+            account = named.account
+            if named.service != "iam" or ctx.tx.account(account) is None:
                 continue
-            kind, _, rest = resource.partition("/")
+            kind = named.resource_type
             if kind in ("user", "role"):
-                name = rest.rsplit("/", 1)[-1]
-                found = ctx.tx.entity(kind, account, name)
+                found = ctx.tx.entity(kind, account, named.name)
                 if found is None or found.arn != value:
                     raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":{json.dumps(value)}')
                 pins[value] = found.id

@@ -17,6 +17,7 @@ This package imports nothing else of iamroles and does no I/O.
 """
 from __future__ import annotations
 
+from .arn import Arn
 from .compile import Policy
 from .document import PolicyDocument, PolicyKind, PolicyType, Statement
 from .evaluate import Decision, Effect, Match, PolicySet, evaluate
@@ -25,6 +26,7 @@ from .problems import PolicyError, Problem
 from .request import Principal, PrincipalType, Request
 
 __all__ = [
+    "Arn",
     "Decision",
     "Effect",
     "Match",

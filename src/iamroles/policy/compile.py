@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .arn import Arn
 from .conditions import ConditionTest, compile_clause
 from .document import PolicyDocument, PolicyKind, PrincipalElement, Statement
 from .request import Principal, PrincipalType
@@ -54,13 +55,12 @@ class _PrincipalSets:
             if value.isdigit():
                 accounts.add(value)
                 continue
-            rest = value.split(":", 5)
-            if len(rest) < 6:
+            arn = Arn.maybe(value)
+            if arn is None:
                 continue
-            account, resource = rest[4], rest[5]
-            if resource == "root":
-                accounts.add(account)
-            elif rest[2] == "iam" and resource.startswith("role/"):
+            if arn.resource == "root":
+                accounts.add(arn.account)
+            elif arn.is_iam("role"):
                 roles.add(value)
             else:
                 direct.add(value)

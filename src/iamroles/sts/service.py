@@ -26,7 +26,7 @@ from typing import Any
 from iamroles.errors import AccessDenied, NoSuchEntity, ValidationError
 from iamroles.iam.authorize import decide
 from iamroles.iam.context import CallContext
-from iamroles.policy import PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
+from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
 
 from .sessions import issue
 
@@ -53,13 +53,13 @@ def _role(ctx: CallContext, inp: dict[str, Any]) -> Any:
         raise ValidationError("Give exactly one of RoleArn, RoleName or InstanceProfileName.")
     if inp.get("RoleArn") is not None:
         arn = _string(inp, "RoleArn") or ""
-        parts = arn.split(":", 5)
-        if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("role/"):
+        named = Arn.maybe(arn)
+        if named is None or not named.is_iam("role"):
             raise ValidationError(f"{arn} is invalid")
-        if parts[4] != ctx.account_id:
+        if named.account != ctx.account_id:
             # a role is passed only within its own account
             raise AccessDenied(f"User: {ctx.caller.principal.arn} is not authorized to perform: iam:PassRole on resource: {arn}")
-        name = parts[5].rsplit("/", 1)[-1]
+        name = named.name
         role = ctx.tx.entity("role", ctx.account_id, name)
         if role is None or role.arn != arn:
             raise NoSuchEntity(f"The role with name {name} cannot be found.")

@@ -20,7 +20,7 @@ from iamroles.iam.context import CallContext
 from iamroles.iam.mfa import verify_mfa
 from iamroles.iam.registry import Input, Output, operation
 from iamroles.iam.common import check_document
-from iamroles.policy import PolicyKind, PrincipalType
+from iamroles.policy import Arn, PolicyKind, PrincipalType
 from iamroles.tokens import SessionClaims, account_of_access_key_id, new_access_key_id, new_secret_access_key, seal
 
 __all__ = ["issue"]
@@ -35,15 +35,14 @@ PACKED_BUDGET = 2048
 
 
 def _role_from_arn(ctx: CallContext, arn: str) -> Any:
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("role/"):
+    named = Arn.maybe(arn)
+    if named is None or not named.is_iam("role"):
         raise ValidationError(f"{arn} is invalid")
-    if parts[1] != ctx.partition:
+    if named.partition != ctx.partition:
         # a credential of one partition is not valid in another: no role of another partition can be assumed
         # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_outbound_cross_partition.html)
         return None
-    account, name = parts[4], parts[5].rsplit("/", 1)[-1]
-    role = ctx.tx.entity("role", account, name)
+    role = ctx.tx.entity("role", named.account, named.name)
     return role if role is not None and role.arn == arn else None
 
 
@@ -148,7 +147,7 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
         keys["aws:TagKeys"] = list(tags)
     if transitive:
         keys["sts:TransitiveTagKeys"] = list(transitive)
-    role_account = role_arn.split(":")[4]
+    role_account = Arn.parse(role_arn).account
     actions = ["sts:AssumeRole"]
     if inp.get("Tags"):
         actions.append("sts:TagSession")

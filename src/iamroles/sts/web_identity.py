@@ -22,7 +22,7 @@ from typing import Any
 from iamroles.errors import AccessDenied, ExpiredTokenException, InvalidIdentityToken, ValidationError
 from iamroles.iam.context import CallContext
 from iamroles.iam.registry import Input, Output, operation
-from iamroles.policy import PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
+from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
 
 from .sessions import _packed, _role_from_arn, _session_policies, issue
 
@@ -125,7 +125,8 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     if not isinstance(issuer, str) or not issuer.startswith("https://"):
         raise InvalidIdentityToken("The ID Token provided is not a valid JWT: it has no https issuer.")
     host = issuer[len("https://") :].rstrip("/")
-    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    named = Arn.maybe(role_arn)
+    account = named.account if named is not None else ""
     provider_arn = f"arn:{ctx.partition}:iam::{account}:oidc-provider/{host}"
     provider = ctx.tx.oidc_provider(provider_arn)
     if provider is None:
