@@ -233,7 +233,14 @@ oidc_providers = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# What a test-mode reset leaves alone: the accounts (and their policy generations, which it bumps), the keys
+# that seal session tokens, and the audit trail. Every other table is IAM state and is wiped, so a table added
+# later is wiped without anyone remembering to list it (the users, access keys, attachments and policies that
+# the reset keeps in part, the bootstrap credentials and AWS's managed policies, are named in Tx.wipe).
+RESET_KEEPS = frozenset({"accounts", "generations", "signing_keys", "audit_events"})
+
 __all__ = [
+    "RESET_KEEPS",
     "oidc_providers",
     "mfa_devices",
     "signing_keys",

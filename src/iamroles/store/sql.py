@@ -718,9 +718,12 @@ class Tx:
 
     # -- test mode ------------------------------------------------------------------------------
     def wipe(self, keep_access_keys: Sequence[str], keep_users: Sequence[tuple[str, str]]) -> None:
-        """Delete all IAM state but the accounts, the named keys and users."""
-        for table in (t.groups, t.roles, t.instance_profiles, t.instance_profile_roles, t.group_members, t.inline_policies, t.tags):
-            self._w(delete(table))
+        """Delete all IAM state but the accounts, the named keys and users (with their attached policies) and AWS's
+        managed policies: every table of the schema but those in ``RESET_KEEPS`` and the five kept in part here."""
+        in_part = {t.users, t.access_keys, t.attachments, t.policies, t.policy_versions}
+        for table in reversed(t.metadata.sorted_tables):
+            if table.name not in t.RESET_KEEPS and table not in in_part:
+                self._w(delete(table))
         self._w(delete(t.attachments).where(t.attachments.c.entity_type != "user"))
         self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id != "aws"))))
         self._w(delete(t.policies).where(t.policies.c.account_id != "aws"))
