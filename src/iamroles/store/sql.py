@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import schema as t
+from .aws_managed import CATALOGUE
 from .records import (
     Account,
     AccessKey,
@@ -449,11 +450,15 @@ class Tx:
         self._w(delete(t.tags).where(t.tags.c.resource_type == "policy", t.tags.c.resource_key == arn))
 
     def policy_versions(self, arn: str) -> list[PolicyVersion]:
+        if CATALOGUE.holds(arn):
+            return CATALOGUE.versions(arn)
         c = t.policy_versions.c
         rows = self.c.execute(select(t.policy_versions).where(c.policy_arn == arn).order_by(c.created_at.desc(), c.version_id.desc()))
         return [_fix_times(_record(PolicyVersion, r)) for r in rows]
 
     def policy_version(self, arn: str, version_id: str) -> PolicyVersion | None:
+        if CATALOGUE.holds(arn):
+            return CATALOGUE.version(arn, version_id)
         c = t.policy_versions.c
         row = self.c.execute(select(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id)).first()
         return _fix_times(_record(PolicyVersion, row)) if row else None
@@ -466,16 +471,42 @@ class Tx:
         self._w(delete(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id))
 
     def default_documents(self, arns: Sequence[str]) -> dict[str, tuple[ManagedPolicy, str]]:
-        """Each policy with its default version's document, in one query."""
+        """Each policy with its default version's document, in one query (AWS's documents come from the catalogue)."""
         if not arns:
             return {}
         p, v = t.policies, t.policy_versions
         q = (
             select(p, v.c.document)
-            .join(v, and_(v.c.policy_arn == p.c.arn, v.c.version_id == p.c.default_version))
+            .outerjoin(v, and_(v.c.policy_arn == p.c.arn, v.c.version_id == p.c.default_version))
             .where(p.c.arn.in_(list(arns)))
         )
-        return {r.arn: (_fix_times(_record(ManagedPolicy, r)), r.document) for r in self.c.execute(q)}
+        found = {}
+        for r in self.c.execute(q):
+            document = r.document if r.document is not None or not CATALOGUE.holds(r.arn) else CATALOGUE.document(r.arn, r.default_version)
+            if document is not None:
+                found[r.arn] = (_fix_times(_record(ManagedPolicy, r)), document)
+        return found
+
+    def sync_aws_managed(self, catalogue: Sequence[ManagedPolicy]) -> int:
+        """Make account ``aws``'s policy rows those of ``catalogue`` (new ones added, changed default versions and
+        dates taken); their documents are read from the catalogue, so rows of versions an older iamroles stored
+        for them go. A row the catalogue no longer has stays (entities may have it attached). Returns how many
+        rows changed."""
+        c = t.policies.c
+        stored = {r.arn: r for r in self.c.execute(select(c.arn, c.default_version, c.updated_at).where(c.account_id == "aws"))}
+        new = [p for p in catalogue if p.arn not in stored]
+        changed = [p for p in catalogue if p.arn in stored and (stored[p.arn].default_version != p.default_version
+                                                                or _utc(stored[p.arn].updated_at) != p.updated_at)]
+        if new:
+            self._w(insert(t.policies), [{**{f.name: getattr(p, f.name) for f in fields(ManagedPolicy)}, "name_key": p.name.lower()}
+                                         for p in new])
+        for p in changed:
+            self._w(update(t.policies).where(c.arn == p.arn).values(default_version=p.default_version, updated_at=p.updated_at))
+        known = [p.arn for p in catalogue if p.arn in stored]
+        if known:
+            v = t.policy_versions.c
+            self._w(delete(t.policy_versions).where(v.policy_arn.in_(known)))
+        return len(new) + len(changed)
 
     # -- attachments ----------------------------------------------------------------------
     def attach(self, account_id: str, entity_type: str, entity_key: str, arn: str) -> bool:
