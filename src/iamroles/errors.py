@@ -17,6 +17,17 @@
     ├── DeleteConflict            409
     ├── LimitExceeded             409
     ├── UnmodifiableEntity        400
+    ├── PasswordPolicyViolation   400  a password the account's password policy refuses
+    ├── InvalidUserType           400  ChangePassword by anyone but an IAM user
+    ├── EntityTemporarilyUnmodifiable 409
+    ├── InvalidPublicKey          400  an SSH public key that is not one, or too weak
+    ├── DuplicateSSHPublicKey     400
+    ├── UnrecognizedPublicKeyEncoding 400
+    ├── MalformedCertificate      400  a certificate, chain or private key that does not parse, or has expired
+    ├── InvalidCertificate        400
+    ├── DuplicateCertificate      409
+    ├── KeyPairMismatch           400  a server certificate's private key is not its public key's
+    ├── NotSupportedService       404  a service-specific credential for a service that has none
     ├── ConcurrentModification    409
     ├── AccessDenied              403  the policy decision said no
     ├── IncompleteSignature       400  SigV4: malformed Authorization
@@ -63,6 +74,17 @@ __all__ = [
     "InvalidParameterValue",
     "LimitExceeded",
     "MalformedPolicyDocument",
+    "NotSupportedService",
+    "KeyPairMismatch",
+    "DuplicateCertificate",
+    "InvalidCertificate",
+    "MalformedCertificate",
+    "UnrecognizedPublicKeyEncoding",
+    "DuplicateSSHPublicKey",
+    "InvalidPublicKey",
+    "EntityTemporarilyUnmodifiable",
+    "InvalidUserType",
+    "PasswordPolicyViolation",
     "MissingAction",
     "MissingAuthenticationToken",
     "MissingParameter",
@@ -131,6 +153,53 @@ class PackedPolicyTooLarge(_Sender):
 
 class UnmodifiableEntity(_Sender):
     code = "UnmodifiableEntity"
+
+
+class PasswordPolicyViolation(_Sender):
+    code = "PasswordPolicyViolation"
+
+
+class InvalidUserType(_Sender):
+    code = "InvalidUserType"
+
+
+class EntityTemporarilyUnmodifiable(_Sender):
+    code = "EntityTemporarilyUnmodifiable"
+    status = 409
+
+
+class InvalidPublicKey(_Sender):
+    code = "InvalidPublicKey"
+
+
+class DuplicateSSHPublicKey(_Sender):
+    code = "DuplicateSSHPublicKey"
+
+
+class UnrecognizedPublicKeyEncoding(_Sender):
+    code = "UnrecognizedPublicKeyEncoding"
+
+
+class MalformedCertificate(_Sender):
+    code = "MalformedCertificate"
+
+
+class InvalidCertificate(_Sender):
+    code = "InvalidCertificate"
+
+
+class DuplicateCertificate(_Sender):
+    code = "DuplicateCertificate"
+    status = 409
+
+
+class KeyPairMismatch(_Sender):
+    code = "KeyPairMismatch"
+
+
+class NotSupportedService(_Sender):
+    code = "NotSupportedService"
+    status = 404
 
 
 class NoSuchEntity(_Sender):

@@ -26,10 +26,11 @@ __all__ = ["already_exists", "answering_conflicts", "CONCURRENT_MODIFICATION"]
 CONCURRENT_MODIFICATION = frozenset({
     "AddClientIDToOpenIDConnectProvider", "CreateInstanceProfile", "CreateOpenIDConnectProvider", "CreatePolicy",
     "CreateRole", "CreateUser", "CreateVirtualMFADevice", "DeactivateMFADevice", "DeleteOpenIDConnectProvider",
-    "DeleteRole", "DeleteUser", "DeleteVirtualMFADevice", "EnableMFADevice", "RemoveClientIDFromOpenIDConnectProvider",
-    "ResyncMFADevice", "TagInstanceProfile", "TagMFADevice", "TagOpenIDConnectProvider", "TagPolicy", "TagRole", "TagUser",
-    "UntagInstanceProfile", "UntagMFADevice", "UntagOpenIDConnectProvider", "UntagPolicy", "UntagRole", "UntagUser",
+    "DeleteRole", "DeleteSigningCertificate", "DeleteUser", "DeleteVirtualMFADevice", "EnableMFADevice", "RemoveClientIDFromOpenIDConnectProvider",
+    "ResyncMFADevice", "TagInstanceProfile", "TagMFADevice", "TagOpenIDConnectProvider", "TagPolicy", "TagRole", "TagServerCertificate", "TagUser",
+    "UntagInstanceProfile", "UntagMFADevice", "UntagOpenIDConnectProvider", "UntagPolicy", "UntagRole", "UntagServerCertificate", "UntagUser",
     "UpdateOpenIDConnectProvider", "UpdateOpenIDConnectProviderThumbprint", "UpdateUser",
+    "UploadServerCertificate", "UploadSigningCertificate",
 })
 
 _EXISTS = {
@@ -40,6 +41,7 @@ _EXISTS = {
     "policy": "A policy called {} already exists. Duplicate names are not allowed.",
     "oidc": "Provider with url https://{} already exists.",
     "mfa": "MFADevice entity at the same path and name already exists.",
+    "server_certificate": "The Server Certificate with name {} already exists.",
 }
 
 

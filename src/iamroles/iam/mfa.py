@@ -2,7 +2,9 @@
 
 AWS references: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateVirtualMFADevice.html,
 API_EnableMFADevice.html (two consecutive codes), API_DeactivateMFADevice.html,
-API_DeleteVirtualMFADevice.html, API_ListMFADevices.html, API_ListVirtualMFADevices.html.
+API_DeleteVirtualMFADevice.html, API_ListMFADevices.html, API_ListVirtualMFADevices.html,
+API_ResyncMFADevice.html (two consecutive codes, the device's clock may have drifted), API_GetMFADevice.html,
+API_TagMFADevice.html.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from iamroles.errors import (
 from iamroles.tokens import totp
 
 from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, tags_in, tag_keys
+from .shared import register_tagging
 from .context import CallContext
 from .registry import Input, Output, operation
 
@@ -52,6 +55,11 @@ class MfaReplay:
 
 def _seed(ctx: CallContext, device: dict[str, Any]) -> bytes:
     return ctx.master_key.open(device["seed_sealed"], device["serial"].encode())
+
+
+def _device_time(ctx: CallContext, device: dict[str, Any]) -> float:
+    """Now, on the device's clock: ResyncMFADevice records how many 30-second steps the device runs ahead (or behind)."""
+    return ctx.now.timestamp() + (device.get("drift") or 0) * totp.STEP
 
 
 def _serial_resource(ctx: CallContext, inp: Input) -> str:
@@ -186,8 +194,55 @@ def verify_mfa(ctx: CallContext, serial: str, code: str) -> int:
     if not owner_ok:
         raise denied
     assert device is not None
-    step = totp.verify(_seed(ctx, device), code, ctx.now.timestamp())
+    step = totp.verify(_seed(ctx, device), code, _device_time(ctx, device))
     replay: MfaReplay | None = ctx.extra.get("mfa_replay")
     if step is None or (replay is not None and not replay.claim(serial, step)):
         raise denied
     return int(ctx.now.timestamp())
+
+
+# ResyncMFADevice looks this many 30-second steps either side of now for the device's two codes (AWS documents
+# no window; ten minutes covers a device clock that has drifted as far as a phone's does between syncs).
+RESYNC_WINDOW = 20
+
+
+@operation("ResyncMFADevice", resource=entity_resource("user", "UserName"), write=True)
+def resync_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    user = get_entity(ctx, "user", inp["UserName"], for_update=True)
+    device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=True)
+    if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
+        raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")
+    seed, now = _seed(ctx, device), ctx.now.timestamp()
+    first = totp.verify(seed, inp["AuthenticationCode1"], now, window=RESYNC_WINDOW)
+    second = totp.verify(seed, inp["AuthenticationCode2"], now, window=RESYNC_WINDOW)
+    if first is None or second is None or second != first + 1:
+        raise InvalidAuthenticationCode("Authentication code for device is not valid.")
+    replay: MfaReplay | None = ctx.extra.get("mfa_replay")
+    if replay is not None and not replay.claim(device["serial"], second):
+        raise InvalidAuthenticationCode("Authentication code for device is not valid.")
+    ctx.tx.update_mfa_device(device["serial"], drift=second - int(now // totp.STEP))
+    return None
+
+
+@operation("GetMFADevice", resource=_deactivate_resource)
+def get_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    user = get_entity(ctx, "user", _device_user(ctx, inp))
+    device = ctx.tx.mfa_device(inp["SerialNumber"])
+    if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
+        raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")
+    return {"UserName": user.name, "SerialNumber": device["serial"], "EnableDate": device["enabled_at"]}
+
+
+def _tagged_device(ctx: CallContext, inp: Input, lock: bool) -> str:
+    device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=lock)
+    if device is None or device["account_id"] != ctx.account_id:
+        raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
+    return str(device["serial"])
+
+
+def _device_tag_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    serial = inp.get("SerialNumber")
+    return {f"aws:ResourceTag/{t.key}": t.value for t in ctx.tx.tags(ctx.account_id, "mfa", serial)} if serial else {}
+
+
+register_tagging("MFADevice", "mfa", _serial_resource, _tagged_device, _device_tag_keys)

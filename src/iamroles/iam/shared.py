@@ -24,6 +24,7 @@ from .common import (
     tags_out,
 )
 from .context import CallContext
+from .credentials import user_credential_checks
 from .registry import Input, Output, operation
 
 __all__ = ["register_shared", "register_tagging", "delete_checks", "require_policy", "INLINE_LIMITS", "rename"]
@@ -43,6 +44,8 @@ def require_policy(ctx: CallContext, arn: str, for_share: bool = False) -> Any:
 
 def delete_checks(ctx: CallContext, kind: str, key: str) -> None:
     tx = ctx.tx
+    if kind == "user":
+        user_credential_checks(ctx, get_entity(ctx, "user", key))
     if tx.inlines(ctx.account_id, kind, key):
         raise DeleteConflict("Cannot delete entity, must delete policies first.")
     if tx.attached(ctx.account_id, kind, key):

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Account", "AccessKey", "Entity", "Role", "User", "Group", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Tag", "InlinePolicy"]
+__all__ = ["Account", "AccessKey", "Entity", "Role", "User", "Group", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Tag", "InlinePolicy",
+           "LoginProfile", "PasswordPolicy", "SshPublicKey", "ServiceCredential", "SigningCertificate", "ServerCertificate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +102,76 @@ class InlinePolicy:
 class Tag:
     key: str
     value: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginProfile:
+    """A user's console password: its argon2id hash, never the password."""
+
+    account_id: str
+    user_id: str
+    password_hash: str
+    previous_hashes: str  # JSON list of earlier hashes, newest first (for PasswordReusePrevention)
+    reset_required: bool
+    max_signin_session: int | None
+    created_at: datetime
+    password_set_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordPolicy:
+    account_id: str
+    minimum_length: int
+    require_symbols: bool
+    require_numbers: bool
+    require_uppercase: bool
+    require_lowercase: bool
+    allow_users_to_change: bool
+    max_age: int | None
+    reuse_prevention: int | None
+    hard_expiry: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SshPublicKey:
+    key_id: str
+    account_id: str
+    user_id: str
+    body: str
+    fingerprint: str
+    status: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCredential:
+    credential_id: str
+    account_id: str
+    user_id: str
+    service_name: str
+    service_user_name: str
+    password_sealed: bytes
+    status: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SigningCertificate:
+    certificate_id: str
+    account_id: str
+    user_id: str
+    body: str
+    fingerprint: str
+    status: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCertificate(Entity):
+    """Its ``created_at`` is the upload date; the private key stays sealed."""
+
+    body: str = ""
+    chain: str | None = None
+    key_sealed: bytes = b""
+    expiration: datetime | None = None

@@ -8,6 +8,7 @@ as given for display.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKeyConstraint,
@@ -217,6 +218,8 @@ mfa_devices = Table(
     Column("user_key", String(64), nullable=True),
     Column("enabled_at", TS, nullable=True),
     Column("created_at", TS, nullable=False),
+    # 30-second steps the device's clock runs ahead of ours (negative: behind), as ResyncMFADevice found
+    Column("drift", Integer, nullable=True),
 )
 
 # OpenID Connect identity providers; jwks: the keys tokens are checked against
@@ -233,6 +236,90 @@ oidc_providers = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# Users' other credentials. They belong to a user by its unique id (a user of the same name created later is
+# another user), so a rename moves nothing; deleting a user is refused while it has any of them.
+
+# A user's console password: only an argon2id hash; ``previous_hashes`` (JSON list, newest first) the hashes the
+# account's PasswordReusePrevention refuses again.
+login_profiles = Table(
+    "login_profiles",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("previous_hashes", Text, nullable=False),
+    Column("reset_required", Boolean, nullable=False),
+    Column("max_signin_session", Integer, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("password_set_at", TS, nullable=False),
+)
+
+# The account's custom password policy (no row: AWS's default policy applies).
+password_policies = Table(
+    "password_policies",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("minimum_length", Integer, nullable=False),
+    Column("require_symbols", Boolean, nullable=False),
+    Column("require_numbers", Boolean, nullable=False),
+    Column("require_uppercase", Boolean, nullable=False),
+    Column("require_lowercase", Boolean, nullable=False),
+    Column("allow_users_to_change", Boolean, nullable=False),
+    Column("max_age", Integer, nullable=True),
+    Column("reuse_prevention", Integer, nullable=True),
+    Column("hard_expiry", Boolean, nullable=True),
+)
+
+ssh_public_keys = Table(
+    "ssh_public_keys",
+    metadata,
+    Column("key_id", String(128), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("user_id", String(32), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("fingerprint", String(48), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("uploaded_at", TS, nullable=False),
+)
+
+# The password is sealed under the master key (bound to the credential's id): returned on create and reset only.
+service_credentials = Table(
+    "service_credentials",
+    metadata,
+    Column("credential_id", String(128), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("user_id", String(32), nullable=False, index=True),
+    Column("service_name", String(64), nullable=False),
+    Column("service_user_name", String(200), nullable=False),
+    Column("password_sealed", LargeBinary, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=True),
+)
+
+# X.509 signing certificates of users; ``fingerprint``: SHA-256 of the DER, for DuplicateCertificate.
+signing_certificates = Table(
+    "signing_certificates",
+    metadata,
+    Column("certificate_id", String(128), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("user_id", String(32), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("uploaded_at", TS, nullable=False),
+)
+
+# Server certificates of an account; the private key is sealed under the master key (bound to the ARN's id).
+server_certificates = _entity(
+    "server_certificates",
+    "server_certificate_id",
+    Column("body", Text, nullable=False),
+    Column("chain", Text, nullable=True),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("expiration", TS, nullable=False),
+)
+
 # What a test-mode reset leaves alone: the accounts (and their policy generations, which it bumps), the keys
 # that seal session tokens, and the audit trail. Every other table is IAM state and is wiped, so a table added
 # later is wiped without anyone remembering to list it (the users, access keys, attachments and policies that
@@ -241,6 +328,12 @@ RESET_KEEPS = frozenset({"accounts", "generations", "signing_keys", "audit_event
 
 __all__ = [
     "RESET_KEEPS",
+    "login_profiles",
+    "password_policies",
+    "ssh_public_keys",
+    "service_credentials",
+    "signing_certificates",
+    "server_certificates",
     "oidc_providers",
     "mfa_devices",
     "signing_keys",

@@ -43,8 +43,14 @@ from .records import (
     InlinePolicy,
     InstanceProfile,
     ManagedPolicy,
+    LoginProfile,
+    PasswordPolicy,
     PolicyVersion,
     Role,
+    ServerCertificate,
+    ServiceCredential,
+    SigningCertificate,
+    SshPublicKey,
     Tag,
     User,
 )
@@ -65,6 +71,14 @@ COUNTED: dict[str, Table] = {
     "policy": t.policies, "oidc": t.oidc_providers, "mfa": t.mfa_devices,
 }
 _KIND_OF_TABLE = {table.name: kind for kind, table in COUNTED.items()}
+_KIND_OF_TABLE[t.server_certificates.name] = "server_certificate"
+
+# Users' credentials other than access keys and login profiles: kind -> (table, record, id column).
+USER_CREDENTIALS: dict[str, tuple[Table, type, str]] = {
+    "ssh": (t.ssh_public_keys, SshPublicKey, "key_id"),
+    "service": (t.service_credentials, ServiceCredential, "credential_id"),
+    "signing": (t.signing_certificates, SigningCertificate, "certificate_id"),
+}
 
 
 class Conflict(Exception):
@@ -765,6 +779,104 @@ class Tx:
                 self._w(delete(t.users).where(t.users.c.account_id == u[0], t.users.c.name_key == u[1]))
                 self.delete_attachments(u[0], "user", u[1])
         self._w(update(t.generations).values(value=t.generations.c.value + 1))
+
+    # -- users' other credentials and server certificates ------------------------------------------
+    # A user's credentials are keyed by the user's unique id: the owner (the user's row) is locked by the
+    # operation before it counts them (see the module's docstring).
+    def login_profile(self, account_id: str, user_id: str) -> LoginProfile | None:
+        c = t.login_profiles.c
+        row = self.c.execute(select(t.login_profiles).where(c.account_id == account_id, c.user_id == user_id)).first()
+        return _fix_times(_record(LoginProfile, row)) if row else None
+
+    def insert_login_profile(self, profile: LoginProfile) -> None:
+        self._w(insert(t.login_profiles).values(**{f.name: getattr(profile, f.name) for f in fields(LoginProfile)}))
+
+    def update_login_profile(self, account_id: str, user_id: str, **values: Any) -> None:
+        c = t.login_profiles.c
+        self._w(update(t.login_profiles).where(c.account_id == account_id, c.user_id == user_id).values(**values))
+
+    def delete_login_profile(self, account_id: str, user_id: str) -> bool:
+        c = t.login_profiles.c
+        return bool(self._w(delete(t.login_profiles).where(c.account_id == account_id, c.user_id == user_id)).rowcount)
+
+    def password_policy(self, account_id: str) -> PasswordPolicy | None:
+        row = self.c.execute(select(t.password_policies).where(t.password_policies.c.account_id == account_id)).first()
+        return _record(PasswordPolicy, row) if row else None
+
+    def set_password_policy(self, policy: PasswordPolicy) -> None:
+        """Replace the account's policy (UpdateAccountPasswordPolicy sets every setting; the caller locked the account)."""
+        self.delete_password_policy(policy.account_id)
+        self._w(insert(t.password_policies).values(**{f.name: getattr(policy, f.name) for f in fields(PasswordPolicy)}))
+
+    def delete_password_policy(self, account_id: str) -> bool:
+        return bool(self._w(delete(t.password_policies).where(t.password_policies.c.account_id == account_id)).rowcount)
+
+    def user_credential(self, kind: str, credential_id: str) -> Any:
+        """An SSH public key (``ssh``), service-specific credential (``service``) or signing certificate (``signing``)."""
+        table, cls, id_col = USER_CREDENTIALS[kind]
+        row = self.c.execute(select(table).where(table.c[id_col] == credential_id)).first()
+        return _fix_times(_record(cls, row)) if row else None
+
+    def user_credentials(self, kind: str, account_id: str, user_id: str | None = None) -> list[Any]:
+        """Of one user, or (``user_id`` None) of the account's users; oldest first."""
+        table, cls, id_col = USER_CREDENTIALS[kind]
+        q = select(table).where(table.c.account_id == account_id)
+        if user_id is not None:
+            q = q.where(table.c.user_id == user_id)
+        when = table.c.uploaded_at if "uploaded_at" in table.c else table.c.created_at
+        return [_fix_times(_record(cls, r)) for r in self.c.execute(q.order_by(when, table.c[id_col]))]
+
+    def insert_user_credential(self, kind: str, record: Any) -> None:
+        table, cls, _id = USER_CREDENTIALS[kind]
+        self._w(insert(table).values(**{f.name: getattr(record, f.name) for f in fields(cls)}))
+
+    def update_user_credential(self, kind: str, credential_id: str, **values: Any) -> None:
+        table, _cls, id_col = USER_CREDENTIALS[kind]
+        self._w(update(table).where(table.c[id_col] == credential_id).values(**values))
+
+    def delete_user_credential(self, kind: str, credential_id: str) -> None:
+        table, _cls, id_col = USER_CREDENTIALS[kind]
+        self._w(delete(table).where(table.c[id_col] == credential_id))
+
+    def server_certificate(self, account_id: str, name: str, for_update: bool = False) -> ServerCertificate | None:
+        """``for_update``: lock its row (the owner of its tags) until the transaction ends."""
+        c = t.server_certificates.c
+        q = select(t.server_certificates).where(c.account_id == account_id, c.name_key == name.lower())
+        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
+        return _fix_times(_record(ServerCertificate, row, {"server_certificate_id": "id"})) if row else None
+
+    def server_certificates(self, account_id: str, path_prefix: str = "/") -> list[ServerCertificate]:
+        c = t.server_certificates.c
+        q = select(t.server_certificates).where(c.account_id == account_id)
+        if path_prefix and path_prefix != "/":
+            q = q.where(c.path.startswith(path_prefix, autoescape=True))
+        rows = self.c.execute(q.order_by(c.name_key))
+        return [_fix_times(_record(ServerCertificate, r, {"server_certificate_id": "id"})) for r in rows]
+
+    def count_server_certificates(self, account_id: str) -> int:
+        c = t.server_certificates.c
+        return int(self.c.execute(select(func.count()).where(c.account_id == account_id)).scalar() or 0)
+
+    def insert_server_certificate(self, cert: ServerCertificate) -> None:
+        values = {f.name: getattr(cert, f.name) for f in fields(ServerCertificate)}
+        values["server_certificate_id"] = values.pop("id")
+        values["name_key"] = cert.name.lower()
+        self._w(insert(t.server_certificates).values(**values))
+
+    def move_server_certificate(self, account_id: str, old_key: str, name: str, path: str, arn: str) -> None:
+        """A new name and/or path (UpdateServerCertificate), its tags following the name."""
+        c = t.server_certificates.c
+        self._w(update(t.server_certificates).where(c.account_id == account_id, c.name_key == old_key)
+                .values(name=name, name_key=name.lower(), path=path, arn=arn))
+        if name.lower() != old_key:
+            tc = t.tags.c
+            self._w(update(t.tags).where(tc.account_id == account_id, tc.resource_type == "server_certificate",
+                                         tc.resource_key == old_key).values(resource_key=name.lower()))
+
+    def delete_server_certificate(self, account_id: str, key: str) -> None:
+        c, tc = t.server_certificates.c, t.tags.c
+        self._w(delete(t.server_certificates).where(c.account_id == account_id, c.name_key == key))
+        self._w(delete(t.tags).where(tc.account_id == account_id, tc.resource_type == "server_certificate", tc.resource_key == key))
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
