@@ -45,7 +45,7 @@ from cryptography.x509.oid import NameOID
 from iamroles.tokens import totp
 
 from .conftest import Server, unique
-from .test_audit import read_trail
+from .test_audit import execute, read_trail
 from .test_concurrency import N, assert_split, race
 from .test_roles import error
 
@@ -291,6 +291,27 @@ def test_allow_users_to_change_password_and_reuse_prevention(server: Server, no_
     iam.delete_login_profile(UserName=name)
 
 
+def test_expired_passwords_and_hard_expiry(server: Server, no_password_policy: Any) -> None:
+    """MaxPasswordAge: a password older than it has expired; HardExpiry: then only an administrator may set a new
+    one (API_UpdateAccountPasswordPolicy.html)."""
+    iam = no_password_policy
+    name, key = user_with_key(iam)
+    iam.create_login_profile(UserName=name, Password=GOOD)
+    user_id = iam.get_user(UserName=name)["User"]["UserId"]
+    past = (datetime.now(timezone.utc) - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.000000")
+    execute(server, f"UPDATE login_profiles SET password_set_at = '{past}' WHERE user_id = '{user_id}'")
+    me = as_user(server, key)
+    iam.update_account_password_policy(AllowUsersToChangePassword=True, MaxPasswordAge=1, HardExpiry=True)
+    code, status, message = refused(me.change_password, OldPassword=GOOD, NewPassword=GOOD + "n")
+    assert (code, status) == ("AccessDenied", 403) and "HardExpiry" in message
+    iam.update_login_profile(UserName=name, Password=GOOD + "a")  # the administrator's reset: in force again
+    me.change_password(OldPassword=GOOD + "a", NewPassword=GOOD + "b")
+    execute(server, f"UPDATE login_profiles SET password_set_at = '{past}' WHERE user_id = '{user_id}'")
+    iam.update_account_password_policy(AllowUsersToChangePassword=True, MaxPasswordAge=1)  # expired, no HardExpiry
+    me.change_password(OldPassword=GOOD + "b", NewPassword=GOOD + "c")
+    iam.delete_login_profile(UserName=name)
+
+
 def test_passwords_are_stored_only_as_argon2id_and_never_shown(server: Server, no_password_policy: Any) -> None:
     iam = no_password_policy
     marks = ["Pw" + uuid.uuid4().hex[:10] + "!" for _ in range(4)]
@@ -485,6 +506,27 @@ def test_server_certificates(server: Server, iam: Any) -> None:
     assert refused(iam.delete_server_certificate, ServerCertificateName=new)[:2] == ("NoSuchEntity", 404)
     # the private key was sealed: not in the database, the trail or the log
     assert_nowhere(server, private.splitlines()[1], private.splitlines()[5])
+
+
+def test_oversized_and_repeated_certificate_inputs(server: Server, iam: Any) -> None:
+    """A chain as long as the request may be is parsed and refused at its first wrong link; a body over the
+    model's bounds is a ValidationError; a request over the server's 1 MiB is 413; none is made, none is a 5xx."""
+    key, leaf, chain = chain_of_three()
+    name = unique("big")
+    long_chain = pem(chain[0]) * (900_000 // len(pem(chain[0])))
+    started = time.monotonic()
+    code, status, message = refused(iam.upload_server_certificate, ServerCertificateName=name, CertificateBody=pem(leaf),
+                                    PrivateKey=pem_private(key), CertificateChain=long_chain)
+    assert (code, status) == ("MalformedCertificate", 400) and message.endswith("is: 1")
+    assert time.monotonic() - started < 20
+    raw = server.client("iam", validate=False)
+    code, status, _ = refused(raw.upload_server_certificate, ServerCertificateName=name, CertificateBody="A" * 16385,
+                              PrivateKey=pem_private(key))
+    assert (code, status) == ("ValidationError", 400)
+    code, status, _ = refused(raw.upload_server_certificate, ServerCertificateName=name, CertificateBody=pem(leaf),
+                              PrivateKey=pem_private(key), CertificateChain="A" * (1 << 20))
+    assert (code, status) == ("RequestEntityTooLarge", 413)
+    assert refused(iam.get_server_certificate, ServerCertificateName=name)[:2] == ("NoSuchEntity", 404)
 
 
 # -- service-specific credentials ----------------------------------------------------------------------------
