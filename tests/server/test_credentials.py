@@ -631,6 +631,18 @@ def test_signing_certificates_per_user_under_concurrency(clients: list[Any]) -> 
     assert len(clients[0].list_signing_certificates(UserName=name)["Certificates"]) == 2
 
 
+def test_one_signing_certificate_for_one_user_under_concurrency(clients: list[Any]) -> None:
+    """Sixteen users upload the same certificate at once: one gets it (DuplicateCertificate for the others)."""
+    names = [unique("race") for _ in range(N)]
+    for name in names:
+        clients[0].create_user(UserName=name)
+    body = pem(certificate(ec_key(), "shared"))
+    outcomes = race(clients, lambda c, i: c.upload_signing_certificate(UserName=names[i], CertificateBody=body))
+    assert_split(outcomes, 1, ("DuplicateCertificate", 409))
+    owners = [n for n in names if clients[0].list_signing_certificates(UserName=n)["Certificates"]]
+    assert len(owners) == 1
+
+
 def test_server_certificates_per_account_under_concurrency(clients: list[Any]) -> None:
     iam = clients[0]
     key = ec_key()

@@ -37,6 +37,7 @@ from iamroles.store import ServerCertificate, SigningCertificate, User
 from iamroles.tokens import new_unique_id
 
 from .common import already_exists, entity_resource, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
+from .conflicts import DUPLICATE_CERTIFICATE
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import register_tagging
@@ -103,7 +104,7 @@ def upload_signing_certificate(ctx: CallContext, inp: Input) -> Output:
     _in_force(cert, ctx.now, InvalidCertificate)
     fingerprint = _fingerprint(cert)
     if any(c.fingerprint == fingerprint for c in ctx.tx.user_credentials("signing", ctx.account_id)):
-        raise DuplicateCertificate("The same certificate is already associated with an IAM user in the account.")
+        raise DuplicateCertificate(DUPLICATE_CERTIFICATE)
     if len(ctx.tx.user_credentials("signing", ctx.account_id, user.id)) >= SIGNING_CERTIFICATES_PER_USER:
         raise LimitExceeded(f"Cannot exceed quota for SigningCertificatesPerUser: {SIGNING_CERTIFICATES_PER_USER}")
     body = cert.public_bytes(serialization.Encoding.PEM).decode()

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from iamroles.errors import AwsError, ConcurrentModification, EntityAlreadyExists, ServiceFailure
+from iamroles.errors import AwsError, ConcurrentModification, DuplicateCertificate, EntityAlreadyExists, ServiceFailure
 from iamroles.store import Conflict, Duplicate
 
 from .context import CallContext
 
-__all__ = ["already_exists", "answering_conflicts", "CONCURRENT_MODIFICATION"]
+__all__ = ["already_exists", "answering_conflicts", "CONCURRENT_MODIFICATION", "DUPLICATE_CERTIFICATE"]
+
+DUPLICATE_CERTIFICATE = "The same certificate is already associated with an IAM user in the account."
 
 # Operations (of those iamroles implements) whose AWS error list includes ConcurrentModification.
 CONCURRENT_MODIFICATION = frozenset({
@@ -54,6 +56,8 @@ def already_exists(kind: str, name: str) -> EntityAlreadyExists:
 def _answer(operation: str, conflict: Conflict) -> AwsError:
     if isinstance(conflict, Duplicate) and conflict.kind in _EXISTS and conflict.name is not None:
         return already_exists(conflict.kind, conflict.name)
+    if isinstance(conflict, Duplicate) and conflict.kind == "signing_certificates":  # uploaded for two users at once
+        return DuplicateCertificate(DUPLICATE_CERTIFICATE)
     if operation in CONCURRENT_MODIFICATION:
         return ConcurrentModification(
             "The request was rejected because multiple requests to change this object were submitted simultaneously. "

@@ -297,7 +297,7 @@ service_credentials = Table(
     Column("expires_at", TS, nullable=True),
 )
 
-# X.509 signing certificates of users; ``fingerprint``: SHA-256 of the DER, for DuplicateCertificate.
+# X.509 signing certificates of users; ``fingerprint``: SHA-256 of the DER (DuplicateCertificate).
 signing_certificates = Table(
     "signing_certificates",
     metadata,
@@ -308,6 +308,8 @@ signing_certificates = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("status", String(8), nullable=False),
     Column("uploaded_at", TS, nullable=False),
+    # one certificate, one user of the account: two users' uploads of it race on this key, not on a user's row
+    UniqueConstraint("account_id", "fingerprint", name="uq_signing_certificates_account_fingerprint"),
 )
 
 # Server certificates of an account; the private key is sealed under the master key (bound to the ARN's id).

@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("uploaded_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("certificate_id", name="pk_signing_certificates"),
+        sa.UniqueConstraint("account_id", "fingerprint", name="uq_signing_certificates_account_fingerprint"),
     )
     op.create_index("ix_signing_certificates_user_id", "signing_certificates", ["user_id"])
     op.create_table(
