@@ -15,15 +15,19 @@ import botocore.session
 import httpx
 import pytest
 from botocore import xform_name
+from botocore.exceptions import ClientError
 
 from iamroles.iam import OPERATIONS
 from iamroles.store import schema
 
 from .conftest import Server, start_server, stop_server
+from .test_credentials import certificate, ec_key, pem, pem_private, rsa_key, ssh_line
 from .test_roles import TRUST
 
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
 OIDC_URL = "https://reset.example.com"
+_KEY = ec_key()
+CERT, KEY, SSH_KEY = pem(certificate(_KEY, "reset.example.com")), pem_private(_KEY), ssh_line(rsa_key())
 THUMBPRINT = "a" * 40
 
 
@@ -65,6 +69,13 @@ def _populate(iam: Any) -> None:
     iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="app")
     iam.create_open_id_connect_provider(Url=OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[THUMBPRINT])
     iam.create_virtual_mfa_device(VirtualMFADeviceName="phone")
+    # users' other credentials (the administrator's own are what the parameterless lists show) and the password policy
+    iam.create_login_profile(UserName="alice", Password="Reset-pw1!")
+    iam.update_account_password_policy(MinimumPasswordLength=8)
+    iam.upload_ssh_public_key(UserName="iamroles-admin", SSHPublicKeyBody=SSH_KEY)
+    iam.upload_signing_certificate(UserName="iamroles-admin", CertificateBody=CERT)
+    iam.create_service_specific_credential(UserName="iamroles-admin", ServiceName="codecommit.amazonaws.com")
+    iam.upload_server_certificate(ServerCertificateName="site", CertificateBody=CERT, PrivateKey=KEY)
 
 
 def _parameterless_lists() -> list[str]:
@@ -103,6 +114,9 @@ def test_after_a_reset_every_list_is_empty_and_every_name_is_free_again(server: 
     before = {name: _listed(admin, name) for name in lists}
     assert before["ListRoles"]["Roles"] and before["ListOpenIDConnectProviders"]["OpenIDConnectProviderList"]
     assert before["ListVirtualMFADevices"]["VirtualMFADevices"] and before["ListPolicies"]["Policies"]
+    assert before["ListServerCertificates"]["ServerCertificateMetadataList"] and before["ListSSHPublicKeys"]["SSHPublicKeys"]
+    assert before["ListSigningCertificates"]["Certificates"]
+    assert before["ListServiceSpecificCredentials"]["ServiceSpecificCredentials"]
 
     assert httpx.post(server.url + "/moto-api/reset").status_code == 200
 
@@ -114,6 +128,9 @@ def test_after_a_reset_every_list_is_empty_and_every_name_is_free_again(server: 
             assert [k["AccessKeyId"] for k in listed["AccessKeyMetadata"]] == ["admin"], name
         else:
             assert all(not v for v in listed.values()), (name, listed)
+    with pytest.raises(ClientError) as exc:
+        admin.get_account_password_policy()
+    assert exc.value.response["Error"]["Code"] == "NoSuchEntity"
     # AWS's managed policies stay, unattached
     aws = admin.get_policy(PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")["Policy"]
     assert aws["AttachmentCount"] == 0
