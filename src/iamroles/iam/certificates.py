@@ -26,19 +26,18 @@ from cryptography.hazmat.primitives import serialization
 from iamroles.errors import (
     DuplicateCertificate,
     InvalidCertificate,
-    InvalidInput,
     KeyPairMismatch,
     LimitExceeded,
     MalformedCertificate,
     NoSuchEntity,
-    ValidationError,
 )
 from iamroles.store import ServerCertificate, SigningCertificate, User
 from iamroles.tokens import new_unique_id
 
-from .common import already_exists, entity_resource, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
+from .common import already_exists, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
 from .conflicts import DUPLICATE_CERTIFICATE
 from .context import CallContext
+from .credentials import credential_status, named_or_caller, user_resource
 from .registry import Input, Output, operation
 from .shared import register_tagging
 
@@ -72,19 +71,6 @@ def _fingerprint(cert: x509.Certificate) -> str:
 
 
 # -- signing certificates -----------------------------------------------------------------------------
-def _user_name(ctx: CallContext, inp: Input) -> str:
-    """UserName, else the calling user's (the root's certificates are not managed here)."""
-    if inp.get("UserName"):
-        return str(inp["UserName"])
-    if ctx.caller.user_key:
-        return ctx.caller.user_key
-    raise ValidationError("Must specify userName when calling with non-User credentials")
-
-
-def _user_resource(ctx: CallContext, inp: Input) -> str:
-    return entity_resource("user", "UserName")(ctx, {**inp, "UserName": _user_name(ctx, inp)})
-
-
 def _signing_out(user: User, cert: SigningCertificate) -> dict[str, Any]:
     return {"UserName": user.name, "CertificateId": cert.certificate_id, "CertificateBody": cert.body,
             "Status": cert.status, "UploadDate": cert.uploaded_at}
@@ -97,9 +83,9 @@ def _signing_of(ctx: CallContext, user: User, certificate_id: str) -> SigningCer
     return found
 
 
-@operation("UploadSigningCertificate", resource=_user_resource, write=True)
+@operation("UploadSigningCertificate", resource=user_resource, write=True)
 def upload_signing_certificate(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _user_name(ctx, inp), for_update=True)  # the owner of the quota, locked before counting
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp), for_update=True)  # the owner of the quota, locked before counting
     cert = _certificate(inp["CertificateBody"])
     _in_force(cert, ctx.now, InvalidCertificate)
     fingerprint = _fingerprint(cert)
@@ -114,27 +100,25 @@ def upload_signing_certificate(ctx: CallContext, inp: Input) -> Output:
     return {"Certificate": _signing_out(user, record)}
 
 
-@operation("ListSigningCertificates", resource=_user_resource)
+@operation("ListSigningCertificates", resource=user_resource)
 def list_signing_certificates(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _user_name(ctx, inp))
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     certs = ctx.tx.user_credentials("signing", ctx.account_id, user.id)
     chunk, meta = page(certs, inp, key=lambda c: c.uploaded_at.isoformat() + c.certificate_id)
     return {"Certificates": [_signing_out(user, c) for c in chunk], **meta}
 
 
-@operation("UpdateSigningCertificate", resource=_user_resource, write=True)
+@operation("UpdateSigningCertificate", resource=user_resource, write=True)
 def update_signing_certificate(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _user_name(ctx, inp))
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     cert = _signing_of(ctx, user, inp["CertificateId"])
-    if inp["Status"] == "Expired":
-        raise InvalidInput("Status must be Active or Inactive.")
-    ctx.tx.update_user_credential("signing", cert.certificate_id, status=inp["Status"])
+    ctx.tx.update_user_credential("signing", cert.certificate_id, status=credential_status(inp))
     return None
 
 
-@operation("DeleteSigningCertificate", resource=_user_resource, write=True)
+@operation("DeleteSigningCertificate", resource=user_resource, write=True)
 def delete_signing_certificate(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _user_name(ctx, inp))
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     ctx.tx.delete_user_credential("signing", _signing_of(ctx, user, inp["CertificateId"]).certificate_id)
     return None
 

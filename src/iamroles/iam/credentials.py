@@ -38,7 +38,7 @@ from .common import entity_resource, get_entity, page
 from .context import CallContext
 from .registry import Input, Output, operation
 
-__all__ = ["user_credential_checks"]
+__all__ = ["user_credential_checks", "named_or_caller", "user_resource", "credential_status"]
 
 SSH_KEYS_PER_USER = 5
 CREDENTIALS_PER_SERVICE = 2
@@ -60,7 +60,7 @@ def user_credential_checks(ctx: CallContext, user: User) -> None:
             raise DeleteConflict(f"Cannot delete entity, must delete {what} first.")
 
 
-def _status(inp: Input) -> str:
+def credential_status(inp: Input) -> str:
     """Update*'s Status: a credential is made Active or Inactive; Expired is a state, not a choice."""
     if inp["Status"] == "Expired":
         raise InvalidInput("Status must be Active or Inactive.")
@@ -135,9 +135,10 @@ def get_ssh_public_key(ctx: CallContext, inp: Input) -> Output:
     return {"SSHPublicKey": _ssh_out(user, record, _ssh_key(record.body), inp["Encoding"])}
 
 
-def _own_user(ctx: CallContext, inp: Input) -> str:
+def named_or_caller(ctx: CallContext, inp: Input) -> str:
     """UserName, else the calling user ("If none is specified, the UserName field is determined implicitly
-    based on the Amazon Web Services access key used to sign the request")."""
+    based on the Amazon Web Services access key used to sign the request"); the account root's own passwords,
+    keys and certificates are not managed here, so a caller that is not a user must name one."""
     if inp.get("UserName"):
         return str(inp["UserName"])
     if ctx.caller.user_key:
@@ -145,15 +146,16 @@ def _own_user(ctx: CallContext, inp: Input) -> str:
     raise ValidationError("Must specify userName when calling with non-User credentials")
 
 
-def _own_resource(ctx: CallContext, inp: Input) -> str:
+def user_resource(ctx: CallContext, inp: Input) -> str:
+    """The ARN of the user :func:`named_or_caller` names (ListServiceSpecificCredentials' AllUsers: every user)."""
     if inp.get("AllUsers"):
         return ctx.arn("user/*")
-    return _named(ctx, {**inp, "UserName": _own_user(ctx, inp)})
+    return _named(ctx, {**inp, "UserName": named_or_caller(ctx, inp)})
 
 
-@operation("ListSSHPublicKeys", resource=_own_resource)
+@operation("ListSSHPublicKeys", resource=user_resource)
 def list_ssh_public_keys(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _own_user(ctx, inp))
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     keys = ctx.tx.user_credentials("ssh", ctx.account_id, user.id)
     chunk, meta = page(keys, inp, key=lambda k: k.uploaded_at.isoformat() + k.key_id)
     items = [{"UserName": user.name, "SSHPublicKeyId": k.key_id, "Status": k.status, "UploadDate": k.uploaded_at} for k in chunk]
@@ -164,7 +166,7 @@ def list_ssh_public_keys(ctx: CallContext, inp: Input) -> Output:
 def update_ssh_public_key(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", inp["UserName"])
     record = _ssh_of(ctx, user, inp["SSHPublicKeyId"])
-    ctx.tx.update_user_credential("ssh", record.key_id, status=_status(inp))
+    ctx.tx.update_user_credential("ssh", record.key_id, status=credential_status(inp))
     return None
 
 
@@ -226,14 +228,14 @@ def create_service_specific_credential(ctx: CallContext, inp: Input) -> Output:
     return {"ServiceSpecificCredential": _credential_out(ctx, user, cred, password)}
 
 
-@operation("ListServiceSpecificCredentials", resource=_own_resource)
+@operation("ListServiceSpecificCredentials", resource=user_resource)
 def list_service_specific_credentials(ctx: CallContext, inp: Input) -> Output:
     service = _service(inp["ServiceName"]) if inp.get("ServiceName") else None
     if inp.get("AllUsers"):
         users = {u.id: u for u in ctx.tx.entities("user", ctx.account_id)}
         creds = ctx.tx.user_credentials("service", ctx.account_id)
     else:
-        user = get_entity(ctx, "user", _own_user(ctx, inp))
+        user = get_entity(ctx, "user", named_or_caller(ctx, inp))
         users = {user.id: user}
         creds = ctx.tx.user_credentials("service", ctx.account_id, user.id)
     creds = [c for c in creds if c.user_id in users and (service is None or c.service_name == service)]
@@ -243,18 +245,18 @@ def list_service_specific_credentials(ctx: CallContext, inp: Input) -> Output:
 
 
 def _target(ctx: CallContext, inp: Input) -> tuple[User, ServiceCredential]:
-    user = get_entity(ctx, "user", _own_user(ctx, inp))
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     return user, _credential_of(ctx, user, inp["ServiceSpecificCredentialId"])
 
 
-@operation("UpdateServiceSpecificCredential", resource=_own_resource, write=True)
+@operation("UpdateServiceSpecificCredential", resource=user_resource, write=True)
 def update_service_specific_credential(ctx: CallContext, inp: Input) -> Output:
     _user, cred = _target(ctx, inp)
-    ctx.tx.update_user_credential("service", cred.credential_id, status=_status(inp))
+    ctx.tx.update_user_credential("service", cred.credential_id, status=credential_status(inp))
     return None
 
 
-@operation("ResetServiceSpecificCredential", resource=_own_resource, write=True)
+@operation("ResetServiceSpecificCredential", resource=user_resource, write=True)
 def reset_service_specific_credential(ctx: CallContext, inp: Input) -> Output:
     user, cred = _target(ctx, inp)
     password = _new_password()
@@ -262,7 +264,7 @@ def reset_service_specific_credential(ctx: CallContext, inp: Input) -> Output:
     return {"ServiceSpecificCredential": _credential_out(ctx, user, cred, password)}
 
 
-@operation("DeleteServiceSpecificCredential", resource=_own_resource, write=True)
+@operation("DeleteServiceSpecificCredential", resource=user_resource, write=True)
 def delete_service_specific_credential(ctx: CallContext, inp: Input) -> Output:
     _user, cred = _target(ctx, inp)
     ctx.tx.delete_user_credential("service", cred.credential_id)

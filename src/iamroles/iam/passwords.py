@@ -36,8 +36,9 @@ from iamroles.policy import Effect
 from iamroles.store import LoginProfile, PasswordPolicy, User
 
 from .authorize import authorize, decide
-from .common import entity_resource, get_entity, lock_account
+from .common import get_entity, lock_account
 from .context import CallContext
+from .credentials import named_or_caller, user_resource
 from .registry import Input, Output, operation
 
 __all__ = ["hash_password", "verify_password", "check_password"]
@@ -104,21 +105,8 @@ def _history(profile: LoginProfile) -> str:
     return json.dumps([profile.password_hash, *json.loads(profile.previous_hashes)][:24])
 
 
-# -- whose login profile -----------------------------------------------------------------------------
-def _user_name(ctx: CallContext, inp: Input) -> str:
-    """The UserName given, or the calling user's ("If no user name is included, it defaults to the principal
-    making the request", API_CreateLoginProfile.html); the root's password is not managed here."""
-    if inp.get("UserName"):
-        return str(inp["UserName"])
-    if ctx.caller.user_key:
-        return ctx.caller.user_key
-    raise ValidationError("Must specify userName when calling with non-User credentials")
-
-
-def _user_resource(ctx: CallContext, inp: Input) -> str:
-    return entity_resource("user", "UserName")(ctx, {**inp, "UserName": _user_name(ctx, inp)})
-
-
+# -- login profiles ("If no user name is included, it defaults to the principal making the request",
+# API_CreateLoginProfile.html) ------------------------------------------------------------------------
 def _profile_missing(user: User) -> NoSuchEntity:
     return NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
 
@@ -138,10 +126,9 @@ def _profile_out(user: User, profile: LoginProfile) -> dict[str, Any]:
     return out
 
 
-# -- login profiles ----------------------------------------------------------------------------------
-@operation("CreateLoginProfile", resource=_user_resource, write=True)
+@operation("CreateLoginProfile", resource=user_resource, write=True)
 def create_login_profile(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _user_name(ctx, inp), for_update=True)  # one profile per user: its row decides
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp), for_update=True)  # one profile per user: its row decides
     if inp.get("Password") is None:
         raise ValidationError("1 validation error detected: Value null at 'password' failed to satisfy constraint: "
                               "Member must not be null")
@@ -154,13 +141,13 @@ def create_login_profile(ctx: CallContext, inp: Input) -> Output:
     return {"LoginProfile": _profile_out(user, profile)}
 
 
-@operation("GetLoginProfile", resource=_user_resource)
+@operation("GetLoginProfile", resource=user_resource)
 def get_login_profile(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _user_name(ctx, inp))
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     return {"LoginProfile": _profile_out(user, _profile_of(ctx, user))}
 
 
-@operation("UpdateLoginProfile", resource=_user_resource, write=True)
+@operation("UpdateLoginProfile", resource=user_resource, write=True)
 def update_login_profile(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", inp["UserName"], for_update=True)
     profile = _profile_of(ctx, user)
@@ -179,9 +166,9 @@ def update_login_profile(ctx: CallContext, inp: Input) -> Output:
     return None
 
 
-@operation("DeleteLoginProfile", resource=_user_resource, write=True)
+@operation("DeleteLoginProfile", resource=user_resource, write=True)
 def delete_login_profile(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", _user_name(ctx, inp), for_update=True)
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp), for_update=True)
     if not ctx.tx.delete_login_profile(ctx.account_id, user.id):
         raise _profile_missing(user)
     return None
