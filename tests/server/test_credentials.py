@@ -207,6 +207,14 @@ def test_login_profile_lifecycle_under_the_default_policy(server: Server, no_pas
     assert iam.get_login_profile(UserName=name)["LoginProfile"]["PasswordResetRequired"] is False
     assert refused(iam.update_login_profile, UserName=name, Password="short")[:2] == ("PasswordPolicyViolation", 400)
     iam.update_login_profile(UserName=name, Password=GOOD + "2")
+    # the profile belongs to the user, not to its name: renamed, the user keeps it; a new user of the old name has none
+    renamed = unique("console")
+    iam.update_user(UserName=name, NewUserName=renamed)
+    assert iam.get_login_profile(UserName=renamed)["LoginProfile"]["CreateDate"] == created["CreateDate"]
+    iam.create_user(UserName=name)
+    assert refused(iam.get_login_profile, UserName=name)[:2] == ("NoSuchEntity", 404)
+    iam.delete_user(UserName=name)
+    iam.update_user(UserName=renamed, NewUserName=name)
     # the user goes only after its password
     assert refused(iam.delete_user, UserName=name) == ("DeleteConflict", 409, "Cannot delete entity, must delete login profile first.")
     iam.delete_login_profile(UserName=name)
@@ -263,6 +271,12 @@ def test_change_password_needs_permission_and_the_old_password(server: Server, n
     # the root and a role's session have no password to change
     assert refused(iam.change_password, OldPassword=GOOD, NewPassword=GOOD + "n") == (
         "InvalidUserType", 400, "Only IAM Users can change their own password.")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": arn},
+                                                     "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    creds = as_user(server, key, "sts").assume_role(RoleArn=role, RoleSessionName="s1")["Credentials"]
+    session = server.client("iam", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert refused(session.change_password, OldPassword=GOOD, NewPassword=GOOD + "n")[:2] == ("InvalidUserType", 400)
     iam.delete_login_profile(UserName=name)
     assert refused(me.change_password, OldPassword=GOOD + "m", NewPassword=GOOD + "k") == (
         "NoSuchEntity", 404, f"Login Profile for User {name} cannot be found.")
