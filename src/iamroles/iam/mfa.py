@@ -25,9 +25,9 @@ from iamroles.errors import (
 from iamroles.tokens import totp
 
 from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, tags_in, tag_keys
-from .shared import register_tagging
 from .context import CallContext
 from .registry import Input, Output, operation
+from .shared import register_tagging
 
 __all__ = ["verify_mfa", "MfaReplay"]
 
