@@ -326,6 +326,21 @@ def test_expired_passwords_and_hard_expiry(server: Server, no_password_policy: A
     iam.delete_login_profile(UserName=name)
 
 
+def stored_hashes(srv: Server, user: str) -> tuple[str, list[str]]:
+    """The user's password hash and the earlier ones kept, read from the server's database."""
+    query = "SELECT password_hash, previous_hashes FROM login_profiles lp JOIN users u ON u.user_id = lp.user_id WHERE u.name = "
+    if srv.db_url:
+        import psycopg
+
+        with psycopg.connect(srv.db_url.replace("+psycopg", ""), autocommit=True) as conn:
+            row = conn.execute(query + "%s", (user,)).fetchone()  # type: ignore[operator]
+    else:
+        with sqlite3.connect(srv.data_dir / "iamroles.db", timeout=30) as conn:
+            row = conn.execute(query + "?", (user,)).fetchone()
+    assert row is not None
+    return row[0], json.loads(row[1])
+
+
 def test_passwords_are_stored_only_as_argon2id_and_never_shown(server: Server, no_password_policy: Any) -> None:
     iam = no_password_policy
     marks = ["Pw" + uuid.uuid4().hex[:10] + "!" for _ in range(4)]
@@ -342,17 +357,13 @@ def test_passwords_are_stored_only_as_argon2id_and_never_shown(server: Server, n
                                Password=marks[3] * 12)
     assert code == "ValidationError" and marks[3] not in message
     iam.get_login_profile(UserName=name)
-    if server.db_url:
-        import psycopg
-
-        with psycopg.connect(server.db_url.replace("+psycopg", ""), autocommit=True) as conn:
-            row = conn.execute("SELECT password_hash, previous_hashes FROM login_profiles lp JOIN users u "
-                               "ON u.user_id = lp.user_id WHERE u.name = %s", (name,)).fetchone()
-    else:
-        with sqlite3.connect(server.data_dir / "iamroles.db", timeout=30) as conn:
-            row = conn.execute("SELECT password_hash, previous_hashes FROM login_profiles lp JOIN users u "
-                               "ON u.user_id = lp.user_id WHERE u.name = ?", (name,)).fetchone()
-    assert row[0].startswith("$argon2id$") and all(h.startswith("$argon2id$") for h in json.loads(row[1]))
+    current, previous = stored_hashes(server, name)
+    assert current.startswith("$argon2id$") and all(h.startswith("$argon2id$") for h in previous)
+    assert len(previous) == 2  # the two replaced passwords (the reuse window of 5 would keep four)
+    # without a reuse window no earlier hash is kept
+    iam.delete_account_password_policy()
+    iam.update_login_profile(UserName=name, Password=marks[3])
+    assert stored_hashes(server, name)[1] == []
     assert_nowhere(server, *marks)
     iam.delete_login_profile(UserName=name)
 

@@ -1,7 +1,7 @@
 """Console passwords: login profiles, ChangePassword and the account password policy that governs them.
 
-A password is stored only as an argon2id hash (argon2-cffi; OWASP's parameters: 19 MiB, two passes); the
-hashes of earlier passwords are kept as many as the policy's PasswordReusePrevention asks. Passwords are
+A password is stored only as an argon2id hash (argon2-cffi; OWASP's parameters: 19 MiB, two passes); of
+earlier passwords only as many hashes are kept as the policy's PasswordReusePrevention asks. Passwords are
 members the model marks ``sensitive``: the protocol layer never quotes them and the audit trail records
 ``HIDDEN_DUE_TO_SECURITY_REASONS`` in their place; no message here ever contains one. The account root's
 password is not managed here (there is no console): calls without a UserName need a user's credentials.
@@ -100,9 +100,11 @@ def _reused(profile: LoginProfile, policy: PasswordPolicy | None, password: str)
     return any(verify_password(h, password) for h in earlier)
 
 
-def _history(profile: LoginProfile) -> str:
-    """The hashes to keep once the current password is replaced: as many as the largest reuse window (24)."""
-    return json.dumps([profile.password_hash, *json.loads(profile.previous_hashes)][:24])
+def _history(profile: LoginProfile, policy: PasswordPolicy | None) -> str:
+    """The earlier hashes to keep once the current password is replaced: only as many as the policy's
+    PasswordReusePrevention needs beside the new password (a hash kept is one more to crack if the database leaks)."""
+    keep = policy.reuse_prevention - 1 if policy is not None and policy.reuse_prevention else 0
+    return json.dumps([profile.password_hash, *json.loads(profile.previous_hashes)][:keep])
 
 
 # -- login profiles ("If no user name is included, it defaults to the principal making the request",
@@ -153,8 +155,10 @@ def update_login_profile(ctx: CallContext, inp: Input) -> Output:
     profile = _profile_of(ctx, user)
     values: dict[str, Any] = {}
     if inp.get("Password") is not None:
-        check_password(ctx.tx.password_policy(ctx.account_id), inp["Password"])
-        values.update(password_hash=hash_password(inp["Password"]), previous_hashes=_history(profile), password_set_at=ctx.now)
+        policy = ctx.tx.password_policy(ctx.account_id)
+        check_password(policy, inp["Password"])
+        values.update(password_hash=hash_password(inp["Password"]), previous_hashes=_history(profile, policy),
+                      password_set_at=ctx.now)
     if inp.get("PasswordResetRequired") is not None:
         values["reset_required"] = bool(inp["PasswordResetRequired"])
     if inp.get("ResetMaxSigninSessionDuration"):
@@ -207,7 +211,7 @@ def change_password(ctx: CallContext, inp: Input) -> Output:
     if _reused(profile, policy, inp["NewPassword"]):
         raise PasswordPolicyViolation(REUSE_MESSAGE)
     ctx.tx.update_login_profile(ctx.account_id, user.id, password_hash=hash_password(inp["NewPassword"]),
-                                previous_hashes=_history(profile), password_set_at=ctx.now, reset_required=False)
+                                previous_hashes=_history(profile, policy), password_set_at=ctx.now, reset_required=False)
     return None
 
 
