@@ -562,9 +562,15 @@ def test_service_specific_credentials(server: Server, iam: Any) -> None:
     assert first["ServiceUserName"] == f"{name}-at-{server.account}" and first["Status"] == "Active"
     assert first["ServiceSpecificCredentialId"].startswith("ACCA") and len(first["ServicePassword"]) >= 20
     cid = first["ServiceSpecificCredentialId"]
-    second = iam.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com",
-                                                    CredentialAgeDays=30)["ServiceSpecificCredential"]
-    assert second["ExpirationDate"] - second["CreateDate"] == timedelta(days=30)
+    # only a long-term API key may expire (API_CreateServiceSpecificCredential.html, CredentialAgeDays)
+    assert refused(iam.create_service_specific_credential, UserName=name, ServiceName="codecommit.amazonaws.com",
+                   CredentialAgeDays=30)[:2] == ("InvalidInput", 400)
+    second = iam.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com")["ServiceSpecificCredential"]
+    api_key = iam.create_service_specific_credential(UserName=name, ServiceName="bedrock.amazonaws.com",
+                                                     CredentialAgeDays=30)["ServiceSpecificCredential"]
+    assert api_key["ExpirationDate"] - api_key["CreateDate"] == timedelta(days=30)
+    assert api_key["ServiceCredentialAlias"].startswith(f"{name}-at-{server.account}") and len(api_key["ServiceCredentialSecret"]) >= 20
+    assert "ServicePassword" not in api_key and "ServiceUserName" not in api_key
     assert refused(iam.create_service_specific_credential, UserName=name, ServiceName="codecommit.amazonaws.com") == (
         "LimitExceeded", 409, "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2")
     iam.create_service_specific_credential(UserName=name, ServiceName="cassandra.amazonaws.com")  # another service's quota
@@ -573,6 +579,8 @@ def test_service_specific_credentials(server: Server, iam: Any) -> None:
     listed = iam.list_service_specific_credentials(UserName=name, ServiceName="codecommit.amazonaws.com")["ServiceSpecificCredentials"]
     assert {c["ServiceSpecificCredentialId"] for c in listed} == {cid, second["ServiceSpecificCredentialId"]}
     assert all("ServicePassword" not in c for c in listed)  # returned on create and reset only
+    keys = iam.list_service_specific_credentials(UserName=name, ServiceName="bedrock.amazonaws.com")["ServiceSpecificCredentials"]
+    assert [(k["ServiceCredentialAlias"], "ServiceCredentialSecret" in k) for k in keys] == [(api_key["ServiceCredentialAlias"], False)]
     reset = iam.reset_service_specific_credential(UserName=name, ServiceSpecificCredentialId=cid)["ServiceSpecificCredential"]
     assert reset["ServicePassword"] != first["ServicePassword"]
     iam.update_service_specific_credential(UserName=name, ServiceSpecificCredentialId=cid, Status="Inactive")
@@ -585,7 +593,8 @@ def test_service_specific_credentials(server: Server, iam: Any) -> None:
     for c in iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"]:
         iam.delete_service_specific_credential(UserName=name, ServiceSpecificCredentialId=c["ServiceSpecificCredentialId"])
     iam.delete_user(UserName=name)
-    assert_nowhere(server, first["ServicePassword"], reset["ServicePassword"], second["ServicePassword"])
+    assert_nowhere(server, first["ServicePassword"], reset["ServicePassword"], second["ServicePassword"],
+                   api_key["ServiceCredentialSecret"])
 
 
 # -- MFA devices: resync, get, tags --------------------------------------------------------------------------

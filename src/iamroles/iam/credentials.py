@@ -3,8 +3,8 @@
 AWS references: https://docs.aws.amazon.com/IAM/latest/APIReference/API_UploadSSHPublicKey.html (ssh-rsa or
 PEM, at least 2048 bits), API_GetSSHPublicKey.html (Encoding SSH or PEM; the fingerprint),
 https://docs.aws.amazon.com/codecommit/latest/userguide/setting-up-ssh-unixes.html,
-API_CreateServiceSpecificCredential.html (the password is returned only here and by
-API_ResetServiceSpecificCredential.html), https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_ssh-keys.html,
+API_CreateServiceSpecificCredential.html (the password or API key's secret is returned only here and by
+API_ResetServiceSpecificCredential.html), https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_api_keys_for_aws_services.html, https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_ssh-keys.html,
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (5 SSH public keys per user,
 2 service-specific credentials per user per service), https://docs.aws.amazon.com/IAM/latest/UserGuide/id_users_remove.html
 (a user's password, keys, certificates and service-specific credentials go before the user).
@@ -43,8 +43,12 @@ __all__ = ["user_credential_checks", "named_or_caller", "user_resource", "creden
 SSH_KEYS_PER_USER = 5
 CREDENTIALS_PER_SERVICE = 2
 MIN_RSA_BITS = 2048
-# the services that take a user name and password (Amazon Bedrock's API keys are of another form, not issued here)
-SERVICES = frozenset({"codecommit.amazonaws.com", "cassandra.amazonaws.com"})
+# Services that take a user name and password, and those that take a long-term API key (an alias and a secret,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_api_keys_for_aws_services.html); only an API key
+# may expire (CredentialAgeDays: "only valid for services that support long-term API keys").
+PASSWORD_SERVICES = frozenset({"codecommit.amazonaws.com", "cassandra.amazonaws.com"})
+API_KEY_SERVICES = frozenset({"bedrock.amazonaws.com", "logs.amazonaws.com"})
+SERVICES = PASSWORD_SERVICES | API_KEY_SERVICES
 
 _named = entity_resource("user", "UserName")
 
@@ -200,15 +204,18 @@ def _credential_of(ctx: CallContext, user: User, credential_id: str) -> ServiceC
     return found
 
 
-def _credential_out(ctx: CallContext, user: User, cred: ServiceCredential, password: str | None = None) -> dict[str, Any]:
+def _credential_out(ctx: CallContext, user: User, cred: ServiceCredential, secret: str | None = None) -> dict[str, Any]:
+    """``secret`` (the password or API key's secret) only on create and reset."""
     expired = cred.expires_at is not None and ctx.now >= cred.expires_at
+    api_key = cred.service_name in API_KEY_SERVICES
     out: dict[str, Any] = {"UserName": user.name, "ServiceSpecificCredentialId": cred.credential_id,
-                           "ServiceName": cred.service_name, "ServiceUserName": cred.service_user_name,
-                           "Status": "Expired" if expired else cred.status, "CreateDate": cred.created_at}
+                           "ServiceName": cred.service_name, "Status": "Expired" if expired else cred.status,
+                           "CreateDate": cred.created_at}
+    out["ServiceCredentialAlias" if api_key else "ServiceUserName"] = cred.service_user_name
     if cred.expires_at is not None:
         out["ExpirationDate"] = cred.expires_at
-    if password is not None:
-        out["ServicePassword"] = password
+    if secret is not None:
+        out["ServiceCredentialSecret" if api_key else "ServicePassword"] = secret
     return out
 
 
@@ -219,11 +226,16 @@ def create_service_specific_credential(ctx: CallContext, inp: Input) -> Output:
     existing = [c for c in ctx.tx.user_credentials("service", ctx.account_id, user.id) if c.service_name == service]
     if len(existing) >= CREDENTIALS_PER_SERVICE:
         raise LimitExceeded(f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {CREDENTIALS_PER_SERVICE}")
-    credential_id, password = new_unique_id("ACCA"), _new_password()
     days = inp.get("CredentialAgeDays")
-    cred = ServiceCredential(credential_id, ctx.account_id, user.id, service, f"{user.name}-at-{ctx.account_id}",
-                             _seal(ctx, credential_id, password), "Active", ctx.now,
-                             ctx.now + timedelta(days=days) if days else None)
+    if days is not None and service not in API_KEY_SERVICES:
+        raise InvalidInput(f"CredentialAgeDays is only valid for services that support long-term API keys "
+                           f"({', '.join(sorted(API_KEY_SERVICES))}).")
+    credential_id, password = new_unique_id("ACCA"), _new_password()
+    # the alias of an API key: the user's name and a suffix of version and creation time (the model's description)
+    name = (f"{user.name}-at-{ctx.account_id}+v1-{ctx.now:%Y%m%d%H%M%S}" if service in API_KEY_SERVICES
+            else f"{user.name}-at-{ctx.account_id}")
+    cred = ServiceCredential(credential_id, ctx.account_id, user.id, service, name, _seal(ctx, credential_id, password),
+                             "Active", ctx.now, ctx.now + timedelta(days=days) if days else None)
     ctx.tx.insert_user_credential("service", cred)
     return {"ServiceSpecificCredential": _credential_out(ctx, user, cred, password)}
 
