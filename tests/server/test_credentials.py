@@ -527,6 +527,14 @@ def test_server_certificates(server: Server, iam: Any) -> None:
     iam.untag_server_certificate(ServerCertificateName=new, TagKeys=["team"])
     assert iam.list_server_certificate_tags(ServerCertificateName=new)["Tags"] == [{"Key": "env", "Value": "prod"}]
     assert iam.get_server_certificate(ServerCertificateName=new)["ServerCertificate"]["ServerCertificateMetadata"]["Path"] == "/elb/"
+    # a rename needs the permission on the new ARN too (API_UpdateServerCertificate.html): allowed on /elb/ only,
+    # a user cannot move it out of /elb/
+    _, key = user_with_key(iam, allow("iam:UpdateServerCertificate", f"arn:aws:iam::{server.account}:server-certificate/elb/*"))
+    mover = as_user(server, key)
+    assert refused(mover.update_server_certificate, ServerCertificateName=new, NewPath="/cloudfront/")[:2] == ("AccessDenied", 403)
+    mover.update_server_certificate(ServerCertificateName=new, NewServerCertificateName=new + "-2")
+    iam.update_server_certificate(ServerCertificateName=new + "-2", NewServerCertificateName=new)
+    assert iam.get_server_certificate(ServerCertificateName=new)["ServerCertificate"]["ServerCertificateMetadata"]["Path"] == "/elb/"
     iam.delete_server_certificate(ServerCertificateName=new)
     assert refused(iam.delete_server_certificate, ServerCertificateName=new)[:2] == ("NoSuchEntity", 404)
     # the private key was sealed: not in the database, the trail or the log

@@ -35,6 +35,7 @@ from iamroles.store import ServerCertificate, SigningCertificate, User
 from iamroles.tokens import new_unique_id
 
 from .common import already_exists, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
+from .authorize import authorize
 from .conflicts import DUPLICATE_CERTIFICATE
 from .context import CallContext
 from .credentials import credential_status, named_or_caller, user_resource
@@ -229,10 +230,13 @@ def list_server_certificates(ctx: CallContext, inp: Input) -> Output:
 
 @operation("UpdateServerCertificate", resource=_server_resource, write=True)
 def update_server_certificate(ctx: CallContext, inp: Input) -> Output:
+    """A new name or path; the caller must be allowed it on the certificate's new ARN as well as on its old one
+    ("must have permission to change the server certificate with the old name and the new name")."""
     lock_account(ctx)  # names are unique per account: the account's row orders renames and uploads
     cert = _server_of(ctx, inp["ServerCertificateName"], for_update=True)
     new_name = inp.get("NewServerCertificateName") or cert.name
     new_path = inp.get("NewPath") or cert.path
+    authorize(ctx, "iam:UpdateServerCertificate", _server_arn(ctx, new_name, new_path))
     if new_name.lower() != cert.key and ctx.tx.server_certificate(ctx.account_id, new_name) is not None:
         raise already_exists("server_certificate", new_name)
     ctx.tx.move_server_certificate(ctx.account_id, cert.key, new_name, new_path, _server_arn(ctx, new_name, new_path))
