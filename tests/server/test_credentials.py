@@ -629,8 +629,13 @@ def test_mfa_resync_get_and_tags(server: Server, iam: Any) -> None:
     iam.resync_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1=totp.code_at(seed, ahead),
                           AuthenticationCode2=totp.code_at(seed, ahead + 1))
     assert sts.get_session_token(SerialNumber=serial, TokenCode=totp.code_at(seed, ahead + 2))["Credentials"]["AccessKeyId"]
+    # the user goes only after its device (id_users_remove.html: "Deactivate the MFA device")
+    for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
+    assert refused(iam.delete_user, UserName=name) == ("DeleteConflict", 409, "Cannot delete entity, must deactivate MFA devices first.")
     iam.deactivate_mfa_device(UserName=name, SerialNumber=serial)
     iam.delete_virtual_mfa_device(SerialNumber=serial)
+    iam.delete_user(UserName=name)
 
 
 # -- quotas under concurrent requests ----------------------------------------------------------------------

@@ -54,14 +54,16 @@ _named = entity_resource("user", "UserName")
 
 
 def user_credential_checks(ctx: CallContext, user: User) -> None:
-    """DeleteConflict while the user still has a password, an SSH key, a signing certificate or a
-    service-specific credential (access keys, policies and groups are checked by DeleteUser itself)."""
+    """DeleteConflict while the user still has a password, an SSH key, a signing certificate, a
+    service-specific credential or an MFA device (access keys, policies and groups are checked by DeleteUser itself)."""
     if ctx.tx.login_profile(ctx.account_id, user.id) is not None:
         raise DeleteConflict("Cannot delete entity, must delete login profile first.")
     for kind, what in (("signing", "signing certificates"), ("ssh", "SSH public keys"),
                        ("service", "service specific credentials")):
         if ctx.tx.user_credentials(kind, ctx.account_id, user.id):
             raise DeleteConflict(f"Cannot delete entity, must delete {what} first.")
+    if ctx.tx.mfa_devices(ctx.account_id, user.key):  # else the device stays assigned to a user that is gone
+        raise DeleteConflict("Cannot delete entity, must deactivate MFA devices first.")
 
 
 def credential_status(inp: Input) -> str:
