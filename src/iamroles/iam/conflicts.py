@@ -33,6 +33,7 @@ CONCURRENT_MODIFICATION = frozenset({
     "UntagInstanceProfile", "UntagMFADevice", "UntagOpenIDConnectProvider", "UntagPolicy", "UntagRole", "UntagServerCertificate", "UntagUser",
     "UpdateOpenIDConnectProvider", "UpdateOpenIDConnectProviderThumbprint", "UpdateUser",
     "UploadServerCertificate", "UploadSigningCertificate",
+    "CreateSAMLProvider", "DeleteSAMLProvider", "TagSAMLProvider", "UntagSAMLProvider", "UpdateSAMLProvider",
 })
 
 _EXISTS = {
@@ -44,12 +45,13 @@ _EXISTS = {
     "oidc": "Provider with url https://{} already exists.",
     "mfa": "MFADevice entity at the same path and name already exists.",
     "server_certificate": "The Server Certificate with name {} already exists.",
+    "saml": "SAMLProvider {} already exists.",
 }
 
 
 def already_exists(kind: str, name: str) -> EntityAlreadyExists:
     """EntityAlreadyExists as AWS words it for a user, group, role, instance profile, managed policy,
-    OIDC provider (``name``: its URL without https://) or virtual MFA device."""
+    OIDC provider (``name``: its URL without https://), virtual MFA device or SAML provider."""
     return EntityAlreadyExists(_EXISTS[kind].format(name))
 
 

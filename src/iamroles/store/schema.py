@@ -322,6 +322,25 @@ server_certificates = _entity(
     Column("expiration", TS, nullable=False),
 )
 
+# SAML 2.0 identity providers: the metadata document as given, with what AssumeRoleWithSAML needs read out of
+# it once (the issuer, the signing certificates as base64 DER, a JSON list); private_keys: the keys that decrypt
+# encrypted assertions, a JSON list of {id, created, sealed (base64, sealed under the master key)}.
+saml_providers = Table(
+    "saml_providers",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("uuid", String(64), nullable=False),
+    Column("metadata_document", Text, nullable=False),
+    Column("issuer", String(1024), nullable=False),
+    Column("certificates", Text, nullable=False),
+    Column("valid_until", TS, nullable=True),
+    Column("encryption_mode", String(16), nullable=True),
+    Column("private_keys", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
 # What a test-mode reset leaves alone: the accounts (and their policy generations, which it bumps), the keys
 # that seal session tokens, and the audit trail. Every other table is IAM state and is wiped, so a table added
 # later is wiped without anyone remembering to list it (the users, access keys, attachments and policies that
@@ -337,6 +356,7 @@ __all__ = [
     "signing_certificates",
     "server_certificates",
     "oidc_providers",
+    "saml_providers",
     "mfa_devices",
     "signing_keys",
     "audit_events",

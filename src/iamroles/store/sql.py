@@ -69,6 +69,7 @@ ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
 COUNTED: dict[str, Table] = {
     "user": t.users, "group": t.groups, "role": t.roles, "instance_profile": t.instance_profiles,
     "policy": t.policies, "oidc": t.oidc_providers, "mfa": t.mfa_devices,
+    "saml": t.saml_providers,
 }
 _KIND_OF_TABLE = {table.name: kind for kind, table in COUNTED.items()}
 _KIND_OF_TABLE[t.server_certificates.name] = "server_certificate"
@@ -696,6 +697,25 @@ class Tx:
 
     def delete_oidc_provider(self, arn: str) -> None:
         self._w(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn))
+
+    # -- SAML providers ------------------------------------------------------------------------------
+    def saml_provider(self, arn: str, for_update: bool = False) -> dict[str, Any] | None:
+        q = select(t.saml_providers).where(t.saml_providers.c.arn == arn)
+        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
+        return _row_dict(row) if row else None
+
+    def saml_providers(self, account_id: str) -> list[dict[str, Any]]:
+        c = t.saml_providers.c
+        return [_row_dict(r) for r in self.c.execute(select(t.saml_providers).where(c.account_id == account_id).order_by(c.arn))]
+
+    def insert_saml_provider(self, **values: Any) -> None:
+        self._w(insert(t.saml_providers).values(**values))
+
+    def update_saml_provider(self, arn: str, **values: Any) -> None:
+        self._w(update(t.saml_providers).where(t.saml_providers.c.arn == arn).values(**values))
+
+    def delete_saml_provider(self, arn: str) -> None:
+        self._w(delete(t.saml_providers).where(t.saml_providers.c.arn == arn))
 
     # -- MFA devices --------------------------------------------------------------------------------
     def mfa_device(self, serial: str, for_update: bool = False) -> dict[str, Any] | None:

@@ -28,7 +28,8 @@ from .sessions import _packed, _role_from_arn, _session_policies, issue
 
 __all__ = ["UNSIGNED_OPERATIONS", "JwksCache"]
 
-UNSIGNED_OPERATIONS = frozenset({("sts", "AssumeRoleWithWebIdentity")})
+# the identity token or SAML response is the credential: these calls are not signed (as on AWS)
+UNSIGNED_OPERATIONS = frozenset({("sts", "AssumeRoleWithWebIdentity"), ("sts", "AssumeRoleWithSAML")})
 _SKEW = 300
 
 

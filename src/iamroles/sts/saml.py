@@ -1,0 +1,401 @@
+"""AssumeRoleWithSAML: SAML 2.0 federation (an IdP's signed authentication response is the credential).
+
+The request is unsigned, as on AWS. The response is parsed with entities, DTDs and the network off
+(iam.saml.safe_xml); its XML signature is checked by signxml against the certificates of the provider's
+metadata, and from then on only what signxml returns as signed is read, never the document it came in:
+that is what defeats signature wrapping (an unsigned assertion placed beside, before or around a signed
+one). Either the Response or its one Assertion may be signed; when the Response is, the Assertion read is
+the one inside the signed Response. A document with more than one Assertion is refused outright. Every
+value read is an element's whole text, refused if the element holds a comment or a child (so a comment
+planted inside NameID changes nothing that the signature covered).
+
+The assertion must be issued by the provider's entity id, for AWS's audience, to AWS's sign-in endpoint
+(Recipient), within its validity; its Role attribute must pair the requested role with the requested
+provider. The role's trust policy then decides, with the ``saml:*`` condition keys.
+
+AWS references: https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithSAML.html,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_saml_assertions.html,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-saml
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from lxml import etree
+
+from iamroles.errors import (AccessDenied, ExpiredTokenException, IDPRejectedClaim, InvalidIdentityToken,
+                             InvalidParameterValue, PackedPolicyTooLarge, ValidationError)
+from iamroles.iam.context import CallContext
+from iamroles.iam.registry import Input, Output, operation
+from iamroles.iam.saml import XmlRefused, safe_xml
+from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
+
+from .sessions import MAX_SESSION_TAGS, _packed, _role_from_arn, _session_policies, issue
+
+__all__ = ["Assertion", "read_response"]
+
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+_NS = {"saml": SAML, "samlp": SAMLP, "ds": DS}
+_AWS_ATTR = "https://aws.amazon.com/SAML/Attributes/"
+_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+_NAMEID_PREFIX = "urn:oasis:names:tc:SAML:2.0:nameid-format:"
+_SKEW = timedelta(minutes=5)  # an IdP's clock a little ahead of ours: NotBefore only, never expiry
+# AWS's sign-in endpoint, global or regional, optionally with the provider's own ACS path (/saml/acs/<UUID>):
+# the Recipient (and an Audience) an assertion for AWS names (id_roles_providers_create_saml_assertions.html)
+_SIGNIN = re.compile(r"https://(?:[a-z0-9-]+\.)?signin\.(?:aws\.amazon\.com|amazonaws-us-gov\.com|amazonaws\.cn)/saml"
+                     r"(?:/acs/(?P<uuid>[A-Z0-9]+))?")
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
+_SOURCE_IDENTITY = re.compile(r"[\w+=,.@-]{2,64}")
+# saml:* condition keys filled from attributes named by these OIDs (reference_policies_iam-condition-keys.html)
+_OID_KEYS = {
+    "urn:oid:2.5.4.3": "saml:cn",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.1": "saml:edupersonaffiliation",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.11": "saml:edupersonassurance",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.7": "saml:edupersonentitlement",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.2": "saml:edupersonnickname",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.3": "saml:edupersonorgdn",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.4": "saml:edupersonorgunitdn",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.5": "saml:edupersonprimaryaffiliation",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.8": "saml:edupersonprimaryorgunitdn",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.6": "saml:edupersonprincipalname",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.9": "saml:edupersonscopedaffiliation",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.10": "saml:edupersontargetedid",
+    "urn:oid:2.5.4.42": "saml:givenName",
+    "urn:oid:0.9.2342.19200300.100.1.3": "saml:mail",
+    "urn:oid:2.5.4.41": "saml:name",
+    "urn:oid:2.5.4.4": "saml:surname",
+    "urn:oid:0.9.2342.19200300.100.1.1": "saml:uid",
+    "urn:oid:2.5.4.45": "saml:x500UniqueIdentifier",
+}
+
+
+def _bad(message: str) -> InvalidIdentityToken:
+    return InvalidIdentityToken(message)
+
+
+def _text(element: etree._Element | None, what: str) -> str:
+    """An element's whole text; refused when it holds anything but text (a comment, a child element), since
+    text split around a comment is where parsers disagree on what a value is."""
+    if element is None:
+        raise _bad(f"The SAML assertion has no {what}.")
+    if len(element):  # lxml counts comments and processing instructions as children too
+        raise _bad(f"The SAML assertion's {what} must hold text only.")
+    return (element.text or "").strip()
+
+
+def _instant(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(f"The SAML assertion's {what} is not a valid time.") from None
+    if when.tzinfo is None:
+        raise _bad(f"The SAML assertion's {what} has no time zone.")
+    return when
+
+
+@dataclass(slots=True)
+class Assertion:
+    """What a verified assertion says, as AssumeRoleWithSAML uses it."""
+
+    issuer: str
+    subject: str
+    subject_format: str
+    recipient: str
+    not_on_or_after: datetime
+    not_before: datetime | None
+    conditions_not_on_or_after: datetime | None
+    audiences: list[str]
+    session_not_on_or_after: datetime | None
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _decode(raw: str) -> bytes:
+    try:
+        return base64.b64decode("".join(raw.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad("The SAML assertion is not valid base64.") from None
+
+
+def _verified(root: etree._Element, certificates: list[str]) -> etree._Element:
+    """The element the document's signature covers, checked against each of the provider's certificates:
+    the Response when it carries a signature of its own (enveloped, first child level), else its Assertion."""
+    from signxml import SignatureConfiguration, XMLVerifier
+    from signxml.exceptions import SignXMLException
+
+    response_signed = root.find("ds:Signature", _NS) is not None
+    location = "./" if response_signed else f"./{{{SAML}}}Assertion/"
+    config = SignatureConfiguration(location=location, expect_references=1)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+    for cert in certificates:
+        pem = "-----BEGIN CERTIFICATE-----\n" + cert + "\n-----END CERTIFICATE-----\n"
+        try:
+            result = XMLVerifier().verify(root, x509_cert=pem, expect_config=config, parser=parser)
+        except (SignXMLException, ValueError):
+            continue
+        signed = result.signed_xml if not isinstance(result, list) else None
+        if signed is None:
+            break
+        if response_signed and (signed.tag != f"{{{SAMLP}}}Response" or signed.get("ID") != root.get("ID")):
+            break  # the Response's signature must cover the Response itself
+        if not response_signed and signed.tag != f"{{{SAML}}}Assertion":
+            break
+        return signed
+    raise _bad("Response signature invalid")  # as STS words it (cevoaustralia/aws-google-auth#270)
+
+
+def read_response(provider: dict[str, Any], raw: str) -> Assertion:
+    """The provider's verified assertion in a base64 SAML Response, or InvalidIdentityToken / IDPRejectedClaim.
+    An EncryptedAssertion is refused: iamroles does not decrypt XML encryption, so a provider whose
+    AssertionEncryptionMode is Required accepts no assertion."""
+    try:
+        root = safe_xml(_decode(raw))
+    except XmlRefused:
+        raise _bad("The SAML response is not well-formed XML, or declares a DTD.") from None
+    if root.tag != f"{{{SAMLP}}}Response":
+        raise _bad("The SAML assertion must be a SAML 2.0 Response.")
+    if root.find(".//saml:EncryptedAssertion", _NS) is not None:
+        raise _bad("Encrypted SAML assertions are not supported by this service.")
+    if provider["encryption_mode"] == "Required":
+        raise _bad("The SAML provider requires encrypted assertions.")
+    if sum(1 for _ in root.iter(f"{{{SAML}}}Assertion")) != 1:
+        raise _bad("The SAML response must contain exactly one Assertion.")
+    signed = _verified(root, json.loads(provider["certificates"]))
+    if signed.tag == f"{{{SAMLP}}}Response":
+        status = signed.find("samlp:Status/samlp:StatusCode", _NS)
+        if status is None or status.get("Value") != _SUCCESS:
+            raise IDPRejectedClaim("The identity provider reported that authentication failed.")
+        found = signed.findall("saml:Assertion", _NS)
+        if len(found) != 1:
+            raise _bad("The SAML response must contain exactly one Assertion.")
+        assertion = found[0]
+    else:
+        status = root.find("samlp:Status/samlp:StatusCode", _NS)
+        if status is None or status.get("Value") != _SUCCESS:
+            raise IDPRejectedClaim("The identity provider reported that authentication failed.")
+        assertion = signed
+    return _read_assertion(assertion)
+
+
+def _read_assertion(a: etree._Element) -> Assertion:
+    issuer = _text(a.find("saml:Issuer", _NS), "Issuer")
+    subject = a.find("saml:Subject", _NS)
+    if subject is None:
+        raise _bad("The SAML assertion has no Subject.")
+    names = subject.findall("saml:NameID", _NS)
+    if len(names) != 1:
+        raise _bad("The SAML assertion's Subject must have exactly one NameID.")
+    name_id = _text(names[0], "NameID")
+    if not name_id:
+        raise _bad("The SAML assertion's NameID is empty.")
+    confirmations = subject.findall("saml:SubjectConfirmation", _NS)
+    if len(confirmations) != 1 or confirmations[0].get("Method") != _BEARER:
+        raise _bad("The SAML assertion must have exactly one bearer SubjectConfirmation.")
+    data = confirmations[0].find("saml:SubjectConfirmationData", _NS)
+    if data is None or data.get("Recipient") is None or data.get("NotOnOrAfter") is None:
+        raise _bad("The SAML assertion's SubjectConfirmationData must have NotOnOrAfter and Recipient.")
+    not_on_or_after = _instant(data.get("NotOnOrAfter"), "NotOnOrAfter")
+    assert not_on_or_after is not None
+    conditions = a.find("saml:Conditions", _NS)
+    audiences: list[str] = []
+    not_before = conditions_end = None
+    if conditions is not None:
+        not_before = _instant(conditions.get("NotBefore"), "NotBefore")
+        conditions_end = _instant(conditions.get("NotOnOrAfter"), "NotOnOrAfter")
+        audiences = [_text(e, "Audience") for e in conditions.findall("saml:AudienceRestriction/saml:Audience", _NS)]
+    authn = a.find("saml:AuthnStatement", _NS)
+    session_end = _instant(authn.get("SessionNotOnOrAfter"), "SessionNotOnOrAfter") if authn is not None else None
+    attributes: dict[str, list[str]] = {}
+    for attr in a.findall("saml:AttributeStatement/saml:Attribute", _NS):
+        values = [_text(v, "AttributeValue") for v in attr.findall("saml:AttributeValue", _NS)]
+        attributes.setdefault(attr.get("Name", ""), []).extend(values)
+    return Assertion(issuer=issuer, subject=name_id, subject_format=names[0].get("Format", ""),
+                     recipient=data.get("Recipient", ""), not_on_or_after=not_on_or_after, not_before=not_before,
+                     conditions_not_on_or_after=conditions_end, audiences=audiences,
+                     session_not_on_or_after=session_end, attributes=attributes)
+
+
+def _check_validity(ctx: CallContext, a: Assertion, provider: dict[str, Any]) -> None:
+    now = ctx.now
+    for end in (a.not_on_or_after, a.conditions_not_on_or_after):
+        if end is not None and now >= end:
+            raise ExpiredTokenException("Token is expired")
+    if a.not_before is not None and now + _SKEW < a.not_before:
+        raise _bad("The SAML assertion is not yet valid (NotBefore).")
+    if a.issuer != provider["issuer"]:
+        raise _bad("Issuer not present in specified provider")  # as STS words it (dbeaver/cloudbeaver#3112)
+    recipient = _SIGNIN.fullmatch(a.recipient)
+    if recipient is None or recipient.group("uuid") not in (None, provider["uuid"]):
+        raise _bad("The SAML assertion's Recipient is not this service's sign-in endpoint.")
+    accepted = {"urn:amazon:webservices"}
+    if not any(aud in accepted or _own_endpoint(aud, provider) for aud in a.audiences):
+        raise _bad("The SAML assertion's audience does not include AWS.")
+
+
+def _own_endpoint(url: str, provider: dict[str, Any]) -> bool:
+    m = _SIGNIN.fullmatch(url)
+    return m is not None and m.group("uuid") in (None, provider["uuid"])
+
+
+def _subject_type(fmt: str) -> str:
+    """SubjectType / saml:sub_type: the NameID Format with SAML 2.0's prefix removed (API_AssumeRoleWithSAML)."""
+    return fmt[len(_NAMEID_PREFIX):] if fmt.startswith(_NAMEID_PREFIX) else fmt
+
+
+def _single(a: Assertion, name: str) -> str | None:
+    values = a.attributes.get(_AWS_ATTR + name)
+    if values is None:
+        return None
+    if len(values) != 1:
+        raise _bad(f"The SAML attribute {name} must have exactly one value.")
+    return values[0]
+
+
+def _role_pair(a: Assertion, role_arn: str, provider_arn: str) -> bool:
+    """Whether a Role attribute value pairs this role with this provider ("role-arn,provider-arn", either order)."""
+    for value in a.attributes.get(_AWS_ATTR + "Role", []):
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) == 2 and sorted(parts) == sorted([role_arn, provider_arn]):
+            return True
+    return False
+
+
+def _session_tags(a: Assertion) -> tuple[dict[str, str], tuple[str, ...]]:
+    tags: dict[str, str] = {}
+    prefix = _AWS_ATTR + "PrincipalTag:"
+    for name, values in a.attributes.items():
+        if name.startswith(prefix):
+            if len(values) != 1:
+                raise _bad(f"The session tag {name[len(prefix):]} must have exactly one value.")
+            key = name[len(prefix):]
+            if not key or key.lower() in {k.lower() for k in tags}:
+                raise InvalidParameterValue("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+            tags[key] = values[0]
+    if len(tags) > MAX_SESSION_TAGS:
+        raise ValidationError("1 validation error detected: Value at 'tags' failed to satisfy constraint: "
+                              f"Member must have length less than or equal to {MAX_SESSION_TAGS}")
+    transitive = tuple(a.attributes.get(_AWS_ATTR + "TransitiveTagKeys", []))
+    for key in transitive:
+        if key not in tags:
+            raise InvalidParameterValue(f"The specified transitive tag key {key} must be included in the requested tags.")
+    return tags, transitive
+
+
+def _condition_keys(a: Assertion, provider: dict[str, Any], account: str, name: str) -> dict[str, Any]:
+    qualifier = base64.b64encode(hashlib.sha1((a.issuer + account + "/" + name).encode()).digest()).decode()  # noqa: S324
+    keys: dict[str, Any] = {
+        "saml:aud": a.recipient,
+        "saml:iss": a.issuer,
+        "saml:sub": a.subject,
+        "saml:sub_type": _subject_type(a.subject_format),
+        "saml:namequalifier": qualifier,
+        "saml:doc": f"{account}/{name}",
+        "aws:FederatedProvider": provider["arn"],
+    }
+    for oid, key in _OID_KEYS.items():
+        if oid in a.attributes:
+            keys[key] = a.attributes[oid]
+    return keys
+
+
+@operation("AssumeRoleWithSAML", resource=None, service="sts")
+def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
+    role_arn, provider_arn = inp["RoleArn"], inp["PrincipalArn"]
+    named, role_named = Arn.maybe(provider_arn), Arn.maybe(role_arn)
+    if named is None or not named.is_iam("saml-provider") or role_named is None or not role_named.is_iam("role"):
+        raise ValidationError("Request ARN is invalid")  # STS's words (oktadev/okta-aws-cli-assume-role#307)
+    provider = ctx.tx.saml_provider(provider_arn) if named.partition == ctx.partition else None
+    if provider is None or named.account != role_named.account:
+        raise _bad("Specified provider doesn't exist")
+    a = read_response(provider, inp["SAMLAssertion"])
+    _check_validity(ctx, a, provider)
+    session_name = _single(a, "RoleSessionName")
+    if session_name is None or not _SESSION_NAME.fullmatch(session_name):
+        raise _bad("The SAML assertion's RoleSessionName attribute must be 2 to 64 characters of [\\w+=,.@-].")
+    source_identity = _single(a, "SourceIdentity")
+    if source_identity is not None and not _SOURCE_IDENTITY.fullmatch(source_identity):
+        raise _bad("The SAML assertion's SourceIdentity attribute must be 2 to 64 characters of [\\w+=,.@-].")
+    tags, transitive = _session_tags(a)
+    denied = AccessDenied("Not authorized to perform sts:AssumeRoleWithSAML")
+    if not _role_pair(a, role_arn, provider_arn):
+        raise denied
+    role = _role_from_arn(ctx, role_arn)
+    if role is None:
+        raise denied
+    context = _condition_keys(a, provider, role.account_id, named.name)
+    context.update({"sts:RoleSessionName": session_name, "aws:SourceIp": ctx.source_ip,
+                    "aws:SecureTransport": "true" if ctx.secure_transport else "false"})
+    actions = ["sts:AssumeRoleWithSAML"]
+    if tags:
+        actions.append("sts:TagSession")
+        context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
+        context["aws:TagKeys"] = list(tags)
+        if transitive:
+            context["sts:TransitiveTagKeys"] = list(transitive)
+    if source_identity:
+        actions.append("sts:SetSourceIdentity")
+        context["sts:SourceIdentity"] = source_identity
+    principal = Principal(PrincipalType.WEB_IDENTITY, federated=provider_arn)
+    trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
+    for action in actions:
+        decision = evaluate(Request(principal, action, role_arn, role.account_id, context, ctx.now), PolicySet(resource=trust))
+        if not decision.allowed:
+            raise AccessDenied(f"Not authorized to perform {action}")
+    duration = _duration(ctx, inp, a, role.max_session_duration)
+    policy, arns = _session_policies(ctx, inp)
+    packed = _packed(policy, arns, tags)
+    if packed > 100:
+        raise PackedPolicyTooLarge(f"Packed policy consumes {packed}% of allotted space, please use smaller policy.")
+    credentials, claims = issue(
+        ctx, kind="assumed-role", duration=duration, account=role.account_id,
+        arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+        user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
+        policy=policy, policy_arns=arns, tags=tags, transitive=transitive, source_identity=source_identity,
+    )
+    out: dict[str, Any] = {
+        "Credentials": credentials,
+        "AssumedRoleUser": {"AssumedRoleId": claims.user_id, "Arn": claims.arn},
+        "Subject": a.subject,
+        "SubjectType": _subject_type(a.subject_format),
+        "Issuer": a.issuer,
+        "Audience": a.recipient,
+        "NameQualifier": context["saml:namequalifier"],
+    }
+    if policy or arns or tags:
+        out["PackedPolicySize"] = packed
+    if source_identity:
+        out["SourceIdentity"] = source_identity
+    ctx.extra["role_used"] = (role.account_id, role.key)
+    return out
+
+
+def _duration(ctx: CallContext, inp: Input, a: Assertion, role_max: int) -> int:
+    """DurationSeconds, else the SessionDuration attribute (900 to 43200), else an hour; at most the role's
+    MaxSessionDuration, and never past the AuthnStatement's SessionNotOnOrAfter (API_AssumeRoleWithSAML)."""
+    duration = inp.get("DurationSeconds")
+    if duration is None:
+        attr = _single(a, "SessionDuration")
+        if attr is not None:
+            if not attr.isdigit() or not 900 <= int(attr) <= 43200:
+                raise _bad("The SAML assertion's SessionDuration attribute must be an integer from 900 to 43200.")
+            duration = int(attr)
+    duration = duration or 3600
+    if duration > role_max:
+        raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    if a.session_not_on_or_after is not None:
+        left = int((a.session_not_on_or_after - ctx.now).total_seconds())
+        if left <= 0:
+            raise ExpiredTokenException("Token is expired")
+        duration = min(duration, left)
+    return duration
