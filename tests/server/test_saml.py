@@ -138,6 +138,43 @@ class IdP:
         return encode(self.response(self.sign(self.assertion(**kw))))
 
 
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+
+
+def encrypt(assertion: etree._Element, sp_key: rsa.RSAPublicKey, mode: str = "gcm",
+            oaep_digest: Any = hashes.SHA1) -> etree._Element:
+    """An EncryptedAssertion as IdPs write it (XML Encryption: AES-256-GCM or AES-128-CBC content, the key under
+    the service provider's RSA key by RSA-OAEP); written here, as an IdP would, to test decryption."""
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    plain = etree.tostring(assertion)
+    if mode == "gcm":
+        key, iv = os.urandom(32), os.urandom(12)
+        blob, algorithm = iv + AESGCM(key).encrypt(iv, plain, None), XENC11 + "aes256-gcm"
+    else:
+        key, iv = os.urandom(16), os.urandom(16)
+        pad = 16 - len(plain) % 16
+        padded = plain + os.urandom(pad - 1) + bytes([pad])
+        enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        blob, algorithm = iv + enc.update(padded) + enc.finalize(), XENC + "aes128-cbc"
+    wrapped = sp_key.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=oaep_digest(), label=None))
+    ea = etree.Element(f"{{{SAML}}}EncryptedAssertion", nsmap={"saml": SAML, "xenc": XENC, "ds": DS})
+    data = etree.SubElement(ea, f"{{{XENC}}}EncryptedData", Type=XENC + "Element")
+    etree.SubElement(data, f"{{{XENC}}}EncryptionMethod", Algorithm=algorithm)
+    ek = etree.SubElement(etree.SubElement(data, f"{{{DS}}}KeyInfo"), f"{{{XENC}}}EncryptedKey")
+    method = etree.SubElement(ek, f"{{{XENC}}}EncryptionMethod", Algorithm=XENC + "rsa-oaep-mgf1p")
+    if oaep_digest is hashes.SHA256:
+        etree.SubElement(method, f"{{{DS}}}DigestMethod", Algorithm=XENC + "sha256")
+    etree.SubElement(etree.SubElement(ek, f"{{{XENC}}}CipherData"), f"{{{XENC}}}CipherValue").text = base64.b64encode(wrapped).decode()
+    etree.SubElement(etree.SubElement(data, f"{{{XENC}}}CipherData"), f"{{{XENC}}}CipherValue").text = base64.b64encode(blob).decode()
+    return ea
+
+
 def encode(element: etree._Element | bytes) -> str:
     data = element if isinstance(element, bytes) else etree.tostring(element)
     return base64.b64encode(data).decode()
@@ -288,6 +325,63 @@ def test_saml_provider_private_keys(server: Server, idp: IdP) -> None:
     # the sealed keys are not in the audit trail either
     events, raw = read_trail(server)
     assert pem.splitlines()[1] not in raw
+
+
+def test_encrypted_assertions(server: Server, idp: IdP) -> None:
+    """AssertionEncryptionMode and the provider's private keys: an EncryptedAssertion is decrypted with them
+    (either key while two are held, for rotation), then must be signed (itself, or the Response around it)."""
+    iam, sts = server.client("iam"), unsigned_sts(server)
+    sp_keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3)]
+    pems = [k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode() for k in sp_keys]
+    provider = iam.create_saml_provider(Name=unique("enc"), SAMLMetadataDocument=idp.metadata(), AddPrivateKey=pems[0],
+                                        AssertionEncryptionMode="Required")["SAMLProviderArn"]
+    role_arn = iam.create_role(RoleName=unique("enc-role"), AssumeRolePolicyDocument=saml_trust(provider))["Role"]["Arn"]
+    pair = [f"{role_arn},{provider}"]
+
+    def assume(saml: etree._Element) -> Any:
+        return sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=encode(saml))
+
+    def bad(saml: etree._Element, message: str | None = None) -> None:
+        refused(assume, "InvalidIdentityToken", message, saml=saml)
+
+    for mode in ("gcm", "cbc"):
+        out = assume(idp.response(encrypt(idp.sign(idp.assertion(roles=pair)), sp_keys[0].public_key(), mode)))
+        assert out["Subject"] == "alice@example.com"
+    assert assume(idp.response(encrypt(idp.sign(idp.assertion(roles=pair)), sp_keys[0].public_key(), oaep_digest=hashes.SHA256)))
+    # a signed Response vouches for the encrypted (unsigned) assertion inside it
+    assert assume(idp.response(encrypt(idp.assertion(roles=pair), sp_keys[0].public_key()), sign_response=True))
+    # anyone can encrypt to the provider's public key: an encrypted assertion nobody signed is refused
+    bad(idp.response(encrypt(idp.assertion(roles=pair), sp_keys[0].public_key())), "Response signature invalid")
+    bad(idp.response(encrypt(IdP(idp.entity_id).sign(idp.assertion(roles=pair)), sp_keys[0].public_key())),
+        "Response signature invalid")
+    # encrypted for a key the provider does not hold; a ciphertext tampered with (CBC and GCM alike, one answer)
+    undecryptable = "The SAML assertion could not be decrypted with the SAML provider's private keys."
+    bad(idp.response(encrypt(idp.sign(idp.assertion(roles=pair)), sp_keys[1].public_key())), undecryptable)
+    for mode in ("gcm", "cbc"):
+        ea = encrypt(idp.sign(idp.assertion(roles=pair)), sp_keys[0].public_key(), mode)
+        value = ea.find(f"{{{XENC}}}EncryptedData/{{{XENC}}}CipherData/{{{XENC}}}CipherValue")
+        blob = bytearray(base64.b64decode(value.text))
+        blob[-1] ^= 1
+        value.text = base64.b64encode(bytes(blob)).decode()
+        bad(idp.response(ea))  # CBC may decrypt to garbage that then fails to parse or verify: refused either way
+    # two assertions, one encrypted: still one too many
+    two = idp.response(encrypt(idp.sign(idp.assertion(roles=pair)), sp_keys[0].public_key()))
+    two.append(idp.assertion(roles=pair))
+    bad(two, "The SAML response must contain exactly one Assertion.")
+    # Required: a plain signed assertion is refused
+    bad(idp.response(idp.sign(idp.assertion(roles=pair))))
+    # rotation: with the next key added, assertions for either key are accepted; the old one removed, only the new
+    iam.update_saml_provider(SAMLProviderArn=provider, AddPrivateKey=pems[1])
+    for k in sp_keys[:2]:
+        assert assume(idp.response(encrypt(idp.sign(idp.assertion(roles=pair)), k.public_key())))
+    old = iam.get_saml_provider(SAMLProviderArn=provider)["PrivateKeyList"][0]["KeyId"]
+    iam.update_saml_provider(SAMLProviderArn=provider, RemovePrivateKey=old, AssertionEncryptionMode="Allowed")
+    bad(idp.response(encrypt(idp.sign(idp.assertion(roles=pair)), sp_keys[0].public_key())), undecryptable)
+    assert assume(idp.response(encrypt(idp.sign(idp.assertion(roles=pair)), sp_keys[1].public_key())))
+    assert assume(idp.response(idp.sign(idp.assertion(roles=pair))))  # Allowed: plain ones too
+    iam.delete_role(RoleName=role_arn.rsplit("/", 1)[1])
+    iam.delete_saml_provider(SAMLProviderArn=provider)
 
 
 def test_saml_providers_per_account_quota(server: Server, idp: IdP) -> None:
@@ -577,3 +671,30 @@ def test_assertion_never_in_the_audit_trail(server: Server, idp: IdP, target: tu
     assert len(mine) >= 2
     assert saml[:40] not in raw and saml[-60:-8] not in raw
     assert out["Credentials"]["SecretAccessKey"] not in raw and out["Credentials"]["SessionToken"] not in raw
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_and_schema_agree(backend: str, tmp_path: Any) -> None:
+    """The saml_providers table the migrations make is the one store/schema.py describes (columns, types,
+    nullability, index): alembic's autogenerate comparison finds nothing to change for it."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from iamroles.store import Store, schema
+
+    from .conftest import fresh_pg_database
+
+    def check(url: str) -> None:
+        store = Store(url)
+        store.migrate()
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), schema.metadata)
+        mine = [d for d in diff if "saml_providers" in repr(d)]
+        assert not mine, mine
+        store.engine.dispose()
+
+    if backend == "sqlite":
+        check(f"sqlite:///{tmp_path / 'migrated.db'}")
+    else:
+        with fresh_pg_database() as url:
+            check(url)

@@ -7,7 +7,9 @@ that is what defeats signature wrapping (an unsigned assertion placed beside, be
 one). Either the Response or its one Assertion may be signed; when the Response is, the Assertion read is
 the one inside the signed Response. A document with more than one Assertion is refused outright. Every
 value read is an element's whole text, refused if the element holds a comment or a child (so a comment
-planted inside NameID changes nothing that the signature covered).
+planted inside NameID changes nothing that the signature covered). An EncryptedAssertion (XML Encryption:
+AES-CBC or AES-GCM content, RSA-OAEP key transport) is decrypted with the provider's private keys, then
+treated as the Assertion it holds: covered by the Response's signature, or signed itself.
 
 The assertion must be issued by the provider's entity id, for AWS's audience, to AWS's sign-in endpoint
 (Recipient), within its validity; its Role attribute must pair the requested role with the requested
@@ -24,17 +26,23 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
 from iamroles.errors import (AccessDenied, ExpiredTokenException, IDPRejectedClaim, InvalidIdentityToken,
                              InvalidParameterValue, PackedPolicyTooLarge, ValidationError)
 from iamroles.iam.context import CallContext
 from iamroles.iam.registry import Input, Output, operation
-from iamroles.iam.saml import XmlRefused, safe_xml
+from iamroles.iam.saml import XmlRefused, provider_private_keys, safe_xml
 from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
 
 from .sessions import MAX_SESSION_TAGS, _packed, _role_from_arn, _session_policies, issue
@@ -44,7 +52,17 @@ __all__ = ["Assertion", "read_response"]
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 DS = "http://www.w3.org/2000/09/xmldsig#"
-_NS = {"saml": SAML, "samlp": SAMLP, "ds": DS}
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+_NS = {"saml": SAML, "samlp": SAMLP, "ds": DS, "xenc": XENC, "xenc11": XENC11}
+# XML Encryption as SAML IdPs use it: the assertion under AES (CBC or GCM), its key under the provider's RSA key
+_CONTENT_CIPHERS = {XENC + "aes128-cbc": ("cbc", 16), XENC + "aes256-cbc": ("cbc", 32),
+                    XENC11 + "aes128-gcm": ("gcm", 16), XENC11 + "aes256-gcm": ("gcm", 32)}
+_KEY_TRANSPORTS = {XENC + "rsa-oaep-mgf1p", XENC11 + "rsa-oaep"}
+_DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
+    "http://www.w3.org/2000/09/xmldsig#sha1": hashes.SHA1, XENC + "sha256": hashes.SHA256, XENC + "sha512": hashes.SHA512}
+_MGFS: dict[str, type[hashes.HashAlgorithm]] = {
+    XENC11 + "mgf1sha1": hashes.SHA1, XENC11 + "mgf1sha256": hashes.SHA256, XENC11 + "mgf1sha512": hashes.SHA512}
 _AWS_ATTR = "https://aws.amazon.com/SAML/Attributes/"
 _SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 _BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
@@ -128,16 +146,74 @@ def _decode(raw: str) -> bytes:
         raise _bad("The SAML assertion is not valid base64.") from None
 
 
-def _verified(root: etree._Element, certificates: list[str]) -> etree._Element:
-    """The element the document's signature covers, checked against each of the provider's certificates:
-    the Response when it carries a signature of its own (enveloped, first child level), else its Assertion."""
+def _cipher_value(element: etree._Element | None) -> bytes:
+    value = element.find("xenc:CipherData/xenc:CipherValue", _NS) if element is not None else None
+    if value is None or len(value):
+        raise ValueError("no CipherValue")
+    return base64.b64decode("".join((value.text or "").split()), validate=True)
+
+
+def _content_key(encrypted_key: etree._Element, keys: list[rsa.RSAPrivateKey]) -> bytes:
+    """The content-encryption key, unwrapped by RSA-OAEP with the first of the provider's keys that can."""
+    method = encrypted_key.find("xenc:EncryptionMethod", _NS)
+    if method is None or method.get("Algorithm") not in _KEY_TRANSPORTS:
+        raise ValueError("unsupported key transport")
+    digest_el = method.find("ds:DigestMethod", _NS)
+    mgf_el = method.find("xenc11:MGF", _NS)
+    digest = _DIGESTS[digest_el.get("Algorithm", "")] if digest_el is not None else hashes.SHA1
+    mgf = _MGFS[mgf_el.get("Algorithm", "")] if mgf_el is not None else hashes.SHA1
+    wrapped = _cipher_value(encrypted_key)
+    for key in keys:
+        try:
+            return key.decrypt(wrapped, padding.OAEP(mgf=padding.MGF1(mgf()), algorithm=digest(), label=None))
+        except ValueError:
+            continue
+    raise ValueError("no key of the provider unwraps the content key")
+
+
+def _decrypt(encrypted: etree._Element, keys: Callable[[], list[rsa.RSAPrivateKey]]) -> etree._Element:
+    """The Assertion inside an EncryptedAssertion (XML Encryption 1.1, as SAML 2.0 profiles it), parsed as safely
+    as the Response was. Every failure is the same error, whichever step failed (no padding or key oracle)."""
+    failed = _bad("The SAML assertion could not be decrypted with the SAML provider's private keys.")
+    data = encrypted.find("xenc:EncryptedData", _NS)
+    try:
+        if data is None:
+            raise ValueError("no EncryptedData")
+        method = data.find("xenc:EncryptionMethod", _NS)
+        mode, size = _CONTENT_CIPHERS[method.get("Algorithm", "") if method is not None else ""]
+        encrypted_key = data.find("ds:KeyInfo/xenc:EncryptedKey", _NS)
+        if encrypted_key is None:  # some IdPs place it beside EncryptedData (saml-core 2.2.4)
+            encrypted_key = encrypted.find("xenc:EncryptedKey", _NS)
+        if encrypted_key is None:
+            raise ValueError("no EncryptedKey")
+        key = _content_key(encrypted_key, keys())
+        if len(key) != size:
+            raise ValueError("content key of the wrong size")
+        blob = _cipher_value(data)
+        if mode == "gcm":
+            plain = AESGCM(key).decrypt(blob[:12], blob[12:], None)
+        else:
+            decryptor = Cipher(algorithms.AES(key), modes.CBC(blob[:16])).decryptor()
+            padded = decryptor.update(blob[16:]) + decryptor.finalize()
+            pad = padded[-1] if padded else 0
+            if not 1 <= pad <= 16:  # XML Encryption's padding: only its last byte (the length) is meaningful
+                raise ValueError("bad padding")
+            plain = padded[:-pad]
+        return safe_xml(plain)
+    except (KeyError, ValueError, InvalidTag, binascii.Error, XmlRefused):
+        raise failed from None
+
+
+def _verified(root: etree._Element, certificates: list[str], location: str) -> etree._Element:
+    """What the signature at ``location`` covers, checked against each of the provider's certificates: the
+    root itself (``"./"``: the Response, or a decrypted Assertion), or the root's one Assertion. Only the tree
+    signxml returns is used, and it must be the element the signature sits in."""
     from signxml import SignatureConfiguration, XMLVerifier
     from signxml.exceptions import SignXMLException
 
-    response_signed = root.find("ds:Signature", _NS) is not None
-    location = "./" if response_signed else f"./{{{SAML}}}Assertion/"
     config = SignatureConfiguration(location=location, expect_references=1)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+    holder = root if location == "./" else root.find("saml:Assertion", _NS)
     for cert in certificates:
         pem = "-----BEGIN CERTIFICATE-----\n" + cert + "\n-----END CERTIFICATE-----\n"
         try:
@@ -145,46 +221,54 @@ def _verified(root: etree._Element, certificates: list[str]) -> etree._Element:
         except (SignXMLException, ValueError):
             continue
         signed = result.signed_xml if not isinstance(result, list) else None
-        if signed is None:
-            break
-        if response_signed and (signed.tag != f"{{{SAMLP}}}Response" or signed.get("ID") != root.get("ID")):
-            break  # the Response's signature must cover the Response itself
-        if not response_signed and signed.tag != f"{{{SAML}}}Assertion":
-            break
+        if signed is None or holder is None or signed.tag != holder.tag or signed.get("ID") != holder.get("ID"):
+            break  # a signature over some other element than the one holding it
         return signed
     raise _bad("Response signature invalid")  # as STS words it (cevoaustralia/aws-google-auth#270)
 
 
-def read_response(provider: dict[str, Any], raw: str) -> Assertion:
+def _succeeded(response: etree._Element) -> None:
+    status = response.find("samlp:Status/samlp:StatusCode", _NS)
+    if status is None or status.get("Value") != _SUCCESS:
+        raise IDPRejectedClaim("The identity provider reported that authentication failed.")
+
+
+def read_response(provider: dict[str, Any], keys: Callable[[], list[rsa.RSAPrivateKey]], raw: str) -> Assertion:
     """The provider's verified assertion in a base64 SAML Response, or InvalidIdentityToken / IDPRejectedClaim.
-    An EncryptedAssertion is refused: iamroles does not decrypt XML encryption, so a provider whose
-    AssertionEncryptionMode is Required accepts no assertion."""
+
+    A signed Response vouches for the one (plain or encrypted) Assertion inside it; an unsigned Response's
+    Assertion must carry its own signature (an encrypted one, once decrypted with ``keys()``, the provider's
+    private keys, unsealed only for an encrypted assertion)."""
     try:
         root = safe_xml(_decode(raw))
     except XmlRefused:
         raise _bad("The SAML response is not well-formed XML, or declares a DTD.") from None
     if root.tag != f"{{{SAMLP}}}Response":
         raise _bad("The SAML assertion must be a SAML 2.0 Response.")
-    if root.find(".//saml:EncryptedAssertion", _NS) is not None:
-        raise _bad("Encrypted SAML assertions are not supported by this service.")
-    if provider["encryption_mode"] == "Required":
-        raise _bad("The SAML provider requires encrypted assertions.")
-    if sum(1 for _ in root.iter(f"{{{SAML}}}Assertion")) != 1:
+    encrypted = sum(1 for _ in root.iter(f"{{{SAML}}}EncryptedAssertion"))
+    if encrypted + sum(1 for _ in root.iter(f"{{{SAML}}}Assertion")) != 1:
         raise _bad("The SAML response must contain exactly one Assertion.")
-    signed = _verified(root, json.loads(provider["certificates"]))
-    if signed.tag == f"{{{SAMLP}}}Response":
-        status = signed.find("samlp:Status/samlp:StatusCode", _NS)
-        if status is None or status.get("Value") != _SUCCESS:
-            raise IDPRejectedClaim("The identity provider reported that authentication failed.")
-        found = signed.findall("saml:Assertion", _NS)
-        if len(found) != 1:
+    if provider["encryption_mode"] == "Required" and not encrypted:
+        raise _bad("The SAML provider requires encrypted assertions.")
+    certificates = json.loads(provider["certificates"])
+    if root.find("ds:Signature", _NS) is not None:
+        signed = _verified(root, certificates, "./")
+        _succeeded(signed)
+        inside = signed.findall("saml:Assertion", _NS) + signed.findall("saml:EncryptedAssertion", _NS)
+        if len(inside) != 1:
             raise _bad("The SAML response must contain exactly one Assertion.")
-        assertion = found[0]
+        assertion = _decrypt(inside[0], keys) if encrypted else inside[0]
     else:
-        status = root.find("samlp:Status/samlp:StatusCode", _NS)
-        if status is None or status.get("Value") != _SUCCESS:
-            raise IDPRejectedClaim("The identity provider reported that authentication failed.")
-        assertion = signed
+        _succeeded(root)
+        if encrypted:
+            found = root.find("saml:EncryptedAssertion", _NS)
+            if found is None:
+                raise _bad("The SAML response must contain exactly one Assertion.")
+            assertion = _verified(_decrypt(found, keys), certificates, "./")
+        else:
+            assertion = _verified(root, certificates, f"./{{{SAML}}}Assertion/")
+    if assertion.tag != f"{{{SAML}}}Assertion":
+        raise _bad("The SAML response must contain exactly one Assertion.")
     return _read_assertion(assertion)
 
 
@@ -318,7 +402,7 @@ def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
     provider = ctx.tx.saml_provider(provider_arn) if named.partition == ctx.partition else None
     if provider is None or named.account != role_named.account:
         raise _bad("Specified provider doesn't exist")
-    a = read_response(provider, inp["SAMLAssertion"])
+    a = read_response(provider, lambda: provider_private_keys(ctx, provider), inp["SAMLAssertion"])
     _check_validity(ctx, a, provider)
     session_name = _single(a, "RoleSessionName")
     if session_name is None or not _SESSION_NAME.fullmatch(session_name):
