@@ -402,8 +402,16 @@ def test_saml_providers_per_account_quota(server: Server, idp: IdP) -> None:
 
 
 def test_assume_role_with_saml(server: Server, idp: IdP) -> None:
+    def qualifier(p: str) -> str:
+        raw = f"{idp.entity_id}{server.account}/{p.rsplit('/', 1)[1]}"
+        return base64.b64encode(hashlib.sha1(raw.encode()).digest()).decode()
+
+    # every saml:* key the trust policy can pin, with the values AWS documents for them
     provider, role_arn, role = setup(server, idp, lambda p: saml_trust(
-        p, StringLike={"saml:sub": "*@example.com"}, **{"ForAnyValue:StringEquals": {"saml:edupersonaffiliation": "staff"}}))
+        p, StringLike={"saml:sub": "*@example.com"},
+        StringEquals={"saml:iss": idp.entity_id, "saml:sub_type": "persistent", "saml:namequalifier": qualifier(p),
+                      "saml:doc": f"{server.account}/{p.rsplit('/', 1)[1]}", "aws:FederatedProvider": p},
+        **{"ForAnyValue:StringEquals": {"saml:edupersonaffiliation": "staff"}}))
     sts = unsigned_sts(server)
     name = provider.rsplit("/", 1)[1]
     affiliation = {EDU_AFFILIATION: ["member", "staff"]}
@@ -428,6 +436,7 @@ def test_assume_role_with_saml(server: Server, idp: IdP) -> None:
         refused(sts.assume_role_with_saml, "AccessDenied", RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=idp.signed(**kw))
 
     denied(subject="mallory@evil.example.net")  # saml:sub condition
+    denied(fmt="urn:oasis:names:tc:SAML:2.0:nameid-format:transient")  # saml:sub_type condition
     denied(attributes={EDU_AFFILIATION: ["student"]})  # saml:edupersonaffiliation condition
     denied(recipient="https://eu-west-1.signin.aws.amazon.com/saml")  # valid endpoint, but saml:aud is pinned
     denied(roles=[f"arn:aws:iam::{server.account}:role/other,{provider}"])  # the role is not in the assertion
@@ -489,6 +498,11 @@ def test_saml_session_tags_and_source_identity(server: Server, idp: IdP) -> None
     assert chained["SourceIdentity"] == "alice-admin"  # kept through chaining
     refused(sts.assume_role_with_saml, "InvalidParameterValue", RoleArn=role_arn, PrincipalArn=provider,
             SAMLAssertion=idp.signed(roles=pair, attributes={ATTR + "TransitiveTagKeys": ["team"]}))
+    for key, value in (("bad*key", "v"), ("aws:team", "v"), ("k" * 129, "v"), ("team", "v" * 257)):
+        refused(sts.assume_role_with_saml, "InvalidParameterValue", RoleArn=role_arn, PrincipalArn=provider,
+                SAMLAssertion=idp.signed(roles=pair, attributes={ATTR + "PrincipalTag:" + key: [value]}))
+    refused(sts.assume_role_with_saml, "InvalidParameterValue", RoleArn=role_arn, PrincipalArn=provider,
+            SAMLAssertion=idp.signed(roles=pair, attributes={ATTR + "PrincipalTag:Team": ["a"], ATTR + "PrincipalTag:team": ["b"]}))
 
 
 # -- the attacks ---------------------------------------------------------------------------------------------------

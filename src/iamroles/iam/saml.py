@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lxml import etree
@@ -143,7 +144,7 @@ def _add_key(ctx: CallContext, keys: list[dict[str, Any]], pem: str) -> None:
         raise LimitExceeded(f"Cannot exceed quota for PrivateKeysPerSAMLProvider: {MAX_PRIVATE_KEYS}")
     try:
         key = load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise InvalidInput("The private key is not a valid unencrypted PEM private key.") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise InvalidInput("The private key must be an RSA key.")

@@ -74,6 +74,9 @@ _SIGNIN = re.compile(r"https://(?:[a-z0-9-]+\.)?signin\.(?:aws\.amazon\.com|amaz
                      r"(?:/acs/(?P<uuid>[A-Z0-9]+))?")
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
 _SOURCE_IDENTITY = re.compile(r"[\w+=,.@-]{2,64}")
+# session tags as AssumeRole's model has them (tagKeyType, tagValueType)
+_TAG_KEY = re.compile(r"[\w\s.:/=+\-@]{1,128}")
+_TAG_VALUE = re.compile(r"[\w\s.:/=+\-@]{0,256}")
 # saml:* condition keys filled from attributes named by these OIDs (reference_policies_iam-condition-keys.html)
 _OID_KEYS = {
     "urn:oid:2.5.4.3": "saml:cn",
@@ -363,7 +366,9 @@ def _session_tags(a: Assertion) -> tuple[dict[str, str], tuple[str, ...]]:
             if len(values) != 1:
                 raise _bad(f"The session tag {name[len(prefix):]} must have exactly one value.")
             key = name[len(prefix):]
-            if not key or key.lower() in {k.lower() for k in tags}:
+            if not _TAG_KEY.fullmatch(key) or not _TAG_VALUE.fullmatch(values[0]) or key.lower().startswith("aws:"):
+                raise InvalidParameterValue(f"The session tag {key[:128]} has an invalid key or value.")
+            if key.lower() in {k.lower() for k in tags}:
                 raise InvalidParameterValue("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
             tags[key] = values[0]
     if len(tags) > MAX_SESSION_TAGS:
