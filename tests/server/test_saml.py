@@ -574,6 +574,17 @@ def test_comment_inside_name_id(server: Server, idp: IdP, target: tuple[str, str
     server.client("iam").update_assume_role_policy(RoleName=role_arn.rsplit("/", 1)[1], PolicyDocument=saml_trust(provider))
     out = sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=encode(planted))
     assert out["Subject"] == "alice@example.com.evil.net"
+    # signed with comments (exclusive c14n WithComments): the comment is part of what was signed, and a NameID
+    # split by one is refused rather than read as one half or the other
+    split = idp.assertion(roles=[f"{role_arn},{provider}"], subject="alice@example.com")
+    name_id = split.find(f"{{{SAML}}}Subject/{{{SAML}}}NameID")
+    name_id.append(etree.Comment(" x "))
+    name_id[0].tail = ".evil.net"
+    signer = XMLSigner(signature_algorithm="rsa-sha256", digest_algorithm="sha256",
+                       c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#WithComments")
+    signed_with_comment = signer.sign(split, key=idp.key_pem, cert=idp.cert_pem, reference_uri=split.get("ID"))
+    refused(sts.assume_role_with_saml, "InvalidIdentityToken", "The SAML assertion's NameID must hold text only.",
+            RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=encode(idp.response(signed_with_comment)))
 
 
 def test_unsigned_and_foreign_signatures(server: Server, idp: IdP, target: tuple[str, str, Any]) -> None:
@@ -661,10 +672,12 @@ def test_xml_attacks_and_size(server: Server, idp: IdP, target: tuple[str, str, 
     xxe = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + body.replace(">alice<", ">&x;<")
     lol = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10 if i else "lol"}">' for i in range(10))
     laughs = f'<?xml version="1.0"?><!DOCTYPE r [{lol}]>' + body.replace(">alice<", ">&l9;<")
-    for payload in (xxe, laughs, "<not-xml", "<x/>"):
+    # the same in UTF-16, where the DOCTYPE is not spelled in ASCII bytes: refused once parsed
+    utf16 = xxe.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
+    for payload in (xxe.encode(), laughs.encode(), utf16, b"<not-xml", b"<x/>"):
         started = time.monotonic()
         got = refused(sts.assume_role_with_saml, "InvalidIdentityToken", RoleArn=role_arn, PrincipalArn=provider,
-                      SAMLAssertion=encode(payload.encode()))
+                      SAMLAssertion=encode(payload))
         assert time.monotonic() - started < 2
         assert "root:" not in got[2]
     refused(sts.assume_role_with_saml, "InvalidIdentityToken", RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion="!!!not base64")
