@@ -260,7 +260,8 @@ def read_response(provider: dict[str, Any], keys: Callable[[], list[rsa.RSAPriva
         inside = signed.findall("saml:Assertion", _NS) + signed.findall("saml:EncryptedAssertion", _NS)
         if len(inside) != 1:
             raise _bad("The SAML response must contain exactly one Assertion.")
-        assertion = _decrypt(inside[0], keys) if encrypted else inside[0]
+        encrypted_inside = inside[0].tag == f"{{{SAML}}}EncryptedAssertion"
+        assertion = _decrypt(inside[0], keys) if encrypted_inside else inside[0]
     else:
         _succeeded(root)
         if encrypted:
