@@ -91,7 +91,8 @@ class IdP:
     def assertion(self, *, roles: list[str], session_name: str | None = "alice", subject: str = "alice@example.com",
                   fmt: str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", recipient: str = SIGNIN,
                   audience: str = "urn:amazon:webservices", not_on_or_after: float = 300, not_before: float = -60,
-                  issuer: str | None = None, attributes: dict[str, list[str]] | None = None) -> etree._Element:
+                  issuer: str | None = None, attributes: dict[str, list[str]] | None = None,
+                  session_end: float | None = None) -> etree._Element:
         now = datetime.now(timezone.utc)
 
         def at(seconds: float) -> str:
@@ -110,6 +111,9 @@ class IdP:
         etree.SubElement(conf, f"{{{SAML}}}SubjectConfirmationData", NotOnOrAfter=at(not_on_or_after), Recipient=recipient)
         cond = etree.SubElement(a, f"{{{SAML}}}Conditions", NotBefore=at(not_before), NotOnOrAfter=at(not_on_or_after))
         etree.SubElement(etree.SubElement(cond, f"{{{SAML}}}AudienceRestriction"), f"{{{SAML}}}Audience").text = audience
+        authn = etree.SubElement(a, f"{{{SAML}}}AuthnStatement", AuthnInstant=at(0))
+        if session_end is not None:
+            authn.set("SessionNotOnOrAfter", at(session_end))
         statement = etree.SubElement(a, f"{{{SAML}}}AttributeStatement")
         for name, values in attrs.items():
             attr = etree.SubElement(statement, f"{{{SAML}}}Attribute", Name=name)
@@ -443,12 +447,18 @@ def test_assume_role_with_saml(server: Server, idp: IdP) -> None:
     denied(roles=[f"{role_arn},arn:aws:iam::{server.account}:saml-provider/other"])  # paired with another provider
     denied(roles=[role_arn, provider])  # not a pair
 
-    # SessionDuration attribute; past the role's maximum it is refused
-    out = sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=idp.signed(
-        roles=[f"{role_arn},{provider}"], attributes={**affiliation, ATTR + "SessionDuration": ["1800"]}))
-    assert 1780 <= (out["Credentials"]["Expiration"] - datetime.now(timezone.utc)).total_seconds() <= 1805
-    refused(sts.assume_role_with_saml, "ValidationError", RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=idp.signed(
-        roles=[f"{role_arn},{provider}"], attributes={**affiliation, ATTR + "SessionDuration": ["43200"]}))
+    # the session lasts DurationSeconds (an hour by default) or until SessionNotOnOrAfter, whichever is shorter;
+    # the SessionDuration attribute is the console's and changes nothing here
+    def lasts(**kw: Any) -> float:
+        out = sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=idp.signed(
+            roles=[f"{role_arn},{provider}"], attributes={**affiliation, ATTR + "SessionDuration": ["900"]}, **kw),
+            **({"DurationSeconds": 7200} if kw.get("session_end") is None else {}))
+        return (out["Credentials"]["Expiration"] - datetime.now(timezone.utc)).total_seconds()
+
+    assert 7180 <= lasts() <= 7205
+    assert 1180 <= lasts(session_end=1200) <= 1205
+    refused(sts.assume_role_with_saml, "ValidationError", RoleArn=role_arn, PrincipalArn=provider, DurationSeconds=7201,
+            SAMLAssertion=idp.signed(roles=[f"{role_arn},{provider}"], attributes=affiliation))
     for session_name in (None, "a", "x" * 65, "bad name"):
         refused(sts.assume_role_with_saml, "InvalidIdentityToken", RoleArn=role_arn, PrincipalArn=provider,
                 SAMLAssertion=idp.signed(roles=[f"{role_arn},{provider}"], attributes=affiliation, session_name=session_name))

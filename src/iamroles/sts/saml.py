@@ -471,16 +471,11 @@ def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
 
 
 def _duration(ctx: CallContext, inp: Input, a: Assertion, role_max: int) -> int:
-    """DurationSeconds, else the SessionDuration attribute (900 to 43200), else an hour; at most the role's
-    MaxSessionDuration, and never past the AuthnStatement's SessionNotOnOrAfter (API_AssumeRoleWithSAML)."""
-    duration = inp.get("DurationSeconds")
-    if duration is None:
-        attr = _single(a, "SessionDuration")
-        if attr is not None:
-            if not attr.isdigit() or not 900 <= int(attr) <= 43200:
-                raise _bad("The SAML assertion's SessionDuration attribute must be an integer from 900 to 43200.")
-            duration = int(attr)
-    duration = duration or 3600
+    """DurationSeconds (an hour by default), at most the role's MaxSessionDuration, and never past the
+    AuthnStatement's SessionNotOnOrAfter, "whichever is shorter" (API_AssumeRoleWithSAML). The SessionDuration
+    attribute is the console session's length and plays no part here: "The DurationSeconds parameter is
+    separate from the duration of a console session" (the same page)."""
+    duration = inp.get("DurationSeconds") or 3600
     if duration > role_max:
         raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
     if a.session_not_on_or_after is not None:
