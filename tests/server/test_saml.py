@@ -77,12 +77,13 @@ class IdP:
     def cert_b64(self) -> str:
         return base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()
 
-    def metadata(self, *certs: str, entity_id: str | None = None) -> str:
+    def metadata(self, *certs: str, entity_id: str | None = None, valid_until: str | None = None) -> str:
         keys = "".join(
             f'<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate>'
             f"</ds:X509Data></ds:KeyInfo></md:KeyDescriptor>" for c in (certs or (self.cert_b64(),)))
         return (f'<?xml version="1.0"?>\n<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
-                f'xmlns:ds="{DS}" entityID="{entity_id or self.entity_id}">'
+                f'xmlns:ds="{DS}" entityID="{entity_id or self.entity_id}"'
+                + (f' validUntil="{valid_until}"' if valid_until else "") + ">"
                 f'<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}'
                 '<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>'
                 '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
@@ -386,6 +387,27 @@ def test_encrypted_assertions(server: Server, idp: IdP) -> None:
     assert assume(idp.response(idp.sign(idp.assertion(roles=pair))))  # Allowed: plain ones too
     iam.delete_role(RoleName=role_arn.rsplit("/", 1)[1])
     iam.delete_saml_provider(SAMLProviderArn=provider)
+
+
+def test_metadata_valid_until(server: Server, idp: IdP) -> None:
+    """The metadata's validUntil is the provider's ValidUntil (GetSAMLProvider, ListSAMLProviders); past it the
+    provider's keys are not used (saml-metadata-2.0-os 2.2.1), until new metadata is uploaded."""
+    iam, sts = server.client("iam"), unsigned_sts(server)
+    soon = datetime.now(timezone.utc) + timedelta(seconds=4)
+    provider = iam.create_saml_provider(Name=unique("expiring"), SAMLMetadataDocument=idp.metadata(
+        valid_until=soon.strftime("%Y-%m-%dT%H:%M:%SZ")))["SAMLProviderArn"]
+    assert abs(iam.get_saml_provider(SAMLProviderArn=provider)["ValidUntil"].timestamp() - int(soon.timestamp())) < 1
+    listed = {p["Arn"]: p for p in iam.list_saml_providers()["SAMLProviderList"]}[provider]
+    assert abs(listed["ValidUntil"].timestamp() - int(soon.timestamp())) < 1
+    role_arn = iam.create_role(RoleName=unique("expiring"), AssumeRolePolicyDocument=saml_trust(provider))["Role"]["Arn"]
+    pair = [f"{role_arn},{provider}"]
+    assert sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=idp.signed(roles=pair))
+    time.sleep(max(0.0, soon.timestamp() - time.time()) + 1.5)
+    refused(sts.assume_role_with_saml, "InvalidIdentityToken", RoleArn=role_arn, PrincipalArn=provider,
+            SAMLAssertion=idp.signed(roles=pair))
+    iam.update_saml_provider(SAMLProviderArn=provider, SAMLMetadataDocument=idp.metadata())
+    assert iam.get_saml_provider(SAMLProviderArn=provider).get("ValidUntil") is None
+    assert sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=idp.signed(roles=pair))
 
 
 def test_saml_providers_per_account_quota(server: Server, idp: IdP) -> None:

@@ -316,6 +316,9 @@ def _read_assertion(a: etree._Element) -> Assertion:
 
 def _check_validity(ctx: CallContext, a: Assertion, provider: dict[str, Any]) -> None:
     now = ctx.now
+    if provider["valid_until"] is not None and now >= provider["valid_until"]:
+        # metadata is not to be used past its validUntil (saml-metadata-2.0-os 2.2.1): nor are its keys
+        raise _bad("The SAML provider's metadata has expired (ValidUntil): update the provider's metadata document.")
     for end in (a.not_on_or_after, a.conditions_not_on_or_after):
         if end is not None and now >= end:
             raise ExpiredTokenException("Token is expired")
