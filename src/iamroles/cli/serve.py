@@ -7,8 +7,12 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from iamroles.server import Service, Settings
 
 
 __all__ = ["serve", "accounts"]
@@ -74,16 +78,17 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
                    "Without one, aws:SourceIp is the connection's peer: a client cannot choose it with a header.")
 @click.option("--read-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1), envvar="IAMROLES_READ_TIMEOUT",
               help="Seconds a client has to send a whole request (headers and body); slower connections are closed.")
+@click.option("--workers", type=click.IntRange(1, 256), envvar="IAMROLES_WORKERS",
+              help="Processes answering requests on the one port and database [default: the CPUs this process may use; "
+                   "1 in test mode]. Writes through any of them apply at once in all.")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
           partition: str | None, regions: tuple[tuple[str, str], ...], root_access_key: str | None, root_secret_key: str | None,
           root_secret_key_file: Path | None, test_mode: bool, admin_access_key: str | None, admin_secret_key: str | None,
           admin_secret_key_file: Path | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
-          read_timeout: float, log_level: str) -> None:
+          read_timeout: float, workers: int | None, log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
-    import uvicorn
-
-    from iamroles.server import Settings, build, create_app, default_data_dir
+    from iamroles.server import Settings, default_data_dir
 
     root_secret_key = _secret(root_secret_key, root_secret_key_file, "--root-secret-key")
     admin_secret_key = _secret(admin_secret_key, admin_secret_key_file, "--admin-secret-key")
@@ -103,19 +108,75 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
             raise click.BadParameter(f"{proxy!r} is not an IP address or CIDR", param_hint="--trusted-proxy") from None
     settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
                         test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions)
+    count = _worker_count(workers, test_mode)
     private_files()
     sock = _listen(host, port)  # before anything is created: a port in use fails first, and alone
-    service, notes = build(settings)
+    if count == 1:
+        from iamroles.server import build
+
+        service, notes = build(settings)
+        _started(host, port, notes, service.store.postgres, count)
+        _run(service, sock, proxies, read_timeout, log_level)
+        return
+    sys.exit(_serve_workers(settings, sock, host, port, count, proxies, read_timeout, log_level))
+
+
+def _worker_count(workers: int | None, test_mode: bool) -> int:
+    """Test mode runs one process: its reset and its clock are a process's state (the clock offset, the caches
+    a reset clears), which other workers would not share."""
+    from iamroles.server.workers import default_workers
+
+    if test_mode:
+        if workers is not None and workers > 1:
+            raise click.UsageError("test mode runs one worker (its reset and clock are one process's): drop --workers")
+        return 1
+    return workers if workers is not None else default_workers()
+
+
+def _started(host: str, port: int, notes: list[str], postgres: bool, count: int) -> None:
     for note in notes:
         click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
-    click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if service.store.postgres else 'SQLite'})", err=True)
-    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; that would let any local client set
-    # aws:SourceIp, so forwarded headers are ignored unless the operator names the proxies
+    workers = f", {count} workers" if count > 1 else ""
+    click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if postgres else 'SQLite'}{workers})", err=True)
+
+
+def _run(service: Service, sock: socket.socket, proxies: list[str], read_timeout: float, log_level: str) -> None:
+    """Serve on ``sock`` until SIGTERM or SIGINT."""
+    import uvicorn
+
+    from iamroles.server import create_app
     from iamroles.server.http import timed_protocol
 
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; that would let any local client set
+    # aws:SourceIp, so forwarded headers are ignored unless the operator names the proxies
     config = uvicorn.Config(create_app(service), log_level=log_level, access_log=False, proxy_headers=bool(proxies),
                             forwarded_allow_ips=proxies or None, http=timed_protocol(read_timeout))
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_workers(settings: Settings, sock: socket.socket, host: str, port: int, count: int, proxies: list[str],
+                   read_timeout: float, log_level: str) -> int:
+    """Bootstrap once, then fork ``count`` workers on ``sock`` (see ``iamroles.server.workers``); the exit code."""
+    from dataclasses import replace
+
+    from iamroles.server import prepare, wire
+    from iamroles.server.workers import SiblingEpoch, supervise
+    from iamroles.store import Store
+
+    prepared = prepare(settings)
+    prepared.store.close()  # no connection crosses the fork: each worker opens its own
+    _started(host, port, prepared.notes, prepared.store.postgres, count)
+    siblings = SiblingEpoch()
+
+    def run_worker(index: int) -> int:
+        store = Store(settings.url, cache_ttl=settings.cache_ttl, siblings=siblings)
+        _run(wire(settings, replace(prepared, store=store)), sock, proxies, read_timeout, log_level)
+        return 0
+
+    def report(message: str) -> None:
+        click.echo(f"iamroles: {message}", err=True)
+
+    return supervise(count, run_worker, report)
 
 
 def private_files() -> None:

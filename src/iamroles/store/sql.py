@@ -185,15 +185,30 @@ class Shared:
 
     Values only move forward: a reader that read an older generation than
     one already known cannot bring the old one back.
+
+    ``siblings``: a counter shared with the other worker processes of one
+    server (``.value``, ``.advance()``; see ``iamroles.server.workers``).
+    A commit here advances it, and a moved counter makes this process
+    forget the generations it remembered: a write through any worker
+    applies at once in all of them.
     """
 
-    def __init__(self, ttl: float = 1.0) -> None:
+    def __init__(self, ttl: float = 1.0, siblings: Any = None) -> None:
         self.ttl = ttl
         self._generations: dict[str, tuple[int, float]] = {}
         self._snapshots: dict[str, tuple[int, dict[tuple[Any, ...], Any]]] = {}
         self._lock = threading.Lock()
+        self.siblings = siblings
+        self._siblings_seen = siblings.value if siblings is not None else 0
 
     def generation(self, account_id: str) -> int | None:
+        siblings = self.siblings
+        if siblings is not None and siblings.value != self._siblings_seen:
+            seen = siblings.value
+            with self._lock:
+                self._generations = {}
+                self._siblings_seen = seen
+            return None
         hit = self._generations.get(account_id)
         if hit is None or time.monotonic() - hit[1] >= self.ttl:
             return None
@@ -222,6 +237,8 @@ class Shared:
         with self._lock:
             self._generations = {}
             self._snapshots = {}
+        if self.siblings is not None:
+            self.siblings.advance()  # seen here too at the next read: one generation read again, nothing missed
 
 
 class Tx:
@@ -899,8 +916,9 @@ def _fix_times(record: Any) -> Any:
 class Store:
     """A database: open it, migrate it, run transactions on it."""
 
-    def __init__(self, url: str, cache_ttl: float = 1.0) -> None:
-        """``cache_ttl``: how long a generation read from the database is trusted (see :class:`Shared`)."""
+    def __init__(self, url: str, cache_ttl: float = 1.0, siblings: Any = None) -> None:
+        """``cache_ttl``: how long a generation read from the database is trusted; ``siblings``: the counter
+        shared with the server's other worker processes (see :class:`Shared`)."""
         self.url = url
         self.postgres = url.startswith("postgresql")
         if url.startswith("sqlite"):
@@ -908,7 +926,7 @@ class Store:
             _sqlite_setup(self.engine)
         else:
             self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
-        self.shared = Shared(cache_ttl)
+        self.shared = Shared(cache_ttl, siblings)
 
     @classmethod
     def sqlite_file(cls, path: Path) -> Store:
