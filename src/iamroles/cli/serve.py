@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from iamroles.server import Service, Settings
 
 
-__all__ = ["serve", "accounts"]
+__all__ = ["serve", "accounts", "audit", "audit_prune"]
 
 _data_dir = click.option(
     "--data-dir", type=click.Path(path_type=Path), default=None, envvar="IAMROLES_DATA_DIR",
@@ -41,6 +42,15 @@ def _check_regions(ctx: click.Context, param: click.Parameter, value: tuple[str,
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return declared
+
+
+def _check_retention(ctx: click.Context, param: click.Parameter, value: str) -> timedelta | None:
+    from iamroles.server.retention import parse_retention
+
+    try:
+        return parse_retention(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 _partition = click.option(
@@ -78,6 +88,14 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
                    "Without one, aws:SourceIp is the connection's peer: a client cannot choose it with a header.")
 @click.option("--read-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1), envvar="IAMROLES_READ_TIMEOUT",
               help="Seconds a client has to send a whole request (headers and body); slower connections are closed.")
+@click.option("--audit-retention", default="90d", show_default=True, envvar="IAMROLES_AUDIT_RETENTION", callback=_check_retention,
+              metavar="PERIOD", help="How long audit events are kept (as CloudTrail's event history: 90 days): 90d, 12h, 30m; "
+                                     "'forever' (or 0) keeps every event. Older events are deleted, after --audit-export.")
+@click.option("--audit-export", type=click.Path(file_okay=False, path_type=Path), envvar="IAMROLES_AUDIT_EXPORT", metavar="DIR",
+              help="Before deleting an event, append it to DIR/iamroles-audit-YYYY-MM-DD.jsonl (its day; one CloudTrail "
+                   "record a line, as `iamroles audit --json` prints; files 0600).")
+@click.option("--audit-prune-interval", default=600.0, type=click.FloatRange(0.1), envvar="IAMROLES_AUDIT_PRUNE_INTERVAL",
+              hidden=True, help="Seconds between pruning rounds.")
 @click.option("--workers", type=click.IntRange(1, 256), envvar="IAMROLES_WORKERS",
               help="Processes answering requests on the one port and database [default: the CPUs this process may use; "
                    "1 in test mode]. Writes through any of them apply at once in all.")
@@ -86,7 +104,8 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
           partition: str | None, regions: tuple[tuple[str, str], ...], root_access_key: str | None, root_secret_key: str | None,
           root_secret_key_file: Path | None, test_mode: bool, admin_access_key: str | None, admin_secret_key: str | None,
           admin_secret_key_file: Path | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
-          read_timeout: float, workers: int | None, log_level: str) -> None:
+          read_timeout: float, audit_retention: timedelta | None, audit_export: Path | None, audit_prune_interval: float,
+          workers: int | None, log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
     from iamroles.server import Settings, default_data_dir
 
@@ -107,7 +126,8 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
         except ValueError:
             raise click.BadParameter(f"{proxy!r} is not an IP address or CIDR", param_hint="--trusted-proxy") from None
     settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
-                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions)
+                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions,
+                        audit_retention, audit_export, audit_prune_interval)
     count = _worker_count(workers, test_mode)
     private_files()
     sock = _listen(host, port)  # before anything is created: a port in use fails first, and alone
@@ -115,7 +135,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
         from iamroles.server import build
 
         service, notes = build(settings)
-        _started(host, port, notes, service.store.postgres, count)
+        _started(host, port, notes, service.store.postgres, count, _retention_note(settings))
         _run(service, sock, proxies, read_timeout, log_level)
         return
     sys.exit(_serve_workers(settings, sock, host, port, count, proxies, read_timeout, log_level))
@@ -133,11 +153,28 @@ def _worker_count(workers: int | None, test_mode: bool) -> int:
     return workers if workers is not None else default_workers()
 
 
-def _started(host: str, port: int, notes: list[str], postgres: bool, count: int) -> None:
-    for note in notes:
-        click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
+def _retention_note(settings: Settings) -> list[str]:
+    """Said at every start while events are deleted with no copy kept, so nobody loses them unawares."""
+    if settings.audit_retention is None or settings.audit_export is not None:
+        return []
+    return [f"audit events older than {_period(settings.audit_retention)} are deleted (--audit-export DIR keeps a copy; "
+            "--audit-retention forever keeps them all)"]
+
+
+def _period(period: timedelta) -> str:
+    seconds = int(period.total_seconds())
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
+
+
+def _started(host: str, port: int, notes: list[str], postgres: bool, count: int, after: list[str]) -> None:
+    """What the operator is told once at start: ``notes``, the line saying where it serves, then ``after``."""
     workers = f", {count} workers" if count > 1 else ""
-    click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if postgres else 'SQLite'}{workers})", err=True)
+    lines = [*notes, f"serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if postgres else 'SQLite'}{workers})", *after]
+    for line in lines:
+        click.echo(f"iamroles: {line}".replace("HOST:PORT", f"{host}:{port}"), err=True)
 
 
 def _run(service: Service, sock: socket.socket, proxies: list[str], read_timeout: float, log_level: str) -> None:
@@ -165,7 +202,7 @@ def _serve_workers(settings: Settings, sock: socket.socket, host: str, port: int
 
     prepared = prepare(settings)
     prepared.store.close()  # no connection crosses the fork: each worker opens its own
-    _started(host, port, prepared.notes, prepared.store.postgres, count)
+    _started(host, port, prepared.notes, prepared.store.postgres, count, _retention_note(settings))
     siblings = SiblingEpoch()
 
     def run_worker(index: int) -> int:
@@ -290,6 +327,34 @@ def audit(data_dir: Path | None, db_url: str | None, account_id: str | None, eve
         who = (e.get("userIdentity") or {}).get("arn") or "-"
         result = e.get("errorCode") or "ok"
         click.echo(f"{e['eventTime']}  {e['eventSource'].split('.')[0]}:{e['eventName']:<28} {result:<24} {who}  {e['sourceIPAddress']}")
+
+
+@click.command("audit-prune")
+@_data_dir
+@_db
+@click.option("--retention", default="90d", show_default=True, callback=_check_retention, metavar="PERIOD",
+              help="Events older than this are exported, then deleted: 90d, 12h, 30m.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Append them first to DIR/iamroles-audit-YYYY-MM-DD.jsonl (one CloudTrail record a line; files 0600).")
+def audit_prune(data_dir: Path | None, db_url: str | None, retention: timedelta | None, export_dir: Path | None) -> None:
+    """Export, then delete, the audit events older than the retention period, now (what a running server does
+    every 10 minutes with its --audit-retention and --audit-export)."""
+    from datetime import datetime, timezone
+
+    from iamroles.server import Settings, bootstrap, default_data_dir
+    from iamroles.server.retention import prune
+
+    if retention is None:
+        raise click.UsageError("--retention forever keeps every event: there is nothing to prune")
+    private_files()
+    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    if export_dir is not None:
+        export_dir.mkdir(parents=True, exist_ok=True)
+    done = prune(store, datetime.now(timezone.utc), retention, export_dir)
+    if done.skipped:
+        raise click.ClickException("another process is pruning the audit trail now; try again when it has finished")
+    where = f" to {export_dir}" if export_dir is not None else ""
+    click.echo(f"exported {done.exported} event(s){where} and deleted {done.deleted}")
 
 
 @click.group()

@@ -1,6 +1,7 @@
 """iamroles.server: the ASGI app and how ``iamroles serve`` starts it."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from iamroles.auth.regions import Regions
@@ -39,6 +40,10 @@ def prepare(settings: Settings) -> Prepared:
             check_partition(settings.partition)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    if settings.audit_export is not None:  # made (0700) and shown writable now, not at the first export weeks later
+        settings.audit_export.mkdir(parents=True, exist_ok=True)
+        if not os.access(settings.audit_export, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied", str(settings.audit_export))
     store, master_key, notes = bootstrap(settings)
     seed_aws_managed(store)
     from iamroles.sts.keys import KeyRing
@@ -62,7 +67,7 @@ def _admin(settings: Settings, store: Store, master_key: MasterKey, default_acco
 
 def wire(settings: Settings, prepared: Prepared) -> Service:
     """The service of one serving process on a prepared store, with its own background threads (the audit
-    writer, the last-used writer)."""
+    writer, the last-used writer, the audit pruner)."""
     store, master_key, default_account = prepared.store, prepared.master_key, prepared.default_account
 
     def reset() -> None:
@@ -75,10 +80,15 @@ def wire(settings: Settings, prepared: Prepared) -> Service:
         _admin(settings, store, master_key, default_account)
 
     from .audit import AuditLog
+    from .retention import Pruner
     from .usage import Usage
 
-    return Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store), usage=Usage(store),
-                   regions=prepared.regions)
+    service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store), usage=Usage(store),
+                      regions=prepared.regions)
+    if settings.audit_retention is not None:
+        service.pruner = Pruner(store, settings.audit_retention, settings.audit_export, service.clock,
+                                settings.audit_prune_interval)
+    return service
 
 
 def build(settings: Settings) -> tuple[Service, list[str]]:

@@ -20,6 +20,7 @@ policy, OIDC provider or MFA device; the generation counter (``bump``) last.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -778,6 +779,18 @@ class Tx:
             q = q.where(c.event_time >= since)
         return [r[0] for r in self.c.execute(q.order_by(c.id.desc()).limit(limit))]
 
+    def audit_before(self, cutoff: datetime, limit: int) -> list[tuple[int, datetime, str]]:
+        """The oldest events recorded before ``cutoff`` (at most ``limit``): (row id, time, JSON record), oldest first."""
+        c = t.audit_events.c
+        q = select(c.id, c.event_time, c.record).where(c.event_time < cutoff).order_by(c.event_time, c.id).limit(limit)
+        return [(int(r.id), _utc(r.event_time), r.record) for r in self.c.execute(q)]  # type: ignore[misc]
+
+    def delete_audit(self, ids: Sequence[int]) -> int:
+        """Delete these events (by row id); how many there were."""
+        if not ids:
+            return 0
+        return int(self._w(delete(t.audit_events).where(t.audit_events.c.id.in_(list(ids)))).rowcount or 0)
+
     # -- test mode ------------------------------------------------------------------------------
     def wipe(self, keep_access_keys: Sequence[str], keep_users: Sequence[tuple[str, str]]) -> None:
         """Delete all IAM state but the accounts, the named keys and users (with their attached policies) and AWS's
@@ -952,6 +965,40 @@ class Store:
         """A read transaction (``with store.read() as tx``); it connects only if a read misses the shared cache."""
         return Tx(self, None, False)
 
+    @contextmanager
+    def audit_prune_lock(self) -> Iterator[bool]:
+        """Whether this process may prune the audit trail now: True for one holder at a time across every
+        process on the database (PostgreSQL: a session advisory lock on a connection of its own; SQLite, whose
+        processes share one machine: an exclusive ``flock`` on ``DATABASE-FILE.prune-lock``), False at once
+        while another holds it. It locks no table: requests go on meanwhile."""
+        if self.postgres:
+            with self.engine.connect() as conn:
+                held = bool(conn.execute(select(func.pg_try_advisory_lock(_PRUNE_LOCK_KEY))).scalar())
+                conn.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        conn.execute(select(func.pg_advisory_unlock(_PRUNE_LOCK_KEY)))
+                        conn.commit()
+            return
+        import fcntl
+
+        database = self.engine.url.database
+        if not database or database == ":memory:":  # one process has it: nobody else can prune
+            yield True
+            return
+        fd = os.open(f"{database}.prune-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def writer(self, synced: bool = True) -> Writer:
         """Write transactions on a connection of their own, for one thread that writes often (the audit
         trail's): no pool checkout per transaction, half the cost of :meth:`write` (measured).
@@ -963,6 +1010,10 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# The advisory lock that one audit pruner holds at a time on PostgreSQL (an arbitrary 64-bit key: "iamrprun").
+_PRUNE_LOCK_KEY = 0x69616D7270_72756E
 
 
 class Writer:
