@@ -410,6 +410,18 @@ class Tx:
         values["name_key"] = record.name.lower()
         self._w(insert(table).values(**values))
 
+    def insert_entities(self, kind: str, records: Sequence[Entity]) -> None:
+        """Insert many entities of one kind in one statement (a bulk import: no quota, no validation)."""
+        table, _cls, id_col = ENTITY_TABLES[kind]
+        rows = []
+        for record in records:
+            values = {f.name: getattr(record, f.name) for f in fields(record)}
+            values[id_col] = values.pop("id")
+            values["name_key"] = record.name.lower()
+            rows.append(values)
+        if rows:
+            self._w(insert(table), rows)
+
     def update_entity(self, kind: str, account_id: str, name: str, **values: Any) -> None:
         table = ENTITY_TABLES[kind][0]
         self._w(update(table).where(table.c.account_id == account_id, table.c.name_key == name.lower()).values(**values))
