@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
@@ -229,6 +230,10 @@ def test_a_server_exports_then_deletes_what_its_retention_no_longer_keeps(backen
             user = unique("u")
             iam.create_user(UserName=user)
             secret = iam.create_access_key(UserName=user)["AccessKey"]["SecretAccessKey"]
+            token = "Zq" + uuid.uuid4().hex + "Sx"  # a sensitive input: recorded as HIDDEN_DUE_TO_SECURITY_REASONS
+            with pytest.raises(ClientError):
+                srv.client("sts").assume_role_with_web_identity(RoleArn=f"arn:aws:iam::{srv.account}:role/none",
+                                                                RoleSessionName="bench", WebIdentityToken=token)
             before, _ = read_trail(srv)
             assert {"CreateUser", "CreateAccessKey"} <= {e["eventName"] for e in before}
             assert not out.exists() or not list(out.iterdir())  # nothing is older than a day yet
@@ -247,9 +252,11 @@ def test_a_server_exports_then_deletes_what_its_retention_no_longer_keeps(backen
             for p in out.iterdir():
                 assert stat.S_IMODE(p.stat().st_mode) == 0o600
                 text = p.read_text()
-                assert secret not in text  # the secret of CreateAccessKey's answer is never in an event
+                assert secret not in text and token not in text  # an answer's secret, a sensitive input: never in an event
             assert stat.S_IMODE(out.stat().st_mode) == 0o700
             assert [e for e in lines if e["eventName"] == "CreateUser"][0]["requestParameters"] == {"userName": user}
+            [web] = [e for e in lines if e["eventName"] == "AssumeRoleWithWebIdentity"]
+            assert web["requestParameters"]["webIdentityToken"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
         finally:
             stop_server(srv)
 
