@@ -12,7 +12,10 @@ concurrency 16 (wrk's are higher at concurrency 1). Prints requests/s and
 p50/p99 latency per operation at concurrency 1 and 16, and which generator
 measured them.
 
-    python bench/server.py [--duration 4] [--client wrk|python] [--only NAME] [--json]
+With ``--workers 1,2`` iamroles is measured with one worker process, then with two (``serve --workers``), each
+on a fresh database, beside moto in the same run; the last column is the speed-up.
+
+    python bench/server.py [--duration 4] [--client wrk|python] [--only NAME] [--workers 1,2] [--json]
 """
 from __future__ import annotations
 
@@ -196,6 +199,19 @@ def measure(name: str, url: str, root_key: str, root_secret: str, duration: floa
     return out
 
 
+def start_iamroles(tmp: Path, root_key: str, root_secret: str, db: str | None, workers: int,
+                   env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
+    """An `iamroles serve --workers N` on a fresh data directory (and, on PostgreSQL, the database as it is)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "iamroles", "serve", "--port", str(port), "--data-dir", str(tmp / f"data-{workers}"),
+                             "--root-access-key", root_key, "--root-secret-key", root_secret, "--workers", str(workers),
+                             *(["--db", db] if db else [])],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait(f"{url}/iamroles/health", proc)
+    return url, proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=float, default=4.0)
@@ -203,50 +219,84 @@ def main() -> None:
     ap.add_argument("--only", help="run only the operations whose name contains this (e.g. AssumeRole)")
     ap.add_argument("--no-moto", action="store_true", help="iamroles alone (for profiling; the comparison needs moto)")
     ap.add_argument("--db", help="iamroles' database URL (default: SQLite in a temporary directory), e.g. "
-                                 "postgresql+psycopg://postgres@127.0.0.1/bench")
+                                 "postgresql+psycopg://postgres@127.0.0.1/bench; with several --workers counts, give "
+                                 "a fresh database for each run: a comma-separated list, one URL per count")
+    ap.add_argument("--workers", default="1",
+                    help="iamroles' worker processes; a comma-separated list (e.g. 1,2) measures each count in turn, "
+                         "each on a fresh database, beside moto in the same run")
     ap.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
                     help="the load generator (default: wrk when it is installed)")
     args = ap.parse_args()
+    counts = [int(c) for c in args.workers.split(",")]
+    dbs = args.db.split(",") if args.db else [None] * len(counts)
+    if len(dbs) != len(counts):
+        raise SystemExit("--db: give one database URL per --workers count")
     tmp = Path(tempfile.mkdtemp())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IAMROLES_"))}
     root_key, root_secret = "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
-    ip, mp = free_port(), free_port()
-    iam_proc = subprocess.Popen([sys.executable, "-m", "iamroles", "serve", "--port", str(ip), "--data-dir", str(tmp / "data"),
-                                 "--root-access-key", root_key, "--root-secret-key", root_secret,
-                                 *(["--db", args.db] if args.db else [])],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    moto_proc = None if args.no_moto else subprocess.Popen(["moto_server", "-p", str(mp)], stdout=subprocess.DEVNULL,
-                                                           stderr=subprocess.DEVNULL, env=env)
-    try:
-        wait(f"http://127.0.0.1:{ip}/iamroles/health", iam_proc)
-        if moto_proc is not None:
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for count, db in zip(counts, dbs):
+        url, proc = start_iamroles(tmp, root_key, root_secret, db, count, env)
+        try:
+            results[_column(count, counts)] = measure(_column(count, counts), url, root_key, root_secret, args.duration,
+                                                      args.only, args.client, tmp)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    first = next(iter(results.values()))
+    if args.no_moto:
+        results["moto"] = {row: {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "requests": 0} for row in first}
+    else:
+        mp = free_port()
+        moto_proc = subprocess.Popen(["moto_server", "-p", str(mp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
             wait(f"http://127.0.0.1:{mp}/moto-api/", moto_proc)
-        results = {"iamroles": measure("iamroles", f"http://127.0.0.1:{ip}", root_key, root_secret, args.duration, args.only,
-                                       args.client, tmp)}
-        results["moto"] = (
-            {row: {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "requests": 0} for row in results["iamroles"]}
-            if args.no_moto else measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration, args.only,
-                                         args.client, tmp)
-        )
-    finally:
-        for p in (iam_proc, moto_proc):
-            if p is not None:
-                p.terminate()
-                p.wait(10)
+            results["moto"] = measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration, args.only,
+                                      args.client, tmp)
+        finally:
+            moto_proc.terminate()
+            moto_proc.wait(10)
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'operation':<48} {'iamroles rps':>12} {'p50':>7} {'p99':>7}   {'moto rps':>9} {'p50':>7} {'p99':>7}  ratio")
-    for row, r in results["iamroles"].items():
-        m = results["moto"][row]
-        if row == "sessions issued":
-            print(f"sessions issued by AssumeRole before the '(temporary, after)' rows: iamroles {r['requests']}, moto {m['requests']}")
-            continue
-        ratio = r["rps"] / m["rps"] if m["rps"] else float("inf")
-        errs = f"  errors: iamroles {r['errors']}, moto {m['errors']}" if r["errors"] or m["errors"] else ""
-        print(f"{row:<48} {r['rps']:12.0f} {r['p50_ms']:6.1f}ms {r['p99_ms']:6.1f}ms   {m['rps']:9.0f} {m['p50_ms']:6.1f}ms {m['p99_ms']:6.1f}ms  {ratio:5.1f}x{errs}")
-    print(f"load generator: {args.client} ({'wrk -t1, C' if args.client == 'wrk' else 'asyncio, Python'}) on the same machine as both servers")
+    _table(results)
+    print(f"load generator: {args.client} ({'wrk -t1, C' if args.client == 'wrk' else 'asyncio, Python'}) on the same machine as the servers, "
+          f"{os.cpu_count()} CPUs")
     print("iamroles verifies SigV4 and evaluates identity, trust and boundary policies on every request; moto checks nothing.")
+
+
+def _column(count: int, counts: list[int]) -> str:
+    return "iamroles" if len(counts) == 1 else f"iamroles w={count}"
+
+
+def _table(results: dict[str, dict[str, dict[str, float]]]) -> None:
+    """One row per operation: each iamroles run's and moto's rps, p50 and p99; then iamroles' best over moto,
+    and (several worker counts) the last count's rps over the first's."""
+    names = list(results)
+    ours = [n for n in names if n != "moto"]
+    header = f"{'operation':<44}" + "".join(f" {n + ' rps':>16} {'p50':>7} {'p99':>7}" for n in names) + "  vs moto"
+    if len(ours) > 1:
+        header += f"  {ours[-1].split()[-1]}/{ours[0].split()[-1]}"
+    print(header)
+    for row, r in results[ours[0]].items():
+        if row == "sessions issued":
+            print("sessions issued by AssumeRole before the '(temporary, after)' rows: "
+                  + ", ".join(f"{n} {int(results[n][row]['requests'])}" for n in names))
+            continue
+        line = f"{row:<44}"
+        for n in names:
+            c = results[n][row]
+            line += f" {c['rps']:16.0f} {c['p50_ms']:6.1f}ms {c['p99_ms']:6.1f}ms"
+        m = results["moto"][row]["rps"]
+        best = max(results[n][row]["rps"] for n in ours)
+        line += f"  {best / m:6.1f}x" if m else "       -"
+        if len(ours) > 1:
+            base = results[ours[0]][row]["rps"]
+            line += f"  {results[ours[-1]][row]['rps'] / base:6.2f}x" if base else ""
+        errors = {n: int(results[n][row]["errors"]) for n in names if results[n][row]["errors"]}
+        if errors:
+            line += f"  errors: {errors}"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import click
 
 from .failures import explain
 from .policy import policy
-from .serve import accounts, audit, keys, oidc, roles, serve
+from .serve import accounts, audit, audit_prune, keys, oidc, roles, serve
 from .workload import credential_process, exec_command, metadata
 
 __all__ = ["main"]
@@ -37,6 +37,7 @@ main.add_command(policy)
 main.add_command(serve)
 main.add_command(accounts)
 main.add_command(audit)
+main.add_command(audit_prune)
 main.add_command(keys)
 main.add_command(roles)
 main.add_command(oidc)

@@ -6,12 +6,17 @@ import json
 import os
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from iamroles.server import Service, Settings
 
-__all__ = ["serve", "accounts"]
+
+__all__ = ["serve", "accounts", "audit", "audit_prune"]
 
 _data_dir = click.option(
     "--data-dir", type=click.Path(path_type=Path), default=None, envvar="IAMROLES_DATA_DIR",
@@ -37,6 +42,15 @@ def _check_regions(ctx: click.Context, param: click.Parameter, value: tuple[str,
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return declared
+
+
+def _check_retention(ctx: click.Context, param: click.Parameter, value: str) -> timedelta | None:
+    from iamroles.server.retention import parse_retention
+
+    try:
+        return parse_retention(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 _partition = click.option(
@@ -74,16 +88,26 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
                    "Without one, aws:SourceIp is the connection's peer: a client cannot choose it with a header.")
 @click.option("--read-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1), envvar="IAMROLES_READ_TIMEOUT",
               help="Seconds a client has to send a whole request (headers and body); slower connections are closed.")
+@click.option("--audit-retention", default="90d", show_default=True, envvar="IAMROLES_AUDIT_RETENTION", callback=_check_retention,
+              metavar="PERIOD", help="How long audit events are kept (as CloudTrail's event history: 90 days): 90d, 12h, 30m; "
+                                     "'forever' (or 0) keeps every event. Older events are deleted, after --audit-export.")
+@click.option("--audit-export", type=click.Path(file_okay=False, path_type=Path), envvar="IAMROLES_AUDIT_EXPORT", metavar="DIR",
+              help="Before deleting an event, append it to DIR/iamroles-audit-YYYY-MM-DD.jsonl (its day; one CloudTrail "
+                   "record a line, as `iamroles audit --json` prints; files 0600).")
+@click.option("--audit-prune-interval", default=600.0, type=click.FloatRange(0.1), envvar="IAMROLES_AUDIT_PRUNE_INTERVAL",
+              hidden=True, help="Seconds between pruning rounds.")
+@click.option("--workers", type=click.IntRange(1, 256), envvar="IAMROLES_WORKERS",
+              help="Processes answering requests on the one port and database [default: the CPUs this process may use; "
+                   "1 in test mode]. Writes through any of them apply at once in all.")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
           partition: str | None, regions: tuple[tuple[str, str], ...], root_access_key: str | None, root_secret_key: str | None,
           root_secret_key_file: Path | None, test_mode: bool, admin_access_key: str | None, admin_secret_key: str | None,
           admin_secret_key_file: Path | None, cache_ttl: float, trusted_proxies: tuple[str, ...],
-          read_timeout: float, log_level: str) -> None:
+          read_timeout: float, audit_retention: timedelta | None, audit_export: Path | None, audit_prune_interval: float,
+          workers: int | None, log_level: str) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
-    import uvicorn
-
-    from iamroles.server import Settings, build, create_app, default_data_dir
+    from iamroles.server import Settings, default_data_dir
 
     root_secret_key = _secret(root_secret_key, root_secret_key_file, "--root-secret-key")
     admin_secret_key = _secret(admin_secret_key, admin_secret_key_file, "--admin-secret-key")
@@ -102,20 +126,94 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
         except ValueError:
             raise click.BadParameter(f"{proxy!r} is not an IP address or CIDR", param_hint="--trusted-proxy") from None
     settings = Settings(data_dir or default_data_dir(), db_url, account_id, root_access_key, root_secret_key,
-                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions)
+                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions,
+                        audit_retention, audit_export, audit_prune_interval)
+    count = _worker_count(workers, test_mode)
     private_files()
     sock = _listen(host, port)  # before anything is created: a port in use fails first, and alone
-    service, notes = build(settings)
-    for note in notes:
-        click.echo(f"iamroles: {note}".replace("HOST:PORT", f"{host}:{port}"), err=True)
-    click.echo(f"iamroles: serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if service.store.postgres else 'SQLite'})", err=True)
-    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; that would let any local client set
-    # aws:SourceIp, so forwarded headers are ignored unless the operator names the proxies
+    if count == 1:
+        from iamroles.server import build
+
+        service, notes = build(settings)
+        _started(host, port, notes, service.store.postgres, count, _retention_note(settings))
+        _run(service, sock, proxies, read_timeout, log_level)
+        return
+    sys.exit(_serve_workers(settings, sock, host, port, count, proxies, read_timeout, log_level))
+
+
+def _worker_count(workers: int | None, test_mode: bool) -> int:
+    """Test mode runs one process: its reset and its clock are a process's state (the clock offset, the caches
+    a reset clears), which other workers would not share."""
+    from iamroles.server.workers import default_workers
+
+    if test_mode:
+        if workers is not None and workers > 1:
+            raise click.UsageError("test mode runs one worker (its reset and clock are one process's): drop --workers")
+        return 1
+    return workers if workers is not None else default_workers()
+
+
+def _retention_note(settings: Settings) -> list[str]:
+    """Said at every start while events are deleted with no copy kept, so nobody loses them unawares."""
+    if settings.audit_retention is None or settings.audit_export is not None:
+        return []
+    return [f"audit events older than {_period(settings.audit_retention)} are deleted (--audit-export DIR keeps a copy; "
+            "--audit-retention forever keeps them all)"]
+
+
+def _period(period: timedelta) -> str:
+    seconds = int(period.total_seconds())
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
+
+
+def _started(host: str, port: int, notes: list[str], postgres: bool, count: int, after: list[str]) -> None:
+    """What the operator is told once at start: ``notes``, the line saying where it serves, then ``after``."""
+    workers = f", {count} workers" if count > 1 else ""
+    lines = [*notes, f"serving IAM and STS on http://{host}:{port} ({'PostgreSQL' if postgres else 'SQLite'}{workers})", *after]
+    for line in lines:
+        click.echo(f"iamroles: {line}".replace("HOST:PORT", f"{host}:{port}"), err=True)
+
+
+def _run(service: Service, sock: socket.socket, proxies: list[str], read_timeout: float, log_level: str) -> None:
+    """Serve on ``sock`` until SIGTERM or SIGINT."""
+    import uvicorn
+
+    from iamroles.server import create_app
     from iamroles.server.http import timed_protocol
 
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; that would let any local client set
+    # aws:SourceIp, so forwarded headers are ignored unless the operator names the proxies
     config = uvicorn.Config(create_app(service), log_level=log_level, access_log=False, proxy_headers=bool(proxies),
                             forwarded_allow_ips=proxies or None, http=timed_protocol(read_timeout))
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_workers(settings: Settings, sock: socket.socket, host: str, port: int, count: int, proxies: list[str],
+                   read_timeout: float, log_level: str) -> int:
+    """Bootstrap once, then fork ``count`` workers on ``sock`` (see ``iamroles.server.workers``); the exit code."""
+    from dataclasses import replace
+
+    from iamroles.server import prepare, wire
+    from iamroles.server.workers import SiblingEpoch, supervise
+    from iamroles.store import Store
+
+    prepared = prepare(settings)
+    prepared.store.close()  # no connection crosses the fork: each worker opens its own
+    _started(host, port, prepared.notes, prepared.store.postgres, count, _retention_note(settings))
+    siblings = SiblingEpoch()
+
+    def run_worker(index: int) -> int:
+        store = Store(settings.url, cache_ttl=settings.cache_ttl, siblings=siblings)
+        _run(wire(settings, replace(prepared, store=store)), sock, proxies, read_timeout, log_level)
+        return 0
+
+    def report(message: str) -> None:
+        click.echo(f"iamroles: {message}", err=True)
+
+    return supervise(count, run_worker, report)
 
 
 def private_files() -> None:
@@ -229,6 +327,34 @@ def audit(data_dir: Path | None, db_url: str | None, account_id: str | None, eve
         who = (e.get("userIdentity") or {}).get("arn") or "-"
         result = e.get("errorCode") or "ok"
         click.echo(f"{e['eventTime']}  {e['eventSource'].split('.')[0]}:{e['eventName']:<28} {result:<24} {who}  {e['sourceIPAddress']}")
+
+
+@click.command("audit-prune")
+@_data_dir
+@_db
+@click.option("--retention", default="90d", show_default=True, callback=_check_retention, metavar="PERIOD",
+              help="Events older than this are exported, then deleted: 90d, 12h, 30m.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Append them first to DIR/iamroles-audit-YYYY-MM-DD.jsonl (one CloudTrail record a line; files 0600).")
+def audit_prune(data_dir: Path | None, db_url: str | None, retention: timedelta | None, export_dir: Path | None) -> None:
+    """Export, then delete, the audit events older than the retention period, now (what a running server does
+    every 10 minutes with its --audit-retention and --audit-export)."""
+    from datetime import datetime, timezone
+
+    from iamroles.server import Settings, bootstrap, default_data_dir
+    from iamroles.server.retention import prune
+
+    if retention is None:
+        raise click.UsageError("--retention forever keeps every event: there is nothing to prune")
+    private_files()
+    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    if export_dir is not None:
+        export_dir.mkdir(parents=True, exist_ok=True)
+    done = prune(store, datetime.now(timezone.utc), retention, export_dir)
+    if done.skipped:
+        raise click.ClickException("another process is pruning the audit trail now; try again when it has finished")
+    where = f" to {export_dir}" if export_dir is not None else ""
+    click.echo(f"exported {done.exported} event(s){where} and deleted {done.deleted}")
 
 
 @click.group()

@@ -59,6 +59,7 @@ class Service:
     on_reset: Callable[[], None] | None = None
     audit: AuditLog | None = None
     usage: Usage | None = None
+    pruner: Any = None  # server.retention.Pruner: deletes (exports first) events past the retention period
     keyring: Any = None  # sts.keys.KeyRing
     regions: Regions = field(default_factory=known_regions)  # what requests may be signed for: botocore's, or more
 
@@ -489,6 +490,8 @@ def create_app(service: Service) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         yield
+        if service.pruner is not None:
+            service.pruner.close()
         if service.audit is not None:
             service.audit.close()
         if service.usage is not None:

@@ -5,7 +5,7 @@ import configparser
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from iamroles.auth.regions import known_regions
@@ -35,6 +35,9 @@ class Settings:
     cache_ttl: float = 1.0  # how soon another process's writes reach this one (seconds)
     partition: str | None = None  # the default account's partition (first start only; None: aws)
     regions: tuple[tuple[str, str], ...] = ()  # private regions: (name, partition)
+    audit_retention: timedelta | None = timedelta(days=90)  # None: keep every event (see server.retention)
+    audit_export: Path | None = None  # where events are exported before they are deleted
+    audit_prune_interval: float = 600.0  # seconds between pruning rounds
 
     @property
     def url(self) -> str:

@@ -20,6 +20,7 @@ policy, OIDC provider or MFA device; the generation counter (``bump``) last.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -186,15 +187,30 @@ class Shared:
 
     Values only move forward: a reader that read an older generation than
     one already known cannot bring the old one back.
+
+    ``siblings``: a counter shared with the other worker processes of one
+    server (``.value``, ``.advance()``; see ``iamroles.server.workers``).
+    A commit here advances it, and a moved counter makes this process
+    forget the generations it remembered: a write through any worker
+    applies at once in all of them.
     """
 
-    def __init__(self, ttl: float = 1.0) -> None:
+    def __init__(self, ttl: float = 1.0, siblings: Any = None) -> None:
         self.ttl = ttl
         self._generations: dict[str, tuple[int, float]] = {}
         self._snapshots: dict[str, tuple[int, dict[tuple[Any, ...], Any]]] = {}
         self._lock = threading.Lock()
+        self.siblings = siblings
+        self._siblings_seen = siblings.value if siblings is not None else 0
 
     def generation(self, account_id: str) -> int | None:
+        siblings = self.siblings
+        if siblings is not None and siblings.value != self._siblings_seen:
+            seen = siblings.value
+            with self._lock:
+                self._generations = {}
+                self._siblings_seen = seen
+            return None
         hit = self._generations.get(account_id)
         if hit is None or time.monotonic() - hit[1] >= self.ttl:
             return None
@@ -223,6 +239,8 @@ class Shared:
         with self._lock:
             self._generations = {}
             self._snapshots = {}
+        if self.siblings is not None:
+            self.siblings.advance()  # seen here too at the next read: one generation read again, nothing missed
 
 
 class Tx:
@@ -392,6 +410,18 @@ class Tx:
         values[id_col] = values.pop("id")
         values["name_key"] = record.name.lower()
         self._w(insert(table).values(**values))
+
+    def insert_entities(self, kind: str, records: Sequence[Entity]) -> None:
+        """Insert many entities of one kind in one statement (a bulk import: no quota, no validation)."""
+        table, _cls, id_col = ENTITY_TABLES[kind]
+        rows = []
+        for record in records:
+            values = {f.name: getattr(record, f.name) for f in fields(record)}
+            values[id_col] = values.pop("id")
+            values["name_key"] = record.name.lower()
+            rows.append(values)
+        if rows:
+            self._w(insert(table), rows)
 
     def update_entity(self, kind: str, account_id: str, name: str, **values: Any) -> None:
         table = ENTITY_TABLES[kind][0]
@@ -781,6 +811,18 @@ class Tx:
             q = q.where(c.event_time >= since)
         return [r[0] for r in self.c.execute(q.order_by(c.id.desc()).limit(limit))]
 
+    def audit_before(self, cutoff: datetime, limit: int) -> list[tuple[int, datetime, str]]:
+        """The oldest events recorded before ``cutoff`` (at most ``limit``): (row id, time, JSON record), oldest first."""
+        c = t.audit_events.c
+        q = select(c.id, c.event_time, c.record).where(c.event_time < cutoff).order_by(c.event_time, c.id).limit(limit)
+        return [(int(r.id), _utc(r.event_time), r.record) for r in self.c.execute(q)]  # type: ignore[misc]
+
+    def delete_audit(self, ids: Sequence[int]) -> int:
+        """Delete these events (by row id); how many there were."""
+        if not ids:
+            return 0
+        return int(self._w(delete(t.audit_events).where(t.audit_events.c.id.in_(list(ids)))).rowcount or 0)
+
     # -- test mode ------------------------------------------------------------------------------
     def wipe(self, keep_access_keys: Sequence[str], keep_users: Sequence[tuple[str, str]]) -> None:
         """Delete all IAM state but the accounts, the named keys and users (with their attached policies) and AWS's
@@ -919,8 +961,9 @@ def _fix_times(record: Any) -> Any:
 class Store:
     """A database: open it, migrate it, run transactions on it."""
 
-    def __init__(self, url: str, cache_ttl: float = 1.0) -> None:
-        """``cache_ttl``: how long a generation read from the database is trusted (see :class:`Shared`)."""
+    def __init__(self, url: str, cache_ttl: float = 1.0, siblings: Any = None) -> None:
+        """``cache_ttl``: how long a generation read from the database is trusted; ``siblings``: the counter
+        shared with the server's other worker processes (see :class:`Shared`)."""
         self.url = url
         self.postgres = url.startswith("postgresql")
         if url.startswith("sqlite"):
@@ -928,7 +971,7 @@ class Store:
             _sqlite_setup(self.engine)
         else:
             self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
-        self.shared = Shared(cache_ttl)
+        self.shared = Shared(cache_ttl, siblings)
 
     @classmethod
     def sqlite_file(cls, path: Path) -> Store:
@@ -954,6 +997,40 @@ class Store:
         """A read transaction (``with store.read() as tx``); it connects only if a read misses the shared cache."""
         return Tx(self, None, False)
 
+    @contextmanager
+    def audit_prune_lock(self) -> Iterator[bool]:
+        """Whether this process may prune the audit trail now: True for one holder at a time across every
+        process on the database (PostgreSQL: a session advisory lock on a connection of its own; SQLite, whose
+        processes share one machine: an exclusive ``flock`` on ``DATABASE-FILE.prune-lock``), False at once
+        while another holds it. It locks no table: requests go on meanwhile."""
+        if self.postgres:
+            with self.engine.connect() as conn:
+                held = bool(conn.execute(select(func.pg_try_advisory_lock(_PRUNE_LOCK_KEY))).scalar())
+                conn.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        conn.execute(select(func.pg_advisory_unlock(_PRUNE_LOCK_KEY)))
+                        conn.commit()
+            return
+        import fcntl
+
+        database = self.engine.url.database
+        if not database or database == ":memory:":  # one process has it: nobody else can prune
+            yield True
+            return
+        fd = os.open(f"{database}.prune-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def writer(self, synced: bool = True) -> Writer:
         """Write transactions on a connection of their own, for one thread that writes often (the audit
         trail's): no pool checkout per transaction, half the cost of :meth:`write` (measured).
@@ -965,6 +1042,10 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# The advisory lock that one audit pruner holds at a time on PostgreSQL (an arbitrary 64-bit key: "iamrprun").
+_PRUNE_LOCK_KEY = 0x69616D7270_72756E
 
 
 class Writer:
