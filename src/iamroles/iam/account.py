@@ -69,7 +69,7 @@ def get_account_authorization_details(ctx: CallContext, inp: Input) -> Output:
                 for v in tx.policy_versions(p.arn)
             ]
             items.append(("4", p.arn, {"Policies": d}))
-    chunk, meta = page(items, inp, key=lambda i: i[0] + i[1])
+    chunk, meta = page("GetAccountAuthorizationDetails", items, inp, key=lambda i: i[0] + i[1])
     out: dict[str, Any] = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": [], **meta}
     for _, _, entry in chunk:
         for k, v in entry.items():

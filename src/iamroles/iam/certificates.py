@@ -34,7 +34,7 @@ from iamroles.errors import (
 from iamroles.store import ServerCertificate, SigningCertificate, User
 from iamroles.tokens import new_unique_id
 
-from .common import already_exists, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
+from .common import account_quota, already_exists, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
 from .authorize import authorize
 from .conflicts import DUPLICATE_CERTIFICATE
 from .context import CallContext
@@ -45,7 +45,6 @@ from .shared import register_tagging
 __all__: list[str] = []
 
 SIGNING_CERTIFICATES_PER_USER = 2
-SERVER_CERTIFICATES_PER_ACCOUNT = 20
 UNPARSABLE = "Unable to parse certificate. Please ensure the certificate is in PEM format."
 
 
@@ -105,7 +104,7 @@ def upload_signing_certificate(ctx: CallContext, inp: Input) -> Output:
 def list_signing_certificates(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     certs = ctx.tx.user_credentials("signing", ctx.account_id, user.id)
-    chunk, meta = page(certs, inp, key=lambda c: c.uploaded_at.isoformat() + c.certificate_id)
+    chunk, meta = page("ListSigningCertificates", certs, inp, key=lambda c: c.uploaded_at.isoformat() + c.certificate_id)  # at most 2
     return {"Certificates": [_signing_out(user, c) for c in chunk], **meta}
 
 
@@ -195,8 +194,7 @@ def upload_server_certificate(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.server_certificate(ctx.account_id, name) is not None:
         raise already_exists("server_certificate", name)
-    if ctx.tx.count_server_certificates(ctx.account_id) >= SERVER_CERTIFICATES_PER_ACCOUNT:
-        raise LimitExceeded(f"Cannot exceed quota for ServerCertificatesPerAccount: {SERVER_CERTIFICATES_PER_ACCOUNT}")
+    account_quota(ctx, "ServerCertificatesPerAccount")
     cert_id = new_unique_id("ASCA")
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     record = ServerCertificate(
@@ -224,7 +222,7 @@ def get_server_certificate(ctx: CallContext, inp: Input) -> Output:
 @operation("ListServerCertificates", resource=lambda ctx, inp: _server_arn(ctx, "", inp.get("PathPrefix") or "/"))
 def list_server_certificates(ctx: CallContext, inp: Input) -> Output:
     certs = ctx.tx.server_certificates(ctx.account_id, inp.get("PathPrefix") or "/")
-    chunk, meta = page(certs, inp, key=lambda c: c.key)
+    chunk, meta = page("ListServerCertificates", certs, inp, key=lambda c: c.key)  # at most ServerCertificatesPerAccount
     return {"ServerCertificateMetadataList": [_server_metadata(c) for c in chunk], **meta}
 
 

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from iamroles.errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity
+from iamroles.errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity, ValidationError
 from iamroles.policy import PolicyDocument, PolicyError, PolicyKind, parse_document
 from iamroles.store import Tag
 
@@ -20,9 +22,14 @@ __all__ = [
     "already_exists",
     "lock_account",
     "account_quota",
+    "ACCOUNT_QUOTAS",
+    "quota_limit",
     "entity_arn",
     "entity_resource",
     "page",
+    "paged",
+    "encode_marker",
+    "decode_marker",
     "policy_text",
     "check_document",
     "tags_in",
@@ -84,27 +91,99 @@ def lock_account(ctx: CallContext) -> None:
     ctx.tx.account(ctx.account_id, for_update=True)
 
 
-def account_quota(ctx: CallContext, kind: str, limit: int, quota: str) -> None:
-    """LimitExceeded when the account already has ``limit`` of ``kind``; call :func:`lock_account` first."""
+# The per-account quotas iamroles counts: AWS's quota name -> (what the store counts, AWS's default), from
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (virtual MFA devices: the user quota).
+# An operator raises one for an account with Tx.set_quota (a row of account_quotas); AWS's default applies otherwise.
+ACCOUNT_QUOTAS: dict[str, tuple[str, int]] = {
+    "UsersPerAccount": ("user", 5000),
+    "GroupsPerAccount": ("group", 300),
+    "RolesPerAccount": ("role", 1000),
+    "InstanceProfilesPerAccount": ("instance_profile", 1000),
+    "PoliciesPerAccount": ("policy", 1500),
+    "OpenIdConnectProvidersPerAccount": ("oidc", 100),
+    "VirtualMFADevicesPerAccount": ("mfa", 5000),
+    "ServerCertificatesPerAccount": ("server_certificate", 20),
+    "SAMLProvidersPerAccount": ("saml", 100),
+}
+
+
+def quota_limit(ctx: CallContext, quota: str) -> int:
+    """The account's limit for ``quota``: its override if an operator set one, else AWS's default."""
+    return ctx.tx.quotas(ctx.account_id).get(quota, ACCOUNT_QUOTAS[quota][1])
+
+
+def account_quota(ctx: CallContext, quota: str) -> None:
+    """LimitExceeded when the account already has its limit of what ``quota`` counts (an SQL COUNT); call
+    :func:`lock_account` first, so that two creates cannot both see room for one."""
+    kind, _default = ACCOUNT_QUOTAS[quota]
+    limit = quota_limit(ctx, quota)
     if ctx.tx.count(kind, ctx.account_id) >= limit:
         raise LimitExceeded(f"Cannot exceed quota for {quota}: {limit}")
 
 
-def page(items: Sequence[T], inp: Input, key: Callable[[T], str]) -> tuple[list[T], dict[str, Any]]:
-    """AWS paging: Marker (opaque: the next item's sort key) and MaxItems (default 100)."""
-    max_items = inp.get("MaxItems") or 100
-    start = 0
-    marker = inp.get("Marker")
-    if marker:
-        try:
-            after = base64.urlsafe_b64decode(marker.encode()).decode()
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidInput("Invalid Marker.") from None
-        start = next((i for i, item in enumerate(items) if key(item) >= after), len(items))
-    chunk = list(items[start : start + max_items])
-    meta: dict[str, Any] = {"IsTruncated": start + max_items < len(items)}
+# -- paging -----------------------------------------------------------------------------------------
+# A Marker is opaque to the caller: base64 of a tag of the listing that issued it and the sort key of the first item
+# of the next page (its parts joined by NUL, which no name holds); at most 320 characters, as the model's markerType
+# allows. The store reads a page from that key on (keyset pagination): a page costs the same however many items come
+# before it, and an item inserted or deleted between pages neither repeats nor hides any other.
+DEFAULT_MAX_ITEMS = 100
+_TAG = 4  # bytes of SHA-256 of the operation's name
+
+
+def invalid_marker() -> ValidationError:
+    # IAM's answer to a Marker it did not issue
+    return ValidationError("Invalid Marker.")
+
+
+def _tag(op: str) -> bytes:
+    return hashlib.sha256(op.encode()).digest()[:_TAG]
+
+
+def encode_marker(op: str, key: Sequence[str]) -> str:
+    return base64.urlsafe_b64encode(_tag(op) + "\0".join(key).encode()).decode()
+
+
+def decode_marker(op: str, marker: str | None, width: int = 1) -> tuple[str, ...] | None:
+    """The sort key (``width`` strings) a Marker of ``op`` names; a Marker that is not one (garbage, forged, of
+    another listing) is ValidationError."""
+    if not marker:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(marker.encode("ascii"))
+        key = tuple(raw[_TAG:].decode().split("\0"))
+    except (ValueError, UnicodeError):
+        raise invalid_marker() from None
+    if not hmac.compare_digest(raw[:_TAG], _tag(op)) or len(key) != width:
+        raise invalid_marker()
+    return key
+
+
+def max_items(inp: Input) -> int:
+    return int(inp.get("MaxItems") or DEFAULT_MAX_ITEMS)
+
+
+def paged(op: str, inp: Input, fetch: Callable[[tuple[str, ...] | None, int], Sequence[T]],
+          key: Callable[[T], Sequence[str]], width: int = 1) -> tuple[list[T], dict[str, Any]]:
+    """AWS paging done by the store: ``fetch(after, limit)`` reads at most ``limit`` items from sort key ``after``
+    on; one more than MaxItems is read to know whether the listing is truncated, and names the next page."""
+    limit = max_items(inp)
+    rows = fetch(decode_marker(op, inp.get("Marker"), width), limit + 1)
+    meta: dict[str, Any] = {"IsTruncated": len(rows) > limit}
     if meta["IsTruncated"]:
-        meta["Marker"] = base64.urlsafe_b64encode(key(items[start + max_items]).encode()).decode()
+        meta["Marker"] = encode_marker(op, key(rows[limit]))
+    return list(rows[:limit]), meta
+
+
+def page(op: str, items: Sequence[T], inp: Input, key: Callable[[T], str]) -> tuple[list[T], dict[str, Any]]:
+    """AWS paging of a list already read whole, in ``key`` order: for the lists an AWS quota keeps small
+    (a user's access keys, MFA devices and groups, an entity's tags and attached policies, a policy's versions)."""
+    after = decode_marker(op, inp.get("Marker"))
+    start = 0 if after is None else next((i for i, item in enumerate(items) if key(item) >= after[0]), len(items))
+    limit = max_items(inp)
+    chunk = list(items[start : start + limit])
+    meta: dict[str, Any] = {"IsTruncated": start + limit < len(items)}
+    if meta["IsTruncated"]:
+        meta["Marker"] = encode_marker(op, [key(items[start + limit])])
     return chunk, meta
 
 

@@ -163,7 +163,7 @@ def user_resource(ctx: CallContext, inp: Input) -> str:
 def list_ssh_public_keys(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     keys = ctx.tx.user_credentials("ssh", ctx.account_id, user.id)
-    chunk, meta = page(keys, inp, key=lambda k: k.uploaded_at.isoformat() + k.key_id)
+    chunk, meta = page("ListSSHPublicKeys", keys, inp, key=lambda k: k.uploaded_at.isoformat() + k.key_id)  # at most 5 a user
     items = [{"UserName": user.name, "SSHPublicKeyId": k.key_id, "Status": k.status, "UploadDate": k.uploaded_at} for k in chunk]
     return {"SSHPublicKeys": items, **meta}
 
@@ -253,7 +253,7 @@ def list_service_specific_credentials(ctx: CallContext, inp: Input) -> Output:
         users = {user.id: user}
         creds = ctx.tx.user_credentials("service", ctx.account_id, user.id)
     creds = [c for c in creds if c.user_id in users and (service is None or c.service_name == service)]
-    chunk, meta = page(creds, inp, key=lambda c: c.created_at.isoformat() + c.credential_id)
+    chunk, meta = page("ListServiceSpecificCredentials", creds, inp, key=lambda c: c.created_at.isoformat() + c.credential_id)
     items = [_credential_out(ctx, users[c.user_id], c) for c in chunk]
     return {"ServiceSpecificCredentials": items, **meta}
 

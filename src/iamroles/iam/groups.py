@@ -7,7 +7,7 @@ from iamroles.errors import DeleteConflict, LimitExceeded
 from iamroles.store import Group
 from iamroles.tokens import new_unique_id
 
-from .common import account_quota, already_exists, entity_arn, entity_resource, get_entity, listing, lock_account, page
+from .common import account_quota, already_exists, entity_arn, entity_resource, get_entity, listing, lock_account, paged
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import delete_checks, register_shared, rename
@@ -19,7 +19,6 @@ register_shared("group", "Group", boundary=False, tags=False)
 _res = entity_resource("group", "GroupName")
 
 # IAM quotas page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
-GROUPS_PER_ACCOUNT = 300
 GROUPS_PER_USER = 10
 
 
@@ -33,7 +32,7 @@ def create_group(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.entity("group", ctx.account_id, name) is not None:
         raise already_exists("group", name)
-    account_quota(ctx, "group", GROUPS_PER_ACCOUNT, "GroupsPerAccount")
+    account_quota(ctx, "GroupsPerAccount")
     group = Group(ctx.account_id, name, new_unique_id("AGPA"), path, entity_arn(ctx, "group", name, path), ctx.now)
     ctx.tx.insert_entity("group", group)
     return {"Group": group_out(group)}
@@ -42,15 +41,16 @@ def create_group(ctx: CallContext, inp: Input) -> Output:
 @operation("GetGroup", resource=_res)
 def get_group(ctx: CallContext, inp: Input) -> Output:
     group = get_entity(ctx, "group", inp["GroupName"])
-    users = [ctx.tx.entity("user", ctx.account_id, k) for k in ctx.tx.members(ctx.account_id, group.key)]
-    chunk, meta = page([u for u in users if u is not None], inp, key=lambda u: u.key)
+    chunk, meta = paged("GetGroup", inp, lambda after, limit: ctx.tx.member_users(ctx.account_id, group.key, after and after[0], limit),
+                        key=lambda u: [u.key])
     return {"Group": group_out(group), "Users": [user_out(ctx, u, tags=False) for u in chunk], **meta}
 
 
 @operation("ListGroups", resource=listing("group"))
 def list_groups(ctx: CallContext, inp: Input) -> Output:
-    groups = ctx.tx.entities("group", ctx.account_id, inp.get("PathPrefix") or "/")
-    chunk, meta = page(groups, inp, key=lambda g: g.key)
+    prefix = inp.get("PathPrefix") or "/"
+    chunk, meta = paged("ListGroups", inp, lambda after, limit: ctx.tx.entities("group", ctx.account_id, prefix, after and after[0], limit),
+                        key=lambda g: [g.key])
     return {"Groups": [group_out(g) for g in chunk], **meta}
 
 
@@ -95,6 +95,6 @@ def remove_user_from_group(ctx: CallContext, inp: Input) -> Output:
 @operation("ListGroupsForUser", resource=entity_resource("user", "UserName"))
 def list_groups_for_user(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", inp["UserName"])
-    groups = [ctx.tx.entity("group", ctx.account_id, k) for k in ctx.tx.groups_of(ctx.account_id, user.key)]
-    chunk, meta = page([g for g in groups if g is not None], inp, key=lambda g: g.key)
+    chunk, meta = paged("ListGroupsForUser", inp,
+                        lambda after, limit: ctx.tx.user_groups(ctx.account_id, user.key, after and after[0], limit), key=lambda g: [g.key])
     return {"Groups": [group_out(g) for g in chunk], **meta}

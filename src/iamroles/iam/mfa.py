@@ -24,16 +24,12 @@ from iamroles.errors import (
 )
 from iamroles.tokens import totp
 
-from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, tags_in, tag_keys
+from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, paged, tags_in, tag_keys
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import register_tagging
 
 __all__ = ["verify_mfa", "MfaReplay"]
-
-# IAM quotas page: virtual MFA devices (assigned or unassigned) in an account: the user quota
-# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
-DEVICES_PER_ACCOUNT = 5000
 
 _SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)  # serialNumberType, as every call naming a device takes it
 
@@ -79,7 +75,7 @@ def create_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.mfa_device(serial) is not None:
         raise already_exists("mfa", name)
-    account_quota(ctx, "mfa", DEVICES_PER_ACCOUNT, "VirtualMFADevicesPerAccount")
+    account_quota(ctx, "VirtualMFADevicesPerAccount")
     tags = tags_in(inp, "TagsPerMFADevice")
     seed = totp.new_seed()
     ctx.tx.insert_mfa_device(serial=serial, account_id=ctx.account_id, name=name, path=path,
@@ -160,8 +156,8 @@ def list_mfa_devices(ctx: CallContext, inp: Input) -> Output:
         user = get_entity(ctx, "user", ctx.caller.user_key)
     else:
         return {"MFADevices": [], "IsTruncated": False}
-    devices = ctx.tx.mfa_devices(ctx.account_id, user.key)
-    chunk, meta = page(devices, inp, key=lambda d: d["serial"])
+    devices = ctx.tx.mfa_devices(ctx.account_id, user.key)  # at most 8 (MFADevicesPerUser)
+    chunk, meta = page("ListMFADevices", devices, inp, key=lambda d: d["serial"])
     return {"MFADevices": [{"UserName": user.name, "SerialNumber": d["serial"], "EnableDate": d["enabled_at"]} for d in chunk], **meta}
 
 
@@ -169,8 +165,10 @@ def list_mfa_devices(ctx: CallContext, inp: Input) -> Output:
 def list_virtual_mfa_devices(ctx: CallContext, inp: Input) -> Output:
     status = inp.get("AssignmentStatus") or "Any"
     assigned = {"Assigned": True, "Unassigned": False, "Any": None}[status]
-    devices = ctx.tx.mfa_devices(ctx.account_id, assigned=assigned)
-    chunk, meta = page(devices, inp, key=lambda d: d["serial"])
+    prefix = ctx.arn("mfa")  # every serial of the account starts so: the Marker holds the rest (320 characters at most)
+    chunk, meta = paged("ListVirtualMFADevices", inp,
+                        lambda after, limit: ctx.tx.mfa_devices(ctx.account_id, assigned=assigned, after=after and prefix + after[0], limit=limit),
+                        key=lambda d: [d["serial"][len(prefix):]])
     out = []
     for d in chunk:
         item: dict[str, Any] = {"SerialNumber": d["serial"]}

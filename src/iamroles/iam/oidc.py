@@ -19,7 +19,6 @@ __all__ = ["provider_host", "provider_arn"]
 
 MAX_CLIENT_IDS = 100
 MAX_THUMBPRINTS = 5
-PROVIDERS_PER_ACCOUNT = 100  # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 
 
 def provider_host(url: str) -> str:
@@ -62,7 +61,7 @@ def create_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
     if len(thumbprints) > MAX_THUMBPRINTS:
         raise LimitExceeded(f"Thumbprint list must contain fewer than {MAX_THUMBPRINTS + 1} entries.")
     tags = tags_in(inp, "TagsPerOpenIDConnectProvider")
-    account_quota(ctx, "oidc", PROVIDERS_PER_ACCOUNT, "OpenIdConnectProvidersPerAccount")
+    account_quota(ctx, "OpenIdConnectProvidersPerAccount")
     ctx.tx.insert_oidc_provider(arn=arn, account_id=ctx.account_id, url=host, client_ids=json.dumps(client_ids),
                                 thumbprints=json.dumps(thumbprints), jwks=None, created_at=ctx.now)
     if tags:

@@ -15,6 +15,7 @@ from .common import (
     encode_document,
     lock_account,
     page,
+    paged,
     policy_text,
     tag_keys,
     tags_in,
@@ -29,7 +30,6 @@ __all__ = ["policy_out"]
 # IAM quotas page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
 POLICY_SIZE = 6144  # characters, white space excluded
 MAX_VERSIONS = 5
-POLICIES_PER_ACCOUNT = 1500  # customer managed
 
 
 def _arn_of(ctx: CallContext, inp: Input) -> str:
@@ -94,7 +94,7 @@ def create_policy(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.policy_by_name(ctx.account_id, inp["PolicyName"]) is not None:
         raise already_exists("policy", inp["PolicyName"])
-    account_quota(ctx, "policy", POLICIES_PER_ACCOUNT, "PoliciesPerAccount")
+    account_quota(ctx, "PoliciesPerAccount")
     policy = ManagedPolicy(
         arn=arn,
         account_id=ctx.account_id,
@@ -125,18 +125,20 @@ def get_policy(ctx: CallContext, inp: Input) -> Output:
 def list_policies(ctx: CallContext, inp: Input) -> Output:
     scope = inp.get("Scope") or "All"
     owners = {"All": [ctx.account_id, "aws"], "AWS": ["aws"], "Local": [ctx.account_id]}[scope]
-    found = ctx.tx.policies(owners, inp.get("PathPrefix") or "/")
-    arns = [p.arn for p in found]
-    counts = ctx.tx.attachment_counts(arns, ctx.account_id)
-    boundaries = ctx.tx.boundary_counts(arns, ctx.account_id)
     # OnlyAttached: attached to a user, group or role. PolicyUsageFilter: PermissionsPolicy lists the policies
     # in use as permissions policies, PermissionsBoundary those in use as permissions boundaries (API_ListPolicies).
     usage = inp.get("PolicyUsageFilter")
-    if inp.get("OnlyAttached") or usage == "PermissionsPolicy":
-        found = [p for p in found if counts.get(p.arn)]
-    if usage == "PermissionsBoundary":
-        found = [p for p in found if boundaries.get(p.arn)]
-    chunk, meta = page(found, inp, key=lambda p: p.name.lower() + "\0" + p.arn)
+    attached_in = ctx.account_id if inp.get("OnlyAttached") or usage == "PermissionsPolicy" else None
+    boundary_in = ctx.account_id if usage == "PermissionsBoundary" else None
+    prefix = inp.get("PathPrefix") or "/"
+    chunk, meta = paged(
+        "ListPolicies", inp,
+        lambda after, limit: ctx.tx.policies(owners, prefix, after=after, limit=limit, attached_in=attached_in, boundary_in=boundary_in),
+        key=lambda p: [p.name.lower(), p.account_id], width=2,
+    )
+    arns = [p.arn for p in chunk]
+    counts = ctx.tx.attachment_counts(arns, ctx.account_id)
+    boundaries = ctx.tx.boundary_counts(arns, ctx.account_id)
     items = []
     for p in chunk:
         item = policy_out(ctx, p, counts.get(p.arn, 0), boundaries=boundaries.get(p.arn, 0))
@@ -196,7 +198,8 @@ def get_policy_version(ctx: CallContext, inp: Input) -> Output:
 def list_policy_versions(ctx: CallContext, inp: Input) -> Output:
     policy = _get(ctx, inp["PolicyArn"])
     versions = ctx.tx.policy_versions(policy.arn)
-    chunk, meta = page(versions, inp, key=lambda v: f"{10**9 - int(v.version_id[1:]):010d}")
+    # at most 5 (MAX_VERSIONS), newest first
+    chunk, meta = page("ListPolicyVersions", versions, inp, key=lambda v: f"{10**9 - int(v.version_id[1:]):010d}")
     return {"Versions": [_version_out(v, policy.default_version, document=False) for v in chunk], **meta}
 
 
@@ -228,17 +231,16 @@ def list_entities_for_policy(ctx: CallContext, inp: Input) -> Output:
     prefix = inp.get("PathPrefix") or "/"
     out: dict[str, list[dict[str, str]]] = {"PolicyGroups": [], "PolicyUsers": [], "PolicyRoles": []}
     field = {"group": ("PolicyGroups", "Group"), "user": ("PolicyUsers", "User"), "role": ("PolicyRoles", "Role")}
-    for account, etype, ekey in ctx.tx.attachments_of(policy.arn):
-        if account != ctx.account_id:
-            continue
-        if wanted and wanted not in (field[etype][1], "LocalManagedPolicy", "AWSManagedPolicy"):
-            continue
-        entity = ctx.tx.entity(etype, account, ekey)
-        if entity is None or not entity.path.startswith(prefix):
-            continue
+    kinds = [k for k in ("group", "role", "user") if not wanted or wanted in (field[k][1], "LocalManagedPolicy", "AWSManagedPolicy")]
+    chunk, meta = paged(
+        "ListEntitiesForPolicy", inp,
+        lambda after, limit: ctx.tx.attached_entities(policy.arn, ctx.account_id, kinds, prefix, after, limit),
+        key=lambda found: [found[0], found[1].key], width=2,
+    )
+    for etype, entity in chunk:
         key, word = field[etype]
         out[key].append({f"{word}Name": entity.name, f"{word}Id": entity.id})
-    return {**out, "IsTruncated": False}
+    return {**out, **meta}
 
 
 register_tagging(

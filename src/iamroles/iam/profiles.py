@@ -15,7 +15,7 @@ from .common import (
     get_entity,
     listing,
     lock_account,
-    page,
+    paged,
     resource_tag_keys,
     tag_keys,
     tags_in,
@@ -30,8 +30,6 @@ __all__: list[str] = []
 
 _res = entity_resource("instance_profile", "InstanceProfileName")
 
-# IAM quotas page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
-PROFILES_PER_ACCOUNT = 1000
 ROLES_PER_PROFILE = 1
 
 
@@ -57,7 +55,7 @@ def create_instance_profile(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.entity("instance_profile", ctx.account_id, name) is not None:
         raise already_exists("instance_profile", name)
-    account_quota(ctx, "instance_profile", PROFILES_PER_ACCOUNT, "InstanceProfilesPerAccount")
+    account_quota(ctx, "InstanceProfilesPerAccount")
     profile = InstanceProfile(ctx.account_id, name, new_unique_id("AIPA"), path, entity_arn(ctx, "instance_profile", name, path), ctx.now)
     ctx.tx.insert_entity("instance_profile", profile)
     if tags:
@@ -72,16 +70,18 @@ def get_instance_profile(ctx: CallContext, inp: Input) -> Output:
 
 @operation("ListInstanceProfiles", resource=listing("instance_profile"))
 def list_instance_profiles(ctx: CallContext, inp: Input) -> Output:
-    found = ctx.tx.entities("instance_profile", ctx.account_id, inp.get("PathPrefix") or "/")
-    chunk, meta = page(found, inp, key=lambda p: p.key)
+    prefix = inp.get("PathPrefix") or "/"
+    chunk, meta = paged("ListInstanceProfiles", inp,
+                        lambda after, limit: ctx.tx.entities("instance_profile", ctx.account_id, prefix, after and after[0], limit),
+                        key=lambda p: [p.key])
     return {"InstanceProfiles": [profile_out(ctx, p) for p in chunk], **meta}
 
 
 @operation("ListInstanceProfilesForRole", resource=entity_resource("role", "RoleName"))
 def list_instance_profiles_for_role(ctx: CallContext, inp: Input) -> Output:
     role = get_entity(ctx, "role", inp["RoleName"])
-    found = [ctx.tx.entity("instance_profile", ctx.account_id, k) for k in ctx.tx.profiles_of_role(ctx.account_id, role.key)]
-    chunk, meta = page([p for p in found if p is not None], inp, key=lambda p: p.key)
+    chunk, meta = paged("ListInstanceProfilesForRole", inp,
+                        lambda after, limit: ctx.tx.role_profiles(ctx.account_id, role.key, after and after[0], limit), key=lambda p: [p.key])
     return {"InstanceProfiles": [profile_out(ctx, p) for p in chunk], **meta}
 
 

@@ -19,7 +19,7 @@ from .common import (
     get_entity,
     listing,
     lock_account,
-    page,
+    paged,
     policy_text,
     tag_keys,
     tags_in,
@@ -32,7 +32,6 @@ from .shared import boundary_out, delete_checks, register_shared
 __all__ = ["role_out", "check_trust_policy"]
 
 TRUST_POLICY_LIMIT = 2048  # ACLSizePerRole, default quota
-ROLES_PER_ACCOUNT = 1000
 
 register_shared("role", "Role", boundary=True, tags=True)
 _res = entity_resource("role", "RoleName")
@@ -134,7 +133,7 @@ def create_role(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.entity("role", ctx.account_id, name) is not None:
         raise already_exists("role", name)
-    account_quota(ctx, "role", ROLES_PER_ACCOUNT, "RolesPerAccount")
+    account_quota(ctx, "RolesPerAccount")
     role = Role(
         account_id=ctx.account_id,
         name=name,
@@ -163,8 +162,9 @@ def get_role(ctx: CallContext, inp: Input) -> Output:
 
 @operation("ListRoles", resource=listing("role"))
 def list_roles(ctx: CallContext, inp: Input) -> Output:
-    roles = ctx.tx.entities("role", ctx.account_id, inp.get("PathPrefix") or "/")
-    chunk, meta = page(roles, inp, key=lambda r: r.key)
+    prefix = inp.get("PathPrefix") or "/"
+    chunk, meta = paged("ListRoles", inp, lambda after, limit: ctx.tx.entities("role", ctx.account_id, prefix, after and after[0], limit),
+                        key=lambda r: [r.key])
     return {"Roles": [role_out(ctx, r, full=False) for r in chunk], **meta}
 
 

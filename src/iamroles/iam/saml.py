@@ -36,7 +36,6 @@ from .shared import register_tagging
 
 __all__ = ["Metadata", "parse_metadata", "safe_xml", "XmlRefused", "provider_private_keys"]
 
-PROVIDERS_PER_ACCOUNT = 100
 MAX_PRIVATE_KEYS = 2  # privateKeyList has at most two members: the current key and the next (rotation)
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -179,7 +178,7 @@ def create_saml_provider(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.saml_provider(arn) is not None:
         raise already_exists("saml", name)
-    account_quota(ctx, "saml", PROVIDERS_PER_ACCOUNT, "SAMLProvidersPerAccount")
+    account_quota(ctx, "SAMLProvidersPerAccount")
     ctx.tx.insert_saml_provider(
         arn=arn, account_id=ctx.account_id, name=name, uuid=_new_id(), metadata_document=inp["SAMLMetadataDocument"],
         issuer=meta.issuer, certificates=json.dumps(meta.certificates), valid_until=meta.valid_until,

@@ -17,6 +17,7 @@ from .common import (
     entity_resource,
     get_entity,
     page,
+    paged,
     policy_text,
     resource_tag_keys,
     tag_keys,
@@ -85,8 +86,9 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
     @operation(f"List{word}Policies", resource=res)
     def list_inline(ctx: CallContext, inp: Input) -> Output:
         entity = get_entity(ctx, kind, inp[param])
-        names = [p.name for p in ctx.tx.inlines(ctx.account_id, kind, entity.key)]
-        chunk, meta = page(names, inp, key=str.lower)
+        chunk, meta = paged(f"List{word}Policies", inp,
+                            lambda after, limit: ctx.tx.inline_names(ctx.account_id, kind, entity.key, after and after[0], limit),
+                            key=lambda name: [name.lower()])
         return {"PolicyNames": chunk, **meta}
 
     @operation(f"Delete{word}Policy", resource=res, write=True)
@@ -123,14 +125,11 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
         arns = ctx.tx.attached(ctx.account_id, kind, entity.key)
         docs = ctx.tx.default_documents(arns)
         prefix = inp.get("PathPrefix") or "/"
-        items = [
-            {"PolicyName": docs[a][0].name, "PolicyArn": a}
-            for a in arns
-            if a in docs and docs[a][0].path.startswith(prefix)
-        ]
-        items.sort(key=lambda i: (i["PolicyName"].lower(), i["PolicyArn"]))
-        chunk, meta = page(items, inp, key=lambda i: i["PolicyName"].lower() + "\0" + i["PolicyArn"])
-        return {"AttachedPolicies": chunk, **meta}
+        found = sorted((docs[a][0] for a in arns if a in docs and docs[a][0].path.startswith(prefix)),
+                       key=lambda p: (p.name.lower(), p.account_id))
+        # at most PoliciesPer{word} (10, or 20 raised): read whole; by name, then owner (yours before AWS's)
+        chunk, meta = page(f"ListAttached{word}Policies", found, inp, key=lambda p: f"{p.name.lower()} {p.account_id}")
+        return {"AttachedPolicies": [{"PolicyName": p.name, "PolicyArn": p.arn} for p in chunk], **meta}
 
     # -- permissions boundary ---------------------------------------------------------------
     if boundary:
@@ -194,7 +193,7 @@ def register_tagging(
     @operation(f"List{word}Tags", resource=resource)
     def list_tags(ctx: CallContext, inp: Input) -> Output:
         found = sorted(ctx.tx.tags(ctx.account_id, kind, target(ctx, inp, False)), key=lambda t: t.key.lower())
-        chunk, meta = page(found, inp, key=lambda t: t.key.lower())
+        chunk, meta = page(f"List{word}Tags", found, inp, key=lambda t: t.key.lower())  # at most 50 (TagsPer{word})
         return {"Tags": tags_out(chunk), **meta}
 
 

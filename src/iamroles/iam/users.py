@@ -16,6 +16,7 @@ from .common import (
     listing,
     lock_account,
     page,
+    paged,
     tag_keys,
     tags_in,
     tags_out,
@@ -27,7 +28,6 @@ from .shared import boundary_out, delete_checks, register_shared, rename, requir
 __all__ = ["user_out", "seal_secret", "create_access_key_record"]
 
 ACCESS_KEYS_PER_USER = 2
-USERS_PER_ACCOUNT = 5000
 
 register_shared("user", "User", boundary=True, tags=True)
 _named = entity_resource("user", "UserName")
@@ -83,7 +83,7 @@ def create_user(ctx: CallContext, inp: Input) -> Output:
     lock_account(ctx)
     if ctx.tx.entity("user", ctx.account_id, name) is not None:
         raise already_exists("user", name)
-    account_quota(ctx, "user", USERS_PER_ACCOUNT, "UsersPerAccount")
+    account_quota(ctx, "UsersPerAccount")
     user = User(ctx.account_id, name, new_unique_id("AIDA"), path, entity_arn(ctx, "user", name, path), ctx.now,
                 permissions_boundary=inp.get("PermissionsBoundary"))
     ctx.tx.insert_entity("user", user)
@@ -103,8 +103,9 @@ def get_user(ctx: CallContext, inp: Input) -> Output:
 
 @operation("ListUsers", resource=listing("user"))
 def list_users(ctx: CallContext, inp: Input) -> Output:
-    users = ctx.tx.entities("user", ctx.account_id, inp.get("PathPrefix") or "/")
-    chunk, meta = page(users, inp, key=lambda u: u.key)
+    prefix = inp.get("PathPrefix") or "/"
+    chunk, meta = paged("ListUsers", inp, lambda after, limit: ctx.tx.entities("user", ctx.account_id, prefix, after and after[0], limit),
+                        key=lambda u: [u.key])
     return {"Users": [user_out(ctx, u, tags=False) for u in chunk], **meta}
 
 
@@ -169,7 +170,7 @@ def _key_of(ctx: CallContext, inp: Input) -> AccessKey:
 def list_access_keys(ctx: CallContext, inp: Input) -> Output:
     user = _target(ctx, inp)
     keys = ctx.tx.access_keys(ctx.account_id, user.key if user else None)
-    chunk, meta = page(keys, inp, key=lambda k: k.access_key_id)
+    chunk, meta = page("ListAccessKeys", keys, inp, key=lambda k: k.access_key_id)
     name = user.name if user else ctx.account_id
     items = [{"UserName": name, "AccessKeyId": k.access_key_id, "Status": k.status, "CreateDate": k.created_at} for k in chunk]
     return {"AccessKeyMetadata": items, **meta}

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -65,6 +66,7 @@ access_keys = Table(
 
 
 def _entity(name: str, id_column: str, *extra: Column) -> Table:  # type: ignore[type-arg]
+    """An entity table; its primary key (account, name key) orders its listings, and (account, path) serves PathPrefix."""
     return Table(
         name,
         metadata,
@@ -76,6 +78,7 @@ def _entity(name: str, id_column: str, *extra: Column) -> Table:  # type: ignore
         Column("arn", String(2048), nullable=False, unique=True),
         Column("created_at", TS, nullable=False),
         *extra,
+        Index(f"ix_{name}_account_path", "account_id", "path"),
     )
 
 
@@ -84,6 +87,7 @@ users = _entity(
     "user_id",
     Column("permissions_boundary", String(2048), nullable=True),
 )
+Index("ix_users_boundary", users.c.account_id, users.c.permissions_boundary)  # ListPolicies' PermissionsBoundary filter
 
 groups = _entity("groups", "group_id")
 
@@ -99,6 +103,7 @@ roles = _entity(
     # the unique ids of the users and roles the trust policy names, as they were when it was saved (JSON {arn: id})
     Column("trust_pins", Text, nullable=True),
 )
+Index("ix_roles_boundary", roles.c.account_id, roles.c.permissions_boundary)
 
 instance_profiles = _entity("instance_profiles", "instance_profile_id")
 
@@ -108,6 +113,7 @@ instance_profile_roles = Table(
     Column("account_id", String(12), primary_key=True),
     Column("profile_key", String(128), primary_key=True),
     Column("role_key", String(64), primary_key=True),
+    Index("ix_instance_profile_roles_role", "account_id", "role_key", "profile_key"),  # a role's profiles, in order
 )
 
 group_members = Table(
@@ -116,6 +122,7 @@ group_members = Table(
     Column("account_id", String(12), primary_key=True),
     Column("group_key", String(128), primary_key=True),
     Column("user_key", String(64), primary_key=True),
+    Index("ix_group_members_user", "account_id", "user_key", "group_key"),  # a user's groups, in order
 )
 
 # Managed policies; AWS managed ones live under account "aws".
@@ -133,7 +140,7 @@ policies = Table(
     Column("next_version", Integer, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
-    UniqueConstraint("account_id", "name_key", name="uq_policies_account_name"),
+    UniqueConstraint("account_id", "name_key", name="uq_policies_account_name"),  # also ListPolicies' order, per owner
 )
 
 policy_versions = Table(
@@ -154,6 +161,8 @@ attachments = Table(
     Column("entity_type", String(8), primary_key=True),
     Column("entity_key", String(128), primary_key=True),
     Column("policy_arn", String(2048), primary_key=True),
+    # a policy's attachments by account and kind, in name order: ListEntitiesForPolicy, OnlyAttached, DeletePolicy
+    Index("ix_attachments_policy", "policy_arn", "account_id", "entity_type", "entity_key"),
 )
 
 inline_policies = Table(
@@ -220,6 +229,8 @@ mfa_devices = Table(
     Column("created_at", TS, nullable=False),
     # 30-second steps the device's clock runs ahead of ours (negative: behind), as ResyncMFADevice found
     Column("drift", Integer, nullable=True),
+    Index("ix_mfa_devices_account_serial", "account_id", "serial"),  # ListVirtualMFADevices' order
+    Index("ix_mfa_devices_user", "account_id", "user_key"),
 )
 
 # OpenID Connect identity providers; jwks: the keys tokens are checked against
@@ -341,14 +352,26 @@ saml_providers = Table(
     Column("created_at", TS, nullable=False),
 )
 
-# What a test-mode reset leaves alone: the accounts (and their policy generations, which it bumps), the keys
-# that seal session tokens, and the audit trail. Every other table is IAM state and is wiped, so a table added
-# later is wiped without anyone remembering to list it (the users, access keys, attachments and policies that
-# the reset keeps in part, the bootstrap credentials and AWS's managed policies, are named in Tx.wipe).
-RESET_KEEPS = frozenset({"accounts", "generations", "signing_keys", "audit_events"})
+# Per-account overrides of the IAM quotas (name: AWS's quota name, e.g. RolesPerAccount); a quota with no row
+# here has AWS's default (iamroles.iam.common.ACCOUNT_QUOTAS).
+account_quotas = Table(
+    "account_quotas",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+# What a test-mode reset leaves alone: the accounts (and their policy generations, which it bumps, and the
+# quotas an operator set for them), the keys that seal session tokens, and the audit trail. Every other table is
+# IAM state and is wiped, so a table added later is wiped without anyone remembering to list it (the users, access
+# keys, attachments and policies that the reset keeps in part, the bootstrap credentials and AWS's managed
+# policies, are named in Tx.wipe).
+RESET_KEEPS = frozenset({"accounts", "generations", "account_quotas", "signing_keys", "audit_events"})
 
 __all__ = [
     "RESET_KEEPS",
+    "account_quotas",
     "login_profiles",
     "password_policies",
     "ssh_public_keys",

@@ -30,8 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, Select, Table, and_, bindparam, create_engine, delete, event, exists, func, insert, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import schema as t
@@ -69,11 +70,10 @@ ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
 # What ``Tx.count`` counts per account, and the kind a unique key belongs to.
 COUNTED: dict[str, Table] = {
     "user": t.users, "group": t.groups, "role": t.roles, "instance_profile": t.instance_profiles,
-    "policy": t.policies, "oidc": t.oidc_providers, "mfa": t.mfa_devices,
+    "policy": t.policies, "oidc": t.oidc_providers, "mfa": t.mfa_devices, "server_certificate": t.server_certificates,
     "saml": t.saml_providers,
 }
 _KIND_OF_TABLE = {table.name: kind for kind, table in COUNTED.items()}
-_KIND_OF_TABLE[t.server_certificates.name] = "server_certificate"
 
 # Users' credentials other than access keys and login profiles: kind -> (table, record, id column).
 USER_CREDENTIALS: dict[str, tuple[Table, type, str]] = {
@@ -136,6 +136,31 @@ def _utc(value: datetime | None) -> datetime | None:
 
         return value.replace(tzinfo=timezone.utc)
     return value
+
+
+Key = tuple[str, ...]
+
+
+def _from(cols: Sequence[Any], key: Key) -> ColumnElement[bool]:
+    """Rows at or after ``key`` in the order of ``cols`` (lexicographic, as ``ORDER BY cols`` sorts them)."""
+    if len(cols) == 1:
+        return cols[0] >= key[0]  # type: ignore[no-any-return]
+    # a row-value comparison, which both databases read as a range of an index on ``cols`` (an OR of
+    # equalities would be a filter over every row before the page)
+    return tuple_(*cols) >= tuple_(*key)
+
+
+def _keyset(q: Select[Any], cols: Sequence[Any], after: Key | None, limit: int | None) -> Select[Any]:
+    """``q`` in the order of ``cols``, from ``after`` on, at most ``limit`` rows: a page of a listing costs what
+    the page holds, read along an index on ``cols`` (never the rows before it, however many there are)."""
+    if after is not None:
+        q = q.where(_from(cols, after))
+    q = q.order_by(*cols)
+    return q.limit(limit) if limit is not None else q
+
+
+def _path_under(path: Any, prefix: str | None) -> ColumnElement[bool] | None:
+    return path.startswith(prefix, autoescape=True) if prefix and prefix != "/" else None
 
 
 # The hot read queries, built once: constructing Core expressions per call
@@ -325,6 +350,18 @@ class Tx:
         self._w(insert(t.accounts).values(account_id=account.account_id, partition=account.partition, created_at=account.created_at))
         self._w(insert(t.generations).values(account_id=account.account_id, value=0))
 
+    def quotas(self, account_id: str) -> dict[str, int]:
+        """The account's quota overrides by AWS quota name (a quota not here has its default)."""
+        c = t.account_quotas.c
+        return {r.name: int(r.value) for r in self.c.execute(select(c.name, c.value).where(c.account_id == account_id))}
+
+    def set_quota(self, account_id: str, name: str, value: int | None) -> None:
+        """Override one of the account's quotas; None: back to the default."""
+        c = t.account_quotas.c
+        self._w(delete(t.account_quotas).where(c.account_id == account_id, c.name == name))
+        if value is not None:
+            self._w(insert(t.account_quotas).values(account_id=account_id, name=name, value=value))
+
     def generation(self, account_id: str) -> int:
         key = ("generation", account_id)
         value = self._memo.get(key)
@@ -392,17 +429,47 @@ class Tx:
         return _fix_times(_record(cls, row, {id_col: "id"})) if row else None
 
     def count(self, kind: str, account_id: str) -> int:
-        """How many users, groups, roles, instance profiles, managed policies, OIDC providers or MFA devices the account has."""
+        """How many users, groups, roles, instance profiles, managed policies, OIDC providers, MFA devices or server
+        certificates the account has."""
         table = COUNTED[kind]
         return int(self.c.execute(select(func.count()).select_from(table).where(table.c.account_id == account_id)).scalar() or 0)
 
-    def entities(self, kind: str, account_id: str, path_prefix: str = "/") -> list[Any]:
+    def entities(self, kind: str, account_id: str, path_prefix: str = "/", after: str | None = None,
+                 limit: int | None = None) -> list[Any]:
+        """The account's entities of ``kind`` by name key (case-insensitive name), from ``after`` on, at most ``limit``."""
         table, cls, id_col = ENTITY_TABLES[kind]
         q = select(table).where(table.c.account_id == account_id)
-        if path_prefix and path_prefix != "/":
-            q = q.where(table.c.path.startswith(path_prefix, autoescape=True))
-        rows = self.c.execute(q.order_by(table.c.name_key))
+        under = _path_under(table.c.path, path_prefix)
+        if under is not None:
+            q = q.where(under)
+        rows = self.c.execute(_keyset(q, [table.c.name_key], None if after is None else (after,), limit))
         return [_fix_times(_record(cls, r, {id_col: "id"})) for r in rows]
+
+    def _joined(self, kind: str, link: Table, link_col: str, where: Sequence[Any], after: str | None,
+                limit: int | None) -> list[Any]:
+        """The entities of ``kind`` a link table names (``link_col``: their key there), by name key."""
+        table, cls, id_col = ENTITY_TABLES[kind]
+        q = (select(table).join(link, and_(link.c.account_id == table.c.account_id, link.c[link_col] == table.c.name_key))
+             .where(*where))
+        rows = self.c.execute(_keyset(q, [link.c[link_col]], None if after is None else (after,), limit))
+        return [_fix_times(_record(cls, r, {id_col: "id"})) for r in rows]
+
+    def member_users(self, account_id: str, group_key: str, after: str | None = None, limit: int | None = None) -> list[User]:
+        """A group's users by name key, from ``after`` on, at most ``limit``."""
+        gm = t.group_members
+        return self._joined("user", gm, "user_key", (gm.c.account_id == account_id, gm.c.group_key == group_key), after, limit)
+
+    def user_groups(self, account_id: str, user_key: str, after: str | None = None, limit: int | None = None) -> list[Group]:
+        """The groups a user is in, by name key, from ``after`` on, at most ``limit``."""
+        gm = t.group_members
+        return self._joined("group", gm, "group_key", (gm.c.account_id == account_id, gm.c.user_key == user_key), after, limit)
+
+    def role_profiles(self, account_id: str, role_key: str, after: str | None = None,
+                      limit: int | None = None) -> list[InstanceProfile]:
+        """The instance profiles a role is in, by name key, from ``after`` on, at most ``limit``."""
+        ipr = t.instance_profile_roles
+        return self._joined("instance_profile", ipr, "profile_key", (ipr.c.account_id == account_id, ipr.c.role_key == role_key),
+                            after, limit)
 
     def insert_entity(self, kind: str, record: Entity) -> None:
         table, _cls, id_col = ENTITY_TABLES[kind]
@@ -473,12 +540,33 @@ class Tx:
         row = self.c.execute(select(t.policies).where(t.policies.c.account_id == account_id, t.policies.c.name_key == name.lower())).first()
         return _fix_times(_record(ManagedPolicy, row)) if row else None
 
-    def policies(self, account_ids: Sequence[str], path_prefix: str = "/") -> list[ManagedPolicy]:
-        c = t.policies.c
-        q = select(t.policies).where(c.account_id.in_(list(account_ids)))
-        if path_prefix and path_prefix != "/":
-            q = q.where(c.path.startswith(path_prefix, autoescape=True))
-        rows = self.c.execute(q.order_by(c.name_key, c.arn))
+    def policies(self, account_ids: Sequence[str], path_prefix: str = "/", *, after: Key | None = None,
+                 limit: int | None = None, attached_in: str | None = None, boundary_in: str | None = None) -> list[ManagedPolicy]:
+        """The managed policies of ``account_ids`` by (name key, owner), from ``after`` on, at most ``limit``;
+        ``attached_in``: only those attached to a user, group or role of that account; ``boundary_in``: only those
+        that are a permissions boundary of a user or role of that account.
+
+        One ordered, limited query per owner, merged by the database: each reads at most ``limit`` rows along the
+        owner's (account, name key) index, so a page costs the same whatever the owners hold."""
+        p = t.policies
+        parts = []
+        for owner in account_ids:
+            q = select(p).where(p.c.account_id == owner)
+            under = _path_under(p.c.path, path_prefix)
+            if under is not None:
+                q = q.where(under)
+            if attached_in is not None:
+                a = t.attachments.c
+                q = q.where(exists().where(a.policy_arn == p.c.arn, a.account_id == attached_in))
+            if boundary_in is not None:
+                q = q.where(or_(*(exists().where(e.c.account_id == boundary_in, e.c.permissions_boundary == p.c.arn)
+                                  for e in (t.users, t.roles))))
+            parts.append(_keyset(q, [p.c.name_key, p.c.account_id], after, limit).subquery())
+        if not parts:
+            return []
+        merged = union_all(*(select(part) for part in parts)).subquery()
+        q = select(merged).order_by(merged.c.name_key, merged.c.account_id)
+        rows = self.c.execute(q.limit(limit) if limit is not None else q)
         return [_fix_times(_record(ManagedPolicy, r)) for r in rows]
 
     def insert_policy(self, policy: ManagedPolicy) -> None:
@@ -577,6 +665,37 @@ class Tx:
         rows = self.c.execute(select(c.account_id, c.entity_type, c.entity_key).where(c.policy_arn == arn).order_by(c.entity_type, c.entity_key))
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
+    def attached_entities(self, arn: str, account_id: str, kinds: Sequence[str], path_prefix: str = "/",
+                          after: Key | None = None, limit: int | None = None) -> list[tuple[str, Entity]]:
+        """(kind, entity) for the users, groups and roles (of ``kinds``) of the account a policy is attached to, by
+        (kind, name key), from ``after`` on, at most ``limit``: one limited query per kind, merged by the database."""
+        a = t.attachments
+        parts = []
+        for kind in kinds:
+            table, _cls, _id = ENTITY_TABLES[kind]
+            q = (select(literal(kind).label("kind"), table.c.name_key)
+                 .join(a, and_(a.c.account_id == table.c.account_id, a.c.entity_key == table.c.name_key))
+                 .where(a.c.policy_arn == arn, a.c.account_id == account_id, a.c.entity_type == kind))
+            under = _path_under(table.c.path, path_prefix)
+            if under is not None:
+                q = q.where(under)
+            if after is not None:
+                if kind < after[0]:
+                    continue
+                if kind == after[0]:
+                    q = q.where(table.c.name_key >= after[1])
+            parts.append(_keyset(q, [table.c.name_key], None, limit).subquery())
+        if not parts:
+            return []
+        merged = union_all(*(select(part) for part in parts)).subquery()
+        q = select(merged).order_by(merged.c.kind, merged.c.name_key)
+        found = []
+        for kind, key in self.c.execute(q.limit(limit) if limit is not None else q):
+            entity = self.entity(kind, account_id, key)
+            if entity is not None:
+                found.append((kind, entity))
+        return found
+
     def attachment_counts(self, arns: Sequence[str], account_id: str | None = None) -> dict[str, int]:
         """How many users, groups and roles (of ``account_id``, if given) have each policy attached."""
         c = t.attachments.c
@@ -615,6 +734,13 @@ class Tx:
     def inlines(self, account_id: str, entity_type: str, entity_key: str) -> list[InlinePolicy]:
         rows = self.c.execute(_Q_INLINES, {"a": account_id, "et": entity_type, "ek": entity_key})
         return [InlinePolicy(r.name, r.document) for r in rows]
+
+    def inline_names(self, account_id: str, entity_type: str, entity_key: str, after: str | None = None,
+                     limit: int | None = None) -> list[str]:
+        """An entity's inline policy names by name key, from ``after`` on, at most ``limit`` (no documents read)."""
+        c = t.inline_policies.c
+        q = select(c.name).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key)
+        return [r[0] for r in self.c.execute(_keyset(q, [c.name_key], None if after is None else (after,), limit))]
 
     def put_inline(self, account_id: str, entity_type: str, entity_key: str, name: str, document: str) -> None:
         self.delete_inline(account_id, entity_type, entity_key, name)
@@ -753,7 +879,9 @@ class Tx:
         row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
         return _row_dict(row) if row else None
 
-    def mfa_devices(self, account_id: str, user_key: str | None = None, assigned: bool | None = None) -> list[dict[str, Any]]:
+    def mfa_devices(self, account_id: str, user_key: str | None = None, assigned: bool | None = None,
+                    after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The account's (or a user's) virtual MFA devices by serial number, from ``after`` on, at most ``limit``."""
         c = t.mfa_devices.c
         q = select(t.mfa_devices).where(c.account_id == account_id)
         if user_key is not None:
@@ -762,7 +890,7 @@ class Tx:
             q = q.where(c.user_key.is_not(None))
         elif assigned is False:
             q = q.where(c.user_key.is_(None))
-        return [_row_dict(r) for r in self.c.execute(q.order_by(c.serial))]
+        return [_row_dict(r) for r in self.c.execute(_keyset(q, [c.serial], None if after is None else (after,), limit))]
 
     def insert_mfa_device(self, **values: Any) -> None:
         self._w(insert(t.mfa_devices).values(**values))
@@ -914,10 +1042,6 @@ class Tx:
             q = q.where(c.path.startswith(path_prefix, autoescape=True))
         rows = self.c.execute(q.order_by(c.name_key))
         return [_fix_times(_record(ServerCertificate, r, {"server_certificate_id": "id"})) for r in rows]
-
-    def count_server_certificates(self, account_id: str) -> int:
-        c = t.server_certificates.c
-        return int(self.c.execute(select(func.count()).where(c.account_id == account_id)).scalar() or 0)
 
     def insert_server_certificate(self, cert: ServerCertificate) -> None:
         values = {f.name: getattr(cert, f.name) for f in fields(ServerCertificate)}
