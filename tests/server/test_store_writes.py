@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from iamroles.store import Account, Conflict, Duplicate, ManagedPolicy, PolicyVersion, Role, Store, Tx, User
+from iamroles.store import Account, Conflict, Duplicate, ManagedPolicy, OidcProvider, PolicyVersion, Role, Store, Tx, User
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -119,17 +119,16 @@ def test_a_rename_onto_a_taken_name_is_a_duplicate(store: Store, account: str) -
 def test_duplicate_policies_and_providers(store: Store, account: str) -> None:
     arn = f"arn:aws:iam::{account}:policy/p"
     policy = ManagedPolicy(arn, account, "p", "ANPA" + uuid.uuid4().hex[:17], "/", None, "v1", 2, NOW, NOW)
-    provider = {"arn": f"arn:aws:iam::{account}:oidc-provider/idp.example.com", "account_id": account, "url": "idp.example.com",
-                "client_ids": "[]", "thumbprints": "[]", "jwks": None, "created_at": NOW}
+    provider = OidcProvider(f"arn:aws:iam::{account}:oidc-provider/idp.example.com", account, "idp.example.com", (), (), None, NOW)
     with store.write() as tx:
         tx.insert_policy(policy)
-        tx.insert_oidc_provider(**provider)
+        tx.insert_oidc_provider(provider)
     with pytest.raises(Duplicate) as exc, store.write() as tx:
         tx.insert_policy(ManagedPolicy(f"arn:aws:iam::{account}:policy/other/P", account, "P", "ANPA" + uuid.uuid4().hex[:17],
                                        "/other/", None, "v1", 2, NOW, NOW))
     assert (exc.value.kind, exc.value.name) == ("policy", "P")
     with pytest.raises(Duplicate) as exc, store.write() as tx:
-        tx.insert_oidc_provider(**provider)
+        tx.insert_oidc_provider(provider)
     assert (exc.value.kind, exc.value.name) == ("oidc", "idp.example.com")
 
 

@@ -388,9 +388,9 @@ def keys_list(data_dir: Path | None, db_url: str | None) -> None:
     private_files()
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     with store.read() as tx:
-        for key_id, _sealed, created, retired in tx.signing_keys():
-            state = f"retired {retired.isoformat()}" if retired else "current"
-            click.echo(f"{key_id}  created {created.isoformat()}  {state}")
+        for row in tx.signing_keys():
+            state = f"retired {row.retired_at.isoformat()}" if row.retired_at else "current"
+            click.echo(f"{row.key_id}  created {row.created_at.isoformat()}  {state}")
 
 
 REVOKE_POLICY = "AWSRevokeOlderSessions"
@@ -466,5 +466,5 @@ def oidc_jwks(provider_arn: str, jwks_file: Path, data_dir: Path | None, db_url:
         if provider is None:
             raise click.ClickException(f"OpenIDConnect Provider not found for arn {provider_arn}")
         tx.update_oidc_provider(provider_arn, jwks=json.dumps(jwks))
-        tx.bump(provider["account_id"])
+        tx.bump(provider.account_id)
     click.echo(f"{provider_arn}: {len(jwks['keys'])} key(s) set")

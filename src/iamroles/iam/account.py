@@ -48,10 +48,10 @@ def get_account_authorization_details(ctx: CallContext, inp: Input) -> Output:
             d = role_out(ctx, r)
             profiles = []
             for k in tx.profiles_of_role(ctx.account_id, r.key):
-                p = tx.entity("instance_profile", ctx.account_id, k)
-                if p:
-                    profiles.append({"Path": p.path, "InstanceProfileName": p.name, "InstanceProfileId": p.id, "Arn": p.arn,
-                                     "CreateDate": p.created_at, "Roles": [role_out(ctx, r, full=False)]})
+                profile = tx.entity("instance_profile", ctx.account_id, k)
+                if profile:
+                    profiles.append({"Path": profile.path, "InstanceProfileName": profile.name, "InstanceProfileId": profile.id,
+                                     "Arn": profile.arn, "CreateDate": profile.created_at, "Roles": [role_out(ctx, r, full=False)]})
             d.update(RolePolicyList=_inline(ctx, "role", r.key), AttachedManagedPolicies=_attached(ctx, "role", r.key),
                      InstanceProfileList=profiles, PermissionsBoundary=boundary_out(r.permissions_boundary))
             items.append(("3", r.key, {"RoleDetailList": d}))

@@ -96,8 +96,9 @@ def identity_policies(tx: Tx, cache: PolicyCache, account_id: str, entity_type: 
         identity.extend(_managed(tx, cache, tx.attached(account_id, etype, ekey)))
     entity = tx.entity(entity_type, account_id, entity_key)
     boundary = None
-    if entity is not None and getattr(entity, "permissions_boundary", None):
-        found = _managed(tx, cache, [entity.permissions_boundary], PolicyKind.BOUNDARY)
+    boundary_arn = getattr(entity, "permissions_boundary", None)  # users' and roles' (groups have none)
+    if boundary_arn:
+        found = _managed(tx, cache, [boundary_arn], PolicyKind.BOUNDARY)
         # a boundary whose policy is gone allows nothing
         boundary = found[0] if found else cache.compiled(_DENY_ALL, PolicyKind.BOUNDARY, "missing-boundary")
     return PolicySet(identity=identity, boundary=boundary)

@@ -28,6 +28,7 @@ __all__ = [
     "entity_resource",
     "page",
     "paged",
+    "first",
     "encode_marker",
     "decode_marker",
     "policy_text",
@@ -156,6 +157,11 @@ def decode_marker(op: str, marker: str | None, width: int = 1) -> tuple[str, ...
     if not hmac.compare_digest(raw[:_TAG], _tag(op)) or len(key) != width:
         raise invalid_marker()
     return key
+
+
+def first(after: tuple[str, ...] | None) -> str | None:
+    """The one part of a one-part sort key (or None: from the start)."""
+    return after[0] if after is not None else None
 
 
 def max_items(inp: Input) -> int:

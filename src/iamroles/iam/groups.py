@@ -7,7 +7,7 @@ from iamroles.errors import DeleteConflict, LimitExceeded
 from iamroles.store import Group
 from iamroles.tokens import new_unique_id
 
-from .common import account_quota, already_exists, entity_arn, entity_resource, get_entity, listing, lock_account, paged
+from .common import account_quota, already_exists, entity_arn, entity_resource, first, get_entity, listing, lock_account, paged
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import delete_checks, register_shared, rename
@@ -41,7 +41,7 @@ def create_group(ctx: CallContext, inp: Input) -> Output:
 @operation("GetGroup", resource=_res)
 def get_group(ctx: CallContext, inp: Input) -> Output:
     group = get_entity(ctx, "group", inp["GroupName"])
-    chunk, meta = paged("GetGroup", inp, lambda after, limit: ctx.tx.member_users(ctx.account_id, group.key, after and after[0], limit),
+    chunk, meta = paged("GetGroup", inp, lambda after, limit: ctx.tx.member_users(ctx.account_id, group.key, first(after), limit),
                         key=lambda u: [u.key])
     return {"Group": group_out(group), "Users": [user_out(ctx, u, tags=False) for u in chunk], **meta}
 
@@ -49,7 +49,7 @@ def get_group(ctx: CallContext, inp: Input) -> Output:
 @operation("ListGroups", resource=listing("group"))
 def list_groups(ctx: CallContext, inp: Input) -> Output:
     prefix = inp.get("PathPrefix") or "/"
-    chunk, meta = paged("ListGroups", inp, lambda after, limit: ctx.tx.entities("group", ctx.account_id, prefix, after and after[0], limit),
+    chunk, meta = paged("ListGroups", inp, lambda after, limit: ctx.tx.entities("group", ctx.account_id, prefix, first(after), limit),
                         key=lambda g: [g.key])
     return {"Groups": [group_out(g) for g in chunk], **meta}
 
@@ -96,5 +96,5 @@ def remove_user_from_group(ctx: CallContext, inp: Input) -> Output:
 def list_groups_for_user(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", inp["UserName"])
     chunk, meta = paged("ListGroupsForUser", inp,
-                        lambda after, limit: ctx.tx.user_groups(ctx.account_id, user.key, after and after[0], limit), key=lambda g: [g.key])
+                        lambda after, limit: ctx.tx.user_groups(ctx.account_id, user.key, first(after), limit), key=lambda g: [g.key])
     return {"Groups": [group_out(g) for g in chunk], **meta}

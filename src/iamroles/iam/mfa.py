@@ -22,6 +22,7 @@ from iamroles.errors import (
     NoSuchEntity,
     ValidationError,
 )
+from iamroles.store import MfaDevice
 from iamroles.tokens import totp
 
 from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, paged, tags_in, tag_keys
@@ -49,13 +50,13 @@ class MfaReplay:
             return True
 
 
-def _seed(ctx: CallContext, device: dict[str, Any]) -> bytes:
-    return ctx.master_key.open(device["seed_sealed"], device["serial"].encode())
+def _seed(ctx: CallContext, device: MfaDevice) -> bytes:
+    return ctx.master_key.open(device.seed_sealed, device.serial.encode())
 
 
-def _device_time(ctx: CallContext, device: dict[str, Any]) -> float:
+def _device_time(ctx: CallContext, device: MfaDevice) -> float:
     """Now, on the device's clock: ResyncMFADevice records how many 30-second steps the device runs ahead (or behind)."""
-    return ctx.now.timestamp() + (device.get("drift") or 0) * totp.STEP
+    return ctx.now.timestamp() + (device.drift or 0) * totp.STEP
 
 
 def _serial_resource(ctx: CallContext, inp: Input) -> str:
@@ -78,8 +79,7 @@ def create_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
     account_quota(ctx, "VirtualMFADevicesPerAccount")
     tags = tags_in(inp, "TagsPerMFADevice")
     seed = totp.new_seed()
-    ctx.tx.insert_mfa_device(serial=serial, account_id=ctx.account_id, name=name, path=path,
-                             seed_sealed=ctx.master_key.seal(seed, serial.encode()), user_key=None, enabled_at=None, created_at=ctx.now)
+    ctx.tx.insert_mfa_device(MfaDevice(serial, ctx.account_id, name, path, ctx.master_key.seal(seed, serial.encode()), None, None, ctx.now))
     if tags:
         ctx.tx.set_tags(ctx.account_id, "mfa", serial, tags)
     return {"VirtualMFADevice": {"SerialNumber": serial, "Base32StringSeed": totp.base32(seed).encode()}}
@@ -90,9 +90,9 @@ def enable_mfa_device(ctx: CallContext, inp: Input) -> Output:
     # the user (the owner of the quota), then the device (assigned once), locked before checking
     user = get_entity(ctx, "user", inp["UserName"], for_update=True)
     device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=True)
-    if device is None or device["account_id"] != ctx.account_id:
+    if device is None or device.account_id != ctx.account_id:
         raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
-    if device["user_key"] is not None:
+    if device.user_key is not None:
         raise EntityAlreadyExists("MFA Device is already in use.")
     if len(ctx.tx.mfa_devices(ctx.account_id, user.key)) >= 8:
         raise LimitExceeded("Cannot exceed quota for MFADevicesPerUser: 8")
@@ -101,7 +101,7 @@ def enable_mfa_device(ctx: CallContext, inp: Input) -> Output:
     second = totp.verify(seed, inp["AuthenticationCode2"], ctx.now.timestamp(), window=2)
     if first is None or second is None or second != first + 1:
         raise InvalidAuthenticationCode("Authentication code for device is not valid.")
-    ctx.tx.update_mfa_device(device["serial"], user_key=user.key, enabled_at=ctx.now)
+    ctx.tx.assign_mfa_device(device.serial, user.key, ctx.now)
     return None
 
 
@@ -125,20 +125,20 @@ def _deactivate_resource(ctx: CallContext, inp: Input) -> str:
 def deactivate_mfa_device(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", _device_user(ctx, inp))
     device = ctx.tx.mfa_device(inp["SerialNumber"])
-    if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
+    if device is None or device.account_id != ctx.account_id or device.user_key != user.key:
         raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")
-    ctx.tx.update_mfa_device(device["serial"], user_key=None, enabled_at=None)
+    ctx.tx.assign_mfa_device(device.serial, None, None)
     return None
 
 
 @operation("DeleteVirtualMFADevice", resource=_serial_resource, write=True)
 def delete_virtual_mfa_device(ctx: CallContext, inp: Input) -> Output:
     device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=True)  # not enabled meanwhile
-    if device is None or device["account_id"] != ctx.account_id:
+    if device is None or device.account_id != ctx.account_id:
         raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
-    if device["user_key"] is not None:
+    if device.user_key is not None:
         raise DeleteConflict("MFA Device is still in use.")
-    ctx.tx.delete_mfa_device(device["serial"])
+    ctx.tx.delete_mfa_device(device.serial)
     return None
 
 
@@ -157,8 +157,8 @@ def list_mfa_devices(ctx: CallContext, inp: Input) -> Output:
     else:
         return {"MFADevices": [], "IsTruncated": False}
     devices = ctx.tx.mfa_devices(ctx.account_id, user.key)  # at most 8 (MFADevicesPerUser)
-    chunk, meta = page("ListMFADevices", devices, inp, key=lambda d: d["serial"])
-    return {"MFADevices": [{"UserName": user.name, "SerialNumber": d["serial"], "EnableDate": d["enabled_at"]} for d in chunk], **meta}
+    chunk, meta = page("ListMFADevices", devices, inp, key=lambda d: d.serial)
+    return {"MFADevices": [{"UserName": user.name, "SerialNumber": d.serial, "EnableDate": d.enabled_at} for d in chunk], **meta}
 
 
 @operation("ListVirtualMFADevices", resource=lambda ctx, inp: ctx.arn("mfa/"))
@@ -167,16 +167,16 @@ def list_virtual_mfa_devices(ctx: CallContext, inp: Input) -> Output:
     assigned = {"Assigned": True, "Unassigned": False, "Any": None}[status]
     prefix = ctx.arn("mfa")  # every serial of the account starts so: the Marker holds the rest (320 characters at most)
     chunk, meta = paged("ListVirtualMFADevices", inp,
-                        lambda after, limit: ctx.tx.mfa_devices(ctx.account_id, assigned=assigned, after=after and prefix + after[0], limit=limit),
-                        key=lambda d: [d["serial"][len(prefix):]])
+                        lambda after, limit: ctx.tx.mfa_devices(ctx.account_id, assigned=assigned, after=None if after is None else prefix + after[0], limit=limit),
+                        key=lambda d: [d.serial[len(prefix):]])
     out = []
     for d in chunk:
-        item: dict[str, Any] = {"SerialNumber": d["serial"]}
-        if d["user_key"]:
-            user = ctx.tx.entity("user", ctx.account_id, d["user_key"])
+        item: dict[str, Any] = {"SerialNumber": d.serial}
+        if d.user_key:
+            user = ctx.tx.entity("user", ctx.account_id, d.user_key)
             if user is not None:
                 item["User"] = {"Path": user.path, "UserName": user.name, "UserId": user.id, "Arn": user.arn, "CreateDate": user.created_at}
-            item["EnableDate"] = d["enabled_at"]
+            item["EnableDate"] = d.enabled_at
         out.append(item)
     return {"VirtualMFADevices": out, **meta}
 
@@ -185,8 +185,8 @@ def verify_mfa(ctx: CallContext, serial: str, code: str) -> int:
     """Check the caller's MFA code; the time it was presented (epoch seconds)."""
     device = ctx.tx.mfa_device(serial)
     caller = ctx.caller
-    owner_ok = device is not None and device["user_key"] is not None and (
-        (caller.user_key is not None and device["user_key"] == caller.user_key and device["account_id"] == caller.account_id)
+    owner_ok = device is not None and device.user_key is not None and (
+        (caller.user_key is not None and device.user_key == caller.user_key and device.account_id == caller.account_id)
     )
     denied = AccessDenied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
     if not owner_ok:
@@ -208,7 +208,7 @@ RESYNC_WINDOW = 20
 def resync_mfa_device(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", inp["UserName"], for_update=True)
     device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=True)
-    if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
+    if device is None or device.account_id != ctx.account_id or device.user_key != user.key:
         raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")
     seed, now = _seed(ctx, device), ctx.now.timestamp()
     first = totp.verify(seed, inp["AuthenticationCode1"], now, window=RESYNC_WINDOW)
@@ -216,9 +216,9 @@ def resync_mfa_device(ctx: CallContext, inp: Input) -> Output:
     if first is None or second is None or second != first + 1:
         raise InvalidAuthenticationCode("Authentication code for device is not valid.")
     replay: MfaReplay | None = ctx.extra.get("mfa_replay")
-    if replay is not None and not replay.claim(device["serial"], second):
+    if replay is not None and not replay.claim(device.serial, second):
         raise InvalidAuthenticationCode("Authentication code for device is not valid.")
-    ctx.tx.update_mfa_device(device["serial"], drift=second - int(now // totp.STEP))
+    ctx.tx.set_mfa_drift(device.serial, second - int(now // totp.STEP))
     return None
 
 
@@ -226,16 +226,16 @@ def resync_mfa_device(ctx: CallContext, inp: Input) -> Output:
 def get_mfa_device(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", _device_user(ctx, inp))
     device = ctx.tx.mfa_device(inp["SerialNumber"])
-    if device is None or device["account_id"] != ctx.account_id or device["user_key"] != user.key:
+    if device is None or device.account_id != ctx.account_id or device.user_key != user.key:
         raise NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")
-    return {"UserName": user.name, "SerialNumber": device["serial"], "EnableDate": device["enabled_at"]}
+    return {"UserName": user.name, "SerialNumber": device.serial, "EnableDate": device.enabled_at}
 
 
 def _tagged_device(ctx: CallContext, inp: Input, lock: bool) -> str:
     device = ctx.tx.mfa_device(inp["SerialNumber"], for_update=lock)
-    if device is None or device["account_id"] != ctx.account_id:
+    if device is None or device.account_id != ctx.account_id:
         raise NoSuchEntity(f"VirtualMFADevice with serial number {inp['SerialNumber']} doesn't exist.")
-    return str(device["serial"])
+    return str(device.serial)
 
 
 def _device_tag_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:

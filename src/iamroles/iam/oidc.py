@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from iamroles.errors import InvalidInput, LimitExceeded, NoSuchEntity
+from iamroles.store import OidcProvider
 
 from .common import account_quota, already_exists, lock_account, tag_keys, tags_in, tags_out
 from .context import CallContext
@@ -41,10 +42,10 @@ def _arn_of(ctx: CallContext, inp: Input) -> str:
     return provider_arn(ctx, inp.get("Url", "").replace("https://", "").rstrip("/"))
 
 
-def _get(ctx: CallContext, arn: str, for_update: bool = False) -> dict[str, Any]:
+def _get(ctx: CallContext, arn: str, for_update: bool = False) -> OidcProvider:
     """The provider; ``for_update``: locked (the owner of its client IDs and tags) until the transaction ends."""
     found = ctx.tx.oidc_provider(arn, for_update=for_update)
-    if found is None or found["account_id"] != ctx.account_id:
+    if found is None or found.account_id != ctx.account_id:
         raise NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}")
     return found
 
@@ -62,8 +63,7 @@ def create_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
         raise LimitExceeded(f"Thumbprint list must contain fewer than {MAX_THUMBPRINTS + 1} entries.")
     tags = tags_in(inp, "TagsPerOpenIDConnectProvider")
     account_quota(ctx, "OpenIdConnectProvidersPerAccount")
-    ctx.tx.insert_oidc_provider(arn=arn, account_id=ctx.account_id, url=host, client_ids=json.dumps(client_ids),
-                                thumbprints=json.dumps(thumbprints), jwks=None, created_at=ctx.now)
+    ctx.tx.insert_oidc_provider(OidcProvider(arn, ctx.account_id, host, tuple(client_ids), tuple(thumbprints), None, ctx.now))
     if tags:
         ctx.tx.set_tags(ctx.account_id, "oidc", arn, tags)
     return {"OpenIDConnectProviderArn": arn, "Tags": tags_out(tags) or None}
@@ -72,14 +72,14 @@ def create_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
 @operation("GetOpenIDConnectProvider", resource=_arn_of)
 def get_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
     p = _get(ctx, inp["OpenIDConnectProviderArn"])
-    tags = ctx.tx.tags(ctx.account_id, "oidc", p["arn"])
-    return {"Url": p["url"], "ClientIDList": json.loads(p["client_ids"]), "ThumbprintList": json.loads(p["thumbprints"]),
-            "CreateDate": p["created_at"], "Tags": tags_out(tags) or None}
+    tags = ctx.tx.tags(ctx.account_id, "oidc", p.arn)
+    return {"Url": p.url, "ClientIDList": list(p.client_ids), "ThumbprintList": list(p.thumbprints),
+            "CreateDate": p.created_at, "Tags": tags_out(tags) or None}
 
 
 @operation("ListOpenIDConnectProviders", resource=lambda ctx, inp: ctx.arn("oidc-provider/"))
 def list_open_id_connect_providers(ctx: CallContext, inp: Input) -> Output:
-    return {"OpenIDConnectProviderList": [{"Arn": p["arn"]} for p in ctx.tx.oidc_providers(ctx.account_id)]}
+    return {"OpenIDConnectProviderList": [{"Arn": p.arn} for p in ctx.tx.oidc_providers(ctx.account_id)]}
 
 
 @operation("UpdateOpenIDConnectProviderThumbprint", resource=_arn_of, write=True)
@@ -87,40 +87,37 @@ def update_thumbprint(ctx: CallContext, inp: Input) -> Output:
     p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)
     if len(inp["ThumbprintList"]) > MAX_THUMBPRINTS:
         raise LimitExceeded(f"Thumbprint list must contain fewer than {MAX_THUMBPRINTS + 1} entries.")
-    ctx.tx.update_oidc_provider(p["arn"], thumbprints=json.dumps(list(inp["ThumbprintList"])))
+    ctx.tx.update_oidc_provider(p.arn, thumbprints=list(inp["ThumbprintList"]))
     return None
 
 
 @operation("AddClientIDToOpenIDConnectProvider", resource=_arn_of, write=True)
 def add_client_id(ctx: CallContext, inp: Input) -> Output:
     p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)  # read, changed and written back: no lost update
-    ids = json.loads(p["client_ids"])
-    if inp["ClientID"] not in ids:
-        if len(ids) >= MAX_CLIENT_IDS:
+    if inp["ClientID"] not in p.client_ids:
+        if len(p.client_ids) >= MAX_CLIENT_IDS:
             raise LimitExceeded(f"Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: {MAX_CLIENT_IDS}")
-        ids.append(inp["ClientID"])
-        ctx.tx.update_oidc_provider(p["arn"], client_ids=json.dumps(ids))
+        ctx.tx.update_oidc_provider(p.arn, client_ids=[*p.client_ids, inp["ClientID"]])
     return None
 
 
 @operation("RemoveClientIDFromOpenIDConnectProvider", resource=_arn_of, write=True)
 def remove_client_id(ctx: CallContext, inp: Input) -> Output:
     p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)
-    ids = [i for i in json.loads(p["client_ids"]) if i != inp["ClientID"]]
-    ctx.tx.update_oidc_provider(p["arn"], client_ids=json.dumps(ids))
+    ctx.tx.update_oidc_provider(p.arn, client_ids=[i for i in p.client_ids if i != inp["ClientID"]])
     return None
 
 
 @operation("DeleteOpenIDConnectProvider", resource=_arn_of, write=True)
 def delete_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
     p = _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)
-    ctx.tx.delete_oidc_provider(p["arn"])
-    ctx.tx.remove_tags(ctx.account_id, "oidc", p["arn"], [t.key for t in ctx.tx.tags(ctx.account_id, "oidc", p["arn"])])
+    ctx.tx.delete_oidc_provider(p.arn)
+    ctx.tx.remove_tags(ctx.account_id, "oidc", p.arn, [t.key for t in ctx.tx.tags(ctx.account_id, "oidc", p.arn)])
     return None
 
 
 register_tagging(
     "OpenIDConnectProvider", "oidc", _arn_of,
-    target=lambda ctx, inp, lock: _get(ctx, inp["OpenIDConnectProviderArn"], for_update=lock)["arn"],
+    target=lambda ctx, inp, lock: _get(ctx, inp["OpenIDConnectProviderArn"], for_update=lock).arn,
     resource_keys=lambda ctx, inp: {},
 )

@@ -15,6 +15,7 @@ from .common import (
     get_entity,
     listing,
     lock_account,
+    first,
     paged,
     resource_tag_keys,
     tag_keys,
@@ -72,7 +73,7 @@ def get_instance_profile(ctx: CallContext, inp: Input) -> Output:
 def list_instance_profiles(ctx: CallContext, inp: Input) -> Output:
     prefix = inp.get("PathPrefix") or "/"
     chunk, meta = paged("ListInstanceProfiles", inp,
-                        lambda after, limit: ctx.tx.entities("instance_profile", ctx.account_id, prefix, after and after[0], limit),
+                        lambda after, limit: ctx.tx.entities("instance_profile", ctx.account_id, prefix, first(after), limit),
                         key=lambda p: [p.key])
     return {"InstanceProfiles": [profile_out(ctx, p) for p in chunk], **meta}
 
@@ -81,7 +82,7 @@ def list_instance_profiles(ctx: CallContext, inp: Input) -> Output:
 def list_instance_profiles_for_role(ctx: CallContext, inp: Input) -> Output:
     role = get_entity(ctx, "role", inp["RoleName"])
     chunk, meta = paged("ListInstanceProfilesForRole", inp,
-                        lambda after, limit: ctx.tx.role_profiles(ctx.account_id, role.key, after and after[0], limit), key=lambda p: [p.key])
+                        lambda after, limit: ctx.tx.role_profiles(ctx.account_id, role.key, first(after), limit), key=lambda p: [p.key])
     return {"InstanceProfiles": [profile_out(ctx, p) for p in chunk], **meta}
 
 

@@ -19,6 +19,7 @@ from .common import (
     get_entity,
     listing,
     lock_account,
+    first,
     paged,
     policy_text,
     tag_keys,
@@ -163,7 +164,7 @@ def get_role(ctx: CallContext, inp: Input) -> Output:
 @operation("ListRoles", resource=listing("role"))
 def list_roles(ctx: CallContext, inp: Input) -> Output:
     prefix = inp.get("PathPrefix") or "/"
-    chunk, meta = paged("ListRoles", inp, lambda after, limit: ctx.tx.entities("role", ctx.account_id, prefix, after and after[0], limit),
+    chunk, meta = paged("ListRoles", inp, lambda after, limit: ctx.tx.entities("role", ctx.account_id, prefix, first(after), limit),
                         key=lambda r: [r.key])
     return {"Roles": [role_out(ctx, r, full=False) for r in chunk], **meta}
 

@@ -17,6 +17,7 @@ from .common import (
     entity_resource,
     get_entity,
     page,
+    first,
     paged,
     policy_text,
     resource_tag_keys,
@@ -87,7 +88,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
     def list_inline(ctx: CallContext, inp: Input) -> Output:
         entity = get_entity(ctx, kind, inp[param])
         chunk, meta = paged(f"List{word}Policies", inp,
-                            lambda after, limit: ctx.tx.inline_names(ctx.account_id, kind, entity.key, after and after[0], limit),
+                            lambda after, limit: ctx.tx.inline_names(ctx.account_id, kind, entity.key, first(after), limit),
                             key=lambda name: [name.lower()])
         return {"PolicyNames": chunk, **meta}
 

@@ -16,6 +16,7 @@ from .common import (
     listing,
     lock_account,
     page,
+    first,
     paged,
     tag_keys,
     tags_in,
@@ -104,7 +105,7 @@ def get_user(ctx: CallContext, inp: Input) -> Output:
 @operation("ListUsers", resource=listing("user"))
 def list_users(ctx: CallContext, inp: Input) -> Output:
     prefix = inp.get("PathPrefix") or "/"
-    chunk, meta = paged("ListUsers", inp, lambda after, limit: ctx.tx.entities("user", ctx.account_id, prefix, after and after[0], limit),
+    chunk, meta = paged("ListUsers", inp, lambda after, limit: ctx.tx.entities("user", ctx.account_id, prefix, first(after), limit),
                         key=lambda u: [u.key])
     return {"Users": [user_out(ctx, u, tags=False) for u in chunk], **meta}
 

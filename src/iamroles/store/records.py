@@ -4,8 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Account", "AccessKey", "Entity", "Role", "User", "Group", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Tag", "InlinePolicy",
-           "LoginProfile", "PasswordPolicy", "SshPublicKey", "ServiceCredential", "SigningCertificate", "ServerCertificate"]
+__all__ = [
+    "Account", "AccessKey", "Entity", "Role", "User", "Group", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Tag",
+    "InlinePolicy", "LoginProfile", "PasswordPolicy", "SshPublicKey", "ServiceCredential", "SigningCertificate",
+    "ServerCertificate", "OidcProvider", "MfaDevice", "SigningKeyRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +178,41 @@ class ServerCertificate(Entity):
     chain: str | None = None
     key_sealed: bytes = b""
     expiration: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OidcProvider:
+    """An OpenID Connect identity provider; ``url``: its issuer without https://."""
+
+    arn: str
+    account_id: str
+    url: str
+    client_ids: tuple[str, ...]
+    thumbprints: tuple[str, ...]
+    jwks: str | None  # the JWKS document set by `iamroles oidc jwks`; None: fetched from the issuer
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MfaDevice:
+    """A virtual MFA device; its TOTP seed sealed under the master key (with the serial as associated data)."""
+
+    serial: str
+    account_id: str
+    name: str
+    path: str
+    seed_sealed: bytes
+    user_key: str | None  # None: not assigned to a user
+    enabled_at: datetime | None
+    created_at: datetime
+    drift: int | None = None  # 30-second steps its clock runs ahead of ours, as ResyncMFADevice found
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyRecord:
+    """A session-token signing key as stored: sealed under the master key; retired keys only open tokens."""
+
+    key_id: str
+    sealed: bytes
+    created_at: datetime
+    retired_at: datetime | None

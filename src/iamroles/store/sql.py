@@ -20,6 +20,7 @@ policy, OIDC provider or MFA device; the generation counter (``bump``) last.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import Engine, Select, Table, and_, bindparam, create_engine, delete, event, exists, func, insert, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.engine import Connection
@@ -46,12 +47,15 @@ from .records import (
     InstanceProfile,
     ManagedPolicy,
     LoginProfile,
+    MfaDevice,
+    OidcProvider,
     PasswordPolicy,
     PolicyVersion,
     Role,
     ServerCertificate,
     ServiceCredential,
     SigningCertificate,
+    SigningKeyRecord,
     SshPublicKey,
     Tag,
     User,
@@ -408,22 +412,42 @@ class Tx:
         self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id))
 
     # -- users, groups, roles, instance profiles --------------------------------------
-    def entity(self, kind: str, account_id: str, name: str, for_update: bool = False) -> Any:
-        """``for_update``: read the row afresh and lock it until the transaction ends."""
+    @overload
+    def entity(self, kind: Literal["user"], account_id: str, name: str, for_update: bool = False) -> User | None: ...
+    @overload
+    def entity(self, kind: Literal["group"], account_id: str, name: str, for_update: bool = False) -> Group | None: ...
+    @overload
+    def entity(self, kind: Literal["role"], account_id: str, name: str, for_update: bool = False) -> Role | None: ...
+    @overload
+    def entity(self, kind: Literal["instance_profile"], account_id: str, name: str, for_update: bool = False) -> InstanceProfile | None: ...
+    @overload
+    def entity(self, kind: str, account_id: str, name: str, for_update: bool = False) -> Entity | None: ...
+
+    def entity(self, kind: str, account_id: str, name: str, for_update: bool = False) -> Entity | None:
+        """The user, group, role or instance profile (``kind``) of that name (any case); its record's class is the
+        kind's. ``for_update``: read the row afresh and lock it until the transaction ends."""
         _table, cls, id_col = ENTITY_TABLES[kind]
         key = ("entity", kind, account_id, name.lower())
         memo = self._snapshot(account_id)
         if not for_update and key in memo:
-            return memo[key]
+            remembered: Entity | None = memo[key]
+            return remembered
         if for_update and self.postgres:
             row = self._lock(_Q_ENTITY_LOCK[kind], {"a": account_id, "n": name.lower()}).first()
         else:
             row = self.c.execute(_Q_ENTITY[kind], {"a": account_id, "n": name.lower()}).first()
-        found = _fix_times(_record(cls, row, {id_col: "id"})) if row else None
+        found: Entity | None = _fix_times(_record(cls, row, {id_col: "id"})) if row else None
         memo[key] = found
         return found
 
-    def entity_by_id(self, kind: str, entity_id: str) -> Any:
+    @overload
+    def entity_by_id(self, kind: Literal["user"], entity_id: str) -> User | None: ...
+    @overload
+    def entity_by_id(self, kind: Literal["role"], entity_id: str) -> Role | None: ...
+    @overload
+    def entity_by_id(self, kind: str, entity_id: str) -> Entity | None: ...
+
+    def entity_by_id(self, kind: str, entity_id: str) -> Entity | None:
         table, cls, id_col = ENTITY_TABLES[kind]
         row = self.c.execute(select(table).where(table.c[id_col] == entity_id)).first()
         return _fix_times(_record(cls, row, {id_col: "id"})) if row else None
@@ -433,6 +457,22 @@ class Tx:
         certificates the account has."""
         table = COUNTED[kind]
         return int(self.c.execute(select(func.count()).select_from(table).where(table.c.account_id == account_id)).scalar() or 0)
+
+    @overload
+    def entities(self, kind: Literal["user"], account_id: str, path_prefix: str = "/", after: str | None = None,
+                 limit: int | None = None) -> list[User]: ...
+    @overload
+    def entities(self, kind: Literal["group"], account_id: str, path_prefix: str = "/", after: str | None = None,
+                 limit: int | None = None) -> list[Group]: ...
+    @overload
+    def entities(self, kind: Literal["role"], account_id: str, path_prefix: str = "/", after: str | None = None,
+                 limit: int | None = None) -> list[Role]: ...
+    @overload
+    def entities(self, kind: Literal["instance_profile"], account_id: str, path_prefix: str = "/", after: str | None = None,
+                 limit: int | None = None) -> list[InstanceProfile]: ...
+    @overload
+    def entities(self, kind: str, account_id: str, path_prefix: str = "/", after: str | None = None,
+                 limit: int | None = None) -> list[Any]: ...
 
     def entities(self, kind: str, account_id: str, path_prefix: str = "/", after: str | None = None,
                  limit: int | None = None) -> list[Any]:
@@ -836,20 +876,34 @@ class Tx:
         return bool(res.rowcount)
 
     # -- OIDC providers ------------------------------------------------------------------------------
-    def oidc_provider(self, arn: str, for_update: bool = False) -> dict[str, Any] | None:
+    def oidc_provider(self, arn: str, for_update: bool = False) -> OidcProvider | None:
+        """``for_update``: lock the provider's row (the owner of its client IDs and thumbprints) until the transaction ends."""
         q = select(t.oidc_providers).where(t.oidc_providers.c.arn == arn)
-        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
-        return _row_dict(row) if row else None
+        row = self._lock(q.with_for_update()).first() if for_update and self.postgres else self.c.execute(q).first()
+        return _oidc(row) if row else None
 
-    def oidc_providers(self, account_id: str) -> list[dict[str, Any]]:
+    def oidc_providers(self, account_id: str) -> list[OidcProvider]:
         c = t.oidc_providers.c
-        return [_row_dict(r) for r in self.c.execute(select(t.oidc_providers).where(c.account_id == account_id).order_by(c.arn))]
+        return [_oidc(r) for r in self.c.execute(select(t.oidc_providers).where(c.account_id == account_id).order_by(c.arn))]
 
-    def insert_oidc_provider(self, **values: Any) -> None:
-        self._w(insert(t.oidc_providers).values(**values))
+    def insert_oidc_provider(self, provider: OidcProvider) -> None:
+        self._w(insert(t.oidc_providers).values(
+            arn=provider.arn, account_id=provider.account_id, url=provider.url, client_ids=json.dumps(list(provider.client_ids)),
+            thumbprints=json.dumps(list(provider.thumbprints)), jwks=provider.jwks, created_at=provider.created_at,
+        ))
 
-    def update_oidc_provider(self, arn: str, **values: Any) -> None:
-        self._w(update(t.oidc_providers).where(t.oidc_providers.c.arn == arn).values(**values))
+    def update_oidc_provider(self, arn: str, *, client_ids: Sequence[str] | None = None, thumbprints: Sequence[str] | None = None,
+                             jwks: str | None = None) -> None:
+        """Replace what is given of a provider's client IDs, thumbprints and JWKS document."""
+        values: dict[str, Any] = {}
+        if client_ids is not None:
+            values["client_ids"] = json.dumps(list(client_ids))
+        if thumbprints is not None:
+            values["thumbprints"] = json.dumps(list(thumbprints))
+        if jwks is not None:
+            values["jwks"] = jwks
+        if values:
+            self._w(update(t.oidc_providers).where(t.oidc_providers.c.arn == arn).values(**values))
 
     def delete_oidc_provider(self, arn: str) -> None:
         self._w(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn))
@@ -857,7 +911,7 @@ class Tx:
     # -- SAML providers ------------------------------------------------------------------------------
     def saml_provider(self, arn: str, for_update: bool = False) -> dict[str, Any] | None:
         q = select(t.saml_providers).where(t.saml_providers.c.arn == arn)
-        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
+        row = self._lock(q.with_for_update()).first() if for_update and self.postgres else self.c.execute(q).first()
         return _row_dict(row) if row else None
 
     def saml_providers(self, account_id: str) -> list[dict[str, Any]]:
@@ -874,13 +928,14 @@ class Tx:
         self._w(delete(t.saml_providers).where(t.saml_providers.c.arn == arn))
 
     # -- MFA devices --------------------------------------------------------------------------------
-    def mfa_device(self, serial: str, for_update: bool = False) -> dict[str, Any] | None:
+    def mfa_device(self, serial: str, for_update: bool = False) -> MfaDevice | None:
+        """``for_update``: lock the device's row (assigned once) until the transaction ends."""
         q = select(t.mfa_devices).where(t.mfa_devices.c.serial == serial)
-        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
-        return _row_dict(row) if row else None
+        row = self._lock(q.with_for_update()).first() if for_update and self.postgres else self.c.execute(q).first()
+        return _fix_times(_record(MfaDevice, row)) if row else None
 
     def mfa_devices(self, account_id: str, user_key: str | None = None, assigned: bool | None = None,
-                    after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+                    after: str | None = None, limit: int | None = None) -> list[MfaDevice]:
         """The account's (or a user's) virtual MFA devices by serial number, from ``after`` on, at most ``limit``."""
         c = t.mfa_devices.c
         q = select(t.mfa_devices).where(c.account_id == account_id)
@@ -890,22 +945,29 @@ class Tx:
             q = q.where(c.user_key.is_not(None))
         elif assigned is False:
             q = q.where(c.user_key.is_(None))
-        return [_row_dict(r) for r in self.c.execute(_keyset(q, [c.serial], None if after is None else (after,), limit))]
+        rows = self.c.execute(_keyset(q, [c.serial], None if after is None else (after,), limit))
+        return [_fix_times(_record(MfaDevice, r)) for r in rows]
 
-    def insert_mfa_device(self, **values: Any) -> None:
-        self._w(insert(t.mfa_devices).values(**values))
+    def insert_mfa_device(self, device: MfaDevice) -> None:
+        self._w(insert(t.mfa_devices).values(**{f.name: getattr(device, f.name) for f in fields(MfaDevice)}))
 
-    def update_mfa_device(self, serial: str, **values: Any) -> None:
-        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(**values))
+    def assign_mfa_device(self, serial: str, user_key: str | None, enabled_at: datetime | None) -> None:
+        """Assign a device to a user (enabled then), or (None, None) take it back."""
+        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(user_key=user_key, enabled_at=enabled_at))
+
+    def set_mfa_drift(self, serial: str, drift: int) -> None:
+        """Remember how many 30-second steps the device's clock runs ahead of ours (ResyncMFADevice)."""
+        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(drift=drift))
 
     def delete_mfa_device(self, serial: str) -> None:
         self._w(delete(t.mfa_devices).where(t.mfa_devices.c.serial == serial))
 
     # -- signing keys -------------------------------------------------------------------------------
-    def signing_keys(self) -> list[tuple[str, bytes, datetime, datetime | None]]:
+    def signing_keys(self) -> list[SigningKeyRecord]:
+        """Every signing key, oldest first."""
         c = t.signing_keys.c
         rows = self.c.execute(select(c.key_id, c.sealed, c.created_at, c.retired_at).order_by(c.created_at, c.key_id))
-        return [(r.key_id, r.sealed, _utc(r.created_at), _utc(r.retired_at)) for r in rows]  # type: ignore[misc]
+        return [_fix_times(_record(SigningKeyRecord, r)) for r in rows]
 
     def insert_signing_key(self, key_id: str, sealed: bytes, created_at: datetime) -> None:
         self._w(insert(t.signing_keys).values(key_id=key_id, sealed=sealed, created_at=created_at))
@@ -1032,7 +1094,7 @@ class Tx:
         """``for_update``: lock its row (the owner of its tags) until the transaction ends."""
         c = t.server_certificates.c
         q = select(t.server_certificates).where(c.account_id == account_id, c.name_key == name.lower())
-        row = (self._lock(q.with_for_update()) if for_update and self.postgres else self.c.execute(q)).first()
+        row = self._lock(q.with_for_update()).first() if for_update and self.postgres else self.c.execute(q).first()
         return _fix_times(_record(ServerCertificate, row, {"server_certificate_id": "id"})) if row else None
 
     def server_certificates(self, account_id: str, path_prefix: str = "/") -> list[ServerCertificate]:
@@ -1066,7 +1128,13 @@ class Tx:
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
+    """A row as a dict, times in UTC (SAML providers' rows: not typed yet)."""
     return {k: (_utc(v) if isinstance(v, datetime) else v) for k, v in row._mapping.items()}
+
+
+def _oidc(row: Any) -> OidcProvider:
+    return OidcProvider(row.arn, row.account_id, row.url, tuple(json.loads(row.client_ids)), tuple(json.loads(row.thumbprints)),
+                        row.jwks, _utc(row.created_at))  # type: ignore[arg-type]
 
 
 def _fix_times(record: Any) -> Any:

@@ -58,19 +58,19 @@ class KeyRing:
         now = self.clock()
         with self.store.write() if create else self.store.read() as tx:
             rows = tx.signing_keys()
-            if create and not any(r[3] is None for r in rows):
+            if create and not any(r.retired_at is None for r in rows):
                 key = SigningKey.generate()
                 hex_id = key.key_id.hex()
                 tx.insert_signing_key(hex_id, self.master_key.seal(key.key, _aad(hex_id)), now)
                 rows = tx.signing_keys()
         keys: dict[bytes, SigningKey] = {}
         current = None
-        for key_id, sealed, _created, retired in rows:
-            if retired is not None and retired + RETIRED_KEY_LIFETIME < now:
+        for row in rows:
+            if row.retired_at is not None and row.retired_at + RETIRED_KEY_LIFETIME < now:
                 continue
-            key = SigningKey(bytes.fromhex(key_id), self.master_key.open(sealed, _aad(key_id)))
+            key = SigningKey(bytes.fromhex(row.key_id), self.master_key.open(row.sealed, _aad(row.key_id)))
             keys[key.key_id] = key
-            if retired is None:
+            if row.retired_at is None:
                 current = key
         with self._lock:
             self._keys, self._current, self._loaded_at = keys, current, time.monotonic()
@@ -104,9 +104,9 @@ class KeyRing:
         now = self.clock()
         dropped = []
         with self.store.write() as tx:
-            for key_id, _sealed, _created, retired in tx.signing_keys():
-                if retired is not None and retired + RETIRED_KEY_LIFETIME < now:
-                    tx.delete_signing_key(key_id)
-                    dropped.append(key_id)
+            for row in tx.signing_keys():
+                if row.retired_at is not None and row.retired_at + RETIRED_KEY_LIFETIME < now:
+                    tx.delete_signing_key(row.key_id)
+                    dropped.append(row.key_id)
         self.load()
         return dropped

@@ -208,7 +208,8 @@ def get_session_token(ctx: CallContext, inp: Input) -> Output:
         credentials, _ = issue(ctx, kind="session-token", duration=min(duration, 3600), account=ctx.account_id,
                                arn=str(caller.principal.arn), user_id=ctx.account_id, principal_key="")
         return {"Credentials": credentials}
-    user = ctx.tx.entity("user", ctx.account_id, caller.user_key)
+    user = ctx.tx.entity("user", ctx.account_id, caller.user_key or "")
+    assert user is not None, "a caller that is neither root nor a role session is a user whose key resolved"
     credentials, _ = issue(ctx, kind="session-token", duration=duration, account=ctx.account_id, arn=user.arn,
                            user_id=user.id, principal_key=user.key, mfa_time=mfa_time)
     return {"Credentials": credentials}

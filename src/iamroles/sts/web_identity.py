@@ -132,7 +132,7 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     provider = ctx.tx.oidc_provider(provider_arn)
     if provider is None:
         raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {issuer}")
-    jwks = json.loads(provider["jwks"]) if provider["jwks"] else ctx.extra["jwks_cache"].get(issuer)
+    jwks = json.loads(provider.jwks) if provider.jwks else ctx.extra["jwks_cache"].get(issuer)
     try:
         claims = verify_jwt(token, jwks)
     except JwtError as err:
@@ -148,7 +148,7 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     audiences = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
     if not audiences:
         raise InvalidIdentityToken("Missing a required claim: aud")  # aws/aws-sdk-ruby#2698
-    allowed = json.loads(provider["client_ids"])
+    allowed = provider.client_ids
     matched = next((a for a in audiences if a in allowed), None)
     if matched is None:
         # STS's answer for an audience none of the provider's client ids: awslabs/amazon-eks-irsa-cfn#18,
