@@ -182,7 +182,7 @@ def paged(op: str, inp: Input, fetch: Callable[[tuple[str, ...] | None, int], Se
 
 def page(op: str, items: Sequence[T], inp: Input, key: Callable[[T], str]) -> tuple[list[T], dict[str, Any]]:
     """AWS paging of a list already read whole, in ``key`` order: for the lists an AWS quota keeps small
-    (a user's access keys, MFA devices and groups, an entity's tags and attached policies, a policy's versions)."""
+    (a user's access keys and MFA devices, an entity's tags and attached policies, a policy's versions)."""
     after = decode_marker(op, inp.get("Marker"))
     start = 0 if after is None else next((i for i, item in enumerate(items) if key(item) >= after[0]), len(items))
     limit = max_items(inp)
