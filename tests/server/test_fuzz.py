@@ -188,7 +188,7 @@ def with_known(params: dict[str, Any], op: OperationModel, account: str, pick: A
         if member == _NAMED_BY.get(op.name):
             continue  # (a new entity's own name: a known one already exists)
         if member == "Marker" and path[-1] == member:
-            params = replaced(params, path, ABSENT)  # (a marker no listing gave is InvalidInput)
+            params = replaced(params, path, ABSENT)  # (a marker no listing gave is ValidationError)
         elif shape.type_name == "string" and _known(member, shape, account, op.name):
             params = replaced(params, path, pick(_known(member, shape, account, op.name)))
     return params

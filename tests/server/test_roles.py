@@ -150,6 +150,19 @@ def test_pagination(iam) -> None:
     assert paged == names
 
 
+def test_a_marker_no_listing_gave_is_refused(iam) -> None:
+    """A Marker is opaque and IAM's own (API_ListRoles.html: "the value of the Marker element in the response that
+    you received"); one it did not issue is ValidationError "Invalid Marker.", and nothing is listed."""
+    prefix = f"/{unique('marker')}/"
+    for n in range(3):
+        iam.create_role(RoleName=unique(f"m{n}"), Path=prefix, AssumeRolePolicyDocument=json.dumps(TRUST))
+    users_marker = iam.list_users(MaxItems=1)
+    for marker in ("garbage", "QUFBQUFBQUFBQQ==", users_marker.get("Marker") or "x"):
+        with pytest.raises(ClientError) as exc:
+            iam.list_roles(PathPrefix=prefix, Marker=marker)
+        assert error(exc)[:2] == ("ValidationError", 400) and error(exc)[2] == "Invalid Marker."
+
+
 def test_instance_profiles(iam) -> None:
     role, profile = unique("r"), unique("ip")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))

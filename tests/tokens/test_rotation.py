@@ -73,7 +73,7 @@ def test_a_retired_key_opens_its_tokens_for_the_longest_session_then_is_dropped(
     node.ring.purge()
     assert unseal(t1, node.ring.keys) == c1
     with node.store.read() as tx:
-        assert [r[0] for r in tx.signing_keys()] == [node.ring.current.key_id.hex()]
+        assert [r.key_id for r in tx.signing_keys()] == [node.ring.current.key_id.hex()]
 
 
 def test_a_restarted_node_skips_keys_retired_too_long_ago_even_before_purge(node: Node) -> None:
@@ -82,7 +82,7 @@ def test_a_restarted_node_skips_keys_retired_too_long_ago_even_before_purge(node
     node.clock.advance(RETIRED_KEY_LIFETIME.total_seconds() + 1)
     restarted = make_node(node.store, node.master_key, node.clock)  # the row is still in the store
     with node.store.read() as tx:
-        assert k0.hex() in [r[0] for r in tx.signing_keys()]
+        assert k0.hex() in [r.key_id for r in tx.signing_keys()]
     assert k0 not in restarted.ring.keys
     refused(restarted, c0.access_key_id, t0, node.clock())  # type: ignore[attr-defined]
 
@@ -137,12 +137,12 @@ def test_signing_keys_are_stored_sealed_under_the_master_key(tmp_path: Path) -> 
     with store.read() as tx:
         rows = tx.signing_keys()
     assert len(rows) == 2
-    for key_id, sealed, _created, _retired in rows:
-        key = n.ring.keys[bytes.fromhex(key_id)].key
-        assert key not in sealed and len(sealed) == 1 + 12 + 32 + 16
-        assert mk.open(sealed, b"iamroles-signing-key:" + key_id.encode()) == key
+    for row in rows:
+        key = n.ring.keys[bytes.fromhex(row.key_id)].key
+        assert key not in row.sealed and len(row.sealed) == 1 + 12 + 32 + 16
+        assert mk.open(row.sealed, b"iamroles-signing-key:" + row.key_id.encode()) == key
     # the record's id is bound in: one key's sealed bytes do not open as another's
-    (id_a, sealed_a, _, _), (id_b, _, _, _) = rows
+    id_a, sealed_a, id_b = rows[0].key_id, rows[0].sealed, rows[1].key_id
     with pytest.raises(InvalidTag):
         mk.open(sealed_a, b"iamroles-signing-key:" + id_b.encode())
     # a node with another master key cannot read the ring at all
