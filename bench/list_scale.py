@@ -29,10 +29,10 @@ TRUST = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Se
 def fill(store: Store, account: str, n: int) -> None:
     with store.write() as tx:
         tx.insert_account(Account(account, "aws", NOW))
-        for i in range(n):
+        for _ in range(n):
             name = f"role-{uuid.uuid4().hex[:12]}"
-            tx.insert_entity("role", Role(account, name, f"AROA{i:017d}", "/", f"arn:aws:iam::{account}:role/{name}", NOW,
-                                          trust_policy=TRUST))
+            tx.insert_entity("role", Role(account, name, "AROA" + uuid.uuid4().hex[:17].upper(), "/", f"arn:aws:iam::{account}:role/{name}",
+                                          NOW, trust_policy=TRUST))
 
 
 def list_roles(store: Store, account: str, inp: dict[str, object]) -> dict[str, object]:
