@@ -12,12 +12,18 @@ from iamroles.store import (
     Account,
     Group,
     InstanceProfile,
+    LoginProfile,
     ManagedPolicy,
     MfaDevice,
     OidcProvider,
+    PasswordPolicy,
     PolicyVersion,
     Role,
+    ServerCertificate,
+    ServiceCredential,
+    SigningCertificate,
     SigningKeyRecord,
+    SshPublicKey,
     Store,
     Tag,
     User,
@@ -208,6 +214,58 @@ def test_mfa_devices(store: Store, account: str) -> None:
         assert tx.mfa_devices(account, "alice") == [assigned]
         tx.delete_mfa_device(d.serial)
         assert tx.mfa_device(d.serial) is None
+
+
+def test_login_profiles_and_the_password_policy(store: Store, account: str) -> None:
+    profile = LoginProfile(account, "AIDAUSER", "$argon2id$hash", "[]", True, None, NOW, NOW)
+    policy = PasswordPolicy(account, 14, True, True, False, False, True, 90, 5, None)
+    with store.write() as tx:
+        tx.insert_login_profile(profile)
+        tx.set_password_policy(policy)
+        tx.set_password_policy(policy)  # again: replaced, not duplicated
+    with store.write() as tx:
+        assert tx.login_profile(account, "AIDAUSER") == profile and tx.password_policy(account) == policy
+        tx.update_login_profile(account, "AIDAUSER", reset_required=False, previous_hashes='["old"]')
+        changed = tx.login_profile(account, "AIDAUSER")
+        assert changed is not None and (changed.reset_required, changed.previous_hashes) == (False, '["old"]')
+        assert tx.delete_login_profile(account, "AIDAUSER") is True and tx.delete_login_profile(account, "AIDAUSER") is False
+        assert tx.delete_password_policy(account) is True and tx.password_policy(account) is None
+
+
+def test_users_other_credentials(store: Store, account: str) -> None:
+    ssh = SshPublicKey("APKA" + uuid.uuid4().hex[:16].upper(), account, "AIDAUSER", "ssh-rsa AAAA", "aa:bb", "Active", NOW)
+    service = ServiceCredential("ACCA" + uuid.uuid4().hex[:16].upper(), account, "AIDAUSER", "codecommit.amazonaws.com", "u-at-1",
+                                b"sealed", "Active", NOW, None)
+    signing = SigningCertificate(uuid.uuid4().hex.upper(), account, "AIDAUSER", "-----BEGIN CERTIFICATE-----", "f" * 64, "Active", NOW)
+    with store.write() as tx:
+        for kind, record in (("ssh", ssh), ("service", service), ("signing", signing)):
+            tx.insert_user_credential(kind, record)
+    with store.write() as tx:
+        assert tx.user_credential("ssh", ssh.key_id) == ssh and tx.user_credentials("ssh", account, "AIDAUSER") == [ssh]
+        assert tx.user_credentials("service", account) == [service] and tx.user_credential("signing", signing.certificate_id) == signing
+        assert tx.user_credentials("ssh", account, "AIDAOTHER") == []
+        tx.update_user_credential("ssh", ssh.key_id, status="Inactive")
+        updated = tx.user_credential("ssh", ssh.key_id)
+        assert updated is not None and updated.status == "Inactive"
+        tx.delete_user_credential("service", service.credential_id)
+        assert tx.user_credential("service", service.credential_id) is None
+
+
+def test_server_certificates(store: Store, account: str) -> None:
+    cert = ServerCertificate(account, "Web", "ASCA" + uuid.uuid4().hex[:17].upper(), "/elb/", f"arn:aws:iam::{account}:server-certificate/elb/Web",
+                             NOW, body="-----BEGIN CERTIFICATE-----", chain=None, key_sealed=b"sealed", expiration=NOW + timedelta(days=90))
+    with store.write() as tx:
+        tx.insert_server_certificate(cert)
+        tx.set_tags(account, "server_certificate", "web", [Tag("a", "1")])
+    with store.write() as tx:
+        assert tx.server_certificate(account, "WEB") == cert and tx.server_certificates(account, "/elb/") == [cert]
+        assert tx.server_certificates(account, "/other/") == [] and tx.count("server_certificate", account) == 1
+        tx.move_server_certificate(account, "web", "Api", "/api/", f"arn:aws:iam::{account}:server-certificate/api/Api")
+        moved = tx.server_certificate(account, "api", for_update=True)
+        assert moved is not None and (moved.name, moved.path) == ("Api", "/api/") and tx.server_certificate(account, "web") is None
+        assert tx.tags(account, "server_certificate", "api") == [Tag("a", "1")]  # the tags follow the name
+        tx.delete_server_certificate(account, "api")
+        assert tx.server_certificate(account, "api") is None and tx.tags(account, "server_certificate", "api") == []
 
 
 def test_signing_keys(store: Store) -> None:
