@@ -79,6 +79,8 @@ COUNTED: dict[str, Table] = {
 }
 _KIND_OF_TABLE = {table.name: kind for kind, table in COUNTED.items()}
 
+UserCredential = SshPublicKey | ServiceCredential | SigningCertificate
+
 # Users' credentials other than access keys and login profiles: kind -> (table, record, id column).
 USER_CREDENTIALS: dict[str, tuple[Table, type, str]] = {
     "ssh": (t.ssh_public_keys, SshPublicKey, "key_id"),
@@ -393,8 +395,8 @@ class Tx:
         row = self.c.execute(_Q_ACCESS_KEY, {"k": access_key_id}).first()
         if row is None:
             return None
-        key: AccessKey = _record(AccessKey, row)
-        return _fix_times(key)
+        key: AccessKey = _fix_times(_record(AccessKey, row))
+        return key
 
     def access_keys(self, account_id: str, user_key: str | None) -> list[AccessKey]:
         c = t.access_keys.c
@@ -703,7 +705,7 @@ class Tx:
         """(account, entity type, entity key) for every attachment of a policy."""
         c = t.attachments.c
         rows = self.c.execute(select(c.account_id, c.entity_type, c.entity_key).where(c.policy_arn == arn).order_by(c.entity_type, c.entity_key))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(r.account_id, r.entity_type, r.entity_key) for r in rows]
 
     def attached_entities(self, arn: str, account_id: str, kinds: Sequence[str], path_prefix: str = "/",
                           after: Key | None = None, limit: int | None = None) -> list[tuple[str, Entity]]:
@@ -1063,11 +1065,29 @@ class Tx:
     def delete_password_policy(self, account_id: str) -> bool:
         return bool(self._w(delete(t.password_policies).where(t.password_policies.c.account_id == account_id)).rowcount)
 
-    def user_credential(self, kind: str, credential_id: str) -> Any:
+    @overload
+    def user_credential(self, kind: Literal["ssh"], credential_id: str) -> SshPublicKey | None: ...
+    @overload
+    def user_credential(self, kind: Literal["service"], credential_id: str) -> ServiceCredential | None: ...
+    @overload
+    def user_credential(self, kind: Literal["signing"], credential_id: str) -> SigningCertificate | None: ...
+    @overload
+    def user_credential(self, kind: str, credential_id: str) -> UserCredential | None: ...
+
+    def user_credential(self, kind: str, credential_id: str) -> UserCredential | None:
         """An SSH public key (``ssh``), service-specific credential (``service``) or signing certificate (``signing``)."""
         table, cls, id_col = USER_CREDENTIALS[kind]
         row = self.c.execute(select(table).where(table.c[id_col] == credential_id)).first()
         return _fix_times(_record(cls, row)) if row else None
+
+    @overload
+    def user_credentials(self, kind: Literal["ssh"], account_id: str, user_id: str | None = None) -> list[SshPublicKey]: ...
+    @overload
+    def user_credentials(self, kind: Literal["service"], account_id: str, user_id: str | None = None) -> list[ServiceCredential]: ...
+    @overload
+    def user_credentials(self, kind: Literal["signing"], account_id: str, user_id: str | None = None) -> list[SigningCertificate]: ...
+    @overload
+    def user_credentials(self, kind: str, account_id: str, user_id: str | None = None) -> list[Any]: ...
 
     def user_credentials(self, kind: str, account_id: str, user_id: str | None = None) -> list[Any]:
         """Of one user, or (``user_id`` None) of the account's users; oldest first."""
