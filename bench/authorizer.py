@@ -44,7 +44,7 @@ from botocore.credentials import Credentials
 
 from iamroles.auth import sigv4
 from iamroles.middleware import IamAuthMiddleware, LocalAuthorizer, RemoteAuthorizer, RequestInfo, Target
-from iamroles.server.authorizer import Authorizer
+from iamroles.runtime import Authorizer
 
 HOST = "objects.internal:9000"
 READ = {"Version": "2012-10-17", "Statement": [

@@ -1,4 +1,4 @@
-"""Where a request's time goes, in process (no HTTP): cProfile over Service.handle.
+"""Where a request's time goes, in process (no HTTP): cProfile over the Query handler (server.query.handle).
 
     python bench/profile_server.py [getrole|gci|gci-temp|assume] [-n 3000] [--sort tottime]
 
@@ -22,6 +22,7 @@ from botocore.credentials import Credentials
 
 from iamroles.auth import sigv4
 from iamroles.server import Settings, build
+from iamroles.server.query import handle
 
 ROOT = ("AKIAEXAMPLEROOT00001", "root-secret-for-profiling-only-000000000")
 
@@ -37,7 +38,7 @@ def signed(params: dict[str, str], service: str, key: str, secret: str, token: s
 
 def call(service, params, svc, key, secret, token=None):  # type: ignore[no-untyped-def]
     http, p = signed(params, svc, key, secret, token)
-    status, body = service.handle(http, p, "127.0.0.1", False)
+    status, body = handle(service, http, p, "127.0.0.1", False)
     assert status == 200, body
     return body.decode()
 
@@ -70,13 +71,13 @@ def main() -> None:
         "assume": lambda: signed(assume, "sts", *key),
     }[args.op]()
     for _ in range(200):
-        service.handle(http, p, "127.0.0.1", False)
+        handle(service, http, p, "127.0.0.1", False)
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     if not args.no_profile:
         prof.enable()
     for _ in range(args.n):
-        status, body = service.handle(http, p, "127.0.0.1", False)
+        status, body = handle(service, http, p, "127.0.0.1", False)
     if not args.no_profile:
         prof.disable()
     dt = time.perf_counter() - t0

@@ -62,7 +62,7 @@ suffices within the account, and a resource with no policy allows no one.
 Two backends behind one small protocol (:class:`Backend`: ``async decide(Check)
 -> Verdict`` and ``async aclose()``):
 
-* :class:`LocalAuthorizer`: in process, over an :class:`iamroles.server.Service`
+* :class:`LocalAuthorizer`: in process, over an :class:`iamroles.runtime.Service` (``iamroles.server.Service``)
   or opened on the server's data directory / database URL (sharing its store
   and master key: session tokens verify without a database read, and policy
   changes made through the server apply within ``cache_ttl``). Decisions take
@@ -99,19 +99,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Union
 from urllib.parse import parse_qs, quote, unquote
-from xml.sax.saxutils import escape
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iamroles.auth import sigv4
 from iamroles.errors import AwsError
 from iamroles.policy import Policy
+from iamroles.runtime import Authorization, Authorizer, Service
+from iamroles.runtime.call import S3Xml, ShortJson, Wire
 
 if TYPE_CHECKING:
     import httpx
-
-    from iamroles.server import Service
-    from iamroles.server.authorizer import Authorization, Authorizer
 
 __all__ = [
     "PUBLIC",
@@ -276,7 +274,7 @@ def _failure(status: int, code: str, message: str, request_id: str) -> Verdict:
 
 
 class LocalAuthorizer:
-    """Decides in process with an :class:`iamroles.server.Service`'s store, keys and caches.
+    """Decides in process with an :class:`iamroles.runtime.Service`'s store, keys and caches.
 
     ``account``: the account owning the service's resources (default: the
     store's first account, the one ``iamroles serve`` bootstrapped).
@@ -318,7 +316,7 @@ class LocalAuthorizer:
         partitions, as the server's ``--region NAME=PARTITION`` declares them.
         """
         from iamroles.auth.regions import known_regions
-        from iamroles.server import Service, Settings, default_data_dir
+        from iamroles.runtime import database_url, default_data_dir
         from iamroles.store import Store
         from iamroles.tokens import MasterKey
 
@@ -328,7 +326,7 @@ class LocalAuthorizer:
         if not os.environ.get("IAMROLES_MASTER_KEY") and not key_path.exists():
             raise FileNotFoundError(f"no iamroles master key at {key_path} (start `iamroles serve --data-dir {directory}` first)")
         master_key, _ = MasterKey.load_or_create(key_path)
-        store = Store(Settings(directory, db_url).url, cache_ttl=cache_ttl)
+        store = Store(database_url(directory, db_url), cache_ttl=cache_ttl)
         try:
             opened = cls(Service(store, master_key, regions=known), account=account, in_thread=in_thread)
         except Exception:
@@ -340,8 +338,6 @@ class LocalAuthorizer:
     def _authorizer(self, services: tuple[str, ...] | None) -> Authorizer:
         auth = self._authorizers.get(services)
         if auth is None:
-            from iamroles.server.authorizer import Authorizer
-
             auth = self._authorizers[services] = Authorizer(self.service, services, self.account, self.partition)
         return auth
 
@@ -636,6 +632,7 @@ class IamAuthMiddleware:
         self.allow_unsigned_payload = allow_unsigned_payload
         self.max_body_size = max_body_size
         self.error_format = error_format
+        self._wire: Wire = ShortJson() if error_format == "json" else S3Xml()
 
     async def aclose(self) -> None:
         await self.authorizer.aclose()
@@ -662,14 +659,7 @@ class IamAuthMiddleware:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, is_http: bool) -> None:
         request_id = new_request_id()
-        raw_headers = scope["headers"]
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
-        if len(headers) != len(raw_headers):  # a repeated header: its values joined with ",", as SigV4 canonicalises them
-            headers = {}
-            for name, value in raw_headers:
-                key = name.decode("latin-1").lower()
-                v = value.decode("latin-1")
-                headers[key] = f"{headers[key]},{v}" if key in headers else v
+        headers = sigv4.asgi_headers(scope["headers"])
 
         # the body, bounded, hashed once
         body = b""
@@ -772,13 +762,9 @@ class IamAuthMiddleware:
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 1008, "reason": code})
             return
-        if self.error_format == "json":
-            payload = json.dumps({"Error": {"Code": code, "Message": message}, "RequestId": request_id}).encode()
-            media = b"application/json"
-        else:
-            payload = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>'
-                       f"<RequestId>{escape(request_id)}</RequestId></Error>").encode()
-            media = b"application/xml"
+        wire = self._wire
+        payload = wire.error(status, code, message, "Sender" if status < 500 else "Receiver", request_id)
+        media = wire.media_type
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", media), (b"content-length", str(len(payload)).encode()),
                                 (b"x-amz-request-id", request_id.encode())]})

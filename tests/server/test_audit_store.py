@@ -59,7 +59,7 @@ def test_batches_of_events_are_all_written_with_their_columns(store: Store) -> N
 def test_request_and_event_ids_are_uuid4_as_aws_writes_them() -> None:
     import uuid
 
-    from iamroles.server.audit import new_id
+    from iamroles.runtime import new_id
 
     ids = [new_id() for _ in range(20_000)]
     assert len(set(ids)) == len(ids)

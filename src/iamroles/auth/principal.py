@@ -17,7 +17,7 @@ from typing import Protocol
 from iamroles.errors import ExpiredToken, InvalidClientTokenId
 from iamroles.policy import Principal
 from iamroles.store import Tx
-from iamroles.tokens import MasterKey, SessionClaims, SigningKey, TokenError, unseal
+from iamroles.tokens import MasterKey, SessionClaims, SigningKey, TokenError, key_id, unseal
 
 from .caller import Caller
 
@@ -62,13 +62,8 @@ class KeyResolver:
         try:
             claims = unseal(token, keys.keys)
         except TokenError:
-            try:
-                import base64
-
-                key_id = base64.urlsafe_b64decode(token[:20] + "=" * (-len(token[:20]) % 4))[3:11]
-            except ValueError:
-                raise InvalidClientTokenId(INVALID_TOKEN) from None
-            if not keys.refresh_for(key_id):
+            sealed_under = key_id(token)  # a key this node has not loaded yet (another node rotated): look once
+            if sealed_under is None or not keys.refresh_for(sealed_under):
                 raise InvalidClientTokenId(INVALID_TOKEN) from None
             try:
                 claims = unseal(token, keys.keys)

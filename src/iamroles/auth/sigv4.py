@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -48,7 +48,9 @@ __all__ = [
     "UNSIGNED_PAYLOAD",
     "HttpRequest",
     "SignedRequest",
+    "asgi_headers",
     "canonical_request",
+    "join_headers",
     "parse",
     "signature",
     "signing_hmac",
@@ -96,6 +98,25 @@ class HttpRequest:
     payload_hash: str | None = None
     # Whether "UNSIGNED-PAYLOAD" may stand for a body (S3-style services; never IAM/STS).
     unsigned_payload_ok: bool = False
+
+
+def join_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as :class:`HttpRequest` holds them: lower-case names, a repeated header's values joined with ","
+    in the order received (as SigV4 canonicalises them)."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    return headers
+
+
+def asgi_headers(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """An ASGI scope's headers (latin-1 bytes) as :func:`join_headers` gives them; one dict built when no
+    header repeats (nearly always)."""
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    if len(headers) == len(raw):
+        return headers
+    return join_headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
 
 
 @dataclass(slots=True)

@@ -5,7 +5,8 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -33,6 +34,7 @@ __all__ = [
     "decode_marker",
     "policy_text",
     "check_document",
+    "malformed_policy",
     "tags_in",
     "tags_out",
     "tag_keys",
@@ -201,12 +203,18 @@ def policy_text(document: str) -> int:
     return len(_WS.sub("", document))
 
 
-def check_document(document: str, kind: PolicyKind, managed: bool = False) -> PolicyDocument:
+@contextmanager
+def malformed_policy() -> Iterator[None]:
     """The one place a PolicyError becomes MalformedPolicyDocument."""
     try:
-        return parse_document(document, kind, managed)
+        yield
     except PolicyError as err:
         raise MalformedPolicyDocument(str(err)) from None
+
+
+def check_document(document: str, kind: PolicyKind, managed: bool = False) -> PolicyDocument:
+    with malformed_policy():
+        return parse_document(document, kind, managed)
 
 
 @lru_cache(maxsize=4096)

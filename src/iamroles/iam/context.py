@@ -1,15 +1,27 @@
 """What every operation receives: who is calling, from where, when, and the open transaction."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from iamroles.auth.caller import Caller
 from iamroles.store import Tx
 from iamroles.tokens import MasterKey
 
-__all__ = ["Caller", "CallContext"]
+__all__ = ["Caller", "CallContext", "KeySets", "Replays"]
+
+
+class Replays(Protocol):
+    """TOTP codes already used, per device (``iam.mfa.MfaReplay``)."""
+
+    def claim(self, serial: str, step: int) -> bool: ...
+
+
+class KeySets(Protocol):
+    """OIDC issuers' JSON Web Key Sets, fetched and kept (``sts.web_identity.JwksCache``)."""
+
+    def get(self, issuer: str) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -25,7 +37,11 @@ class CallContext:
     request_id: str = ""
     cache: Any = None  # iam.authorize.PolicyCache, shared by the server's requests
     keyring: Any = None  # sts.keys.KeyRing: seals session tokens
-    extra: dict[str, Any] = field(default_factory=dict)
+    mfa_replay: Replays | None = None  # each TOTP code is accepted once
+    jwks: KeySets | None = None  # for AssumeRoleWithWebIdentity
+    # what the operation reports back: the role whose credentials it issued, (account id, role key), for the
+    # role's last-used record
+    role_used: tuple[str, str] | None = None
 
     @property
     def account_id(self) -> str:

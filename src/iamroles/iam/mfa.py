@@ -193,7 +193,7 @@ def verify_mfa(ctx: CallContext, serial: str, code: str) -> int:
         raise denied
     assert device is not None
     step = totp.verify(_seed(ctx, device), code, _device_time(ctx, device))
-    replay: MfaReplay | None = ctx.extra.get("mfa_replay")
+    replay = ctx.mfa_replay
     if step is None or (replay is not None and not replay.claim(serial, step)):
         raise denied
     return int(ctx.now.timestamp())
@@ -215,7 +215,7 @@ def resync_mfa_device(ctx: CallContext, inp: Input) -> Output:
     second = totp.verify(seed, inp["AuthenticationCode2"], now, window=RESYNC_WINDOW)
     if first is None or second is None or second != first + 1:
         raise InvalidAuthenticationCode("Authentication code for device is not valid.")
-    replay: MfaReplay | None = ctx.extra.get("mfa_replay")
+    replay = ctx.mfa_replay
     if replay is not None and not replay.claim(device.serial, second):
         raise InvalidAuthenticationCode("Authentication code for device is not valid.")
     ctx.tx.set_mfa_drift(device.serial, second - int(now // totp.STEP))

@@ -5,10 +5,11 @@ import os
 from dataclasses import dataclass
 
 from iamroles.auth.regions import Regions
+from iamroles.runtime import Service
 from iamroles.store import Store
 from iamroles.tokens import MasterKey
 
-from .app import Service, create_app
+from .app import create_app
 from .bootstrap import Settings, bootstrap, check_partition, create_account, default_data_dir, ensure_user_key, write_credentials
 from .managed import ADMINISTRATOR_ACCESS, seed_aws_managed
 

@@ -3,33 +3,29 @@
 * ``service-credentials``: a role's credentials for a workload, the caller
   passing the role to a service (:mod:`iamroles.sts.service`).
 * ``authorize``: another service forwards a request it received; the answer
-  is who signed it and the policy decision (:mod:`iamroles.server.authorizer`).
+  is who signed it and the policy decision (:mod:`iamroles.runtime.authorizer`).
 
 Errors use the shape of :func:`iamroles.protocol.error_document` with AWS's
-codes and HTTP statuses. Every call is audited like an IAM or STS call: service-credentials answers
-with a secret, so its answer waits for its event to be committed (ServiceUnavailable if it cannot be).
+codes and HTTP statuses. Every call runs in :class:`iamroles.runtime.Call` and is audited like an IAM or
+STS call: service-credentials answers with a secret, so its answer waits for its event to be committed
+(ServiceUnavailable if it cannot be).
 """
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from iamroles.auth import sigv4
-from iamroles.errors import AwsError, InternalFailure, InvalidAction, ValidationError
-from iamroles.protocol import HIDDEN, error_document
+from iamroles.errors import InvalidAction, ValidationError
+from iamroles.protocol import HIDDEN
+from iamroles.runtime import Call, CallRecord, Reply, Service, authorize_api, new_id
+from iamroles.runtime.call import ApiJson, to_json
 from iamroles.sts.limits import check_session_limits
+from iamroles.sts.service import service_credentials
 
-from .audit import Reply, new_id, unaudited
+__all__ = ["MAX_DEPTH", "handle", "read_json", "respond"]
 
-if TYPE_CHECKING:
-    from .app import Service
-
-__all__ = ["MAX_DEPTH", "handle", "read_json", "to_json"]
-
-log = logging.getLogger("iamroles.server")
 SERVICE_NAME = "iamroles"
 OPERATIONS = {"service-credentials": "GetServiceCredentials", "authorize": "AuthorizeRequest"}
 # The API's own sensitive members (it has no botocore model to mark them): the forwarded request carries
@@ -37,16 +33,7 @@ OPERATIONS = {"service-credentials": "GetServiceCredentials", "authorize": "Auth
 SENSITIVE = {"service-credentials": frozenset(), "authorize": frozenset({"Request"})}
 # Calls whose answer holds a secret: answered only once their event is committed.
 DURABLE = frozenset({"service-credentials"})
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def to_json(doc: Any) -> bytes:
-    return json.dumps(doc, default=_default, separators=(",", ":")).encode()
+_WIRE = ApiJson()
 
 
 # The API's documents are shallow (Request.Headers is the deepest, at three levels): deeper is refused before
@@ -81,60 +68,36 @@ def read_json(body: bytes) -> dict[str, Any]:
     return doc
 
 
-def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool,
-           loop: asyncio.AbstractEventLoop | None = None) -> Reply:
-    """The answer, and the audit event it waits for (``loop``: the caller waits in that event loop)."""
-    request_id = new_id()
-    status, body, trail, error = _handle(service, name, http, source_ip, secure, request_id)
-    pending = service.audit_call(
-        service=SERVICE_NAME, operation=OPERATIONS.get(name, name), region=trail["region"], source_ip=source_ip,
-        user_agent=http.headers.get("user-agent", ""), request_id=request_id, caller=trail["caller"],
-        access_key_id=trail["access_key_id"], params=trail["params"], error_code=error.code if error else None,
-        error_message=error.message if error else None, read_only=name == "authorize", durable=name in DURABLE,
-        loop=loop,
-    )
-    if pending is None:
-        return Reply(status, body)
-
-    def refuse(err: BaseException) -> tuple[int, bytes]:
-        unavailable = unaudited(request_id, name, err)
-        return unavailable.status, to_json(error_document(unavailable, request_id))
-
-    return Reply(status, body, pending, refuse)
+def handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool) -> tuple[int, bytes]:
+    """In a worker thread: the answer, once the call's record is committed where that is required."""
+    return respond(service, name, http, source_ip, secure).wait()
 
 
-def _handle(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool,
-            request_id: str) -> tuple[int, bytes, dict[str, Any], AwsError | None]:
-    trail: dict[str, Any] = {"caller": None, "access_key_id": None, "region": "us-east-1", "params": {}}
-    try:
-        if name not in OPERATIONS:
-            raise InvalidAction(f"Could not find operation {name} in iamroles' API (have: {', '.join(sorted(OPERATIONS))})")
-        signed = sigv4.parse(http, None, services=(SERVICE_NAME,), regions=service.regions.by_region)
-        trail.update(access_key_id=signed.access_key_id, region=signed.region)
-        now = service.clock()
-        with service.store.read() as tx:
-            caller = service.authenticate(tx, http, signed, now)
-            trail["caller"] = caller
-            check_session_limits(caller.session, SERVICE_NAME, OPERATIONS[name])
-            inp = read_json(http.body)  # decoded once the caller is known (cheap before expensive)
-            hidden = SENSITIVE[name]
-            trail["params"] = {k: HIDDEN if k in hidden else v for k, v in inp.items()}
-            ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
-            if name == "service-credentials":
-                from iamroles.sts.service import service_credentials
+def respond(service: Service, name: str, http: sigv4.HttpRequest, source_ip: str, secure: bool,
+            loop: asyncio.AbstractEventLoop | None = None) -> Reply:
+    """The answer, and the audit record it waits for (``loop``: the caller waits in that event loop)."""
+    record = CallRecord(SERVICE_NAME, OPERATIONS.get(name, name), "us-east-1", source_ip, http.headers.get("user-agent", ""),
+                        new_id(), read_only=name == "authorize", durable=name in DURABLE)
+    return Call(service, record, _WIRE).run(lambda call: _call(call, name, http, secure), loop)
 
-                out = service_credentials(ctx, inp)
-            else:
-                from .authorizer import authorize_api
 
-                out = authorize_api(service, ctx, inp)
-        if service.usage is not None and "role_used" in ctx.extra:
-            service.usage.role_used(*ctx.extra["role_used"], now, signed.region)
-        out["RequestId"] = request_id
-        return 200, to_json(out), trail, None
-    except AwsError as err:
-        return err.status, to_json(error_document(err, request_id)), trail, err
-    except Exception:
-        log.exception("request %s failed", request_id)
-        error = InternalFailure("We encountered an internal error. Please try again.")
-        return error.status, to_json(error_document(error, request_id)), trail, error
+def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes:
+    service, record = call.service, call.record
+    if name not in OPERATIONS:
+        raise InvalidAction(f"Could not find operation {name} in iamroles' API (have: {', '.join(sorted(OPERATIONS))})")
+    authenticator = service.authenticator
+    signed = authenticator.parse(http, services=(SERVICE_NAME,))
+    record.access_key_id, record.region = signed.access_key_id, signed.region
+    now = service.clock()
+    with service.store.read() as tx:
+        caller = authenticator.verify(tx, http, signed, now)
+        record.caller = caller
+        check_session_limits(caller.session, SERVICE_NAME, OPERATIONS[name])
+        inp = read_json(http.body)  # decoded once the caller is known (cheap before expensive)
+        hidden = SENSITIVE[name]
+        record.params = {k: HIDDEN if k in hidden else v for k, v in inp.items()}
+        ctx = service.context(caller, tx, now, signed.region, record.source_ip, secure, record.user_agent, record.request_id)
+        out = service_credentials(ctx, inp) if name == "service-credentials" else authorize_api(service, ctx, inp)
+    service.note_role_used(ctx, signed.region)
+    out["RequestId"] = record.request_id
+    return to_json(out)

@@ -25,20 +25,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from iamroles.errors import ServiceUnavailable
 from iamroles.iam.context import Caller
 from iamroles.policy import PrincipalType
-from iamroles.store import Store
+from iamroles.runtime.trail import AuditUnavailable, CallRecord, new_id
+from iamroles.store import Store, Tx
 from iamroles.store.schema import audit_events
 
-__all__ = ["AuditLog", "AuditUnavailable", "Pending", "Reply", "event_record", "new_id", "unaudited"]
+__all__ = ["AuditLog", "Pending", "event_record"]
 
 log = logging.getLogger("iamroles.audit")
 _TYPES = {
@@ -62,18 +61,6 @@ MAX_USER_AGENT = 1024
 CUT = "\u2026"  # what ends a value that was cut to fit
 
 
-class AuditUnavailable(Exception):
-    """The trail could not take an event (the store refused it, or did not answer in time)."""
-
-
-def unaudited(request_id: str, operation: str, why: BaseException) -> ServiceUnavailable:
-    """What a call whose event could not be committed answers (its change, if any, rolled back or never made),
-    logged once here for the Query endpoint and the JSON API alike."""
-    log.error("request %s (%r): audit event not committed (%s); answered ServiceUnavailable", request_id,
-              operation[:64], why)
-    return ServiceUnavailable("The request has failed due to a temporary failure of the server.")
-
-
 def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
@@ -89,13 +76,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, bytes):
         return None
     return value
-
-
-def new_id() -> str:
-    """A request or event id (a UUID 4 as AWS's are). Identifiers, not secrets: no OS entropy per request,
-    and formatted directly (the uuid module's object costs twice as much)."""
-    h = "%032x" % random.getrandbits(128)
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -284,6 +264,25 @@ class AuditLog:
         self._thread = threading.Thread(target=self._run, name="iamroles-audit", daemon=True)
         self._thread.start()
 
+    def write(self, call: CallRecord, when: datetime, *, tx: Tx | None = None,
+              loop: asyncio.AbstractEventLoop | None = None) -> Pending | None:
+        """Record a call: in ``tx`` (committed with the call's change or not at all), else committed now with a
+        :class:`Pending` to wait for when ``call.durable`` (``loop``: waited for in that event loop), else soon."""
+        event = event_record(
+            when=when, service=call.service, operation=call.operation, region=call.region, source_ip=call.source_ip,
+            user_agent=call.user_agent, request_id=call.request_id, caller=call.caller, access_key_id=call.access_key_id,
+            params=call.params, error_code=call.error_code, error_message=call.error_message, read_only=call.read_only,
+        )
+        caller = call.caller
+        account, arn = (caller.account_id, caller.principal.arn) if caller is not None else (None, None)
+        if tx is not None:
+            self.write_in(tx, event, account, arn, when)
+            return None
+        if call.durable:
+            return self.commit(event, account, arn, when, loop)
+        self.record(event, account, arn, when)
+        return None
+
     def record(self, event: dict[str, Any], account_id: str | None, principal_arn: str | None, when: datetime) -> None:
         """Write the event soon (read-only calls)."""
         self._pending.append((audit_row(event, account_id, principal_arn, when), None))
@@ -359,33 +358,3 @@ class AuditLog:
         with self._lock:
             self._writer.close()
 
-
-class Reply:
-    """An answer, and the audit event that must be committed before it is sent.
-
-    ``refuse`` makes the answer given instead when the event cannot be committed (ServiceUnavailable in
-    the protocol's own form)."""
-
-    __slots__ = ("status", "body", "pending", "refuse")
-
-    def __init__(self, status: int, body: bytes, pending: Pending | None = None,
-                 refuse: Callable[[BaseException], tuple[int, bytes]] | None = None) -> None:
-        self.status, self.body, self.pending, self.refuse = status, body, pending, refuse
-
-    def wait(self) -> tuple[int, bytes]:
-        """In a worker thread: the answer to send once its event is committed."""
-        if self.pending is None:
-            return self.status, self.body
-        return self._settled(self.pending.wait())
-
-    async def settled(self) -> tuple[int, bytes]:
-        """In the event loop: the answer to send once its event is committed."""
-        if self.pending is None:
-            return self.status, self.body
-        return self._settled(await self.pending.wait_async())
-
-    def _settled(self, error: BaseException | None) -> tuple[int, bytes]:
-        if error is None:
-            return self.status, self.body
-        assert self.refuse is not None
-        return self.refuse(error)

@@ -12,14 +12,11 @@ from iamroles.auth.regions import known_regions
 from iamroles.iam.context import CallContext, Caller
 from iamroles.iam.users import create_access_key_record
 from iamroles.policy import Principal
+from iamroles.runtime import database_url, default_data_dir
 from iamroles.store import Account, Store, User
 from iamroles.tokens import MasterKey, new_secret_access_key, new_unique_id
 
 __all__ = ["Settings", "bootstrap", "check_partition", "create_account", "default_data_dir", "ensure_user_key", "write_credentials"]
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("IAMROLES_DATA_DIR") or Path.home() / ".iamroles")
 
 
 @dataclass
@@ -41,7 +38,7 @@ class Settings:
 
     @property
     def url(self) -> str:
-        return self.db_url or f"sqlite+pysqlite:///{self.data_dir / 'iamroles.db'}"
+        return database_url(self.data_dir, self.db_url)
 
 
 def check_partition(partition: str) -> None:

@@ -119,7 +119,7 @@ def service_credentials(ctx: CallContext, inp: dict[str, Any]) -> dict[str, Any]
         arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
         user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
     )
-    ctx.extra["role_used"] = (role.account_id, role.key)
+    ctx.role_used = (role.account_id, role.key)
     return {
         "Credentials": credentials,
         "AssumedRoleUser": {"AssumedRoleId": claims.user_id, "Arn": claims.arn},

@@ -132,7 +132,11 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     provider = ctx.tx.oidc_provider(provider_arn)
     if provider is None:
         raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {issuer}")
-    jwks = json.loads(provider.jwks) if provider.jwks else ctx.extra["jwks_cache"].get(issuer)
+    if provider.jwks:
+        jwks = json.loads(provider.jwks)
+    else:
+        assert ctx.jwks is not None, "an endpoint that takes web identity tokens gives its calls a JWKS cache"
+        jwks = ctx.jwks.get(issuer)
     try:
         claims = verify_jwt(token, jwks)
     except JwtError as err:
@@ -202,5 +206,5 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     }
     if policy or arns:
         out["PackedPolicySize"] = packed
-    ctx.extra["role_used"] = (role.account_id, role.key)
+    ctx.role_used = (role.account_id, role.key)
     return out

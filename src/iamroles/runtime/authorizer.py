@@ -7,7 +7,7 @@ its own resource policy and service-specific condition keys, and gets back
 the authenticated principal and the policy decision, or the AWS error the
 signature check produced. Two ways in, one implementation:
 
-* in process, :class:`Authorizer` over a :class:`~iamroles.server.Service`
+* in process, :class:`Authorizer` over a :class:`~iamroles.runtime.Service`
   (sharing its store, keys and caches): what :mod:`iamroles.middleware` uses;
 * over HTTP, ``POST /iamroles/v1/authorize`` (:func:`authorize_api`), for
   services in other processes or languages; the calling service must itself
@@ -29,19 +29,19 @@ import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from iamroles.auth import sigv4
 from iamroles.auth.caller import Caller
-from iamroles.auth.principal import INVALID_TOKEN
-from iamroles.errors import AccessDenied, AwsError, InvalidClientTokenId, MalformedPolicyDocument, ValidationError
+from iamroles.errors import AccessDenied, AwsError, ValidationError
 from iamroles.iam.authorize import decide
+from iamroles.iam.common import malformed_policy
 from iamroles.iam.context import CallContext
-from iamroles.policy import Decision, Policy, PolicyError, PolicyKind
+from iamroles.policy import Decision, Policy, PolicyKind
+from iamroles.protocol import error_document
 from iamroles.sts.decode import encode_decision
 
-if TYPE_CHECKING:
-    from .app import Service
+from .service import Service
 
 __all__ = ["Authorization", "Authorizer", "authorize_api", "foreign_resource", "AUTHORIZE_ACTION"]
 
@@ -104,8 +104,6 @@ class Authorization:
 
     def to_document(self) -> dict[str, Any]:
         if self.error is not None:
-            from iamroles.protocol import error_document
-
             return {"Authenticated": False, "Allowed": False, **error_document(self.error)}
         assert self.decision is not None
         d = self.decision
@@ -153,10 +151,8 @@ class Authorizer:
         """A service's resource policy, compiled once (cached by its text); MalformedPolicyDocument if it is not one."""
         if document is None or isinstance(document, Policy):
             return document
-        try:
+        with malformed_policy():
             return self.service.cache.compiled(document, PolicyKind.RESOURCE, "resource-policy")
-        except PolicyError as exc:
-            raise MalformedPolicyDocument(str(exc)) from None
 
     def authorize(
         self,
@@ -178,13 +174,13 @@ class Authorizer:
                 raise AccessDenied(f"This authoriser decides only about resources of account {self.account} ({foreign}).")
         policy = self.resource_policy(resource_policy)
         service = self.service
+        authenticator = service.authenticator
         try:
-            signed = sigv4.parse(http, None, services=self.services, regions=service.regions.by_region)
-            if self.partition is not None and service.regions.by_region.get(signed.region) != self.partition:
-                raise InvalidClientTokenId(INVALID_TOKEN)  # keys of the account's partition exist only there
+            # keys of the account's partition exist only there
+            signed = authenticator.parse(http, services=self.services, partition=self.partition)
             now = service.clock()
             with service.store.read() as tx:
-                caller = service.authenticate(tx, http, signed, now)
+                caller = authenticator.verify(tx, http, signed, now)
                 ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
                 account = resource_account or _arn_account(resource) or self.account or caller.account_id
                 decision = decide(ctx, action, resource, context, resource_policy=policy, resource_account=account,
@@ -229,12 +225,10 @@ def _http_from(doc: Any) -> sigv4.HttpRequest:
         pairs = raw_headers
     else:
         raise ValidationError("Request.Headers must be an object or a list of [name, value] pairs.")
-    headers: dict[str, str] = {}
     for pair in pairs:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], str)):
             raise ValidationError("Request.Headers must hold string names and values.")
-        name = pair[0].lower()
-        headers[name] = f"{headers[name]},{pair[1]}" if name in headers else pair[1]
+    headers = sigv4.join_headers(pairs)
     body = b""
     if doc.get("Body") is not None:
         try:
