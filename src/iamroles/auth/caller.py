@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from iamroles.policy import Principal
+from iamroles.tokens import SessionClaims
 
 __all__ = ["Caller"]
 
@@ -19,7 +19,7 @@ class Caller:
     access_key_id: str
     user_key: str | None = None  # the IAM user's name key, for user callers
     role_key: str | None = None  # the role's name key, for role sessions
-    session: Any = None  # the session's claims, for temporary credentials
+    session: SessionClaims | None = None  # the session's claims, for temporary credentials
 
     @property
     def is_root(self) -> bool:

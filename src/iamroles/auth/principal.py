@@ -17,7 +17,7 @@ from typing import Protocol
 from iamroles.errors import ExpiredToken, InvalidClientTokenId
 from iamroles.policy import Principal
 from iamroles.store import Tx
-from iamroles.tokens import MasterKey, SessionClaims, SigningKey, TokenError, key_id, unseal
+from iamroles.tokens import MasterKey, SigningKey, TokenError, key_id, unseal
 
 from .caller import Caller
 
@@ -54,8 +54,9 @@ class KeyResolver:
         """Temporary credentials: the sealed token carries the session; no key lookup."""
         hit = self._cache.get(token)
         if hit is not None and hit.caller.access_key_id == access_key_id:
-            claims: SessionClaims = hit.caller.session
-            if now.timestamp() >= claims.expires:
+            cached = hit.caller.session
+            assert cached is not None  # what this cache holds by token are sessions
+            if now.timestamp() >= cached.expires:
                 raise ExpiredToken(EXPIRED_TOKEN)
             if tx.generation(hit.caller.account_id) == hit.generation:
                 return hit

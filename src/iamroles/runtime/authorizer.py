@@ -37,7 +37,7 @@ from iamroles.errors import AccessDenied, AwsError, ValidationError
 from iamroles.iam.authorize import decide
 from iamroles.iam.common import malformed_policy
 from iamroles.iam.context import CallContext
-from iamroles.policy import Decision, Policy, PolicyKind
+from iamroles.policy import Arn, Decision, Policy, PolicyKind
 from iamroles.protocol import error_document
 from iamroles.sts.decode import encode_decision
 
@@ -193,8 +193,8 @@ class Authorizer:
 
 
 def _arn_account(resource: str) -> str | None:
-    parts = resource.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[0] == "arn" and parts[4] else None
+    named = Arn.maybe(resource)
+    return named.account if named is not None and named.account else None
 
 
 def foreign_resource(resource: str, resource_account: str | None, account: str, partition: str | None) -> str | None:
@@ -202,12 +202,12 @@ def foreign_resource(resource: str, resource_account: str | None, account: str, 
     (an ARN with no account segment, like an S3 bucket's, is the account's; so is ``*``)."""
     if resource_account and resource_account != account:
         return f"ResourceAccount {resource_account} is another account"
-    parts = resource.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn":
-        if parts[4] and parts[4] != account:
-            return f"{resource} is in account {parts[4]}"
-        if partition is not None and parts[1] != partition:
-            return f"{resource} is in partition {parts[1]}, not {partition}"
+    named = Arn.maybe(resource)
+    if named is not None:
+        if named.account and named.account != account:
+            return f"{resource} is in account {named.account}"
+        if partition is not None and named.partition != partition:
+            return f"{resource} is in partition {named.partition}, not {partition}"
     return None
 
 

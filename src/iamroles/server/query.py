@@ -18,7 +18,7 @@ from iamroles.auth import sigv4
 from iamroles.errors import IncompleteSignature, InvalidAction
 from iamroles.iam import OPERATIONS, CallContext, Operation, authorize
 from iamroles.iam.context import Caller
-from iamroles.policy import Principal, PrincipalType
+from iamroles.policy import Arn, Principal, PrincipalType
 from iamroles.protocol import holds_secret, parse_request, redact, render_response, service_model
 from iamroles.runtime import Call, CallRecord, Reply, Service, new_id
 from iamroles.runtime.call import QueryXml
@@ -156,10 +156,10 @@ def _unsigned(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secur
     record.durable = found.durable
     op_model, inp = parse_request(params, _MODELS["sts"])
     record.params = redact(inp, op_model.input_shape)
-    role_arn = str(inp.get("RoleArn", ""))
-    parts = role_arn.split(":")
-    account = parts[4] if len(parts) > 4 else ""
-    partition = parts[1] if len(parts) > 1 and parts[1] else "aws"
+    # the caller is the web identity, in the role's account and partition (what the role ARN names, if it is one)
+    named = Arn.maybe(str(inp.get("RoleArn", "")))
+    account = named.account if named is not None else ""
+    partition = named.partition if named is not None and named.partition else "aws"
     caller = Caller(Principal(PrincipalType.WEB_IDENTITY), account, partition, "")
     now = service.clock()
     with service.store.read() as tx:
