@@ -469,7 +469,7 @@ def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
         out["PackedPolicySize"] = packed
     if source_identity:
         out["SourceIdentity"] = source_identity
-    ctx.extra["role_used"] = (role.account_id, role.key)
+    ctx.role_used = (role.account_id, role.key)
     return out
 
 
