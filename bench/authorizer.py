@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 remote = RemoteAuthorizer(url, (service_key["AccessKeyId"], service_key["SecretAccessKey"]))
                 app = IamAuthMiddleware(trivial_app, authorizer=remote, mapping=mapping, services=["s3"])
                 try:
-                    return await bench_middleware(app, templates, c, seconds)
+                    return await bench_middleware(app, templates, c, seconds)  # noqa: B023  (run within the iteration)
                 finally:
                     await remote.aclose()
             asyncio.run(remote_run(args.warmup))

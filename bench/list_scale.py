@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import iamroles.iam  # noqa: F401  (registers the operations)
 from iamroles.auth.caller import Caller
@@ -22,7 +22,7 @@ from iamroles.policy.request import Principal, PrincipalType
 from iamroles.store import Account, Role, Store
 from iamroles.tokens import MasterKey
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TRUST = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
 
 

@@ -95,9 +95,9 @@ import os
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, quote, unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -527,8 +527,8 @@ def _remote_verdict(doc: Mapping[str, Any], check: Check) -> Verdict:
 
 # --- the middleware ----------------------------------------------------------------------------------
 
-MappingResult = Union[Target, tuple[str, str], tuple[str, str, "Mapping[str, Any] | None"], None, _Public]
-PolicySource = Union[str, Mapping[str, Any], Policy, None]
+MappingResult = Target | tuple[str, str] | tuple[str, str, "Mapping[str, Any] | None"] | None | _Public
+PolicySource = str | Mapping[str, Any] | Policy | None
 
 
 def _target(value: Any) -> Target | None:
@@ -558,7 +558,7 @@ def _policy_text(policy: PolicySource) -> str | Policy | None:
 def _probe_s3_canonical_uri() -> bool:
     """Whether iamroles.auth.sigv4 already canonicalises S3-scoped paths as S3 does (the path as sent)."""
     try:
-        signed = sigv4.SignedRequest("AKID", "20240101", "us-east-1", "s3", ("host",), "", datetime(2024, 1, 1, tzinfo=timezone.utc),
+        signed = sigv4.SignedRequest("AKID", "20240101", "us-east-1", "s3", ("host",), "", datetime(2024, 1, 1, tzinfo=UTC),
                                      None, False, None)
         canonical = sigv4.canonical_request(sigv4.HttpRequest("GET", "/b/a%20b", "", {"host": "h"}, b""), signed)
     except Exception:  # noqa: BLE001
@@ -586,7 +586,7 @@ def _credential_service(headers: Mapping[str, str], query: str) -> str | None:
 
 
 def _is_async(fn: Any) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004  (an instance whose __call__ is async)
 
 
 def _not_normal(path: str) -> bool:
@@ -652,7 +652,7 @@ class IamAuthMiddleware:
             if message.get("type") == "lifespan.shutdown":
                 try:
                     await self.aclose()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("closing the authorizer failed")
             return message
         return wrapped

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ from iamroles.errors import (
 AK = "AKIAIOSFODNN7EXAMPLE"
 SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE+session/token=="
-T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 IAM = "https://iam.example.test/"
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -69,10 +69,10 @@ SUITE = json.loads((Path(__file__).parent / "sigv4_suite" / "aws4_testsuite.json
 @contextmanager
 def signing_time(when: datetime) -> Iterator[None]:
     """Freeze botocore's signing clock (``botocore.auth.get_current_datetime``) at ``when``."""
-    naive = when.astimezone(timezone.utc).replace(tzinfo=None)
+    naive = when.astimezone(UTC).replace(tzinfo=None)
 
     def now(remove_tzinfo: bool = True) -> datetime:
-        return naive if remove_tzinfo else naive.replace(tzinfo=timezone.utc)
+        return naive if remove_tzinfo else naive.replace(tzinfo=UTC)
 
     with mock.patch.object(botocore.auth, "get_current_datetime", now):
         yield
@@ -461,7 +461,7 @@ def test_presigned_from_the_last_day_of_the_calendar() -> None:
     assert err.message.startswith("Signature not yet current: 99991231T235959Z")
     signed = parse(req)
     with pytest.raises(SignatureDoesNotMatch):  # (checked only after the time: the signature no longer matches)
-        verify(req, signed, SK, datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
+        verify(req, signed, SK, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
 
 
 def test_now_must_be_aware() -> None:
@@ -641,7 +641,7 @@ def _suite_request(case: dict[str, Any]) -> HttpRequest:
 def test_aws_suite(case: dict[str, Any]) -> None:
     req = _suite_request(case)
     signed = parse(req)
-    now = datetime.strptime(SUITE["now"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    now = datetime.strptime(SUITE["now"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     if "creq" in case:
         assert canonical_request(req, signed) == case["creq"]
         assert string_to_sign(signed, case["creq"]) == case["sts"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import strategies as st
@@ -133,7 +133,7 @@ STRING_KEYS: dict[str, list[str]] = {
 ARN_OPS = ["ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"]
 ARN_KEYS: dict[str, list[str]] = {
     "aws:PrincipalArn": [
-        f"arn:aws:iam::{A}:role/*", f"arn:aws:iam::{A}:user/${{aws:username}}", f"arn:aws:iam::*:user/*",
+        f"arn:aws:iam::{A}:role/*", f"arn:aws:iam::{A}:user/${{aws:username}}", "arn:aws:iam::*:user/*",
         PRINCIPALS["reader"]["role_arn"], f"arn:aws:iam::{A}:role/ops/*", f"arn:aws:iam::{A}:*", "arn:aws:iam::*", f"arn:aws:iam::{A}:role/${{aws:PrincipalTag/team}}",
     ],
     "aws:SourceArn": ["arn:aws:s3:::b1", "arn:aws:sns:*:*:topic*", f"arn:aws:sns:us-east-1:{A}:topic1"],
@@ -402,7 +402,7 @@ def _parse(doc: dict[str, Any], kind: PolicyKind, name: str) -> Any:
 
 
 def _time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def iamroles_principal(case: dict[str, Any]) -> Principal:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -81,7 +81,7 @@ def build_context(
     for tag_key, tag_value in principal.get("tags", {}).items():
         put("aws:PrincipalTag/" + tag_key, tag_value)
     if time is not None:
-        utc = time.astimezone(timezone.utc)
+        utc = time.astimezone(UTC)
         put("aws:CurrentTime", utc.strftime("%Y-%m-%dT%H:%M:%SZ"))
         put("aws:EpochTime", str(int(utc.timestamp())))
     for key, value in context.items():
@@ -263,13 +263,13 @@ def _date(text: str) -> datetime | None:
     """W3C ISO 8601 date formats or epoch (UNIX) time (Date condition operators)."""
     text = text.strip()
     if re.fullmatch(r"-?\d+(\.\d+)?", text) and not re.fullmatch(r"\d{4}", text):
-        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+        return datetime.fromtimestamp(float(text), tz=UTC)
     try:
         d = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
+        d = d.replace(tzinfo=UTC)
     return d
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -101,9 +101,9 @@ REQUEST_RESOURCES = [
 ]
 
 TIMES = [
-    datetime(2025, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
-    datetime(2026, 1, 1, tzinfo=timezone.utc),
-    datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc),
+    datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC),
+    datetime(2026, 1, 1, tzinfo=UTC),
+    datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
 ]
 
 PRINCIPAL_TAGS = [{}, {"team": "blue"}, {"team": "Blue"}, {"team": "green"}, {"team": "alice"}]

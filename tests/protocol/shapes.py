@@ -23,8 +23,8 @@ out of range) and says which failures AWS's ValidationError names for it.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -75,7 +75,7 @@ _JAVA_CLASSES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def java_regex(pattern: str) -> re.Pattern[str]:
     text = pattern
     for java, py in _JAVA_CLASSES.items():
@@ -198,7 +198,7 @@ class Generator:
         return {"minimal": False, "max": True}.get(self.variant, self._next() % 2 == 0)
 
     def _timestamp(self, shape: Shape, stack: tuple[str, ...]) -> datetime:
-        base = datetime(2024, 2, 29, 23, 59, 58, tzinfo=timezone.utc)
+        base = datetime(2024, 2, 29, 23, 59, 58, tzinfo=UTC)
         if self.variant == "minimal":
             return base  # whole seconds
         if self.variant == "max":
@@ -224,7 +224,7 @@ def _cycle(chars: str, n: int, salt: int) -> str:
     return (rotated * (n // len(rotated) + 1))[:n]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _from_seed(pattern: str, lo: int, n: int, hi: int | None) -> str:
     rx = java_regex(pattern)
     for seed in SEEDS:
@@ -301,7 +301,7 @@ def sent(value: Any, shape: Shape) -> Any:
         entries = {sent(k, shape.key): sent(v, shape.value) for k, v in value.items()}
         return entries or ABSENT
     if t == "timestamp":
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if t == "blob" and isinstance(value, str):
         return value.encode()
     return value
@@ -338,8 +338,8 @@ def received(value: Any, shape: Shape) -> Any:
         if isinstance(value, str):
             return value
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
         return value.replace(microsecond=value.microsecond // 1000 * 1000)
     if t == "blob" and isinstance(value, str):
         return value.encode()

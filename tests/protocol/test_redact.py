@@ -16,7 +16,6 @@ import pytest
 
 from iamroles import errors
 from iamroles.protocol import HIDDEN, holds_secret, parse_request, redact, service_model
-
 from iamroles.protocol.redact import is_sensitive
 
 from .shapes import Generator, all_operations, botocore_form, nodes, operation, replaced

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -143,7 +143,7 @@ def test_response_scalars() -> None:
         ("GetAccountSummary", {"SummaryMap": {}}),
         ("ListRoles", {"Roles": [], "IsTruncated": False, "Marker": None}),
         ("ListRoles", {"Roles": [{"Path": "/", "RoleName": "r", "RoleId": "AROA", "Arn": "arn", "CreateDate":
-                                  datetime(2024, 2, 29, tzinfo=timezone.utc), "Description": None, "Tags": []}],
+                                  datetime(2024, 2, 29, tzinfo=UTC), "Description": None, "Tags": []}],
                        "IsTruncated": True, "Marker": "m"}),
     ]
     for name, output in cases:
@@ -154,7 +154,7 @@ def test_response_scalars() -> None:
     # the cases above say what they claim
     parsed = botocore_parse(render_response(operation("iam", "GetCredentialReport"), cases[0][1], "r"),
                             operation("iam", "GetCredentialReport"))
-    assert parsed["GeneratedTime"] == datetime(2023, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+    assert parsed["GeneratedTime"] == datetime(2023, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import World, allow, deny, denied, policy, refused, trust, unique
+from .conftest import World, allow, denied, deny, policy, refused, trust, unique
 
 INVALID_TOKEN = "The security token included in the request is invalid"
 OTHER_PARTITIONS = ["cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-iso-east-1"]

@@ -28,7 +28,7 @@ import pytest
 
 from iamroles.tokens.totp import code_at
 
-from .conftest import ADMIN, ECS, Creds, World, policy, allow, refused, trust, unique
+from .conftest import ADMIN, ECS, Creds, World, allow, policy, refused, trust, unique
 
 INVALID_TOKEN = "The security token included in the request is invalid"
 

@@ -240,7 +240,7 @@ def test_bad_events_never_lose_other_callers_events(backend: str, tmp_path: Path
 
         def attack() -> None:
             long_client = srv.client("iam", validate=False)
-            for n in range(15):
+            for _ in range(15):
                 rids = [
                     _unsigned(srv, {"Action": "A" * 100, "Version": "2010-05-08"}),
                     _unsigned(srv, {"Action": "Create\x00User" + "\x00" * 80, "Version": "2010-05-08"}),
@@ -355,7 +355,7 @@ def test_no_sensitive_value_reaches_an_error_the_log_or_the_trail(server: Server
     while True:
         events, text = read_trail(server)
         by_id = {e["requestID"]: e for e in events}
-        if all(rid in by_id for *_, rid in sent) and forwarded_id in by_id or time.monotonic() > deadline:
+        if (all(rid in by_id for *_, rid in sent) and forwarded_id in by_id) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert [rid for *_, rid in sent if rid not in by_id] == [] and forwarded_id in by_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 def test_batches_of_events_are_all_written_with_their_columns(store: Store) -> None:
     log = AuditLog(store, batch=200, interval=3600)  # only explicit flushes
-    start = datetime(2026, 11, 29, 12, 0, 0, 123000, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 29, 12, 0, 0, 123000, tzinfo=UTC)
     with store.read() as tx:
         before = len(tx.audit(limit=100_000))
     n = 1234  # more than one batch
@@ -77,7 +77,7 @@ def test_every_value_fits_its_column(store: Store) -> None:
     """What a request can put in a column (an Action of any length, a NUL, a lone surrogate from JSON) is cut
     to fit, with a marker; the JSON record keeps the whole of it."""
     log = AuditLog(store, interval=3600)
-    when = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 29, tzinfo=UTC)
     log.record(_event("A" * 100, "fit-1"), "1" * 40, "arn:aws:iam::1:user/" + "u" * 3000, when)
     log.record(_event("Get\x00User\ud800", "fit-2", errorCode="E" * 100), None, None, when)
     log.close()
@@ -102,7 +102,7 @@ def test_a_batch_that_fails_is_written_one_event_at_a_time(store: Store) -> None
             conn.exec_driver_sql(f"CREATE TRIGGER t_{poison} BEFORE INSERT ON audit_events WHEN NEW.event_name = '{poison}' "
                                  "BEGIN SELECT RAISE(ABORT, 'no'); END")
     log = AuditLog(store, interval=3600)
-    when = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 29, tzinfo=UTC)
     try:
         for i in range(50):
             log.record(_event(poison if i % 10 == 3 else "Fine", f"batch-{poison}-{i}"), None, None, when)
@@ -125,7 +125,7 @@ def test_commit_releases_a_waiting_event_loop_without_blocking_it(store: Store) 
     import asyncio
 
     log = AuditLog(store, interval=3600)
-    when = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 29, tzinfo=UTC)
 
     async def main() -> tuple[list[object], int]:
         loop = asyncio.get_running_loop()
@@ -157,7 +157,7 @@ def test_a_record_stays_within_cloudtrails_event_size(store: Store) -> None:
     (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html)
     and keeps an event within 256 KB: anything else sent long is cut."""
     log = AuditLog(store, interval=3600)
-    when = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 29, tzinfo=UTC)
     log.record(_event("X" * 500_000, "size-1", requestParameters={"k": "v" * 300_000},
                       userIdentity={"type": "Unknown", "accessKeyId": "A" * 400_000}), None, None, when)
     log.record(_event("Fine", "size-2", requestParameters={"k": "v" * 90_000}), None, None, when)

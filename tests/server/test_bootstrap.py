@@ -35,7 +35,7 @@ def test_first_start_writes_credentials_once(tmp_path: Path) -> None:
         assert stat.S_IMODE(creds.stat().st_mode) == 0o600
         assert stat.S_IMODE((data / "master.key").stat().st_mode) == 0o600
         text = creds.read_text()
-        secret = next(l.split("=", 1)[1].strip() for l in text.splitlines() if l.startswith("aws_secret_access_key"))
+        secret = next(line.split("=", 1)[1].strip() for line in text.splitlines() if line.startswith("aws_secret_access_key"))
         output = "".join(lines)
         assert str(creds) in output and secret not in output
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},

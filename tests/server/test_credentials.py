@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def pem_private(key: Any) -> str:
 def certificate(key: Any, name: str, issuer: tuple[Any, x509.Certificate] | None = None, *, ca: bool = False,
                 days: int = 30, start: int = -1) -> x509.Certificate:
     """A certificate for ``key`` named ``name``, signed by ``issuer`` (its key and certificate) or by itself."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     signer_key, signer_name = (issuer[0], issuer[1].subject) if issuer else (key, subject)
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(signer_name).public_key(key.public_key())
@@ -312,7 +312,7 @@ def test_expired_passwords_and_hard_expiry(server: Server, no_password_policy: A
     name, key = user_with_key(iam)
     iam.create_login_profile(UserName=name, Password=GOOD)
     user_id = iam.get_user(UserName=name)["User"]["UserId"]
-    past = (datetime.now(timezone.utc) - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.000000")
+    past = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.000000")
     execute(server, f"UPDATE login_profiles SET password_set_at = '{past}' WHERE user_id = '{user_id}'")
     me = as_user(server, key)
     iam.update_account_password_policy(AllowUsersToChangePassword=True, MaxPasswordAge=1, HardExpiry=True)
@@ -717,13 +717,14 @@ def test_server_certificates_per_account_under_concurrency(clients: list[Any]) -
 
 # -- test-mode reset -----------------------------------------------------------------------------------------
 def test_wipe_clears_the_new_tables(tmp_path: Path) -> None:
-    from iamroles.store import LoginProfile, PasswordPolicy, Store, SshPublicKey
-    from iamroles.store import schema as t
     from sqlalchemy import func, select
+
+    from iamroles.store import LoginProfile, PasswordPolicy, SshPublicKey, Store
+    from iamroles.store import schema as t
 
     store = Store.sqlite_file(tmp_path / "w.db")
     store.migrate()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with store.write() as tx:
         tx.insert_login_profile(LoginProfile("111122223333", "AIDAX", "$argon2id$x", "[]", False, None, now, now))
         tx.set_password_policy(PasswordPolicy("111122223333", 8, False, False, False, False, True, None, None, None))

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import httpx
@@ -114,7 +114,7 @@ def test_skewed_clock_refused(server: Server) -> None:
     import botocore.auth
 
     client = server.client("iam")
-    skewed = datetime.now(timezone.utc) - timedelta(minutes=20)
+    skewed = datetime.now(UTC) - timedelta(minutes=20)
 
     class Frozen(datetime):
         @classmethod
@@ -125,9 +125,8 @@ def test_skewed_clock_refused(server: Server) -> None:
         def now(cls, tz=None):  # type: ignore[override]
             return skewed if tz else skewed.replace(tzinfo=None)
 
-    with mock.patch.object(botocore.auth.datetime, "datetime", Frozen):
-        with pytest.raises(ClientError) as exc:
-            client.list_roles()
+    with mock.patch.object(botocore.auth.datetime, "datetime", Frozen), pytest.raises(ClientError) as exc:
+        client.list_roles()
     assert error(exc)[:2] == ("SignatureDoesNotMatch", 403)
     assert "Signature expired" in error(exc)[2]
 

@@ -61,7 +61,7 @@ from hypothesis import HealthCheck, example, given, seed, settings
 from hypothesis import strategies as st
 
 import iamroles.errors as errors
-from iamroles import iam as _iam, sts as _sts  # noqa: F401  (register operations)
+from iamroles import iam as _iam  # noqa: F401  (register operations)
 from iamroles.iam import OPERATIONS
 
 from ..protocol.shapes import ABSENT, VARIANTS, Generator, all_operations, nodes, operation, replaced, string_of_length
@@ -438,7 +438,7 @@ def fuzzer(server: Server) -> Iterator[Fuzzer]:
         creds = out["Credentials"]
         fz.creds["role"] = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
         yield fz
-        print(f"\nfuzz [{server.db_url and 'postgresql' or 'sqlite'}]: {fz.sent} requests, statuses {dict(sorted(fz.statuses.items()))}, "
+        print(f"\nfuzz [{(server.db_url and 'postgresql') or 'sqlite'}]: {fz.sent} requests, statuses {dict(sorted(fz.statuses.items()))}, "
               f"slowest {fz.slowest * 1000:.0f} ms ({fz.slowest_body!r}), codes {dict(fz.codes.most_common())}")
         never = sorted(name for svc, name in IMPLEMENTED if not fz.succeeded[name])
         print(f"implemented operations never answered 200: {len(never)} {never}")

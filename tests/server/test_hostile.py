@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +25,6 @@ import pytest
 from botocore import UNSIGNED
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
@@ -197,7 +196,7 @@ def test_slow_clients_are_cut_off(tmp_path: Path) -> None:
                 still_open += s.recv(1024) != b""  # b"": the server closed it
             except ConnectionResetError:
                 pass
-            except socket.timeout:
+            except TimeoutError:
                 still_open += 1
         assert still_open == 0
         assert_not_stalled(seen, "with 51 slow clients connected")

@@ -32,7 +32,7 @@ import hashlib
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -66,7 +66,7 @@ class IdP:
         self.entity_id = entity_id
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.example.com")])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
                      .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
                      .not_valid_after(now + timedelta(days=365)).sign(self.key, hashes.SHA256()))
@@ -94,7 +94,7 @@ class IdP:
                   audience: str = "urn:amazon:webservices", not_on_or_after: float = 300, not_before: float = -60,
                   issuer: str | None = None, attributes: dict[str, list[str]] | None = None,
                   session_end: float | None = None) -> etree._Element:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
 
         def at(seconds: float) -> str:
             return (now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -129,7 +129,7 @@ class IdP:
 
     def response(self, *assertions: etree._Element, sign_response: bool = False) -> etree._Element:
         r = etree.Element(f"{{{SAMLP}}}Response", nsmap={"samlp": SAMLP, "saml": SAML}, ID="_" + uuid.uuid4().hex,
-                          Version="2.0", IssueInstant=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          Version="2.0", IssueInstant=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                           Destination=SIGNIN)
         etree.SubElement(r, f"{{{SAML}}}Issuer").text = self.entity_id
         status = etree.SubElement(r, f"{{{SAMLP}}}Status")
@@ -393,7 +393,7 @@ def test_metadata_valid_until(server: Server, idp: IdP) -> None:
     """The metadata's validUntil is the provider's ValidUntil (GetSAMLProvider, ListSAMLProviders); past it the
     provider's keys are not used (saml-metadata-2.0-os 2.2.1), until new metadata is uploaded."""
     iam, sts = server.client("iam"), unsigned_sts(server)
-    soon = datetime.now(timezone.utc) + timedelta(seconds=4)
+    soon = datetime.now(UTC) + timedelta(seconds=4)
     provider = iam.create_saml_provider(Name=unique("expiring"), SAMLMetadataDocument=idp.metadata(
         valid_until=soon.strftime("%Y-%m-%dT%H:%M:%SZ")))["SAMLProviderArn"]
     assert abs(iam.get_saml_provider(SAMLProviderArn=provider)["ValidUntil"].timestamp() - int(soon.timestamp())) < 1
@@ -452,7 +452,7 @@ def test_assume_role_with_saml(server: Server, idp: IdP) -> None:
         expected = base64.b64encode(hashlib.sha1(f"{idp.entity_id}{server.account}/{name}".encode()).digest()).decode()
         assert out["NameQualifier"] == expected
         creds = out["Credentials"]
-        assert 880 <= (creds["Expiration"] - datetime.now(timezone.utc)).total_seconds() <= 905
+        assert 880 <= (creds["Expiration"] - datetime.now(UTC)).total_seconds() <= 905
         me = server.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
         assert me["Arn"] == out["AssumedRoleUser"]["Arn"]
 
@@ -475,7 +475,7 @@ def test_assume_role_with_saml(server: Server, idp: IdP) -> None:
         out = sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=idp.signed(
             roles=[f"{role_arn},{provider}"], attributes={**affiliation, ATTR + "SessionDuration": ["900"]}, **kw),
             **({"DurationSeconds": 7200} if kw.get("session_end") is None else {}))
-        return (out["Credentials"]["Expiration"] - datetime.now(timezone.utc)).total_seconds()
+        return (out["Credentials"]["Expiration"] - datetime.now(UTC)).total_seconds()
 
     assert 7180 <= lasts() <= 7205
     assert 1180 <= lasts(session_end=1200) <= 1205

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -60,7 +60,7 @@ def test_assume_role_same_account(iam, server: Server) -> None:
     assert creds["AccessKeyId"].startswith("ASIA") and len(creds["SecretAccessKey"]) == 40
     assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{server.account}:assumed-role/{role}/s1"
     assert out["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA") and out["AssumedRoleUser"]["AssumedRoleId"].endswith(":s1")
-    assert timedelta(minutes=59) < creds["Expiration"] - datetime.now(timezone.utc) <= timedelta(hours=1)
+    assert timedelta(minutes=59) < creds["Expiration"] - datetime.now(UTC) <= timedelta(hours=1)
 
     me = session_client(server, "sts", creds).get_caller_identity()
     assert me["Arn"] == out["AssumedRoleUser"]["Arn"] and me["UserId"] == out["AssumedRoleUser"]["AssumedRoleId"]
@@ -302,16 +302,16 @@ def test_get_access_key_info_answers_any_keys_account(iam, server: Server) -> No
 def _shifted(seconds: float):  # type: ignore[no-untyped-def]
     import botocore.auth
 
-    shifted = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    shifted = datetime.now(UTC) + timedelta(seconds=seconds)
 
     class Shifted(datetime):
         @classmethod
         def utcnow(cls):  # type: ignore[override]
-            return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).replace(tzinfo=None)
+            return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(tzinfo=None)
 
         @classmethod
         def now(cls, tz=None):  # type: ignore[override]
-            t = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+            t = datetime.now(UTC) + timedelta(seconds=seconds)
             return t if tz else t.replace(tzinfo=None)
 
     _ = shifted

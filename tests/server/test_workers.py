@@ -89,7 +89,7 @@ class Pinned:
                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
         SigV4Auth(Credentials(key or self.srv.access_key, secret or self.srv.secret_key), service, "us-east-1").add_auth(req)
         headers = {k: v for k, v in req.prepare().headers.items() if k.lower() not in ("host", "content-length")}
-        head = [f"POST / HTTP/1.1", f"Host: 127.0.0.1:{self.port}", *(f"{k}: {v}" for k, v in headers.items()),
+        head = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{self.port}", *(f"{k}: {v}" for k, v in headers.items()),
                 f"Content-Length: {len(body)}"]
         self.sock.sendall(("\r\n".join(head) + "\r\n\r\n" + body).encode())
         status = int(self.file.readline().split()[1])

@@ -227,9 +227,8 @@ def test_quota_counts_in_sql_and_an_operator_can_raise_it(store: Store, account:
     with store.write() as tx:
         for i in range(300):
             tx.insert_entity("group", Group(account, f"g{i:03d}", f"AGPA{i:017d}", "/", f"arn:aws:iam::{account}:group/g{i:03d}", NOW))
-    with statements(store, "groups") as seen:
-        with pytest.raises(LimitExceeded) as exc:
-            call(store, account, "CreateGroup", GroupName="one-more")
+    with statements(store, "groups") as seen, pytest.raises(LimitExceeded) as exc:
+        call(store, account, "CreateGroup", GroupName="one-more")
     assert str(exc.value) == "Cannot exceed quota for GroupsPerAccount: 300"
     # counted by the database: no statement reads the account's groups but the one name looked up
     assert any("count(*)" in s.lower() for s, _ in seen)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ class Node:
 def make_store(path: Path) -> Store:
     store = Store.sqlite_file(path / "iamroles.sqlite")
     store.migrate()
-    when = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2024, 1, 1, tzinfo=UTC)
     with store.write() as tx:
         tx.insert_account(Account(ACCOUNT, "aws", when))
         tx.insert_entity("role", Role(ACCOUNT, ROLE_NAME, ROLE_ID, "/", ROLE_ARN, when, trust_policy="{}"))

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -27,7 +26,7 @@ ROLE_NAME = "token-tests"
 ROLE_ID = "AROAEXAMPLEROLEID0001"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
 ISSUED = 1_700_000_000
-DURING = datetime.fromtimestamp(ISSUED + 60, timezone.utc)  # the helpers' sessions run ISSUED .. ISSUED + 3600
+DURING = datetime.fromtimestamp(ISSUED + 60, UTC)  # the helpers' sessions run ISSUED .. ISSUED + 3600
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # what a mutation may put into a token: its own alphabet, padding, the standard alphabet, separators, whitespace,
@@ -232,7 +231,7 @@ def opens_only_itself(unseal: Callable[[str], SessionClaims], candidate: str) ->
 
 
 def at(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def refused(node: Any, akid: str, token: str, now: datetime = DURING) -> InvalidClientTokenId:

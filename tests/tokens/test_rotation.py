@@ -57,7 +57,7 @@ def test_a_retired_key_opens_its_tokens_for_the_longest_session_then_is_dropped(
     node.ring.rotate()  # k0 retired now
     t1, c1, _ = sealed_now(node, "new")
     # another node may seal with k0 until it re-reads the ring (30 s): its tokens live the longest session after that
-    assert RETIRED_KEY_LIFETIME == LONGEST_SESSION + timedelta(seconds=30)
+    assert LONGEST_SESSION + timedelta(seconds=30) == RETIRED_KEY_LIFETIME
     node.clock.advance((RETIRED_KEY_LIFETIME - timedelta(seconds=1)).total_seconds())
     assert node.ring.purge() == []  # not yet: a token k0 sealed just before rotating may still be live
     assert unseal(t0, node.ring.keys) == c0
@@ -142,7 +142,7 @@ def test_signing_keys_are_stored_sealed_under_the_master_key(tmp_path: Path) -> 
         assert key not in row.sealed and len(row.sealed) == 1 + 12 + 32 + 16
         assert mk.open(row.sealed, b"iamroles-signing-key:" + row.key_id.encode()) == key
     # the record's id is bound in: one key's sealed bytes do not open as another's
-    id_a, sealed_a, id_b = rows[0].key_id, rows[0].sealed, rows[1].key_id
+    sealed_a, id_b = rows[0].sealed, rows[1].key_id
     with pytest.raises(InvalidTag):
         mk.open(sealed_a, b"iamroles-signing-key:" + id_b.encode())
     # a node with another master key cannot read the ring at all

@@ -18,9 +18,24 @@ from hypothesis import strategies as st
 from iamroles.tokens import SessionClaims, SigningKey, TokenError, seal, unseal
 
 from .helpers import (
-    FOREIGN, FOREIGN_TOKENS, IMPOSTOR, KEY, KEYS, NOISE, OLD_KEY, VALID, claims, enc, examples, mutated, opens_only_itself, raw,
-    single_edits, valid_token,
+    FOREIGN,
+    FOREIGN_TOKENS,
+    IMPOSTOR,
+    KEY,
+    KEYS,
+    NOISE,
+    OLD_KEY,
+    VALID,
+    claims,
+    enc,
+    examples,
+    mutated,
+    opens_only_itself,
+    raw,
+    single_edits,
+    valid_token,
 )
+
 
 def open_(token: str) -> SessionClaims:
     return unseal(token, KEYS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .conftest import IAMROLES, LOOP, WHOAMI, World, finish, run
@@ -47,7 +47,7 @@ def test_profile_with_credential_process_feeds_boto3_and_the_aws_cli(world: Worl
 
 def test_output_is_version_1_on_the_local_clock(world: World, tmp_path: Path) -> None:
     role, _, env = setup(world, tmp_path)
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     r = run([*IAMROLES, "credential-process", "--role", f"arn:aws:iam::{world.srv.account}:role/{role}", "--profile", "base",
              "--duration", "900"], env)
     assert r.returncode == 0, r.stderr
@@ -55,7 +55,7 @@ def test_output_is_version_1_on_the_local_clock(world: World, tmp_path: Path) ->
     assert list(doc) == ["Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"]
     assert doc["Version"] == 1 and doc["AccessKeyId"].startswith("ASIA") and doc["Expiration"].endswith("Z")
     expires = datetime.fromisoformat(doc["Expiration"].replace("Z", "+00:00"))
-    assert before + timedelta(seconds=899) <= expires <= datetime.now(timezone.utc) + timedelta(seconds=900)
+    assert before + timedelta(seconds=899) <= expires <= datetime.now(UTC) + timedelta(seconds=900)
 
 
 def test_refresh_runs_the_command_again(world: World, tmp_path: Path) -> None:

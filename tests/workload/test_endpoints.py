@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,7 +34,7 @@ from iamroles.workload.imds import TokenIssuer
 from iamroles.workload.run import config_without_credentials
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/app"
-T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
 
 
 def creds(n: int = 1, *, server_time: datetime = T0, lifetime: int = 3600, requested_at: datetime | None = None) -> RoleCredentials:
@@ -61,7 +61,7 @@ class Source:
 
 
 def live(lifetime: int = 3600) -> RoleCredentials:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     return creds(server_time=now, lifetime=lifetime)
 
 
@@ -97,7 +97,7 @@ def test_container_endpoint_feeds_botocores_container_provider() -> None:
 
 def test_container_endpoint_shifts_expiration_to_the_local_clock_and_reports_failures() -> None:
     # the server's clock runs 600 s ahead: the SDK, comparing with its own clock, must see the same time left
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     c = creds(server_time=now + timedelta(seconds=600), requested_at=now, lifetime=900)
     assert c.skew == timedelta(seconds=600) and c.local_expiration == now + timedelta(seconds=900)
     with ContainerCredentialsEndpoint(Source(c)) as ep:
@@ -280,7 +280,7 @@ def test_background_refresh_runs_when_due() -> None:
 
     def fetch() -> RoleCredentials:
         count[0] += 1
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if count[0] == 1:  # issued 700 s ago: 200 s left, less than the five-minute margin
             return creds(1, server_time=now - timedelta(seconds=700), requested_at=now - timedelta(seconds=700), lifetime=900)
         fetched.set()

@@ -31,7 +31,7 @@ import hmac
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
@@ -276,7 +276,7 @@ def _parse_time(value: str, http_date_allowed: bool) -> datetime:
         try:
             parsed = parsedate_to_datetime(value)
             # (a date at either end of the calendar may have no UTC time: "31 Dec 9999 23:59:59 -1400")
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
         except (TypeError, ValueError, IndexError, OverflowError):
             pass
     raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601")
@@ -301,7 +301,7 @@ def _basic_time(value: str) -> datetime | None:
     try:
         return datetime(
             int(value[0:4]), int(value[4:6]), int(value[6:8]),
-            int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=timezone.utc,
+            int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=UTC,
         )
     except ValueError:
         return None

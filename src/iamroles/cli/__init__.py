@@ -20,7 +20,7 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as exc:  # noqa: BLE001  (the operator's problems in one line; bugs keep their traceback)
+        except Exception as exc:
             message = explain(exc)
             if message is None:
                 raise

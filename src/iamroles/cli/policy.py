@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +180,7 @@ def eval_(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--principal") from None
     try:
-        time = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else datetime.now(timezone.utc)
+        time = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else datetime.now(UTC)
     except ValueError:
         raise click.BadParameter(f"not an ISO 8601 time: {when}", param_hint="--time") from None
     policies = PolicySet(

@@ -34,8 +34,8 @@ from iamroles.errors import (
 from iamroles.store import ServerCertificate, SigningCertificate, User
 from iamroles.tokens import new_unique_id
 
-from .common import account_quota, already_exists, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
 from .authorize import authorize
+from .common import account_quota, already_exists, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
 from .conflicts import DUPLICATE_CERTIFICATE
 from .context import CallContext
 from .credentials import credential_status, named_or_caller, user_resource

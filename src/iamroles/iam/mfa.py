@@ -25,7 +25,7 @@ from iamroles.errors import (
 from iamroles.store import MfaDevice
 from iamroles.tokens import totp
 
-from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, paged, tags_in, tag_keys
+from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, paged, tag_keys, tags_in
 from .context import CallContext
 from .registry import Input, Output, operation
 from .shared import register_tagging
@@ -186,7 +186,7 @@ def verify_mfa(ctx: CallContext, serial: str, code: str) -> int:
     device = ctx.tx.mfa_device(serial)
     caller = ctx.caller
     owner_ok = device is not None and device.user_key is not None and (
-        (caller.user_key is not None and device.user_key == caller.user_key and device.account_id == caller.account_id)
+        caller.user_key is not None and device.user_key == caller.user_key and device.account_id == caller.account_id
     )
     denied = AccessDenied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
     if not owner_ok:

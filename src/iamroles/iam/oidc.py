@@ -5,9 +5,6 @@ and siblings; https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_provider
 """
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from iamroles.errors import InvalidInput, LimitExceeded, NoSuchEntity
 from iamroles.store import OidcProvider
 

@@ -17,7 +17,7 @@ import binascii
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
@@ -76,7 +76,7 @@ class Metadata:
 def _instant(value: str) -> datetime:
     """An xs:dateTime as SAML writes it (UTC, ``Z``, optional fraction)."""
     when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def parse_metadata(document: str) -> Metadata:

@@ -178,19 +178,19 @@ class CompiledStatement:
     """A statement ready for decisions; ``applies`` tests all but the action."""
 
     __slots__ = (
-        "index",
-        "sid",
-        "deny",
-        "statement",
-        "policy",
-        "not_action",
-        "exact_actions",
-        "wild_actions",
-        "match_resource",
         "conditions",
-        "principals",
-        "not_principal",
+        "deny",
+        "exact_actions",
+        "index",
         "labels",
+        "match_resource",
+        "not_action",
+        "not_principal",
+        "policy",
+        "principals",
+        "sid",
+        "statement",
+        "wild_actions",
     )
 
     def __init__(self, st: Statement, index: int, variables: bool, policy: Policy) -> None:
@@ -241,7 +241,7 @@ class CompiledStatement:
 class Policy:
     """A parsed, validated and compiled policy document."""
 
-    __slots__ = ("kind", "document", "name", "statements", "_exact", "_wild", "_memo")
+    __slots__ = ("_exact", "_memo", "_wild", "document", "kind", "name", "statements")
 
     def __init__(self, document: PolicyDocument, kind: PolicyKind, name: str | None = None) -> None:
         self.kind = kind

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Any
@@ -170,7 +170,7 @@ def _context_value(value: ContextValue) -> str | tuple[str, ...]:
 def _time_keys(when: datetime) -> tuple[str, str]:
     """aws:CurrentTime and aws:EpochTime of ``when``."""
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return _second_keys(math.floor(when.timestamp()))
 
 
@@ -186,7 +186,7 @@ def _second_keys(second: int) -> tuple[str, str]:
 @lru_cache(maxsize=1024)
 def _day_text(day: int) -> str:
     """``YYYY-MM-DDT`` of a day since the epoch (strftime costs twice the arithmetic)."""
-    return datetime.fromtimestamp(day * 86400, timezone.utc).strftime("%Y-%m-%dT")
+    return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%dT")
 
 
 def format_time(when: datetime) -> str:

@@ -1,7 +1,7 @@
 """botocore's service models for IAM and STS, loaded from the installed botocore (no network)."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import botocore.session
 from botocore.model import ServiceModel
@@ -9,6 +9,6 @@ from botocore.model import ServiceModel
 __all__ = ["service_model"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def service_model(name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(name)

@@ -21,7 +21,7 @@ import base64
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, unquote_plus
@@ -161,9 +161,9 @@ def _scalar(raw: str, shape: Shape, where: str, fail: _Failures, hidden: bool) -
     if t == "timestamp":
         try:
             if raw.replace(".", "", 1).isdigit():
-                return datetime.fromtimestamp(float(raw), timezone.utc)
+                return datetime.fromtimestamp(float(raw), UTC)
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
         except ValueError:
             fail.add(raw, where, "Member must be a timestamp", hidden)
             return None

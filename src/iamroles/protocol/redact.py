@@ -8,7 +8,7 @@ https://docs.aws.amazon.com/redshift/latest/mgmt/logging-with-cloudtrail.html).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from botocore.model import Shape
@@ -38,7 +38,7 @@ def _children(shape: Shape) -> list[Shape]:
     return []
 
 
-@lru_cache(maxsize=None)
+@cache
 def holds_secret(shape: Shape) -> bool:
     """Whether a value of this shape can carry a sensitive value (itself or anything within)."""
     seen: set[int] = set()

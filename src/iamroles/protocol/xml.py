@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -42,8 +42,8 @@ def _scalar(value: Any, shape: Shape) -> str:
     if t == "timestamp":
         if isinstance(value, datetime):
             if value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
-            value = value.astimezone(timezone.utc)
+                value = value.replace(tzinfo=UTC)
+            value = value.astimezone(UTC)
             ms = value.microsecond // 1000
             return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms:03d}Z" if ms else "Z")
         return text(str(value))

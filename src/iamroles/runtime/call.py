@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from botocore.model import ServiceModel
@@ -38,7 +38,7 @@ INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
@@ -110,7 +110,7 @@ class Reply:
     ``refuse`` makes the answer given instead when the record cannot be committed (ServiceUnavailable in
     the endpoint's own envelope)."""
 
-    __slots__ = ("status", "body", "pending", "refuse")
+    __slots__ = ("body", "pending", "refuse", "status")
 
     def __init__(self, status: int, body: bytes, pending: Settling | None = None,
                  refuse: Callable[[BaseException], tuple[int, bytes]] | None = None) -> None:
@@ -142,7 +142,7 @@ class Call:
     """One call: its record, its wire (a body may change it once it knows the service), and whether its record
     went in with its change already (``audited``, set by the body once that transaction committed)."""
 
-    __slots__ = ("service", "record", "wire", "audited")
+    __slots__ = ("audited", "record", "service", "wire")
 
     def __init__(self, service: Service, record: CallRecord, wire: Wire) -> None:
         self.service = service
@@ -166,7 +166,7 @@ class Call:
             return Reply(status, payload)
         try:
             pending = trail.write(record, self.service.clock(), loop=loop)
-        except Exception as exc:  # noqa: BLE001  (a bug in making the record: never answer unaudited what must be audited)
+        except Exception as exc:
             log.exception("request %s: could not make its audit event", record.request_id)
             return Reply(*self._refuse(exc)) if record.durable else Reply(status, payload)
         if pending is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,7 +70,7 @@ class Service:
 
     def clock(self) -> datetime:
         offset = self.clock_offset
-        return datetime.now(timezone.utc) + offset if offset else datetime.now(timezone.utc)
+        return datetime.now(UTC) + offset if offset else datetime.now(UTC)
 
     def context(self, caller: Caller, tx: Tx, now: datetime, region: str, source_ip: str, secure: bool,
                 user_agent: str, request_id: str) -> CallContext:

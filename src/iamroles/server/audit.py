@@ -177,7 +177,7 @@ class Pending:
     """An event on its way to the trail. The writer thread settles it when its batch commits or fails;
     the request waits for that in its thread (:meth:`wait`) or in the event loop (:meth:`wait_async`)."""
 
-    __slots__ = ("error", "_event", "_future")
+    __slots__ = ("_event", "_future", "error")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.error: BaseException | None = None

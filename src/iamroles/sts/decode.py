@@ -79,7 +79,7 @@ def open_message(master_key: MasterKey, encoded: str, account_id: str, now: int)
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         data = json.loads(zlib.decompress(master_key.open(raw, _AAD)))
-    except Exception:  # bad base64, InvalidTag, bad zlib or JSON: not one of ours
+    except Exception:  # noqa: BLE001  (bad base64, InvalidTag, bad zlib or JSON: not one of ours)
         raise InvalidAuthorizationMessage("The message is not a valid encoded authorization message.") from None
     if now >= int(data["e"]):
         raise InvalidAuthorizationMessage("The encoded authorization message has expired.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from iamroles.store import Store
 from iamroles.tokens import MasterKey, SigningKey
@@ -34,7 +34,7 @@ class KeyRing:
     def __init__(self, store: Store, master_key: MasterKey, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.master_key = master_key
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._keys: dict[bytes, SigningKey] = {}
         self._current: SigningKey | None = None

@@ -38,8 +38,15 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
-from iamroles.errors import (AccessDenied, ExpiredTokenException, IDPRejectedClaim, InvalidIdentityToken,
-                             InvalidParameterValue, PackedPolicyTooLarge, ValidationError)
+from iamroles.errors import (
+    AccessDenied,
+    ExpiredTokenException,
+    IDPRejectedClaim,
+    InvalidIdentityToken,
+    InvalidParameterValue,
+    PackedPolicyTooLarge,
+    ValidationError,
+)
 from iamroles.iam.context import CallContext
 from iamroles.iam.registry import Input, Output, operation
 from iamroles.iam.saml import XmlRefused, provider_private_keys, safe_xml
@@ -386,7 +393,7 @@ def _session_tags(a: Assertion) -> tuple[dict[str, str], tuple[str, ...]]:
 
 
 def _condition_keys(a: Assertion, provider: dict[str, Any], account: str, name: str) -> dict[str, Any]:
-    qualifier = base64.b64encode(hashlib.sha1((a.issuer + account + "/" + name).encode()).digest()).decode()  # noqa: S324
+    qualifier = base64.b64encode(hashlib.sha1((a.issuer + account + "/" + name).encode()).digest()).decode()
     keys: dict[str, Any] = {
         "saml:aud": a.recipient,
         "saml:iss": a.issuer,

@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from datetime import UTC
 from typing import Any
 
 from iamroles.errors import AccessDenied, InvalidParameterValue, PackedPolicyTooLarge, ValidationError
 from iamroles.iam.authorize import decide
+from iamroles.iam.common import check_document
 from iamroles.iam.context import CallContext
 from iamroles.iam.mfa import verify_mfa
 from iamroles.iam.registry import Input, Output, operation
-from iamroles.iam.common import check_document
 from iamroles.policy import Arn, PolicyKind, PrincipalType
 from iamroles.tokens import SessionClaims, account_of_access_key_id, new_access_key_id, new_secret_access_key, seal
 
@@ -82,13 +83,13 @@ def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str,
         policy_arns=tuple(policy_arns or ()), mfa_time=mfa_time, source_arn=ctx.caller.principal.arn, external_id=external_id,
     )
     token = seal(claims, ctx.keyring.current)
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     credentials = {
         "AccessKeyId": claims.access_key_id,
         "SecretAccessKey": claims.secret,
         "SessionToken": token,
-        "Expiration": datetime.fromtimestamp(claims.expires, timezone.utc),
+        "Expiration": datetime.fromtimestamp(claims.expires, UTC),
     }
     return credentials, claims
 

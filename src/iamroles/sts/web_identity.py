@@ -99,7 +99,7 @@ class JwksCache:
         remaining = deadline - self.clock()
         if remaining <= 0:
             raise TimeoutError(url)
-        with urllib.request.urlopen(url, timeout=remaining) as r:  # noqa: S310  (https only: checked by the callers)
+        with urllib.request.urlopen(url, timeout=remaining) as r:
             body = r.read(self.max_bytes + 1)
         if len(body) > self.max_bytes:
             raise ValueError("answer too large")

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -39,12 +40,12 @@ SIGNING_NAME = "iamroles"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(when: datetime) -> str:
     """AWS's credential timestamps: ``2026-11-28T21:00:00Z``."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(value: Any, name: str) -> datetime:
@@ -54,7 +55,7 @@ def _parse_time(value: Any, name: str) -> datetime:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise WorkloadError(f"the iamroles endpoint answered an unreadable {name}: {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class WorkloadError(Exception):

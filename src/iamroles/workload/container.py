@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "iamroles"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # nothing about credentials requests goes to the child's terminal
 
     def _answer(self, status: int, doc: dict[str, Any]) -> None:
@@ -68,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] != self.server.credentials_path:
             self._answer(404, {"code": "NotFound", "message": "no such path"})
             return
@@ -86,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _refuse(self) -> None:
         self._answer(405, {"code": "MethodNotAllowed", "message": "GET only"})
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _refuse  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _refuse
 
 
 class ContainerCredentialsEndpoint:

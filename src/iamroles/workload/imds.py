@@ -30,8 +30,9 @@ import secrets
 import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from .client import RoleCredentials, WorkloadError, iso, utcnow
 from .container import CredentialSource
@@ -95,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "EC2ws"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _answer(self, status: int, text: str, extra: dict[str, str] | None = None) -> None:
@@ -109,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         if self.path.split("?", 1)[0] != TOKEN_PATH:
             self._answer(404, "Not Found")
             return
@@ -124,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.server.endpoint.tokens.issue(ttl)
         self._answer(200, token, {TTL_HEADER: str(ttl)})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         token = self.headers.get(TOKEN_HEADER)
         if not token or not self.server.endpoint.tokens.valid(token):
             self._answer(401, "Unauthorized")
@@ -136,12 +137,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(200, found)
 
-    do_HEAD = do_GET  # noqa: N815
+    do_HEAD = do_GET
 
     def _refuse(self) -> None:
         self._answer(405, "Method Not Allowed")
 
-    do_POST = do_DELETE = do_PATCH = _refuse  # noqa: N815
+    do_POST = do_DELETE = do_PATCH = _refuse
 
 
 class InstanceMetadataEndpoint:

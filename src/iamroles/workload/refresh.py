@@ -19,8 +19,8 @@ background retries); only when none are left does the error reach the SDK.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from .client import RoleCredentials, WorkloadError, utcnow
 
