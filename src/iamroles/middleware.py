@@ -111,6 +111,8 @@ from iamroles.runtime.call import S3Xml, ShortJson, Wire
 if TYPE_CHECKING:
     import httpx
 
+    from iamroles.store import Account as StoreAccount
+
 __all__ = [
     "PUBLIC",
     "Backend",
@@ -288,6 +290,7 @@ class LocalAuthorizer:
     def __init__(self, service: Service, *, account: str | None = None, in_thread: bool = False) -> None:
         self.service = service
         with service.store.read() as tx:
+            found: StoreAccount | None
             if account is None:
                 accounts = tx.accounts()
                 if not accounts:

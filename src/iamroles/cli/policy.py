@@ -57,7 +57,7 @@ def _read(path: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(files: tuple[str, ...], kind: str, as_json: bool) -> None:
     """Check policy documents (FILE, or - for stdin) against AWS's rules for KIND."""
-    results = []
+    results: list[dict[str, Any]] = []
     for path in files:
         problems = validate_policy(_read(path), PolicyKind(kind))
         results.append({"file": path, "kind": kind, "valid": not problems,

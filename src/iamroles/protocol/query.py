@@ -162,8 +162,8 @@ def _scalar(raw: str, shape: Shape, where: str, fail: _Failures, hidden: bool) -
         try:
             if raw.replace(".", "", 1).isdigit():
                 return datetime.fromtimestamp(float(raw), UTC)
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
         except ValueError:
             fail.add(raw, where, "Member must be a timestamp", hidden)
             return None

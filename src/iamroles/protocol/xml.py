@@ -45,7 +45,7 @@ def _scalar(value: Any, shape: Shape) -> str:
                 value = value.replace(tzinfo=UTC)
             value = value.astimezone(UTC)
             ms = value.microsecond // 1000
-            return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms:03d}Z" if ms else "Z")
+            return str(value.strftime("%Y-%m-%dT%H:%M:%S")) + (f".{ms:03d}Z" if ms else "Z")
         return text(str(value))
     if t == "blob":
         raw = value if isinstance(value, bytes) else str(value).encode()

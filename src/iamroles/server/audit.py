@@ -105,7 +105,7 @@ def _shorten(value: Any, limit: int = 1024) -> Any:
     return value
 
 
-_WIDTH = {c.name: getattr(c.type, "length", None) for c in audit_events.columns}
+_WIDTH: dict[str, int] = {c.name: int(getattr(c.type, "length", 0)) for c in audit_events.columns if getattr(c.type, "length", None)}
 
 
 def event_record(*, when: datetime, service: str, operation: str, region: str, source_ip: str, user_agent: str,
@@ -316,7 +316,7 @@ class AuditLog:
         with self._lock:
             pending = self._pending
             while pending:
-                items = []
+                items: list[tuple[dict[str, Any], Pending | None]] = []
                 while pending and len(items) < self._batch:
                     items.append(pending.popleft())
                 self._write(items)

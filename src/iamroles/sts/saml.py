@@ -218,7 +218,7 @@ def _verified(root: etree._Element, certificates: list[str], location: str) -> e
     """What the signature at ``location`` covers, checked against each of the provider's certificates: the
     root itself (``"./"``: the Response, or a decrypted Assertion), or the root's one Assertion. Only the tree
     signxml returns is used, and it must be the element the signature sits in."""
-    from signxml import SignatureConfiguration, XMLVerifier
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
     from signxml.exceptions import SignXMLException
 
     config = SignatureConfiguration(location=location, expect_references=1)

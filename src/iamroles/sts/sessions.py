@@ -123,10 +123,10 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
     if len(tags) > MAX_SESSION_TAGS:
         raise ValidationError(f"1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_SESSION_TAGS}")
     source_identity = inp.get("SourceIdentity")
-    inherited = parent.source_identity if parent is not None else None
-    if inherited and source_identity and source_identity != inherited:
+    kept_identity = parent.source_identity if parent is not None else None
+    if kept_identity and source_identity and source_identity != kept_identity:
         raise AccessDenied("SourceIdentity cannot be changed once set: it is kept through role chaining.")
-    source_identity = source_identity or inherited
+    source_identity = source_identity or kept_identity
 
     mfa_time = caller.session.mfa_time if caller.session is not None else None
     if inp.get("SerialNumber") or inp.get("TokenCode"):
