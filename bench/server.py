@@ -15,7 +15,14 @@ measured them.
 With ``--workers 1,2`` iamroles is measured with one worker process, then with two (``serve --workers``), each
 on a fresh database, beside moto in the same run; the last column is the speed-up.
 
-    python bench/server.py [--duration 4] [--client wrk|python] [--only NAME] [--workers 1,2] [--json]
+    python bench/server.py [--duration 4] [--client wrk|python] [--only NAME] [--workers 1,2] [--roles N] [--accounts N] [--json]
+
+``--roles N`` adds a row where GetRole's target cycles over N roles of one
+account (each request a different role), beside moto; ``--accounts N`` one
+where the caller cycles over N accounts, each with its own user, key and role
+(iamroles alone: moto has one account per key prefix only). Both show how the
+read caches hold up when traffic is spread (issue 13); both use the asyncio
+client.
 """
 from __future__ import annotations
 
@@ -106,16 +113,22 @@ def drive_wrk(url: str, request: tuple[str, dict[str, str]], concurrency: int, d
             "errors": errors, "requests": requests}
 
 
-async def drive(url: str, payload: bytes, concurrency: int, duration: float) -> dict[str, float]:
+async def drive(url: str, payload: bytes | list[bytes], concurrency: int, duration: float) -> dict[str, float]:
+    """``payload``: one request, or several that each worker sends in turn (from its own starting point)."""
     host, port = url.split("//", 1)[1].split(":")
+    payloads = payload if isinstance(payload, list) else [payload]
+    turn = 0
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + duration
 
     async def worker() -> None:
-        nonlocal errors
+        nonlocal errors, turn
+        i, turn = turn * 7919, turn + 1
         reader, writer = await asyncio.open_connection(host, int(port))
         while time.perf_counter() < stop:
+            i += 1
+            payload = payloads[i % len(payloads)]
             t0 = time.perf_counter()
             if writer.is_closing():  # the server closed the connection (moto's werkzeug does after each response)
                 reader, writer = await asyncio.open_connection(host, int(port))
@@ -160,6 +173,16 @@ def setup(url: str, root_key: str, root_secret: str) -> tuple[str, str, str]:
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "sts:AssumeRole"], "Resource": "*"}]}))
     key = iam.create_access_key(UserName="bench")["AccessKey"]
     return key["AccessKeyId"], key["SecretAccessKey"], role_arn
+
+
+def setup_user(url: str, root_key: str, root_secret: str, name: str) -> tuple[str, str]:
+    """A user allowed iam:GetRole, and its key."""
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id=root_key, aws_secret_access_key=root_secret)
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
 
 
 def measure(name: str, url: str, root_key: str, root_secret: str, duration: float, only: str | None = None,
@@ -212,6 +235,41 @@ def start_iamroles(tmp: Path, root_key: str, root_secret: str, db: str | None, w
     return url, proc
 
 
+def spread_roles(url: str, root_key: str, root_secret: str, user: tuple[str, str], n: int) -> list[bytes]:
+    """N roles in the caller's account, and a GetRole of each signed by the benchmark's user."""
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id=root_key, aws_secret_access_key=root_secret)
+    payloads = []
+    for i in range(n):
+        iam.create_role(RoleName=f"spread-{i}", AssumeRolePolicyDocument=json.dumps(TRUST))
+        payloads.append(raw_request(url, "iam", {"Action": "GetRole", "Version": "2010-05-08", "RoleName": f"spread-{i}"}, *user))
+    return payloads
+
+
+def spread_accounts(url: str, data_dir: Path, db: str | None, n: int) -> list[bytes]:
+    """N new accounts, each with a role and a user allowed iam:GetRole, and each user's GetRole of its account's role."""
+    from iamroles.server import Settings, bootstrap, create_account
+
+    store, master_key, _ = bootstrap(Settings(data_dir, db))
+    payloads = []
+    try:
+        for _ in range(n):
+            _account, root_key, root_secret = create_account(store, master_key)
+            key, secret, _role = setup(url, root_key, root_secret)
+            payloads.append(raw_request(url, "iam", {"Action": "GetRole", "Version": "2010-05-08", "RoleName": "bench"}, key, secret))
+    finally:
+        store.close()
+    return payloads
+
+
+def measure_spread(name: str, url: str, payloads: list[bytes], duration: float) -> dict[str, float]:
+    # warm: every target once at least (the 16 workers start spread over the list), so that the row measures the
+    # steady state, not first reads
+    asyncio.run(drive(url, payloads, 16, 1.0 + len(payloads) / 200))
+    row = asyncio.run(drive(url, payloads, 16, duration))
+    print(f"  {name:<9} {'spread over ' + str(len(payloads)):<42} c=16  {row['rps']:8.0f} rps", file=sys.stderr)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=float, default=4.0)
@@ -226,6 +284,8 @@ def main() -> None:
                          "each on a fresh database, beside moto in the same run")
     ap.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
                     help="the load generator (default: wrk when it is installed)")
+    ap.add_argument("--roles", type=int, default=0, help="also: GetRole spread over this many roles of one account")
+    ap.add_argument("--accounts", type=int, default=0, help="also: GetRole spread over this many accounts (iamroles alone)")
     args = ap.parse_args()
     counts = [int(c) for c in args.workers.split(",")]
     dbs = args.db.split(",") if args.db else [None] * len(counts)
@@ -238,8 +298,15 @@ def main() -> None:
     for count, db in zip(counts, dbs):
         url, proc = start_iamroles(tmp, root_key, root_secret, db, count, env)
         try:
-            results[_column(count, counts)] = measure(_column(count, counts), url, root_key, root_secret, args.duration,
-                                                      args.only, args.client, tmp)
+            column = _column(count, counts)
+            results[column] = measure(column, url, root_key, root_secret, args.duration, args.only, args.client, tmp)
+            if args.roles:
+                user = setup_user(url, root_key, root_secret, f"spreader{secrets.token_hex(3)}")
+                results[column][f"iam:GetRole over {args.roles} roles c=16"] = measure_spread(
+                    column, url, spread_roles(url, root_key, root_secret, user, args.roles), args.duration)
+            if args.accounts:
+                results[column][f"iam:GetRole over {args.accounts} accounts c=16"] = measure_spread(
+                    column, url, spread_accounts(url, tmp / f"data-{count}", db, args.accounts), args.duration)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -253,13 +320,23 @@ def main() -> None:
             wait(f"http://127.0.0.1:{mp}/moto-api/", moto_proc)
             results["moto"] = measure("moto", f"http://127.0.0.1:{mp}", "testing", "testing", args.duration, args.only,
                                       args.client, tmp)
+            if args.roles:
+                moto_url = f"http://127.0.0.1:{mp}"
+                user = setup_user(moto_url, "testing", "testing", f"spreader{secrets.token_hex(3)}")
+                results["moto"][f"iam:GetRole over {args.roles} roles c=16"] = measure_spread(
+                    "moto", moto_url, spread_roles(moto_url, "testing", "testing", user, args.roles), args.duration)
         finally:
             moto_proc.terminate()
             moto_proc.wait(10)
+    none = {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "requests": 0}
+    for row in first:
+        results["moto"].setdefault(row, none)  # moto has one account: no row over many accounts
     if args.json:
         print(json.dumps(results, indent=2))
         return
     _table(results)
+    if args.roles or args.accounts:
+        print("the 'over N roles/accounts' rows: asyncio, Python (one pre-signed request per target)")
     print(f"load generator: {args.client} ({'wrk -t1, C' if args.client == 'wrk' else 'asyncio, Python'}) on the same machine as the servers, "
           f"{os.cpu_count()} CPUs")
     print("iamroles verifies SigV4 and evaluates identity, trust and boundary policies on every request; moto checks nothing.")

@@ -64,7 +64,7 @@ def put_events(store: Store, times: list[datetime], name: str = "GetRole") -> li
                              params={"RoleName": "r"}, error_code=None, error_message=None, read_only=True)
         rows.append(audit_row(event, "111122223333", None, when))
         ids.append(event["eventID"])
-    with store.write(invalidate=False) as tx:
+    with store.write() as tx:
         tx.insert_audit(rows)
     return ids
 

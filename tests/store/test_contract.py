@@ -47,20 +47,32 @@ def _policy(account: str, name: str, path: str = "/") -> ManagedPolicy:
 
 
 def test_accounts_generations_and_quotas(store: Store) -> None:
+    """An account's generation is stable while its principals do not change and moves when they do (what
+    the key/session cache is keyed on); a quota override is not a principal and does not move it."""
     account = new_account(store)
     with store.read() as tx:
         found = tx.account(account)
         assert found == Account(account, "aws", NOW) and found.created_at.tzinfo is not None
         assert account in [a.account_id for a in tx.accounts()]
         assert tx.account("000000000000") is None
-        assert tx.generation(account) == 0 and tx.quotas(account) == {}
+        first = tx.generation(account)
+        assert tx.quotas(account) == {}
+    with store.read() as tx:
+        assert tx.generation(account) == first
     with store.write() as tx:
         assert tx.account(account, for_update=True) == found
-        tx.bump(account)
         tx.set_quota(account, "RolesPerAccount", 5000)
         tx.set_quota(account, "RolesPerAccount", 4000)  # set again: replaced
     with store.read() as tx:
-        assert tx.generation(account) == 1 and tx.quotas(account) == {"RolesPerAccount": 4000}
+        assert tx.generation(account) == first and tx.quotas(account) == {"RolesPerAccount": 4000}
+    with store.write() as tx:
+        tx.insert_entity("user", user(account, "carol"))
+        assert tx.generation(account) != first  # this transaction's own state: nothing derived from it is reused
+    with store.read() as tx:
+        moved = tx.generation(account)
+        assert moved != first
+    with store.read() as tx:
+        assert tx.generation(account) == moved
 
 
 def test_access_keys(store: Store, account: str) -> None:
@@ -308,7 +320,7 @@ def test_wipe_keeps_accounts_and_named_keys(store: Store, account: str) -> None:
 # -- what a transaction remembers is forgotten by its own writes --------------------------------------
 @pytest.mark.parametrize("write", ["update", "rename", "delete", "tags", "boundary"])
 def test_no_stale_read_after_a_write_in_the_same_transaction(store: Store, account: str, write: str) -> None:
-    """Entity and tag reads are remembered for the transaction (and, for readers, per generation); a write
+    """Entity and tag reads are remembered for the transaction (and, for readers, until a write changes their scope); a write
     through the same transaction must make the next read see it."""
     with store.write() as tx:
         tx.insert_entity("user", user(account, "bob"))

@@ -2,21 +2,21 @@
 
 Long-term keys are looked up in the store and their secrets opened with the
 master key; the result is cached per key while the account's generation
-counter has not moved (every IAM write bumps it, so an Inactive or deleted
-key stops working on the next request, on every node).
+has not moved (every write to its users, roles, tags or access keys moves
+it, so an Inactive or deleted key stops working on the next request, on
+every node within the store's cache TTL). Keys and session tokens share one
+bounded LRU (``limit`` entries, a few KB each).
 """
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from iamroles.errors import ExpiredToken, InvalidClientTokenId
 from iamroles.policy import Principal
-from iamroles.store import Tx
+from iamroles.store import LRU, Tx
 from iamroles.tokens import MasterKey, SigningKey, TokenError, key_id, unseal
 
 from .caller import Caller
@@ -44,11 +44,9 @@ class Resolved:
 
 
 class KeyResolver:
-    def __init__(self, master_key: MasterKey, limit: int = 100_000) -> None:
+    def __init__(self, master_key: MasterKey, limit: int = 10_000) -> None:
         self.master_key = master_key
-        self._cache: dict[str, Resolved] = {}
-        self._lock = threading.Lock()
-        self._limit = limit
+        self._cache: LRU[str, Resolved] = LRU(limit)
 
     def resolve_session(self, tx: Tx, access_key_id: str, token: str, now: datetime, keys: Keys) -> Resolved:
         """Temporary credentials: the sealed token carries the session; no key lookup."""
@@ -95,10 +93,7 @@ class KeyResolver:
             principal = Principal.from_arn(claims.arn, user_id=claims.user_id, tags=tags)
             caller = Caller(principal, claims.account, claims.partition, access_key_id, user_key=user.key, session=claims)
         resolved = Resolved(caller, claims.secret, generation)
-        with self._lock:
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            self._cache[token] = resolved
+        self._cache[token] = resolved
         return resolved
 
     def resolve(self, tx: Tx, access_key_id: str) -> Resolved:
@@ -126,8 +121,5 @@ class KeyResolver:
             principal = Principal.from_arn(user.arn, user_id=user.id, tags=tags)
             caller = Caller(principal, account.account_id, account.partition, access_key_id, user_key=user.key)
         resolved = Resolved(caller, secret, generation)
-        with self._lock:
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            self._cache[access_key_id] = resolved
+        self._cache[access_key_id] = resolved
         return resolved

@@ -430,7 +430,6 @@ def roles_revoke_sessions(role_name: str, account_id: str | None, data_dir: Path
         if role is None:
             raise click.ClickException(f"The role with name {role_name} cannot be found in account {account}.")
         tx.put_inline(account, "role", role.key, REVOKE_POLICY, document)
-        tx.bump(account)
     click.echo(f"revoked sessions of {role.arn} issued before {now} (running servers apply it within their --cache-ttl, 1 s by default)")
 
 
@@ -466,5 +465,4 @@ def oidc_jwks(provider_arn: str, jwks_file: Path, data_dir: Path | None, db_url:
         if provider is None:
             raise click.ClickException(f"OpenIDConnect Provider not found for arn {provider_arn}")
         tx.update_oidc_provider(provider_arn, jwks=json.dumps(jwks))
-        tx.bump(provider.account_id)
     click.echo(f"{provider_arn}: {len(jwks['keys'])} key(s) set")

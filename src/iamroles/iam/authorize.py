@@ -1,21 +1,22 @@
 """Authorising a caller for an operation with the policy core, exactly as AWS.
 
 A caller's policies (inline and attached, their groups', the boundary) are
-parsed and compiled once and cached per principal; the cache entry is good
-while the account's generation counter (bumped by every write that can
-change a decision, on any node sharing the database) has not moved.
+parsed and compiled once and cached per principal, with the scopes they were
+read from: the principal, its groups and every managed policy in the set. The
+entry is good while none of those has changed (``store.sql.Shared``: at once
+for writes through this process, within the cache TTL for another's), so a
+write elsewhere in the account, or bookkeeping, leaves it alone.
 """
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from iamroles.errors import AccessDenied
 from iamroles.policy import Decision, Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
 from iamroles.policy.request import format_epoch, format_time
-from iamroles.store import Tx
+from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
 from .context import CallContext
 
@@ -23,35 +24,32 @@ __all__ = ["PolicyCache", "authorize", "decide", "identity_policies", "request_k
 
 
 class PolicyCache:
-    """Compiled policies by document text, and PolicySets by principal and generation."""
+    """Compiled policies by document text, and PolicySets by principal with what they were read from.
+
+    Three bounded LRUs of ``limit`` entries each (a document's compiled form never goes stale: it is
+    keyed by the text itself)."""
 
     def __init__(self, limit: int = 10_000) -> None:
-        self._docs: dict[tuple[str, str, str], Policy] = {}
-        self._sets: dict[tuple[Any, ...], tuple[int, PolicySet]] = {}
-        self._combined: dict[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = {}
-        self._lock = threading.Lock()
-        self._limit = limit
+        self._docs: LRU[tuple[str, str, str], Policy] = LRU(limit)
+        self._sets: LRU[tuple[Any, ...], tuple[int, tuple[Scope, ...], PolicySet]] = LRU(limit)
+        self._combined: LRU[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = LRU(limit)
 
     def compiled(self, document: str, kind: PolicyKind, name: str) -> Policy:
         key = (document, kind.value, name)
         hit = self._docs.get(key)
         if hit is None:
             hit = parse_policy(document, kind, name=name)
-            with self._lock:
-                if len(self._docs) >= self._limit:
-                    self._docs.clear()
-                self._docs[key] = hit
+            self._docs[key] = hit
         return hit
 
-    def policy_set(self, key: tuple[Any, ...], generation: int) -> PolicySet | None:
+    def policy_set(self, tx: Tx, key: tuple[Any, ...]) -> PolicySet | None:
+        """The set kept for ``key`` if nothing it was read from has changed since, as ``tx`` sees it."""
         hit = self._sets.get(key)
-        return hit[1] if hit is not None and hit[0] == generation else None
+        return hit[2] if hit is not None and tx.unchanged(hit[1], hit[0]) else None
 
-    def store(self, key: tuple[Any, ...], generation: int, policies: PolicySet) -> None:
-        with self._lock:
-            if len(self._sets) >= self._limit:
-                self._sets.clear()
-            self._sets[key] = (generation, policies)
+    def store(self, key: tuple[Any, ...], since: int, depends: tuple[Scope, ...], policies: PolicySet) -> None:
+        """Keep a set read by a transaction begun at ``since`` (``Tx.since``) from the scopes ``depends``."""
+        self._sets[key] = (since, depends, policies)
 
     def with_resource(self, base: PolicySet, resource: Policy | None, must_grant: bool = False,
                       pins: str | None = None) -> PolicySet:
@@ -66,17 +64,13 @@ class PolicyCache:
         combined = PolicySet(identity=base.identity, resource=resource, boundary=base.boundary, session=base.session,
                              scp=base.scp, rcp=base.rcp, resource_must_grant=must_grant,
                              resource_pins=json.loads(pins) if pins else None)
-        with self._lock:
-            if len(self._combined) >= self._limit:
-                self._combined.clear()
-            self._combined[key] = (base, resource, combined)
+        self._combined[key] = (base, resource, combined)
         return combined
 
     def clear(self) -> None:
-        with self._lock:
-            self._docs.clear()
-            self._sets.clear()
-            self._combined.clear()
+        self._docs.clear()
+        self._sets.clear()
+        self._combined.clear()
 
 
 def _managed(tx: Tx, cache: PolicyCache, arns: list[str], kind: PolicyKind = PolicyKind.IDENTITY) -> list[Policy]:
@@ -84,20 +78,27 @@ def _managed(tx: Tx, cache: PolicyCache, arns: list[str], kind: PolicyKind = Pol
     return [cache.compiled(docs[a][1], kind, a) for a in arns if a in docs]
 
 
-def identity_policies(tx: Tx, cache: PolicyCache, account_id: str, entity_type: str, entity_key: str) -> PolicySet:
-    """The identity policies and boundary of a user or role (with a user's groups)."""
+def identity_policies(tx: Tx, cache: PolicyCache, account_id: str, entity_type: str, entity_key: str,
+                      depends: list[Scope] | None = None) -> PolicySet:
+    """The identity policies and boundary of a user or role (with a user's groups); ``depends`` gets the
+    scopes they were read from (the entity, its groups, the managed policies)."""
     owners = [(entity_type, entity_key)]
     if entity_type == "user":
         owners += [("group", g) for g in tx.groups_of(account_id, entity_key)]
     identity: list[Policy] = []
+    scopes = depends if depends is not None else []
     for etype, ekey in owners:
+        scopes.append(entity_scope(etype, account_id, ekey))
         for inline in tx.inlines(account_id, etype, ekey):
             identity.append(cache.compiled(inline.document, PolicyKind.IDENTITY, f"{etype}/{ekey}/{inline.name}"))
-        identity.extend(_managed(tx, cache, tx.attached(account_id, etype, ekey)))
+        arns = tx.attached(account_id, etype, ekey)
+        scopes.extend(policy_scope(a) for a in arns)
+        identity.extend(_managed(tx, cache, arns))
     entity = tx.entity(entity_type, account_id, entity_key)
     boundary = None
     boundary_arn = getattr(entity, "permissions_boundary", None)  # users' and roles' (groups have none)
     if boundary_arn:
+        scopes.append(policy_scope(boundary_arn))
         found = _managed(tx, cache, [boundary_arn], PolicyKind.BOUNDARY)
         # a boundary whose policy is gone allows nothing
         boundary = found[0] if found else cache.compiled(_DENY_ALL, PolicyKind.BOUNDARY, "missing-boundary")
@@ -130,21 +131,24 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     session = caller.session
     etype, ekey = ("user", caller.user_key) if caller.user_key else ("role", caller.role_key)
     assert ekey is not None
-    generation = ctx.tx.generation(caller.account_id)
     key: tuple[Any, ...] = (caller.account_id, etype, ekey)
     if session is not None:
         key += (session.kind, session.policy, session.policy_arns)
-    cached = ctx.cache.policy_set(key, generation)
+    cached = ctx.cache.policy_set(ctx.tx, key)
     if cached is None:
-        cached = identity_policies(ctx.tx, ctx.cache, caller.account_id, etype, ekey)
+        since = ctx.tx.since  # before the reads
+        depends: list[Scope] = []
+        cached = identity_policies(ctx.tx, ctx.cache, caller.account_id, etype, ekey, depends)
         # a federated user with no session policy has no permissions of its own: the policy core denies
         # it (only a resource-based policy naming the session can allow it)
         if session is not None and (session.policy or session.policy_arns):
+            depends.extend(policy_scope(a) for a in session.policy_arns)
             policies = list(_managed(ctx.tx, ctx.cache, list(session.policy_arns), PolicyKind.SESSION))
             if session.policy:
                 policies.append(ctx.cache.compiled(session.policy, PolicyKind.SESSION, "session-policy"))
             cached = PolicySet(identity=cached.identity, boundary=cached.boundary, session=policies)
-        ctx.cache.store(key, generation, cached)
+        if since is not None:
+            ctx.cache.store(key, since, tuple(depends), cached)
     return cached
 
 

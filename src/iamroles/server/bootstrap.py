@@ -91,7 +91,6 @@ def ensure_user_key(store: Store, master_key: MasterKey, account_id: str, user_n
             tx.attach(account_id, "user", user.key, policy_arn)
         if tx.access_key(access_key_id) is None:
             create_access_key_record(ctx, user.key, access_key_id, secret)
-        tx.bump(account_id)
 
 
 def write_credentials(path: Path, profile: str, access_key_id: str, secret: str) -> None:

@@ -135,7 +135,6 @@ def _signed(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secure:
             authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
         output = op.func(ctx, inp)
         if write:
-            tx.bump(caller.account_id)
             call.audit_in(tx)
     call.audited = write
     usage = service.usage

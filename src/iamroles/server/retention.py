@@ -112,7 +112,7 @@ def prune(store: Store, now: datetime, retention: timedelta, export_dir: Path | 
             if export_dir is not None:
                 export_events(export_dir, [(when, record) for _, when, record in rows])
                 exported += len(rows)
-            with store.write(invalidate=False) as tx:  # the trail is no cached read: nothing to invalidate
+            with store.write() as tx:  # delete_audit names no scope: the trail is no cached read
                 deleted += tx.delete_audit([row_id for row_id, _, _ in rows])
             if len(rows) < batch or (pause is not None and pause()):
                 break

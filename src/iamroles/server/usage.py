@@ -2,7 +2,8 @@
 
 Like AWS's, this information is eventually consistent: handlers note uses in
 memory and one background thread writes the latest per key and role every
-``interval`` seconds, so reads stay off the write path.
+``interval`` seconds, so reads stay off the write path. Its writes are
+bookkeeping: they invalidate no cached authorisation data (issue 13).
 """
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ class Usage:
             return
         with self.store.write() as tx:
             for key_id, (when, service, region) in keys.items():
-                tx.update_access_key(key_id, last_used_at=when, last_used_service=service, last_used_region=region)
+                tx.record_key_use(key_id, when, service, region)
             for (account, role_key), (when, region) in roles.items():
-                tx.update_entity("role", account, role_key, last_used_at=when, last_used_region=region)
+                tx.record_role_use(account, role_key, when, region)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -40,8 +40,8 @@ def default_workers() -> int:
 
 class SiblingEpoch:
     """A counter in memory shared by the workers of one server (an anonymous shared mapping made before the
-    fork): a worker that committed a write advances it, and a worker that sees it moved forgets the account
-    generations it remembered, so its next read asks the database. Reading it is one memory load, so hot
+    fork): a worker that committed a write advances it, and a worker that sees it moved reads the store's change
+    log at its next transaction (``store.sql.Shared``), so its next read sees what changed. Reading it is one memory load, so hot
     reads stay free of SQL; advancing it takes a lock so no advance is lost to a concurrent one."""
 
     def __init__(self) -> None:

@@ -8,6 +8,7 @@ as given for display.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -41,13 +42,22 @@ accounts = Table(
     Column("created_at", TS, nullable=False),
 )
 
-# A monotonically increasing counter per account, bumped by every write that
-# can change a decision; caches of compiled policies compare against it.
-generations = Table(
-    "generations",
+# What each committed write transaction changed (its scopes), under one
+# sequence number per transaction taken from the single-row counter
+# ``change_seq``; other processes read it to invalidate their caches
+# (``store.sql.Shared``). Pruned to the latest transactions.
+change_seq = Table(
+    "change_seq",
     metadata,
-    Column("account_id", String(12), primary_key=True),
-    Column("value", Integer, nullable=False),
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("scope", Text, primary_key=True),
 )
 
 access_keys = Table(
@@ -362,12 +372,12 @@ account_quotas = Table(
     Column("value", Integer, nullable=False),
 )
 
-# What a test-mode reset leaves alone: the accounts (and their policy generations, which it bumps, and the
-# quotas an operator set for them), the keys that seal session tokens, and the audit trail. Every other table is
-# IAM state and is wiped, so a table added later is wiped without anyone remembering to list it (the users, access
-# keys, attachments and policies that the reset keeps in part, the bootstrap credentials and AWS's managed
-# policies, are named in Tx.wipe).
-RESET_KEEPS = frozenset({"accounts", "generations", "account_quotas", "signing_keys", "audit_events"})
+# What a test-mode reset leaves alone: the accounts (and the quotas an operator set for them), the change log
+# (its counter goes on; the reset logs that everything changed, and another process must still read what came
+# before it), the keys that seal session tokens, and the audit trail. Every other table is IAM state and is wiped,
+# so a table added later is wiped without anyone remembering to list it (the users, access keys, attachments and
+# policies that the reset keeps in part, the bootstrap credentials and AWS's managed policies, are named in Tx.wipe).
+RESET_KEEPS = frozenset({"accounts", "account_quotas", "change_seq", "change_log", "signing_keys", "audit_events"})
 
 __all__ = [
     "RESET_KEEPS",
@@ -385,7 +395,8 @@ __all__ = [
     "audit_events",
     "metadata",
     "accounts",
-    "generations",
+    "change_seq",
+    "change_log",
     "access_keys",
     "users",
     "groups",

@@ -16,17 +16,18 @@ counts (and of the root user's keys) the account's row. A name that is not
 taken yet has no row to lock: its unique key decides, and the loser gets
 :class:`Duplicate`. Locks are taken in one order, so writers never deadlock
 on them: account, group, user, instance profile, role, then a managed
-policy, OIDC provider or MFA device; the generation counter (``bump``) last.
+policy, OIDC provider or MFA device; the change log's counter (at commit, see ``Shared``) last.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -38,6 +39,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import schema as t
 from .aws_managed import CATALOGUE
+from .lru import LRU
 from .records import (
     Account,
     AccessKey,
@@ -61,7 +63,8 @@ from .records import (
     User,
 )
 
-__all__ = ["Store", "Shared", "Tx", "Writer", "ENTITY_TABLES", "Conflict", "Duplicate"]
+__all__ = ["Store", "Shared", "Tx", "Writer", "ENTITY_TABLES", "Conflict", "Duplicate", "Scope", "EVERYTHING",
+           "entity_scope", "policy_scope", "principals_scope"]
 
 ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
     "user": (t.users, User, "user_id"),
@@ -172,7 +175,9 @@ def _path_under(path: Any, prefix: str | None) -> ColumnElement[bool] | None:
 # The hot read queries, built once: constructing Core expressions per call
 # costs more than running them (profiled), and prebuilt statements hit
 # SQLAlchemy's compiled cache directly.
-_Q_GENERATION = select(t.generations.c.value).where(t.generations.c.account_id == bindparam("a"))
+_Q_SEQ = select(t.change_seq.c.value).where(t.change_seq.c.id == 1)
+_Q_NEXT_SEQ = update(t.change_seq).where(t.change_seq.c.id == 1).values(value=t.change_seq.c.value + 1).returning(t.change_seq.c.value)
+_Q_CHANGES = select(t.change_log.c.seq, t.change_log.c.scope).where(t.change_log.c.seq > bindparam("s")).order_by(t.change_log.c.seq)
 _Q_ACCOUNT = select(t.accounts).where(t.accounts.c.account_id == bindparam("a"))
 _Q_ACCOUNT_LOCK = _Q_ACCOUNT.with_for_update()
 _Q_ACCESS_KEY = select(t.access_keys).where(t.access_keys.c.access_key_id == bindparam("k"))
@@ -205,83 +210,199 @@ _Q_GROUPS_OF = (
 )
 
 
+Scope = tuple[str, ...]
+"""What a write changed and a cached value depends on: one entity (with its inline policies, attachments,
+tags and memberships), one managed policy (with its versions), an account's principals (the users, roles
+and access keys a request can be signed by), or :data:`EVERYTHING`."""
+
+EVERYTHING: Scope = ("*",)
+
+
+def entity_scope(kind: str, account_id: str, key: str) -> Scope:
+    """A user, group, role or instance profile (``key``: its lower-cased name)."""
+    return ("entity", kind, account_id, key)
+
+
+def policy_scope(arn: str) -> Scope:
+    return ("policy", arn)
+
+
+def quotas_scope(account_id: str) -> Scope:
+    """The account's quota overrides (an operator's settings; read afresh by each write that counts)."""
+    return ("quotas", account_id)
+
+
+def principals_scope(account_id: str) -> Scope:
+    """The account's users, roles and access keys as callers: what :meth:`Tx.generation` follows."""
+    return ("principals", account_id)
+
+
+def _entity_scopes(kind: str, account_id: str, key: str) -> tuple[Scope, ...]:
+    scope = entity_scope(kind, account_id, key)
+    return (scope, principals_scope(account_id)) if kind in ("user", "role") else (scope,)
+
+
+def _credentials_scope(account_id: str, user_id: str) -> Scope:
+    """A user's other credentials (login profile, SSH keys, signing certificates, service credentials), by the
+    user's unique id: nothing cached depends on them yet, but every write names what it changes."""
+    return ("credentials", account_id, user_id)
+
+
+def _tag_scopes(account_id: str, resource_type: str, resource_key: str) -> tuple[Scope, ...]:
+    if resource_type in ENTITY_TABLES:
+        return _entity_scopes(resource_type, account_id, resource_key)
+    if resource_type == "policy":
+        return (policy_scope(resource_key),)
+    return (("tags", resource_type, account_id, resource_key),)
+
+
+_SIGNING_KEYS: Scope = ("signing-keys",)
+_SEP = "\x1f"  # joins a scope's parts in the change log (no name, ARN or key id can hold it)
+_KEEP_CHANGES = 10_000  # transactions the change log keeps; a reader further behind forgets everything
+
+
 class Shared:
-    """What read transactions share across requests, so a hot read touches no SQL.
+    """What transactions share across requests, so a hot read touches no SQL, and how it is invalidated.
 
-    * Account generations: the counter every write bumps. A value read from
-      the database is trusted for ``ttl`` seconds; a write through this
-      process forgets every remembered value when it commits, so its own
-      changes apply at once. Writes by another process (the CLI, another
-      node on PostgreSQL) apply within ``ttl``.
-    * Per account and generation, the entities and tags read under it.
-      A new generation starts an empty snapshot.
+    Invalidation is by scope (:data:`Scope`): every write method of :class:`Tx` names the scopes it
+    changes, and a committed write transaction (a) appends them to the change log, one sequence number
+    per transaction, and (b) stamps them in this process at once, so the process sees its own writes
+    with the next request. Other processes (another ``iamroles serve`` on the same database, the CLI)
+    read the change log past the last sequence they applied at most once per ``ttl`` seconds, when a
+    transaction starts, and stamp what they find: another process's write reaches this one within
+    ``ttl``. The sequence is one counter row, incremented as the last statement of a write
+    transaction, so its row lock orders commits: a reader that sees sequence n has seen every n' < n,
+    and a gap means the log was pruned past this reader, which then forgets everything.
 
-    Values only move forward: a reader that read an older generation than
-    one already known cannot bring the old one back.
+    Why a change log and not per-entity version rows: a reader checks one query per ``ttl`` for the
+    whole process, however many accounts and entities it has cached (version rows would need one
+    read per cached entity per ``ttl``, the cost issue 13 measured), and a write names precisely
+    what it touched.
 
-    ``siblings``: a counter shared with the other worker processes of one
-    server (``.value``, ``.advance()``; see ``iamroles.server.workers``).
-    A commit here advances it, and a moved counter makes this process
-    forget the generations it remembered: a write through any worker
-    applies at once in all of them.
+    A stamp is this process's logical clock at the invalidation. A cached value records the clock
+    when its transaction began to read (``since``) and the scopes it depends on; it is good while
+    none of them is stamped later. So a value read before a write committed but stored after the
+    write's stamp is never served. Stamps live in an LRU too: one evicted raises the floor every
+    scope's stamp is at least (forgetting is always on the safe side).
+
+    Rows (entities and their tags) are kept up to ``row_ttl`` seconds at most: the one thing not
+    invalidated is bookkeeping (last used), which this process patches into its own rows and other
+    processes see within ``row_ttl``, as AWS's last-used data too is eventually consistent.
+
+
+    ``siblings``: a counter shared with the other worker processes of one server (``.value``,
+    ``.advance()``; see ``iamroles.server.workers``). A commit that changed anything advances it, and
+    a moved counter makes this process read the change log at its next transaction, TTL or not: a
+    write through any worker applies at once in all of them.
     """
 
-    def __init__(self, ttl: float = 1.0, siblings: Any = None) -> None:
+    def __init__(self, ttl: float = 1.0, size: int = 100_000, row_ttl: float = 60.0, siblings: Any = None) -> None:
         self.ttl = ttl
-        self._generations: dict[str, tuple[int, float]] = {}
-        self._snapshots: dict[str, tuple[int, dict[tuple[Any, ...], Any]]] = {}
+        self.row_ttl = row_ttl
         self._lock = threading.Lock()
+        self._clock = 0
+        self._floor = 0
+        self._stamps: LRU[Scope, int] = LRU(size, self._forgot)
+        self._rows: LRU[tuple[Any, ...], tuple[Any, Scope, int, float]] = LRU(size)
+        self.seen: int | None = None  # the last change-log sequence applied
+        self._polled = float("-inf")
         self.siblings = siblings
         self._siblings_seen = siblings.value if siblings is not None else 0
 
-    def generation(self, account_id: str) -> int | None:
+    def _forgot(self, _scope: Scope, stamp: int) -> None:
+        self._floor = max(self._floor, stamp)
+
+    @property
+    def clock(self) -> int:
+        return self._clock
+
+    def stamp(self, scope: Scope) -> int:
+        return max(self._stamps.get(scope) or 0, self._floor)
+
+    def unchanged(self, scopes: Iterable[Scope], since: int) -> bool:
+        """Whether none of ``scopes`` was invalidated after the clock read ``since``."""
+        return all(self.stamp(s) <= since for s in scopes)
+
+    def invalidate(self, scopes: Iterable[Scope]) -> None:
+        with self._lock:
+            self._clock += 1
+            for scope in scopes:
+                if scope == EVERYTHING:
+                    self._floor = self._clock
+                else:
+                    self._stamps[scope] = self._clock
+
+    def row(self, key: tuple[Any, ...]) -> Any:
+        """A remembered row (or None for one known missing), or :data:`_MISS`."""
+        hit = self._rows.get(key)
+        if hit is None:
+            return _MISS
+        value, scope, since, fetched = hit
+        if time.monotonic() - fetched >= self.row_ttl or self.stamp(scope) > since:
+            return _MISS
+        return value
+
+    def keep_row(self, key: tuple[Any, ...], scope: Scope, value: Any, since: int) -> None:
+        if self.stamp(scope) <= since:
+            self._rows[key] = (value, scope, since, time.monotonic())
+
+    def patch_row(self, key: tuple[Any, ...], changes: dict[str, Any]) -> None:
+        """Bookkeeping this process wrote, into the row it remembers (no invalidation)."""
+        hit = self._rows.get(key)
+        if hit is not None and hit[0] is not None:
+            self._rows[key] = (replace(hit[0], **changes), *hit[1:])
+
+    def due(self) -> bool:
         siblings = self.siblings
-        if siblings is not None and siblings.value != self._siblings_seen:
-            seen = siblings.value
-            with self._lock:
-                self._generations = {}
-                self._siblings_seen = seen
-            return None
-        hit = self._generations.get(account_id)
-        if hit is None or time.monotonic() - hit[1] >= self.ttl:
-            return None
-        return hit[0]
+        return time.monotonic() - self._polled >= self.ttl or (siblings is not None and siblings.value != self._siblings_seen)
 
-    def set_generation(self, account_id: str, value: int) -> None:
-        with self._lock:
-            hit = self._generations.get(account_id)
-            if hit is None or value >= hit[0]:
-                self._generations[account_id] = (value, time.monotonic())
+    def siblings_mark(self) -> int:
+        """The siblings' counter, read before a look at the change log (what that look will have covered)."""
+        return self.siblings.value if self.siblings is not None else 0
 
-    def snapshot(self, account_id: str, generation: int) -> dict[tuple[Any, ...], Any]:
-        hit = self._snapshots.get(account_id)
-        if hit is not None and hit[0] == generation:
-            return hit[1]
-        with self._lock:
-            hit = self._snapshots.get(account_id)
-            if hit is None or hit[0] < generation:
-                hit = (generation, {})
-                self._snapshots[account_id] = hit
-            elif hit[0] != generation:
-                return {}  # an older generation than the one already known: do not remember
-            return hit[1]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._generations = {}
-            self._snapshots = {}
+    def wake_siblings(self) -> None:
         if self.siblings is not None:
-            self.siblings.advance()  # seen here too at the next read: one generation read again, nothing missed
+            self.siblings.advance()
+
+    def begin(self, seq: int, started: float, mark: int = 0) -> None:
+        """The change log's sequence when this process first looked (nothing cached yet to invalidate)."""
+        with self._lock:
+            if self.seen is None:
+                self.seen = seq
+            self._polled = max(self._polled, started)
+            self._siblings_seen = max(self._siblings_seen, mark)
+
+    def apply(self, after: int, changes: Sequence[tuple[int, str]], started: float, mark: int = 0) -> None:
+        """The change log's entries past ``after`` (ordered by sequence), read from a query begun at ``started``."""
+        scopes: set[Scope] = set()
+        if changes and changes[0][0] > after + 1:
+            scopes.add(EVERYTHING)  # pruned past us: what changed is not known
+        with self._lock:
+            seen = self.seen if self.seen is not None else after
+            for seq, scope in changes:
+                if seq > seen:
+                    scopes.add(tuple(scope.split(_SEP)))
+            if changes:
+                self.seen = max(seen, changes[-1][0])
+            self._polled = max(self._polled, started)
+            self._siblings_seen = max(self._siblings_seen, mark)
+        if scopes:
+            self.invalidate(scopes)
+
+
+_MISS = object()
+_UNIQUE = itertools.count(1)
 
 
 class Tx:
     """One transaction's queries.
 
-    Reads of an entity and of the generation counter are remembered for the
-    transaction (a request asks for its target more than once); any write
-    through this Tx forgets them. A read transaction also consults the
-    store's :class:`Shared` cache and opens its connection only when a read
-    misses it.
+    Reads of an entity and its tags are remembered for the transaction (a
+    request asks for its target more than once); any write through this Tx
+    forgets them. A read transaction also consults the store's
+    :class:`Shared` rows and opens its connection only when a read misses
+    them. Each write names the scopes (:data:`Scope`) it changes; they are
+    logged and invalidated when the transaction commits.
     """
 
     def __init__(self, store: Store, conn: Connection | None, write: bool) -> None:
@@ -292,13 +413,51 @@ class Tx:
         self.postgres = store.postgres
         self.shared = store.shared
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self._since: int | None = None
+        self._changed: set[Scope] = set()
+        self._patches: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     @property
     def c(self) -> Connection:
         if self._c is None:
             self._c = self._store.engine.connect()
             self._begun = self._c.begin()
+        if self._since is None:
+            self._start()
         return self._c
+
+    def _start(self) -> None:
+        """Catch up with the change log if ``ttl`` has passed, then note the clock (before any read of this transaction)."""
+        shared = self.shared
+        conn = self._c
+        assert conn is not None
+        if shared.due():
+            started, mark = time.monotonic(), shared.siblings_mark()
+            seen = shared.seen
+            if seen is None:
+                shared.begin(int(conn.execute(_Q_SEQ).scalar_one()), started, mark)
+            else:
+                shared.apply(seen, [(r[0], r[1]) for r in conn.execute(_Q_CHANGES, {"s": seen})], started, mark)
+        self._since = shared.clock
+
+    @property
+    def since(self) -> int | None:
+        """The shared clock when this transaction began to read: a value it computes may be shared with the
+        scopes it depends on if none changes after this (see :class:`Shared`). None once it has written:
+        what it reads then is its own uncommitted state, not for others."""
+        if self._changed:
+            return None
+        if self._since is None:
+            if self.shared.due():
+                self.c  # noqa: B018 - connects, catches up with the change log, notes the clock
+            else:
+                self._since = self.shared.clock
+        return self._since
+
+    def unchanged(self, scopes: Iterable[Scope], since: int) -> bool:
+        """Whether a value computed from ``scopes`` in a transaction begun at ``since`` is still good (this
+        one has caught up with the change log first; one that has written uses nothing shared)."""
+        return self.since is not None and self.shared.unchanged(scopes, since)
 
     def __enter__(self) -> Tx:
         return self
@@ -317,11 +476,12 @@ class Tx:
             self._c.close()
             self._c = None
 
-    def _w(self, statement: Any, params: Any = None) -> Any:
-        """Run a write (every INSERT, UPDATE and DELETE comes here): what this
-        transaction remembered may be stale now. A unique key taken by another
-        transaction raises :class:`Duplicate`, another collision :class:`Conflict`."""
+    def _w(self, statement: Any, params: Any = None, *, scopes: Iterable[Scope]) -> Any:
+        """Run a write (every INSERT, UPDATE and DELETE comes here): what this transaction remembered may
+        be stale now, and ``scopes`` (what it changes; none for bookkeeping) are invalidated on commit.
+        A unique key taken by another transaction raises :class:`Duplicate`, another collision :class:`Conflict`."""
         self._memo.clear()
+        self._changed.update(scopes)
         return self._run(statement, params)
 
     def _lock(self, statement: Any, params: Any = None) -> Any:
@@ -339,6 +499,41 @@ class Tx:
                 raise
             raise mapped from err
 
+    def _log_changes(self) -> None:
+        """Append what this transaction changed to the change log, as its last statements (before commit).
+
+        The counter's row lock is the last lock taken and is held until commit, so sequence numbers commit in order."""
+        if not self._changed:
+            return
+        seq = int(self._run(_Q_NEXT_SEQ, None).scalar_one())
+        self._run(insert(t.change_log), [{"seq": seq, "scope": _SEP.join(s)} for s in sorted(self._changed)])
+        if seq % 256 == 0:
+            self._run(delete(t.change_log).where(t.change_log.c.seq <= seq - _KEEP_CHANGES), None)
+
+    def _publish(self) -> None:
+        """After commit: this process sees the changes at once."""
+        if self._changed:
+            self.shared.invalidate(self._changed)
+            self.shared.wake_siblings()
+        for key, changes in self._patches:
+            self.shared.patch_row(key, changes)
+
+    def _recall(self, key: tuple[Any, ...]) -> Any:
+        """What this transaction, or (reading) the shared rows, remember for ``key``; :data:`_MISS` if nothing."""
+        if key in self._memo:
+            return self._memo[key]
+        if self.write or self.since is None:
+            return _MISS
+        found = self.shared.row(key)
+        if found is not _MISS:
+            self._memo[key] = found
+        return found
+
+    def _remember(self, key: tuple[Any, ...], scope: Scope, value: Any, since: int | None) -> None:
+        self._memo[key] = value
+        if not self.write and since is not None:
+            self.shared.keep_row(key, scope, value, since)
+
     # -- accounts and generations ------------------------------------------------
     def account(self, account_id: str, for_update: bool = False) -> Account | None:
         """``for_update``: lock the account's row (the owner of per-account counts) until the transaction ends."""
@@ -353,8 +548,8 @@ class Tx:
         return [Account(r.account_id, r.partition, _utc(r.created_at)) for r in rows]  # type: ignore[arg-type]
 
     def insert_account(self, account: Account) -> None:
-        self._w(insert(t.accounts).values(account_id=account.account_id, partition=account.partition, created_at=account.created_at))
-        self._w(insert(t.generations).values(account_id=account.account_id, value=0))
+        self._w(insert(t.accounts).values(account_id=account.account_id, partition=account.partition, created_at=account.created_at),
+                scopes=(principals_scope(account.account_id),))
 
     def quotas(self, account_id: str) -> dict[str, int]:
         """The account's quota overrides by AWS quota name (a quota not here has its default)."""
@@ -364,31 +559,20 @@ class Tx:
     def set_quota(self, account_id: str, name: str, value: int | None) -> None:
         """Override one of the account's quotas; None: back to the default."""
         c = t.account_quotas.c
-        self._w(delete(t.account_quotas).where(c.account_id == account_id, c.name == name))
+        self._w(delete(t.account_quotas).where(c.account_id == account_id, c.name == name), scopes=(quotas_scope(account_id),))
         if value is not None:
-            self._w(insert(t.account_quotas).values(account_id=account_id, name=name, value=value))
+            self._w(insert(t.account_quotas).values(account_id=account_id, name=name, value=value), scopes=(quotas_scope(account_id),))
 
     def generation(self, account_id: str) -> int:
-        key = ("generation", account_id)
-        value = self._memo.get(key)
-        if value is None:
-            value = None if self.write else self.shared.generation(account_id)
-            if value is None:
-                value = int(self.c.execute(_Q_GENERATION, {"a": account_id}).scalar() or 0)
-                if not self.write:
-                    self.shared.set_generation(account_id, value)
-            self._memo[key] = value
-        return int(value)
-
-    def _snapshot(self, account_id: str) -> dict[tuple[Any, ...], Any]:
-        """What read transactions remember for the account's current generation (this Tx's memo when writing)."""
-        if self.write:
-            return self._memo
-        return self.shared.snapshot(account_id, self.generation(account_id))
-
-    def bump(self, account_id: str) -> None:
-        """Mark the account's policies changed (invalidates compiled caches)."""
-        self._w(update(t.generations).where(t.generations.c.account_id == account_id).values(value=t.generations.c.value + 1))
+        """A number that changes whenever the account's principals do (users, roles, their tags, access
+        keys): a value derived from them under one generation is good while :meth:`generation` returns
+        it. A transaction that has written, or that began before the latest change, gets a number never
+        returned before, so nothing it derives is reused."""
+        since = self.since
+        stamp = self.shared.stamp(principals_scope(account_id))
+        if since is None or stamp > since:
+            return -next(_UNIQUE)
+        return stamp
 
     # -- access keys ---------------------------------------------------------------
     def access_key(self, access_key_id: str) -> AccessKey | None:
@@ -405,13 +589,24 @@ class Tx:
         return [_fix_times(_record(AccessKey, r)) for r in rows]
 
     def insert_access_key(self, key: AccessKey) -> None:
-        self._w(insert(t.access_keys).values(**{f.name: getattr(key, f.name) for f in fields(AccessKey)}))
+        self._w(insert(t.access_keys).values(**{f.name: getattr(key, f.name) for f in fields(AccessKey)}),
+                scopes=(principals_scope(key.account_id),))
+
+    def _key_scopes(self, access_key_id: str) -> tuple[Scope, ...]:
+        account_id = self.c.execute(select(t.access_keys.c.account_id).where(t.access_keys.c.access_key_id == access_key_id)).scalar()
+        return (principals_scope(account_id),) if account_id is not None else ()
 
     def update_access_key(self, access_key_id: str, **values: Any) -> None:
-        self._w(update(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id).values(**values))
+        self._w(update(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id).values(**values),
+                scopes=self._key_scopes(access_key_id))
+
+    def record_key_use(self, access_key_id: str, when: datetime, service: str, region: str) -> None:
+        """Bookkeeping (GetAccessKeyLastUsed): invalidates nothing, as nothing authorised depends on it."""
+        self._w(update(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id)
+                .values(last_used_at=when, last_used_service=service, last_used_region=region), scopes=())
 
     def delete_access_key(self, access_key_id: str) -> None:
-        self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id))
+        self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id == access_key_id), scopes=self._key_scopes(access_key_id))
 
     # -- users, groups, roles, instance profiles --------------------------------------
     @overload
@@ -429,17 +624,18 @@ class Tx:
         """The user, group, role or instance profile (``kind``) of that name (any case); its record's class is the
         kind's. ``for_update``: read the row afresh and lock it until the transaction ends."""
         _table, cls, id_col = ENTITY_TABLES[kind]
-        key = ("entity", kind, account_id, name.lower())
-        memo = self._snapshot(account_id)
-        if not for_update and key in memo:
-            remembered: Entity | None = memo[key]
-            return remembered
+        key = entity_scope(kind, account_id, name.lower())  # the row's key is its scope
+        if not for_update:
+            found = self._recall(key)
+            if found is not _MISS:
+                return found
+        since = self.since  # before the read
         if for_update and self.postgres:
             row = self._lock(_Q_ENTITY_LOCK[kind], {"a": account_id, "n": name.lower()}).first()
         else:
             row = self.c.execute(_Q_ENTITY[kind], {"a": account_id, "n": name.lower()}).first()
         found: Entity | None = _fix_times(_record(cls, row, {id_col: "id"})) if row else None
-        memo[key] = found
+        self._remember(key, key, found, since)
         return found
 
     @overload
@@ -518,7 +714,7 @@ class Tx:
         values = {f.name: getattr(record, f.name) for f in fields(record)}
         values[id_col] = values.pop("id")
         values["name_key"] = record.name.lower()
-        self._w(insert(table).values(**values))
+        self._w(insert(table).values(**values), scopes=_entity_scopes(kind, record.account_id, record.name.lower()))
 
     def insert_entities(self, kind: str, records: Sequence[Entity]) -> None:
         """Insert many entities of one kind in one statement (a bulk import: no quota, no validation)."""
@@ -530,19 +726,29 @@ class Tx:
             values["name_key"] = record.name.lower()
             rows.append(values)
         if rows:
-            self._w(insert(table), rows)
+            self._w(insert(table), rows, scopes=[s for r in rows for s in _entity_scopes(kind, r["account_id"], r["name_key"])])
 
     def update_entity(self, kind: str, account_id: str, name: str, **values: Any) -> None:
         table = ENTITY_TABLES[kind][0]
-        self._w(update(table).where(table.c.account_id == account_id, table.c.name_key == name.lower()).values(**values))
+        self._w(update(table).where(table.c.account_id == account_id, table.c.name_key == name.lower()).values(**values),
+                scopes=_entity_scopes(kind, account_id, name.lower()))
+
+    def record_role_use(self, account_id: str, role_key: str, when: datetime, region: str) -> None:
+        """Bookkeeping (RoleLastUsed): invalidates nothing, as nothing authorised depends on it; this process's
+        remembered row gets the new values on commit, other processes' within ``row_ttl``."""
+        self._w(update(t.roles).where(t.roles.c.account_id == account_id, t.roles.c.name_key == role_key)
+                .values(last_used_at=when, last_used_region=region), scopes=())
+        self._patches.append((entity_scope("role", account_id, role_key), {"last_used_at": when, "last_used_region": region}))
 
     def rename_entity(self, kind: str, account_id: str, old_key: str, new_name: str, new_path: str, new_arn: str) -> None:
         """Rename or move a user or group, with everything that refers to it."""
         table = ENTITY_TABLES[kind][0]
         new_key = new_name.lower()
+        scopes = _entity_scopes(kind, account_id, old_key) + _entity_scopes(kind, account_id, new_key)
         self._w(
             update(table).where(table.c.account_id == account_id, table.c.name_key == old_key)
-            .values(name=new_name, name_key=new_key, path=new_path, arn=new_arn)
+            .values(name=new_name, name_key=new_key, path=new_path, arn=new_arn),
+            scopes=scopes,
         )
         if new_key == old_key:
             return
@@ -551,21 +757,23 @@ class Tx:
             (t.inline_policies, "entity_key", (t.inline_policies.c.entity_type == kind,)),
             (t.tags, "resource_key", (t.tags.c.resource_type == kind,)),
         ):
-            self._w(update(ref).where(ref.c.account_id == account_id, ref.c[col] == old_key, *extra).values({col: new_key}))
+            self._w(update(ref).where(ref.c.account_id == account_id, ref.c[col] == old_key, *extra).values({col: new_key}), scopes=scopes)
         if kind == "user":
             gm = t.group_members
-            self._w(update(gm).where(gm.c.account_id == account_id, gm.c.user_key == old_key).values(user_key=new_key))
+            self._w(update(gm).where(gm.c.account_id == account_id, gm.c.user_key == old_key).values(user_key=new_key), scopes=scopes)
             ak = t.access_keys
-            self._w(update(ak).where(ak.c.account_id == account_id, ak.c.user_key == old_key).values(user_key=new_key))
+            self._w(update(ak).where(ak.c.account_id == account_id, ak.c.user_key == old_key).values(user_key=new_key), scopes=scopes)
         if kind == "group":
             gm = t.group_members
-            self._w(update(gm).where(gm.c.account_id == account_id, gm.c.group_key == old_key).values(group_key=new_key))
+            self._w(update(gm).where(gm.c.account_id == account_id, gm.c.group_key == old_key).values(group_key=new_key), scopes=scopes)
 
     def delete_entity(self, kind: str, account_id: str, name: str) -> None:
         table = ENTITY_TABLES[kind][0]
         key = name.lower()
-        self._w(delete(table).where(table.c.account_id == account_id, table.c.name_key == key))
-        self._w(delete(t.tags).where(t.tags.c.account_id == account_id, t.tags.c.resource_type == kind, t.tags.c.resource_key == key))
+        scopes = _entity_scopes(kind, account_id, key)
+        self._w(delete(table).where(table.c.account_id == account_id, table.c.name_key == key), scopes=scopes)
+        self._w(delete(t.tags).where(t.tags.c.account_id == account_id, t.tags.c.resource_type == kind, t.tags.c.resource_key == key),
+                scopes=scopes)
 
     # -- managed policies ----------------------------------------------------------------
     def policy(self, arn: str, for_update: bool = False, for_share: bool = False) -> ManagedPolicy | None:
@@ -614,15 +822,16 @@ class Tx:
     def insert_policy(self, policy: ManagedPolicy) -> None:
         values = {f.name: getattr(policy, f.name) for f in fields(ManagedPolicy)}
         values["name_key"] = policy.name.lower()
-        self._w(insert(t.policies).values(**values))
+        self._w(insert(t.policies).values(**values), scopes=(policy_scope(policy.arn),))
 
     def update_policy(self, arn: str, **values: Any) -> None:
-        self._w(update(t.policies).where(t.policies.c.arn == arn).values(**values))
+        self._w(update(t.policies).where(t.policies.c.arn == arn).values(**values), scopes=(policy_scope(arn),))
 
     def delete_policy(self, arn: str) -> None:
-        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn == arn))
-        self._w(delete(t.policies).where(t.policies.c.arn == arn))
-        self._w(delete(t.tags).where(t.tags.c.resource_type == "policy", t.tags.c.resource_key == arn))
+        scopes = (policy_scope(arn),)
+        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn == arn), scopes=scopes)
+        self._w(delete(t.policies).where(t.policies.c.arn == arn), scopes=scopes)
+        self._w(delete(t.tags).where(t.tags.c.resource_type == "policy", t.tags.c.resource_key == arn), scopes=scopes)
 
     def policy_versions(self, arn: str) -> list[PolicyVersion]:
         if CATALOGUE.holds(arn):
@@ -639,11 +848,12 @@ class Tx:
         return _fix_times(_record(PolicyVersion, row)) if row else None
 
     def insert_policy_version(self, version: PolicyVersion) -> None:
-        self._w(insert(t.policy_versions).values(**{f.name: getattr(version, f.name) for f in fields(PolicyVersion)}))
+        self._w(insert(t.policy_versions).values(**{f.name: getattr(version, f.name) for f in fields(PolicyVersion)}),
+                scopes=(policy_scope(version.policy_arn),))
 
     def delete_policy_version(self, arn: str, version_id: str) -> None:
         c = t.policy_versions.c
-        self._w(delete(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id))
+        self._w(delete(t.policy_versions).where(c.policy_arn == arn, c.version_id == version_id), scopes=(policy_scope(arn),))
 
     def default_documents(self, arns: Sequence[str]) -> dict[str, tuple[ManagedPolicy, str]]:
         """Each policy with its default version's document, in one query (AWS's documents come from the catalogue)."""
@@ -674,13 +884,15 @@ class Tx:
                                                                 or _utc(stored[p.arn].updated_at) != p.updated_at)]
         if new:
             self._w(insert(t.policies), [{**{f.name: getattr(p, f.name) for f in fields(ManagedPolicy)}, "name_key": p.name.lower()}
-                                         for p in new])
+                                         for p in new], scopes=[policy_scope(p.arn) for p in new])
         for p in changed:
-            self._w(update(t.policies).where(c.arn == p.arn).values(default_version=p.default_version, updated_at=p.updated_at))
+            self._w(update(t.policies).where(c.arn == p.arn).values(default_version=p.default_version, updated_at=p.updated_at),
+                    scopes=(policy_scope(p.arn),))
         known = [p.arn for p in catalogue if p.arn in stored]
-        if known:
-            v = t.policy_versions.c
-            self._w(delete(t.policy_versions).where(v.policy_arn.in_(known)))
+        v = t.policy_versions.c
+        stale = [r[0] for r in self.c.execute(select(v.policy_arn).distinct().where(v.policy_arn.in_(known)))] if known else []
+        if stale:  # their documents are the catalogue's from now on
+            self._w(delete(t.policy_versions).where(v.policy_arn.in_(stale)), scopes=[policy_scope(a) for a in stale])
         return len(new) + len(changed)
 
     # -- attachments ----------------------------------------------------------------------
@@ -688,13 +900,15 @@ class Tx:
         """Attach; False when it already was."""
         if arn in self.attached(account_id, entity_type, entity_key):
             return False
-        self._w(insert(t.attachments).values(account_id=account_id, entity_type=entity_type, entity_key=entity_key, policy_arn=arn))
+        self._w(insert(t.attachments).values(account_id=account_id, entity_type=entity_type, entity_key=entity_key, policy_arn=arn),
+                scopes=(entity_scope(entity_type, account_id, entity_key),))
         return True
 
     def detach(self, account_id: str, entity_type: str, entity_key: str, arn: str) -> bool:
         c = t.attachments.c
         res = self._w(
-            delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.policy_arn == arn)
+            delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.policy_arn == arn),
+            scopes=(entity_scope(entity_type, account_id, entity_key),),
         )
         return bool(res.rowcount)
 
@@ -763,7 +977,8 @@ class Tx:
 
     def delete_attachments(self, account_id: str, entity_type: str, entity_key: str) -> None:
         c = t.attachments.c
-        self._w(delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
+        self._w(delete(t.attachments).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key),
+                scopes=(entity_scope(entity_type, account_id, entity_key),))
 
     # -- inline policies ------------------------------------------------------------------
     def inline(self, account_id: str, entity_type: str, entity_key: str, name: str) -> InlinePolicy | None:
@@ -789,29 +1004,35 @@ class Tx:
         self._w(
             insert(t.inline_policies).values(
                 account_id=account_id, entity_type=entity_type, entity_key=entity_key, name_key=name.lower(), name=name, document=document
-            )
+            ),
+            scopes=(entity_scope(entity_type, account_id, entity_key),),
         )
 
     def delete_inline(self, account_id: str, entity_type: str, entity_key: str, name: str) -> bool:
         c = t.inline_policies.c
         res = self._w(
-            delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.name_key == name.lower())
+            delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key, c.name_key == name.lower()),
+            scopes=(entity_scope(entity_type, account_id, entity_key),),
         )
         return bool(res.rowcount)
 
     def delete_inlines(self, account_id: str, entity_type: str, entity_key: str) -> None:
         c = t.inline_policies.c
-        self._w(delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key))
+        self._w(delete(t.inline_policies).where(c.account_id == account_id, c.entity_type == entity_type, c.entity_key == entity_key),
+                scopes=(entity_scope(entity_type, account_id, entity_key),))
 
     # -- tags -----------------------------------------------------------------------------
     def tags(self, account_id: str, resource_type: str, resource_key: str) -> list[Tag]:
-        key = ("tags", resource_type, resource_key)
-        memo = {} if self.write else self._snapshot(account_id)  # a write may have just changed them
-        found = memo.get(key)
-        if found is None:
+        if self.write:  # a write may have just changed them
+            rows = self.c.execute(_Q_TAGS, {"a": account_id, "rt": resource_type, "rk": resource_key})
+            return [Tag(r.key, r.value) for r in rows]
+        key = ("tags", resource_type, account_id, resource_key)
+        found = self._recall(key)
+        if found is _MISS:
+            since = self.since  # before the read
             rows = self.c.execute(_Q_TAGS, {"a": account_id, "rt": resource_type, "rk": resource_key})
             found = tuple(Tag(r.key, r.value) for r in rows)
-            memo[key] = found
+            self._remember(key, _tag_scopes(account_id, resource_type, resource_key)[0], found, since)
         return list(found)
 
     def set_tags(self, account_id: str, resource_type: str, resource_key: str, new: Sequence[Tag]) -> None:
@@ -819,33 +1040,38 @@ class Tx:
         c = t.tags.c
         where = (c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key)
         position = int(self.c.execute(select(func.coalesce(func.max(c.position), 0)).where(*where)).scalar() or 0)
+        scopes = _tag_scopes(account_id, resource_type, resource_key)
         for tag in new:
             fold = tag.key.lower()
-            res = self._w(update(t.tags).where(*where, c.key_fold == fold).values(key=tag.key, value=tag.value))
+            res = self._w(update(t.tags).where(*where, c.key_fold == fold).values(key=tag.key, value=tag.value), scopes=scopes)
             if not res.rowcount:
                 position += 1
                 self._w(
                     insert(t.tags).values(
                         account_id=account_id, resource_type=resource_type, resource_key=resource_key,
                         key_fold=fold, key=tag.key, value=tag.value, position=position,
-                    )
+                    ),
+                    scopes=scopes,
                 )
 
     def remove_tags(self, account_id: str, resource_type: str, resource_key: str, keys: Sequence[str]) -> None:
         c = t.tags.c
         folds = [k.lower() for k in keys]
         self._w(
-            delete(t.tags).where(c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key, c.key_fold.in_(folds))
+            delete(t.tags).where(c.account_id == account_id, c.resource_type == resource_type, c.resource_key == resource_key, c.key_fold.in_(folds)),
+            scopes=_tag_scopes(account_id, resource_type, resource_key),
         )
 
     # -- groups and instance profiles -----------------------------------------------------------
     def add_member(self, account_id: str, group_key: str, user_key: str) -> None:
         if user_key not in self.members(account_id, group_key):
-            self._w(insert(t.group_members).values(account_id=account_id, group_key=group_key, user_key=user_key))
+            self._w(insert(t.group_members).values(account_id=account_id, group_key=group_key, user_key=user_key),
+                    scopes=(entity_scope("group", account_id, group_key), entity_scope("user", account_id, user_key)))
 
     def remove_member(self, account_id: str, group_key: str, user_key: str) -> bool:
         c = t.group_members.c
-        res = self._w(delete(t.group_members).where(c.account_id == account_id, c.group_key == group_key, c.user_key == user_key))
+        res = self._w(delete(t.group_members).where(c.account_id == account_id, c.group_key == group_key, c.user_key == user_key),
+                      scopes=(entity_scope("group", account_id, group_key), entity_scope("user", account_id, user_key)))
         return bool(res.rowcount)
 
     def members(self, account_id: str, group_key: str) -> list[str]:
@@ -859,7 +1085,9 @@ class Tx:
         c = t.group_members.c
         q = delete(t.group_members).where(c.account_id == account_id)
         q = q.where(c.user_key == user_key) if user_key is not None else q.where(c.group_key == group_key)
-        self._w(q)
+        kind, key = ("user", user_key) if user_key is not None else ("group", group_key)
+        assert key is not None
+        self._w(q, scopes=(entity_scope(kind, account_id, key),))
 
     def profile_roles(self, account_id: str, profile_key: str) -> list[str]:
         c = t.instance_profile_roles.c
@@ -870,11 +1098,13 @@ class Tx:
         return [r[0] for r in self.c.execute(select(c.profile_key).where(c.account_id == account_id, c.role_key == role_key).order_by(c.profile_key))]
 
     def add_profile_role(self, account_id: str, profile_key: str, role_key: str) -> None:
-        self._w(insert(t.instance_profile_roles).values(account_id=account_id, profile_key=profile_key, role_key=role_key))
+        self._w(insert(t.instance_profile_roles).values(account_id=account_id, profile_key=profile_key, role_key=role_key),
+                scopes=(entity_scope("instance_profile", account_id, profile_key), entity_scope("role", account_id, role_key)))
 
     def remove_profile_role(self, account_id: str, profile_key: str, role_key: str) -> bool:
         c = t.instance_profile_roles.c
-        res = self._w(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key))
+        res = self._w(delete(t.instance_profile_roles).where(c.account_id == account_id, c.profile_key == profile_key, c.role_key == role_key),
+                      scopes=(entity_scope("instance_profile", account_id, profile_key), entity_scope("role", account_id, role_key)))
         return bool(res.rowcount)
 
     # -- OIDC providers ------------------------------------------------------------------------------
@@ -892,7 +1122,7 @@ class Tx:
         self._w(insert(t.oidc_providers).values(
             arn=provider.arn, account_id=provider.account_id, url=provider.url, client_ids=json.dumps(list(provider.client_ids)),
             thumbprints=json.dumps(list(provider.thumbprints)), jwks=provider.jwks, created_at=provider.created_at,
-        ))
+        ), scopes=(("oidc", provider.arn),))
 
     def update_oidc_provider(self, arn: str, *, client_ids: Sequence[str] | None = None, thumbprints: Sequence[str] | None = None,
                              jwks: str | None = None) -> None:
@@ -905,10 +1135,10 @@ class Tx:
         if jwks is not None:
             values["jwks"] = jwks
         if values:
-            self._w(update(t.oidc_providers).where(t.oidc_providers.c.arn == arn).values(**values))
+            self._w(update(t.oidc_providers).where(t.oidc_providers.c.arn == arn).values(**values), scopes=(("oidc", arn),))
 
     def delete_oidc_provider(self, arn: str) -> None:
-        self._w(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn))
+        self._w(delete(t.oidc_providers).where(t.oidc_providers.c.arn == arn), scopes=(("oidc", arn),))
 
     # -- SAML providers ------------------------------------------------------------------------------
     def saml_provider(self, arn: str, for_update: bool = False) -> dict[str, Any] | None:
@@ -921,13 +1151,13 @@ class Tx:
         return [_row_dict(r) for r in self.c.execute(select(t.saml_providers).where(c.account_id == account_id).order_by(c.arn))]
 
     def insert_saml_provider(self, **values: Any) -> None:
-        self._w(insert(t.saml_providers).values(**values))
+        self._w(insert(t.saml_providers).values(**values), scopes=(("saml", str(values.get("arn"))),))
 
     def update_saml_provider(self, arn: str, **values: Any) -> None:
-        self._w(update(t.saml_providers).where(t.saml_providers.c.arn == arn).values(**values))
+        self._w(update(t.saml_providers).where(t.saml_providers.c.arn == arn).values(**values), scopes=(("saml", arn),))
 
     def delete_saml_provider(self, arn: str) -> None:
-        self._w(delete(t.saml_providers).where(t.saml_providers.c.arn == arn))
+        self._w(delete(t.saml_providers).where(t.saml_providers.c.arn == arn), scopes=(("saml", arn),))
 
     # -- MFA devices --------------------------------------------------------------------------------
     def mfa_device(self, serial: str, for_update: bool = False) -> MfaDevice | None:
@@ -951,18 +1181,19 @@ class Tx:
         return [_fix_times(_record(MfaDevice, r)) for r in rows]
 
     def insert_mfa_device(self, device: MfaDevice) -> None:
-        self._w(insert(t.mfa_devices).values(**{f.name: getattr(device, f.name) for f in fields(MfaDevice)}))
+        self._w(insert(t.mfa_devices).values(**{f.name: getattr(device, f.name) for f in fields(MfaDevice)}), scopes=(("mfa", device.serial),))
 
     def assign_mfa_device(self, serial: str, user_key: str | None, enabled_at: datetime | None) -> None:
         """Assign a device to a user (enabled then), or (None, None) take it back."""
-        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(user_key=user_key, enabled_at=enabled_at))
+        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(user_key=user_key, enabled_at=enabled_at),
+                scopes=(("mfa", serial),))
 
     def set_mfa_drift(self, serial: str, drift: int) -> None:
         """Remember how many 30-second steps the device's clock runs ahead of ours (ResyncMFADevice)."""
-        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(drift=drift))
+        self._w(update(t.mfa_devices).where(t.mfa_devices.c.serial == serial).values(drift=drift), scopes=(("mfa", serial),))
 
     def delete_mfa_device(self, serial: str) -> None:
-        self._w(delete(t.mfa_devices).where(t.mfa_devices.c.serial == serial))
+        self._w(delete(t.mfa_devices).where(t.mfa_devices.c.serial == serial), scopes=(("mfa", serial),))
 
     # -- signing keys -------------------------------------------------------------------------------
     def signing_keys(self) -> list[SigningKeyRecord]:
@@ -972,19 +1203,19 @@ class Tx:
         return [_fix_times(_record(SigningKeyRecord, r)) for r in rows]
 
     def insert_signing_key(self, key_id: str, sealed: bytes, created_at: datetime) -> None:
-        self._w(insert(t.signing_keys).values(key_id=key_id, sealed=sealed, created_at=created_at))
+        self._w(insert(t.signing_keys).values(key_id=key_id, sealed=sealed, created_at=created_at), scopes=(_SIGNING_KEYS,))
 
     def retire_signing_keys(self, except_key: str, when: datetime) -> None:
         c = t.signing_keys.c
-        self._w(update(t.signing_keys).where(c.key_id != except_key, c.retired_at.is_(None)).values(retired_at=when))
+        self._w(update(t.signing_keys).where(c.key_id != except_key, c.retired_at.is_(None)).values(retired_at=when), scopes=(_SIGNING_KEYS,))
 
     def delete_signing_key(self, key_id: str) -> None:
-        self._w(delete(t.signing_keys).where(t.signing_keys.c.key_id == key_id))
+        self._w(delete(t.signing_keys).where(t.signing_keys.c.key_id == key_id), scopes=(_SIGNING_KEYS,))
 
     # -- audit ----------------------------------------------------------------------------------
     def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            self._w(insert(t.audit_events), list(rows))
+            self._w(insert(t.audit_events), list(rows), scopes=())  # nothing cached reads the trail
 
     def audit(self, *, account_id: str | None = None, event_name: str | None = None, principal_arn: str | None = None,
               errors_only: bool = False, since: datetime | None = None, limit: int = 100) -> list[str]:
@@ -1013,7 +1244,7 @@ class Tx:
         """Delete these events (by row id); how many there were."""
         if not ids:
             return 0
-        return int(self._w(delete(t.audit_events).where(t.audit_events.c.id.in_(list(ids)))).rowcount or 0)
+        return int(self._w(delete(t.audit_events).where(t.audit_events.c.id.in_(list(ids))), scopes=()).rowcount or 0)  # nothing cached reads the trail
 
     # -- test mode ------------------------------------------------------------------------------
     def wipe(self, keep_access_keys: Sequence[str], keep_users: Sequence[tuple[str, str]]) -> None:
@@ -1022,17 +1253,17 @@ class Tx:
         in_part = {t.users, t.access_keys, t.attachments, t.policies, t.policy_versions}
         for table in reversed(t.metadata.sorted_tables):
             if table.name not in t.RESET_KEEPS and table not in in_part:
-                self._w(delete(table))
-        self._w(delete(t.attachments).where(t.attachments.c.entity_type != "user"))
-        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id != "aws"))))
-        self._w(delete(t.policies).where(t.policies.c.account_id != "aws"))
-        self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id.not_in(list(keep_access_keys))))
+                self._w(delete(table), scopes=(EVERYTHING,))
+        self._w(delete(t.attachments).where(t.attachments.c.entity_type != "user"), scopes=(EVERYTHING,))
+        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id != "aws"))),
+                scopes=(EVERYTHING,))
+        self._w(delete(t.policies).where(t.policies.c.account_id != "aws"), scopes=(EVERYTHING,))
+        self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id.not_in(list(keep_access_keys))), scopes=(EVERYTHING,))
         keep = {(a, u) for a, u in keep_users}
         for u in self.c.execute(select(t.users.c.account_id, t.users.c.name_key)).all():
             if (u[0], u[1]) not in keep:
-                self._w(delete(t.users).where(t.users.c.account_id == u[0], t.users.c.name_key == u[1]))
+                self._w(delete(t.users).where(t.users.c.account_id == u[0], t.users.c.name_key == u[1]), scopes=(EVERYTHING,))
                 self.delete_attachments(u[0], "user", u[1])
-        self._w(update(t.generations).values(value=t.generations.c.value + 1))
 
     # -- users' other credentials and server certificates ------------------------------------------
     # A user's credentials are keyed by the user's unique id: the owner (the user's row) is locked by the
@@ -1043,15 +1274,18 @@ class Tx:
         return _fix_times(_record(LoginProfile, row)) if row else None
 
     def insert_login_profile(self, profile: LoginProfile) -> None:
-        self._w(insert(t.login_profiles).values(**{f.name: getattr(profile, f.name) for f in fields(LoginProfile)}))
+        self._w(insert(t.login_profiles).values(**{f.name: getattr(profile, f.name) for f in fields(LoginProfile)}),
+                scopes=(_credentials_scope(profile.account_id, profile.user_id),))
 
     def update_login_profile(self, account_id: str, user_id: str, **values: Any) -> None:
         c = t.login_profiles.c
-        self._w(update(t.login_profiles).where(c.account_id == account_id, c.user_id == user_id).values(**values))
+        self._w(update(t.login_profiles).where(c.account_id == account_id, c.user_id == user_id).values(**values),
+                scopes=(_credentials_scope(account_id, user_id),))
 
     def delete_login_profile(self, account_id: str, user_id: str) -> bool:
         c = t.login_profiles.c
-        return bool(self._w(delete(t.login_profiles).where(c.account_id == account_id, c.user_id == user_id)).rowcount)
+        return bool(self._w(delete(t.login_profiles).where(c.account_id == account_id, c.user_id == user_id),
+                            scopes=(_credentials_scope(account_id, user_id),)).rowcount)
 
     def password_policy(self, account_id: str) -> PasswordPolicy | None:
         row = self.c.execute(select(t.password_policies).where(t.password_policies.c.account_id == account_id)).first()
@@ -1060,10 +1294,12 @@ class Tx:
     def set_password_policy(self, policy: PasswordPolicy) -> None:
         """Replace the account's policy (UpdateAccountPasswordPolicy sets every setting; the caller locked the account)."""
         self.delete_password_policy(policy.account_id)
-        self._w(insert(t.password_policies).values(**{f.name: getattr(policy, f.name) for f in fields(PasswordPolicy)}))
+        self._w(insert(t.password_policies).values(**{f.name: getattr(policy, f.name) for f in fields(PasswordPolicy)}),
+                scopes=(("password-policy", policy.account_id),))
 
     def delete_password_policy(self, account_id: str) -> bool:
-        return bool(self._w(delete(t.password_policies).where(t.password_policies.c.account_id == account_id)).rowcount)
+        return bool(self._w(delete(t.password_policies).where(t.password_policies.c.account_id == account_id),
+                            scopes=(("password-policy", account_id),)).rowcount)
 
     @overload
     def user_credential(self, kind: Literal["ssh"], credential_id: str) -> SshPublicKey | None: ...
@@ -1100,15 +1336,16 @@ class Tx:
 
     def insert_user_credential(self, kind: str, record: Any) -> None:
         table, cls, _id = USER_CREDENTIALS[kind]
-        self._w(insert(table).values(**{f.name: getattr(record, f.name) for f in fields(cls)}))
+        self._w(insert(table).values(**{f.name: getattr(record, f.name) for f in fields(cls)}),
+                scopes=(_credentials_scope(record.account_id, record.user_id),))
 
     def update_user_credential(self, kind: str, credential_id: str, **values: Any) -> None:
         table, _cls, id_col = USER_CREDENTIALS[kind]
-        self._w(update(table).where(table.c[id_col] == credential_id).values(**values))
+        self._w(update(table).where(table.c[id_col] == credential_id).values(**values), scopes=(("credential", kind, credential_id),))
 
     def delete_user_credential(self, kind: str, credential_id: str) -> None:
         table, _cls, id_col = USER_CREDENTIALS[kind]
-        self._w(delete(table).where(table.c[id_col] == credential_id))
+        self._w(delete(table).where(table.c[id_col] == credential_id), scopes=(("credential", kind, credential_id),))
 
     def server_certificate(self, account_id: str, name: str, for_update: bool = False) -> ServerCertificate | None:
         """``for_update``: lock its row (the owner of its tags) until the transaction ends."""
@@ -1129,22 +1366,25 @@ class Tx:
         values = {f.name: getattr(cert, f.name) for f in fields(ServerCertificate)}
         values["server_certificate_id"] = values.pop("id")
         values["name_key"] = cert.name.lower()
-        self._w(insert(t.server_certificates).values(**values))
+        self._w(insert(t.server_certificates).values(**values), scopes=_tag_scopes(cert.account_id, "server_certificate", cert.name.lower()))
 
     def move_server_certificate(self, account_id: str, old_key: str, name: str, path: str, arn: str) -> None:
         """A new name and/or path (UpdateServerCertificate), its tags following the name."""
         c = t.server_certificates.c
+        scopes = _tag_scopes(account_id, "server_certificate", old_key) + _tag_scopes(account_id, "server_certificate", name.lower())
         self._w(update(t.server_certificates).where(c.account_id == account_id, c.name_key == old_key)
-                .values(name=name, name_key=name.lower(), path=path, arn=arn))
+                .values(name=name, name_key=name.lower(), path=path, arn=arn), scopes=scopes)
         if name.lower() != old_key:
             tc = t.tags.c
             self._w(update(t.tags).where(tc.account_id == account_id, tc.resource_type == "server_certificate",
-                                         tc.resource_key == old_key).values(resource_key=name.lower()))
+                                         tc.resource_key == old_key).values(resource_key=name.lower()), scopes=scopes)
 
     def delete_server_certificate(self, account_id: str, key: str) -> None:
         c, tc = t.server_certificates.c, t.tags.c
-        self._w(delete(t.server_certificates).where(c.account_id == account_id, c.name_key == key))
-        self._w(delete(t.tags).where(tc.account_id == account_id, tc.resource_type == "server_certificate", tc.resource_key == key))
+        scopes = _tag_scopes(account_id, "server_certificate", key)
+        self._w(delete(t.server_certificates).where(c.account_id == account_id, c.name_key == key), scopes=scopes)
+        self._w(delete(t.tags).where(tc.account_id == account_id, tc.resource_type == "server_certificate", tc.resource_key == key),
+                scopes=scopes)
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
@@ -1173,9 +1413,10 @@ def _fix_times(record: Any) -> Any:
 class Store:
     """A database: open it, migrate it, run transactions on it."""
 
-    def __init__(self, url: str, cache_ttl: float = 1.0, siblings: Any = None) -> None:
-        """``cache_ttl``: how long a generation read from the database is trusted; ``siblings``: the counter
-        shared with the server's other worker processes (see :class:`Shared`)."""
+    def __init__(self, url: str, cache_ttl: float = 1.0, cache_size: int = 100_000, siblings: Any = None) -> None:
+        """``cache_ttl``: how soon another process's writes reach this one's caches; ``cache_size``: how many
+        rows (and change stamps) the shared cache holds at most; ``siblings``: the counter shared with the
+        server's other worker processes (see :class:`Shared`)."""
         self.url = url
         self.postgres = url.startswith("postgresql")
         if url.startswith("sqlite"):
@@ -1183,7 +1424,7 @@ class Store:
             _sqlite_setup(self.engine)
         else:
             self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
-        self.shared = Shared(cache_ttl, siblings)
+        self.shared = Shared(cache_ttl, cache_size, siblings=siblings)
 
     @classmethod
     def sqlite_file(cls, path: Path) -> Store:
@@ -1196,14 +1437,15 @@ class Store:
         upgrade(self.engine)
 
     @contextmanager
-    def write(self, invalidate: bool = True) -> Iterator[Tx]:
-        """A write transaction. ``invalidate``: it may change what reads see (all but the audit trail's)."""
+    def write(self) -> Iterator[Tx]:
+        """A write transaction; what it changed is logged with it and invalidated here on commit (see :class:`Shared`)."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(iamroles_write=True)
             with conn.begin():
-                yield Tx(self, conn, True)
-        if invalidate:
-            self.shared.clear()
+                tx = Tx(self, conn, True)
+                yield tx
+                tx._log_changes()
+        tx._publish()
 
     def read(self) -> Tx:
         """A read transaction (``with store.read() as tx``); it connects only if a read misses the shared cache."""
@@ -1270,7 +1512,7 @@ class Writer:
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        """A write transaction that changes nothing reads cache (it invalidates nothing)."""
+        """A write transaction, as :meth:`Store.write`'s (the audit trail's change nothing cached: they log nothing)."""
         if self._conn is None:
             conn = self._store.engine.connect()
             if not self._synced and not self._store.postgres:
@@ -1279,10 +1521,13 @@ class Writer:
             self._conn = conn.execution_options(iamroles_write=True)
         try:
             with self._conn.begin():
-                yield Tx(self._store, self._conn, True)
+                tx = Tx(self._store, self._conn, True)
+                yield tx
+                tx._log_changes()
         except BaseException:
             self.close()  # the connection may be what failed
             raise
+        tx._publish()
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
