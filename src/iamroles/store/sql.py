@@ -626,9 +626,10 @@ class Tx:
         _table, cls, id_col = ENTITY_TABLES[kind]
         key = entity_scope(kind, account_id, name.lower())  # the row's key is its scope
         if not for_update:
-            found = self._recall(key)
-            if found is not _MISS:
-                return found
+            recalled = self._recall(key)
+            if recalled is not _MISS:
+                remembered: Entity | None = recalled
+                return remembered
         since = self.since  # before the read
         if for_update and self.postgres:
             row = self._lock(_Q_ENTITY_LOCK[kind], {"a": account_id, "n": name.lower()}).first()
