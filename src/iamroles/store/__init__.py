@@ -1,4 +1,5 @@
 """iamroles.store: persistence behind a narrow interface (SQLAlchemy 2 Core + Alembic)."""
+from .lru import LRU
 from .records import (
     AccessKey,
     Account,
@@ -21,12 +22,47 @@ from .records import (
     Tag,
     User,
 )
-from .lru import LRU
-from .sql import EVERYTHING, Conflict, Duplicate, Scope, Store, Tx, entity_scope, policy_scope, principals_scope
+from .sql import (
+    EVERYTHING,
+    Conflict,
+    Duplicate,
+    Scope,
+    Store,
+    Tx,
+    entity_scope,
+    policy_scope,
+    principals_scope,
+)
 
 __all__ = [
-    "AccessKey", "Account", "Conflict", "Duplicate", "Entity", "Group", "InlinePolicy", "InstanceProfile", "LoginProfile",
-    "ManagedPolicy", "MfaDevice", "OidcProvider", "PasswordPolicy", "PolicyVersion", "Role", "ServerCertificate",
-    "ServiceCredential", "SigningCertificate", "SigningKeyRecord", "SshPublicKey", "Store", "Tag", "Tx", "User",
-    "EVERYTHING", "LRU", "Scope", "entity_scope", "policy_scope", "principals_scope",
+    "EVERYTHING",
+    "LRU",
+    "AccessKey",
+    "Account",
+    "Conflict",
+    "Duplicate",
+    "Entity",
+    "Group",
+    "InlinePolicy",
+    "InstanceProfile",
+    "LoginProfile",
+    "ManagedPolicy",
+    "MfaDevice",
+    "OidcProvider",
+    "PasswordPolicy",
+    "PolicyVersion",
+    "Role",
+    "Scope",
+    "ServerCertificate",
+    "ServiceCredential",
+    "SigningCertificate",
+    "SigningKeyRecord",
+    "SshPublicKey",
+    "Store",
+    "Tag",
+    "Tx",
+    "User",
+    "entity_scope",
+    "policy_scope",
+    "principals_scope",
 ]
