@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import free_port, raw_request, wait  # noqa: E402  (bench/server.py: the signer and the server start)
+from server import free_port, raw_request, wait
 
 PG_ADMIN = os.environ.get("IAMROLES_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IAM_VERSION, STS_VERSION = "2010-05-08", "2011-06-15"
@@ -168,7 +168,7 @@ class Bench:
         started = time.perf_counter()
         trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{self.account}:root"},
                                                                      "Action": "sts:AssumeRole"}]})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         while self.loaded < size:
             chunk = []
             for i in range(self.loaded, min(size, self.loaded + 5000)):
@@ -309,15 +309,15 @@ def targets(results: dict[str, Any], sizes: list[int], accounts: int) -> list[tu
     out = []
     small, large = str(min(sizes)), str(max(sizes))
     for backend, by_size in results.items():
-        s, l = by_size[small], by_size[large]
-        for row in s:
+        at_small, at_large = by_size[small], by_size[large]
+        for row in at_small:
             if " | " not in row:
                 continue
-            a, b = s[row], l[row]
+            a, b = at_small[row], at_large[row]
             ok = b["rps"] >= a["rps"] / 1.2 and b["p99_ms"] <= a["p99_ms"] * 1.2
             out.append((f"{backend}: {row} at {large} roles within 1.2x of {small}", ok,
                         f"{a['rps']:.0f} -> {b['rps']:.0f} rps, p99 {a['p99_ms']:.1f} -> {b['p99_ms']:.1f} ms"))
-        listing = l["full listing"]
+        listing = at_large["full listing"]
         out.append((f"{backend}: full listing of {large} roles under 10 s", bool(listing["finished"]) and listing["seconds"] < 10,
                     f"{int(listing['roles'])} roles in {listing['seconds']:.1f} s" + ("" if listing["finished"] else " (stopped)")))
         for size, figures in by_size.items():

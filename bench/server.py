@@ -355,7 +355,7 @@ def _table(results: dict[str, dict[str, dict[str, float]]]) -> None:
     if len(ours) > 1:
         header += f"  {ours[-1].split()[-1]}/{ours[0].split()[-1]}"
     print(header)
-    for row, r in results[ours[0]].items():
+    for row in results[ours[0]]:
         if row == "sessions issued":
             print("sessions issued by AssumeRole before the '(temporary, after)' rows: "
                   + ", ".join(f"{n} {int(results[n][row]['requests'])}" for n in names))

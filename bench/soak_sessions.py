@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from iamroles.auth.principal import KeyResolver
@@ -69,7 +69,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     store = Store.sqlite_file(tmp / "iamroles.sqlite")
     store.migrate()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with store.write() as tx:
         tx.insert_account(Account(ACCOUNT, "aws", now))
         tx.insert_entity("role", Role(ACCOUNT, ROLE, ROLE_ID, "/", ROLE_ARN, now, trust_policy="{}"))

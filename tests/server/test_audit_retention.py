@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import nullcontext
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from iamroles.store import Store
 from .conftest import fresh_pg_database, start_server, stop_server, unique
 from .test_audit import read_trail
 
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 RETENTION = timedelta(days=90)
 # the fields every exported line has, as CloudTrail's record contents name them
 FIELDS = {"eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
@@ -97,7 +97,7 @@ def test_old_events_are_exported_by_day_then_deleted_and_newer_kept(store: Store
         for line in p.read_text().splitlines():  # each event in the file of its own day
             assert p.name == f"iamroles-audit-{json.loads(line)['eventTime'][:10]}.jsonl"
     for event in lines:
-        assert FIELDS <= set(event), FIELDS - set(event)
+        assert set(event) >= FIELDS, FIELDS - set(event)
         assert event["eventSource"] == "iam.amazonaws.com" and event["eventName"] == "GetRole"
     # a second round finds nothing more to do
     assert prune(store, NOW, RETENTION, out) == type(done)(0, 0)
@@ -254,7 +254,7 @@ def test_a_server_exports_then_deletes_what_its_retention_no_longer_keeps(backen
                 text = p.read_text()
                 assert secret not in text and token not in text  # an answer's secret, a sensitive input: never in an event
             assert stat.S_IMODE(out.stat().st_mode) == 0o700
-            assert [e for e in lines if e["eventName"] == "CreateUser"][0]["requestParameters"] == {"userName": user}
+            assert next(e for e in lines if e["eventName"] == "CreateUser")["requestParameters"] == {"userName": user}
             [web] = [e for e in lines if e["eventName"] == "AssumeRoleWithWebIdentity"]
             assert web["requestParameters"]["webIdentityToken"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
         finally:

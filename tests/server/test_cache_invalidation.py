@@ -237,7 +237,10 @@ def test_trust_policy_narrowed(pair: tuple[Server, Server]) -> None:
     name, creds = _user(a, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]})
     role = unique("trusting")
     arn = _role_for(a, name, role)
-    call: Callable[[Server], Any] = lambda s: s.client("sts", **creds).assume_role(RoleArn=arn, RoleSessionName="sess")
+
+    def call(s: Server) -> Any:
+        return s.client("sts", **creds).assume_role(RoleArn=arn, RoleSessionName="sess")
+
     start = time.monotonic()
     while _code(lambda: call(b)) is not None and time.monotonic() - start < TTL + SLACK:
         time.sleep(0.05)  # the role was created through a: b sees it within the TTL

@@ -7,14 +7,14 @@ import inspect
 import textwrap
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from iamroles.store import Account, Conflict, Duplicate, ManagedPolicy, OidcProvider, PolicyVersion, Role, Store, Tx, User
 
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,7 @@ import json
 import os
 import socket
 import sys
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -339,7 +339,7 @@ def audit(data_dir: Path | None, db_url: str | None, account_id: str | None, eve
 def audit_prune(data_dir: Path | None, db_url: str | None, retention: timedelta | None, export_dir: Path | None) -> None:
     """Export, then delete, the audit events older than the retention period, now (what a running server does
     every 10 minutes with its --audit-retention and --audit-export)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from iamroles.server import Settings, bootstrap, default_data_dir
     from iamroles.server.retention import prune
@@ -350,7 +350,7 @@ def audit_prune(data_dir: Path | None, db_url: str | None, retention: timedelta 
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
     if export_dir is not None:
         export_dir.mkdir(parents=True, exist_ok=True)
-    done = prune(store, datetime.now(timezone.utc), retention, export_dir)
+    done = prune(store, datetime.now(UTC), retention, export_dir)
     if done.skipped:
         raise click.ClickException("another process is pruning the audit trail now; try again when it has finished")
     where = f" to {export_dir}" if export_dir is not None else ""
@@ -414,14 +414,14 @@ def roles_revoke_sessions(role_name: str, account_id: str | None, data_dir: Path
     New sessions are unaffected.
     """
     import json as _json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from iamroles.policy.request import format_time
     from iamroles.server import Settings, bootstrap, default_data_dir
 
     private_files()
     store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
-    now = format_time(datetime.now(timezone.utc))
+    now = format_time(datetime.now(UTC))
     document = _json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
                             "Condition": {"DateLessThan": {"aws:TokenIssueTime": now}}}]})
     with store.write() as tx:

@@ -134,21 +134,22 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     key: tuple[Any, ...] = (caller.account_id, etype, ekey)
     if session is not None:
         key += (session.kind, session.policy, session.policy_arns)
-    cached = ctx.cache.policy_set(ctx.tx, key)
+    cache: PolicyCache = ctx.cache  # CallContext holds it as Any (this module imports iam.context)
+    cached = cache.policy_set(ctx.tx, key)
     if cached is None:
         since = ctx.tx.since  # before the reads
         depends: list[Scope] = []
-        cached = identity_policies(ctx.tx, ctx.cache, caller.account_id, etype, ekey, depends)
+        cached = identity_policies(ctx.tx, cache, caller.account_id, etype, ekey, depends)
         # a federated user with no session policy has no permissions of its own: the policy core denies
         # it (only a resource-based policy naming the session can allow it)
         if session is not None and (session.policy or session.policy_arns):
             depends.extend(policy_scope(a) for a in session.policy_arns)
-            policies = list(_managed(ctx.tx, ctx.cache, list(session.policy_arns), PolicyKind.SESSION))
+            policies = list(_managed(ctx.tx, cache, list(session.policy_arns), PolicyKind.SESSION))
             if session.policy:
-                policies.append(ctx.cache.compiled(session.policy, PolicyKind.SESSION, "session-policy"))
+                policies.append(cache.compiled(session.policy, PolicyKind.SESSION, "session-policy"))
             cached = PolicySet(identity=cached.identity, boundary=cached.boundary, session=policies)
         if since is not None:
-            ctx.cache.store(key, since, tuple(depends), cached)
+            cache.store(key, since, tuple(depends), cached)
     return cached
 
 

@@ -5,7 +5,7 @@ import configparser
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iamroles.auth.regions import known_regions
@@ -51,7 +51,7 @@ def check_partition(partition: str) -> None:
 def _system_ctx(store_tx: object, master_key: MasterKey, account_id: str, partition: str) -> CallContext:
     principal = Principal.from_arn(f"arn:{partition}:iam::{account_id}:root")
     caller = Caller(principal, account_id, partition, "bootstrap")
-    return CallContext(caller, store_tx, datetime.now(timezone.utc), "us-east-1", master_key)  # type: ignore[arg-type]
+    return CallContext(caller, store_tx, datetime.now(UTC), "us-east-1", master_key)  # type: ignore[arg-type]
 
 
 def create_account(store: Store, master_key: MasterKey, account_id: str | None = None,
@@ -69,7 +69,7 @@ def create_account(store: Store, master_key: MasterKey, account_id: str | None =
                 account_id = "".join(secrets.choice("0123456789") for _ in range(12))
         elif tx.account(account_id) is not None:
             raise ValueError(f"account {account_id} already exists")
-        tx.insert_account(Account(account_id, partition, datetime.now(timezone.utc)))
+        tx.insert_account(Account(account_id, partition, datetime.now(UTC)))
         ctx = _system_ctx(tx, master_key, account_id, partition)
         key, secret = create_access_key_record(ctx, None, access_key_id, secret or new_secret_access_key())
     return account_id, key.access_key_id, secret

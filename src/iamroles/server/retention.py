@@ -30,7 +30,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iamroles.store import Store
@@ -55,7 +55,7 @@ def parse_retention(text: str) -> timedelta | None:
 
 
 def _day_file(directory: Path, when: datetime) -> Path:
-    return directory / f"iamroles-audit-{when.astimezone(timezone.utc):%Y-%m-%d}.jsonl"
+    return directory / f"iamroles-audit-{when.astimezone(UTC):%Y-%m-%d}.jsonl"
 
 
 def export_events(directory: Path, events: Sequence[tuple[datetime, str]]) -> None:

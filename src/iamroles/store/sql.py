@@ -26,29 +26,47 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from sqlalchemy import Engine, Select, Table, and_, bindparam, create_engine, delete, event, exists, func, insert, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import (
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from . import schema as t
 from .aws_managed import CATALOGUE
 from .lru import LRU
 from .records import (
-    Account,
     AccessKey,
+    Account,
     Entity,
     Group,
     InlinePolicy,
     InstanceProfile,
-    ManagedPolicy,
     LoginProfile,
+    ManagedPolicy,
     MfaDevice,
     OidcProvider,
     PasswordPolicy,
@@ -141,9 +159,8 @@ def _record(cls: type, row: Any, renames: dict[str, str] | None = None) -> Any:
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; every time we store is UTC.
     if value is not None and value.tzinfo is None:
-        from datetime import timezone
 
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -1533,10 +1550,8 @@ class Writer:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with suppress(Exception):  # a broken connection is dropped either way
                 conn.close()
-            except Exception:  # noqa: BLE001  (a broken connection is dropped either way)
-                pass
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -218,8 +218,8 @@ def _verified(root: etree._Element, certificates: list[str], location: str) -> e
     """What the signature at ``location`` covers, checked against each of the provider's certificates: the
     root itself (``"./"``: the Response, or a decrypted Assertion), or the root's one Assertion. Only the tree
     signxml returns is used, and it must be the element the signature sits in."""
-    from signxml.verifier import SignatureConfiguration, XMLVerifier
     from signxml.exceptions import SignXMLException
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
 
     config = SignatureConfiguration(location=location, expect_references=1)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
