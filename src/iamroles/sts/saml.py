@@ -44,7 +44,6 @@ from iamroles.errors import (
     IDPRejectedClaim,
     InvalidIdentityToken,
     InvalidParameterValue,
-    PackedPolicyTooLarge,
     ValidationError,
 )
 from iamroles.iam.context import CallContext
@@ -52,7 +51,7 @@ from iamroles.iam.registry import Input, Output, operation
 from iamroles.iam.saml import XmlRefused, provider_private_keys, safe_xml
 from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
 
-from .sessions import MAX_SESSION_TAGS, _packed, _role_from_arn, _session_policies, issue
+from .sessions import MAX_SESSION_TAGS, _role_from_arn, role_session
 
 __all__ = ["Assertion", "read_response"]
 
@@ -453,27 +452,14 @@ def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
         if not decision.allowed:
             raise AccessDenied(f"Not authorized to perform {action}")
     duration = _duration(ctx, inp, a, role.max_session_duration)
-    policy, arns = _session_policies(ctx, inp)
-    packed = _packed(policy, arns, tags)
-    if packed > 100:
-        raise PackedPolicyTooLarge(f"Packed policy consumes {packed}% of allotted space, please use smaller policy.")
-    credentials, claims = issue(
-        ctx, kind="assumed-role", duration=duration, account=role.account_id,
-        arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
-        user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
-        policy=policy, policy_arns=arns, tags=tags, transitive=transitive, source_identity=source_identity,
-    )
-    out: dict[str, Any] = {
-        "Credentials": credentials,
-        "AssumedRoleUser": {"AssumedRoleId": claims.user_id, "Arn": claims.arn},
+    out = role_session(ctx, inp, role, session_name, duration, tags=tags, transitive=transitive, source_identity=source_identity)
+    out.update({
         "Subject": a.subject,
         "SubjectType": _subject_type(a.subject_format),
         "Issuer": a.issuer,
         "Audience": a.recipient,
         "NameQualifier": context["saml:namequalifier"],
-    }
-    if policy or arns or tags:
-        out["PackedPolicySize"] = packed
+    })
     if source_identity:
         out["SourceIdentity"] = source_identity
     ctx.role_used = (role.account_id, role.key)

@@ -22,6 +22,7 @@ from iamroles.iam.context import CallContext
 from iamroles.iam.mfa import verify_mfa
 from iamroles.iam.registry import Input, Output, operation
 from iamroles.policy import Arn, PolicyKind, PrincipalType
+from iamroles.store import Role
 from iamroles.tokens import SessionClaims, account_of_access_key_id, new_access_key_id, new_secret_access_key, seal
 
 __all__ = ["issue"]
@@ -92,6 +93,31 @@ def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str,
         "Expiration": datetime.fromtimestamp(claims.expires, UTC),
     }
     return credentials, claims
+
+
+def role_session(ctx: CallContext, inp: Input, role: Role, session_name: str, duration: int, *,
+                 tags: dict[str, str] | None = None, **claims: Any) -> dict[str, Any]:
+    """A session of ``role``, as AssumeRole, AssumeRoleWithSAML and AssumeRoleWithWebIdentity issue it: the request's
+    session policies (PackedPolicyTooLarge past the budget), then the answer's Credentials, AssumedRoleUser and,
+    when the session has policies or tags, PackedPolicySize. ``claims``: what else the session carries."""
+    tags = tags or {}
+    policy, arns = _session_policies(ctx, inp)
+    packed = _packed(policy, arns, tags)
+    if packed > 100:
+        raise PackedPolicyTooLarge(f"Packed policy consumes {packed}% of allotted space, please use smaller policy.")
+    credentials, issued = issue(
+        ctx, kind="assumed-role", duration=duration, account=role.account_id,
+        arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+        user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
+        policy=policy, policy_arns=arns, tags=tags, **claims,
+    )
+    out: dict[str, Any] = {
+        "Credentials": credentials,
+        "AssumedRoleUser": {"AssumedRoleId": issued.user_id, "Arn": issued.arn},
+    }
+    if policy or arns or tags:
+        out["PackedPolicySize"] = packed
+    return out
 
 
 @operation("AssumeRole", resource=None, service="sts")
@@ -171,24 +197,9 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
         raise ValidationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
     if duration > role.max_session_duration:
         raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-    policy, arns = _session_policies(ctx, inp)
-    packed = _packed(policy, arns, tags)
-    if packed > 100:
-        raise PackedPolicyTooLarge(f"Packed policy consumes {packed}% of allotted space, please use smaller policy.")
-    credentials, claims = issue(
-        ctx, kind="assumed-role", duration=duration, account=role.account_id,
-        arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
-        user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
-        policy=policy, policy_arns=arns, tags=tags, transitive=transitive, source_identity=source_identity,
-        chain_depth=(parent.chain_depth + 1) if parent is not None else 0,
-        mfa_time=mfa_time, external_id=inp.get("ExternalId"),
-    )
-    out: dict[str, Any] = {
-        "Credentials": credentials,
-        "AssumedRoleUser": {"AssumedRoleId": claims.user_id, "Arn": claims.arn},
-    }
-    if policy or arns or tags:
-        out["PackedPolicySize"] = packed
+    out = role_session(ctx, inp, role, session_name, duration, tags=tags, transitive=transitive, source_identity=source_identity,
+                       chain_depth=(parent.chain_depth + 1) if parent is not None else 0, mfa_time=mfa_time,
+                       external_id=inp.get("ExternalId"))
     if source_identity:
         out["SourceIdentity"] = source_identity
     ctx.role_used = (role.account_id, role.key)

@@ -24,7 +24,7 @@ from iamroles.iam.context import CallContext
 from iamroles.iam.registry import Input, Output, operation
 from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
 
-from .sessions import _packed, _role_from_arn, _session_policies, issue
+from .sessions import _role_from_arn, role_session
 
 __all__ = ["UNSIGNED_OPERATIONS", "JwksCache"]
 
@@ -189,22 +189,7 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     duration = inp.get("DurationSeconds") or 3600
     if duration > role.max_session_duration:
         raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-    policy, arns = _session_policies(ctx, inp)
-    packed = _packed(policy, arns, {})
-    credentials, out_claims = issue(
-        ctx, kind="assumed-role", duration=duration, account=role.account_id,
-        arn=f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
-        user_id=f"{role.id}:{session_name}", principal_key=role.key, role_arn=role.arn, session_name=session_name,
-        policy=policy, policy_arns=arns,
-    )
-    out: dict[str, Any] = {
-        "Credentials": credentials,
-        "SubjectFromWebIdentityToken": sub,
-        "AssumedRoleUser": {"AssumedRoleId": out_claims.user_id, "Arn": out_claims.arn},
-        "Provider": host,
-        "Audience": matched,
-    }
-    if policy or arns:
-        out["PackedPolicySize"] = packed
+    out = role_session(ctx, inp, role, session_name, duration)
+    out.update({"SubjectFromWebIdentityToken": sub, "Provider": host, "Audience": matched})
     ctx.role_used = (role.account_id, role.key)
     return out
