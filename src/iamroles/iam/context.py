@@ -15,7 +15,7 @@ __all__ = ["Caller", "CallContext", "KeySets", "Replays"]
 class Replays(Protocol):
     """TOTP codes already used, per device (``iam.mfa.MfaReplay``)."""
 
-    def claim(self, serial: str, step: int) -> bool: ...
+    def claim(self, serial: str, step: int, tx: Tx | None = None) -> bool: ...
 
 
 class KeySets(Protocol):

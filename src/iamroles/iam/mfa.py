@@ -22,7 +22,7 @@ from iamroles.errors import (
     NoSuchEntity,
     ValidationError,
 )
-from iamroles.store import MfaDevice
+from iamroles.store import MfaDevice, Store, Tx
 from iamroles.tokens import totp
 
 from .common import account_quota, already_exists, entity_resource, get_entity, lock_account, page, paged, tag_keys, tags_in
@@ -36,18 +36,29 @@ _SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)  # serialNumberType, as e
 
 
 class MfaReplay:
-    """Codes already used, per device: a TOTP code is accepted once (per process)."""
+    """Codes already used, per device: a TOTP code is accepted once, by whichever process sees it first.
 
-    def __init__(self) -> None:
+    A step this process took already is refused from memory; otherwise the device's ``last_step`` in the database
+    is taken with one conditional UPDATE, so the workers of ``serve --workers`` and the nodes sharing a database
+    cannot each accept the same code. In a read transaction (AssumeRole, GetSessionToken) the claim commits in a
+    short write transaction of its own; a write operation (ResyncMFADevice) claims in its own transaction."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store
         self._used: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def claim(self, serial: str, step: int) -> bool:
+    def claim(self, serial: str, step: int, tx: Tx | None = None) -> bool:
         with self._lock:
             if self._used.get(serial, -1) >= step:
                 return False
             self._used[serial] = step
-            return True
+        if tx is not None and tx.write:
+            return tx.claim_mfa_step(serial, step)
+        if self._store is not None:
+            with self._store.write() as own:
+                return own.claim_mfa_step(serial, step)
+        return True
 
 
 def _seed(ctx: CallContext, device: MfaDevice) -> bytes:
@@ -194,7 +205,7 @@ def verify_mfa(ctx: CallContext, serial: str, code: str) -> int:
     assert device is not None
     step = totp.verify(_seed(ctx, device), code, _device_time(ctx, device))
     replay = ctx.mfa_replay
-    if step is None or (replay is not None and not replay.claim(serial, step)):
+    if step is None or (replay is not None and not replay.claim(serial, step, ctx.tx)):
         raise denied
     return int(ctx.now.timestamp())
 
@@ -216,7 +227,7 @@ def resync_mfa_device(ctx: CallContext, inp: Input) -> Output:
     if first is None or second is None or second != first + 1:
         raise InvalidAuthenticationCode("Authentication code for device is not valid.")
     replay = ctx.mfa_replay
-    if replay is not None and not replay.claim(device.serial, second):
+    if replay is not None and not replay.claim(device.serial, second, ctx.tx):
         raise InvalidAuthenticationCode("Authentication code for device is not valid.")
     ctx.tx.set_mfa_drift(device.serial, second - int(now // totp.STEP))
     return None

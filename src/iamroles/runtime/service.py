@@ -62,7 +62,7 @@ class Service:
     def __post_init__(self) -> None:
         self.clock_offset = timedelta(0)  # only test mode moves it
         self.cache = PolicyCache()
-        self.mfa_replay = MfaReplay()
+        self.mfa_replay = MfaReplay(self.store)
         self.jwks_cache = JwksCache()
         if self.keyring is None:
             self.keyring = KeyRing(self.store, self.master_key, self.clock)

@@ -206,6 +206,7 @@ class MfaDevice:
     enabled_at: datetime | None
     created_at: datetime
     drift: int | None = None  # 30-second steps its clock runs ahead of ours, as ResyncMFADevice found
+    last_step: int | None = None  # the last TOTP step a code was accepted for
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,6 +239,8 @@ mfa_devices = Table(
     Column("created_at", TS, nullable=False),
     # 30-second steps the device's clock runs ahead of ours (negative: behind), as ResyncMFADevice found
     Column("drift", Integer, nullable=True),
+    # the last TOTP step a code of the device was accepted for: a code is used once, whichever process sees it
+    Column("last_step", BigInteger, nullable=True),
     Index("ix_mfa_devices_account_serial", "account_id", "serial"),  # ListVirtualMFADevices' order
     Index("ix_mfa_devices_user", "account_id", "user_key"),
 )

@@ -1184,6 +1184,15 @@ class Tx:
         row = self._lock(q.with_for_update()).first() if for_update and self.postgres else self.c.execute(q).first()
         return _fix_times(_record(MfaDevice, row)) if row else None
 
+    def claim_mfa_step(self, serial: str, step: int) -> bool:
+        """Take TOTP ``step`` of the device: False when a code of that step or a later one was accepted already
+        (by any process). One conditional UPDATE, so two transactions cannot both take it. Bookkeeping: no
+        cached authorisation data depends on it."""
+        c = t.mfa_devices.c
+        res = self._w(update(t.mfa_devices).where(c.serial == serial, or_(c.last_step.is_(None), c.last_step < step))
+                      .values(last_step=step), scopes=())
+        return bool(res.rowcount)
+
     def mfa_devices(self, account_id: str, user_key: str | None = None, assigned: bool | None = None,
                     after: str | None = None, limit: int | None = None) -> list[MfaDevice]:
         """The account's (or a user's) virtual MFA devices by serial number, from ``after`` on, at most ``limit``."""
