@@ -8,6 +8,7 @@ from typing import Any
 from iamroles.errors import DeleteConflict, LimitExceeded, NoSuchEntity
 from iamroles.policy import PolicyKind
 
+from .authorize import authorize
 from .common import (
     already_exists,
     check_document,
@@ -204,10 +205,15 @@ def boundary_out(arn: str | None) -> dict[str, Any] | None:
 
 
 def rename(ctx: CallContext, kind: str, word: str, inp: Input) -> None:
-    """Update{word}: a new name and/or path for a user or group."""
+    """Update{word}: a new name and/or path for a user or group. The caller must be allowed the action on the new
+    ARN too: "the requester must have appropriate permissions on both the source object and the target object"
+    (API_UpdateUser.html, API_UpdateGroup.html)."""
     entity = get_entity(ctx, kind, inp[f"{word}Name"], for_update=True)
     new_name = inp.get(f"New{word}Name") or entity.name
     new_path = inp.get("NewPath") or entity.path
+    new_arn = entity_arn(ctx, kind, new_name, new_path)
+    if new_arn != entity.arn:
+        authorize(ctx, f"iam:Update{word}", new_arn)
     if new_name.lower() != entity.key and ctx.tx.entity(kind, ctx.account_id, new_name) is not None:
         raise already_exists(kind, new_name)  # (or, when another request takes the name meanwhile, the store's Duplicate)
-    ctx.tx.rename_entity(kind, ctx.account_id, entity.key, new_name, new_path, entity_arn(ctx, kind, new_name, new_path))
+    ctx.tx.rename_entity(kind, ctx.account_id, entity.key, new_name, new_path, new_arn)
