@@ -43,6 +43,7 @@
     ├── InvalidAuthorizationMessage 400 DecodeAuthorizationMessage: not ours, or expired
     ├── RequestEntityTooLarge     413  a body or query string over iamroles' size cap
     ├── ServiceFailure            500
+    ├── PolicyEvaluation          500  the simulator could not evaluate a policy
     ├── ServiceUnavailable        503  the audit trail cannot take the call's event (nothing was done)
     └── InternalFailure           500  anything unexpected
 
@@ -90,6 +91,7 @@ __all__ = [
     "MissingParameter",
     "NoSuchEntity",
     "PackedPolicyTooLarge",
+    "PolicyEvaluation",
     "RegionDisabled",
     "RequestEntityTooLarge",
     "ServiceFailure",
@@ -276,6 +278,12 @@ class IDPRejectedClaim(_Sender):
 
 class ExpiredTokenException(_Sender):
     code = "ExpiredTokenException"
+
+
+class PolicyEvaluation(AwsError):
+    """API_SimulatePrincipalPolicy: "a provided policy could not be successfully evaluated"."""
+
+    code = "PolicyEvaluation"
 
 
 class ServiceFailure(AwsError):

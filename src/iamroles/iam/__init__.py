@@ -1,5 +1,19 @@
 """iamroles.iam: the IAM operations, one plain function each, authorised by the policy core."""
-from . import account, certificates, credentials, groups, mfa, oidc, passwords, policies, profiles, roles, saml, users  # noqa: F401  (register operations)
+from . import (  # noqa: F401  (register operations)
+    account,
+    certificates,
+    credentials,
+    groups,
+    mfa,
+    oidc,
+    passwords,
+    policies,
+    profiles,
+    roles,
+    saml,
+    simulate,
+    users,
+)
 from .authorize import PolicyCache, authorize
 from .context import CallContext, Caller
 from .registry import OPERATIONS, Operation

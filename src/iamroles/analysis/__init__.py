@@ -1,0 +1,15 @@
+"""iamroles.analysis: questions asked of policies rather than requests answered: IAM's policy simulator.
+
+Each analysis decides with the policy core's evaluator, the one that authorises every request, and describes its
+answer with what the catalogue of AWS actions (``iamroles.catalog``) knows.
+"""
+from .simulate import (
+    ActionResult,
+    MatchedStatement,
+    ResourceResult,
+    Simulation,
+    Source,
+    simulate,
+)
+
+__all__ = ["ActionResult", "MatchedStatement", "ResourceResult", "Simulation", "Source", "simulate"]
