@@ -19,12 +19,14 @@ and how each policy type alone answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .compile import Grant, Policy
 from .document import PolicyDocument, PolicyType, Statement
 from .evaluate import _BOUNDED, Effect, PolicySet, _first
 from .request import Request, context_time_value
+from .variables import Var, split_template
+from .wildcard import compile_patterns
 
 __all__ = ["context_keys", "statement_keys", "missing_context_keys", "type_effects"]
 
@@ -75,22 +77,49 @@ def context_keys(documents: Iterable[PolicyDocument]) -> tuple[str, ...]:
     )
 
 
+def _absent(ctx: Mapping[str, object], key: str) -> bool:
+    low = key.lower()
+    return low not in ctx and context_time_value(ctx, low) is None  # type: ignore[arg-type]
+
+
+def _could_match(statement: Statement, resource: str, ctx: Mapping[str, object]) -> bool:
+    """Whether a Resource holding variables whose keys are missing would match ``resource`` for some values of them
+    (each missing variable read as ``*``); a NotResource with a missing variable always could."""
+    for text in statement.resources or ():
+        if not any(_absent(ctx, key) for key in _variables(text)):
+            continue
+        if statement.not_resource:
+            return True
+        template = split_template(text)
+        if template is None:
+            continue
+        pieces: list[tuple[str, bool]] = []
+        for part in template:
+            if isinstance(part, Var):
+                value = ctx.get(part.key)
+                pieces.append((value, True) if isinstance(value, str) else ("*", False))
+            else:
+                pieces.append(part)
+        if compile_patterns((tuple(pieces),), False, "resource").match(resource) is not None:
+            return True
+    return False
+
+
 def missing_context_keys(request: Request, policies: Iterable[Policy]) -> tuple[str, ...]:
-    """The keys read by the statements of ``policies`` whose action and resource match ``request`` (their
-    conditions aside) that the request's context does not hold, each once, in policy order."""
+    """The keys read by the statements of ``policies`` that could take part in deciding ``request`` and that the
+    request's context does not hold, each once, in policy order. A statement could take part when its action
+    matches and its resource does, or would with the values of its Resource's missing variables, or the request's
+    resource is ``*`` (every resource: the simulator's "when the resource in a simulation is '*'")."""
     ctx = request.ctx
     missing: list[str] = []
     for policy in policies:
         variables = policy.document.has_variables
         for st in policy.candidates(request.action):
-            if not st.match_resource(request.resource, ctx):
+            keys = statement_keys(st.statement, variables)
+            if request.resource != "*" and not st.match_resource(request.resource, ctx) and not (
+                    variables and _could_match(st.statement, request.resource, ctx)):
                 continue
-            for key in statement_keys(st.statement, variables):
-                low = key.lower()
-                if low in ctx:
-                    continue
-                if context_time_value(ctx, low) is None:
-                    missing.append(key)
+            missing.extend(key for key in keys if _absent(ctx, key))
     return _unique(missing)
 
 
