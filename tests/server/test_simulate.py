@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .conftest import Server, unique
-from .test_audit import read_trail, request_id
+from .test_audit import execute, read_trail, request_id
 
 CUSTOM = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulateCustomPolicy.html"
 PRINCIPAL = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html"
@@ -563,3 +563,50 @@ def test_authorisation_is_on_the_principal_and_refusals_are_audited_as_such(serv
     # the root and an allowed caller may simulate anyone; the refused caller's answers never carried a decision
     assert iam.simulate_principal_policy(PolicySourceArn=oarn, ActionNames=["kms:Decrypt"])["EvaluationResults"][0][
         "EvalDecision"] == "allowed"
+
+
+def test_a_principals_tags_and_id_are_its_context_and_input_wins(server: Server) -> None:
+    """The simulated principal's facts: aws:PrincipalTag/* from its tags and aws:userid from its unique id (the
+    keys AWS derives from a principal, reference_policies_condition-keys); ContextEntries override them."""
+    iam: Any = server.client("iam")
+    user = unique("tagged")
+    created = iam.create_user(UserName=user, Tags=[{"Key": "Team", "Value": "blue"}])["User"]
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=doc(
+        allow("s3:GetObject", "arn:aws:s3:::b/${aws:PrincipalTag/team}/*", Condition={"StringEquals": {"aws:userid": created["UserId"]}})))
+
+    def decide(resource: str, **extra: Any) -> str:
+        out = iam.simulate_principal_policy(PolicySourceArn=created["Arn"], ActionNames=["s3:GetObject"],
+                                            ResourceArns=[resource], **extra)
+        return str(out["EvaluationResults"][0]["EvalDecision"])
+
+    assert decide("arn:aws:s3:::b/blue/k") == "allowed"
+    assert decide("arn:aws:s3:::b/red/k") == "implicitDeny"
+    assert decide("arn:aws:s3:::b/red/k", ContextEntries=[
+        {"ContextKeyName": "aws:PrincipalTag/team", "ContextKeyValues": ["red"], "ContextKeyType": "string"}]) == "allowed"
+    assert decide("arn:aws:s3:::b/blue/k", ContextEntries=[
+        {"ContextKeyName": "aws:userid", "ContextKeyValues": ["AIDAOTHER"], "ContextKeyType": "string"}]) == "implicitDeny"
+    # another CallerArn is that user, not this one: its facts are not this user's
+    assert decide("arn:aws:s3:::b/blue/k", CallerArn=f"arn:aws:iam::{server.account}:user/someone") == "implicitDeny"
+
+
+def test_too_many_resources_is_invalid_input(server: Server) -> None:
+    iam: Any = server.client("iam")
+    with pytest.raises(ClientError) as exc:
+        iam.simulate_custom_policy(PolicyInputList=[doc(allow("s3:*"))], ActionNames=["s3:GetObject"],
+                                   ResourceArns=[f"arn:aws:s3:::b/{i}" for i in range(1001)])
+    assert code_of(exc) == "InvalidInput"
+
+
+def test_a_stored_policy_that_no_longer_parses_is_a_policy_evaluation_error(server: Server) -> None:
+    """PRINCIPAL's PolicyEvaluation (500): "a provided policy could not be successfully evaluated". A stored
+    document the parser no longer reads (planted here straight into the database) is not the caller's bad input."""
+    iam: Any = server.client("iam")
+    user = unique("broken")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=doc(allow("s3:*")))
+    execute(server, f"UPDATE inline_policies SET document = '{{\"Version\": 1}}' WHERE entity_key = '{user.lower()}'")
+    with pytest.raises(ClientError) as exc:
+        iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=["s3:GetObject"])
+    assert code_of(exc) == "PolicyEvaluation"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "Traceback" not in server.log.read_text()

@@ -33,7 +33,9 @@ API_GetContextKeysForCustomPolicy.html) and a principal's policies from the stor
   take the relations between them from).
 * Results page over the actions (MaxItems, Marker); a page also stops before
   its actions times the resources would exceed 10,000 decisions ("IAM might
-  return fewer results, even when there are more results available").
+  return fewer results, even when there are more results available"). More
+  than 1,000 ResourceArns is InvalidInput (the model sets no bound; each page
+  answers for every resource, so this one keeps a page's cost bounded).
 * A policy given as input that does not parse is InvalidInput with the
   parser's message; a stored policy that does not parse any more is
   PolicyEvaluation.
@@ -69,6 +71,7 @@ _POLICY_ARN = re.compile(r"arn:[\w-]+:iam::(?:\d{12}|aws):policy/(?P<rest>.+)\Z"
 _ACCOUNT = re.compile(r"\d{12}\Z")
 _ROOT = re.compile(r"arn:[\w-]+:iam::(?P<account>\d{12}):root\Z")
 _MAX_DECISIONS_PER_PAGE = 10_000
+MAX_RESOURCES = 1000  # each page answers for every resource: the bound keeps a page's cost and size bounded
 
 # ResourceHandlingOption: the resource types each EC2 scenario requires (API_SimulateCustomPolicy.html)
 _BASE = ("instance", "image", "security-group", "network-interface")
@@ -118,6 +121,8 @@ def _resources(inp: Input) -> list[str] | None:
     given = inp.get("ResourceArns")
     if not given:
         return None
+    if len(given) > MAX_RESOURCES:
+        raise InvalidInput(f"ResourceArns holds {len(given)} resources; a simulation takes at most {MAX_RESOURCES}.")
     for arn in given:
         if arn != "*" and (not arn.startswith("arn:") or arn.count(":") < 5):
             raise InvalidInput(f"Resource {arn} must be an ARN or *.")
