@@ -610,3 +610,54 @@ def test_a_stored_policy_that_no_longer_parses_is_a_policy_evaluation_error(serv
     assert code_of(exc) == "PolicyEvaluation"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert "Traceback" not in server.log.read_text()
+
+
+def test_the_simulation_of_a_user_is_what_its_own_requests_get(server: Server) -> None:
+    """The simulator decides with the evaluator that authorises requests: for a user's own policies (inline, a
+    group's, a managed one, a boundary), each IAM call it makes with its own key is allowed exactly when
+    SimulatePrincipalPolicy says so."""
+    iam: Any = server.client("iam")
+    user, group = unique("same"), unique("same-group")
+    created = iam.create_user(UserName=user)["User"]
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=doc(
+        allow(["iam:ListUsers", "iam:ListGroups", "iam:GetUser"]), deny("iam:GetUser", created["Arn"])))
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.put_group_policy(GroupName=group, PolicyName="g", PolicyDocument=doc(allow(["iam:ListRoles", "iam:ListPolicies"])))
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    bound = iam.create_policy(PolicyName=unique("same-bound"), PolicyDocument=doc(allow("iam:List*"), allow("iam:GetUser")))["Policy"]
+    iam.put_user_permissions_boundary(UserName=user, PermissionsBoundary=bound["Arn"])
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    mine: Any = server.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    calls: dict[str, tuple[str, Any]] = {
+        "iam:ListUsers": ("*", lambda: mine.list_users()),
+        "iam:ListRoles": ("*", lambda: mine.list_roles()),
+        "iam:ListPolicies": ("*", lambda: mine.list_policies(Scope="Local")),
+        "iam:GetUser": (created["Arn"], lambda: mine.get_user(UserName=user)),
+        "iam:GetGroup": (iam.get_group(GroupName=group)["Group"]["Arn"], lambda: mine.get_group(GroupName=group)),
+        "iam:CreateUser": (f"arn:aws:iam::{server.account}:user/{user}-new", lambda: mine.create_user(UserName=f"{user}-new")),
+    }
+    simulated = {}
+    for action, (resource, _) in calls.items():
+        out = iam.simulate_principal_policy(PolicySourceArn=created["Arn"], ActionNames=[action],
+                                            **({"ResourceArns": [resource]} if resource != "*" else {}))
+        simulated[action] = out["EvaluationResults"][0]["EvalDecision"]
+    assert simulated == {"iam:ListUsers": "allowed", "iam:ListRoles": "allowed", "iam:ListPolicies": "allowed",
+                         "iam:GetUser": "explicitDeny", "iam:GetGroup": "implicitDeny", "iam:CreateUser": "implicitDeny"}
+    deadline = time.monotonic() + 10
+    while True:  # the new key and policies reach every worker within the cache bound
+        try:
+            mine.list_users()
+            break
+        except ClientError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    for action, (_, call) in calls.items():
+        try:
+            call()
+            got = "allowed"
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "AccessDenied", action
+            got = "denied"
+        assert got == ("allowed" if simulated[action] == "allowed" else "denied"), action
