@@ -5,7 +5,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -147,6 +147,7 @@ GLOBAL_CONDITION_KEYS: tuple[ConditionKey, ...] = tuple(ConditionKey(name, kind,
     ("aws:SourceOrgID", "String"),
     ("aws:SourceOrgPaths", "ArrayOfString"),
     ("aws:UserAgent", "String"),
+    ("aws:IsMcpServiceAction", "Bool"),
 ))
 _GLOBAL_LOWER = frozenset(k.name.lower() for k in GLOBAL_CONDITION_KEYS)
 
@@ -164,18 +165,30 @@ def _key_pattern(name: str) -> re.Pattern[str]:
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
+def _one_pattern(arn_format: str) -> str:
+    fields = arn_format.split(":", 5)
+    out: list[str] = []
+    for i, f in enumerate(fields):
+        # arn, partition, service, region, account: one field each; the resource part: anything its variables take;
+        # a '*' in a format (dms's "rep:*") stands for any text too
+        any_text = "[^:]*" if i < 5 else ".+"
+        pieces = _VARIABLE.split(f)
+        out.append(any_text.join(re.escape(p).replace(r"\*", any_text) for p in pieces))
+    return ":".join(out)
+
+
 def _arn_pattern(arn_format: str) -> re.Pattern[str]:
+    """A format as a pattern; a format holding several ARNs (", "-separated in the reference) matches any of them."""
     hit = _PATTERNS.get(arn_format)
     if hit is None:
-        fields = arn_format.split(":", 5)
-        out: list[str] = []
-        for i, f in enumerate(fields):
-            # arn, partition, service, region, account: one field each; the resource part: anything its variables take
-            any_text = "[^:]*" if i < 5 else ".+"
-            pieces = _VARIABLE.split(f)
-            out.append(any_text.join(re.escape(p) for p in pieces))
-        hit = _PATTERNS[arn_format] = re.compile(":".join(out) + r"\Z")
+        alternatives = [a.strip() for a in arn_format.split(", ") if a.strip()]
+        hit = _PATTERNS[arn_format] = re.compile("(?:" + "|".join(_one_pattern(a) for a in alternatives) + r")\Z")
     return hit
+
+
+@lru_cache(maxsize=4096)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z", re.IGNORECASE)
 
 
 def _load(*parts: str) -> Any:
@@ -274,7 +287,10 @@ class Catalog:
         prefix, sep, rest = pattern.partition(":")
         if not sep or "*" in prefix or "?" in prefix:
             return ()
-        rx = re.compile(re.escape(rest).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z", re.IGNORECASE)
+        if "*" not in rest and "?" not in rest:
+            found = self.action(pattern)
+            return (found,) if found is not None else ()
+        rx = _glob(rest)
         return tuple(a for a in self.actions(prefix) if rx.match(a.name))
 
     # -- resource types -------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Exit codes (for scripts):
 
-* ``validate``: 0 valid, 1 invalid;
+* ``validate``: 0 valid, 1 invalid (with ``--findings``: 1 also on a finding of type ERROR);
 * ``eval``: 0 Allow, 3 ImplicitDeny, 4 ExplicitDeny, 1 a policy file is invalid;
 * 2: the command line itself is wrong (click's usage error).
 """
@@ -54,14 +54,37 @@ def _read(path: str) -> str:
 @policy.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--kind", type=click.Choice(_KINDS), default="identity", show_default=True, help="What the document is for.")
+@click.option("--findings", is_flag=True, help="Also check beyond syntax, as Access Analyzer's ValidatePolicy does "
+              "(unknown actions and keys, ARNs no action takes, iam:PassRole on *, open trust, ...); exit 1 on an ERROR.")
+@click.option("--account", help="With --findings: the account the policy lives in (a trust policy naming others is checked).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def validate(files: tuple[str, ...], kind: str, as_json: bool) -> None:
+def validate(files: tuple[str, ...], kind: str, findings: bool, account: str | None, as_json: bool) -> None:
     """Check policy documents (FILE, or - for stdin) against AWS's rules for KIND."""
     results: list[dict[str, Any]] = []
     for path in files:
-        problems = validate_policy(_read(path), PolicyKind(kind))
+        text = _read(path)
+        problems = validate_policy(text, PolicyKind(kind))
         results.append({"file": path, "kind": kind, "valid": not problems,
                         "problems": [{"message": p.message, "path": p.path} for p in problems]})
+        if findings:
+            from iamroles.analysis import validate_findings  # the catalogue of AWS actions is read only when asked
+
+            found = validate_findings(text, PolicyKind(kind), account=account)
+            results[-1]["findings"] = [f.to_json() for f in found]
+            results[-1]["text"] = [str(f) for f in found]
+    if findings:
+        failed = any(not r["valid"] or any(f["findingType"] == "ERROR" for f in r["findings"]) for r in results)
+        if as_json:
+            click.echo(json.dumps([{k: v for k, v in r.items() if k != "text"} for r in results]
+                                  if len(results) > 1 else {k: v for k, v in results[0].items() if k != "text"}, indent=2))
+        else:
+            for r in results:
+                click.echo(f"{r['file']}: {len(r['findings'])} finding(s)" if r["findings"] else f"{r['file']}: no findings")
+                for line in r["text"]:
+                    click.echo(f"  - {line}")
+        if failed:
+            sys.exit(EXIT_INVALID)
+        return
     if as_json:
         click.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
     else:

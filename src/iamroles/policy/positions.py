@@ -20,7 +20,9 @@ import json
 import re
 from dataclasses import dataclass
 
-__all__ = ["Position", "Span", "statement_spans"]
+__all__ = ["Position", "Span", "statement_spans", "value_offsets", "position_of", "line_starts"]
+
+Path = tuple["str | int", ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +174,66 @@ def _spans(scan: _Scanner, text: str) -> tuple[Span, ...]:
         scan.value()
         out.append(Span(_position(text, before, lines), _position(text, scan.pos, lines)))
         before = scan.pos
+
+
+def _values(scan: _Scanner, path: Path, out: dict[Path, tuple[int, int]]) -> None:
+    scan.skip_ws()
+    start = scan.pos
+    c = scan.text[start]
+    if c == "{":
+        scan.pos += 1
+        scan.skip_ws()
+        if scan.text[scan.pos] == "}":
+            scan.pos += 1
+        else:
+            while True:
+                scan.skip_ws()
+                key = scan.string()
+                scan.skip_ws()
+                scan.pos += 1  # ':'
+                _values(scan, path + (key,), out)
+                scan.skip_ws()
+                sep = scan.text[scan.pos]
+                scan.pos += 1
+                if sep == "}":
+                    break
+    elif c == "[":
+        scan.pos += 1
+        scan.skip_ws()
+        if scan.text[scan.pos] == "]":
+            scan.pos += 1
+        else:
+            i = 0
+            while True:
+                _values(scan, path + (i,), out)
+                i += 1
+                scan.skip_ws()
+                sep = scan.text[scan.pos]
+                scan.pos += 1
+                if sep == "]":
+                    break
+    else:
+        scan.value()
+    out[path] = (start, scan.pos)
+
+
+def value_offsets(text: str) -> dict[Path, tuple[int, int]]:
+    """Every value of a JSON text by its path (keys and list indexes from the top), as the offsets of its first
+    character and just past its last (empty if the text is not JSON)."""
+    out: dict[Path, tuple[int, int]] = {}
+    try:
+        json.loads(text)
+        _values(_Scanner(text), (), out)
+    except (ValueError, IndexError, RecursionError):
+        return {}
+    return out
+
+
+def position_of(text: str, offset: int, lines: list[int] | None = None) -> Position:
+    """The 1-based line and column of character ``offset`` of ``text``."""
+    return _position(text, offset, lines if lines is not None else _line_starts(text))
+
+
+def line_starts(text: str) -> list[int]:
+    """The offset each line of ``text`` starts at (for :func:`position_of`)."""
+    return _line_starts(text)
