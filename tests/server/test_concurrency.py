@@ -436,3 +436,168 @@ def test_conflicts_become_aws_errors(operation: str, conflict: str, expected: tu
     if expected[2] is not None:
         assert exc.value.message == expected[2]
     assert "deadlock" not in exc.value.message  # the database's words stay inside
+
+
+# -- the quotas and unique names of the newer kinds: SAML providers, MFA devices, server certificates ----------
+# (login profiles, SSH keys, signing certificates, service-specific credentials and server certificates per
+# account race in test_credentials.py). AWS references: reference_iam-quotas.html ("SAML providers in an AWS
+# account: 100", "MFA devices in use by an IAM user: 8", "Tags that can be attached per ...: 50", "Private keys
+# per SAML provider: 2" in troubleshoot_saml.html "Private key limit of 2 is reached"); unique names:
+# API_CreateSAMLProvider.html, API_CreateOpenIDConnectProvider.html, API_CreateVirtualMFADevice.html and
+# API_UploadServerCertificate.html list EntityAlreadyExists.
+
+@pytest.fixture(scope="module")
+def idp() -> Any:
+    from .test_saml import IdP
+
+    return IdP()
+
+
+@pytest.fixture(scope="module")
+def server_cert() -> tuple[str, str]:
+    from .test_credentials import certificate, ec_key, pem, pem_private
+
+    key = ec_key()
+    return pem(certificate(key, "race.example.com")), pem_private(key)
+
+
+NEWER_CREATES: dict[str, Callable[[Any, str, Any, Any], Any]] = {
+    "OpenIDConnectProvider": lambda c, name, idp, cert: c.create_open_id_connect_provider(
+        Url=f"https://{name}.example.com/oidc", ClientIDList=["app"]),
+    "SAMLProvider": lambda c, name, idp, cert: c.create_saml_provider(Name=name, SAMLMetadataDocument=idp.metadata()),
+    "VirtualMFADevice": lambda c, name, idp, cert: c.create_virtual_mfa_device(VirtualMFADeviceName=name),
+    "ServerCertificate": lambda c, name, idp, cert: c.upload_server_certificate(
+        ServerCertificateName=name, CertificateBody=cert[0], PrivateKey=cert[1]),
+}
+
+
+def _newer_cleanup(iam: Any, kind: str, name: str, account: str) -> int:
+    """Delete what was created of ``name``; how many there were."""
+    if kind == "OpenIDConnectProvider":
+        arns = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] if name in p["Arn"]]
+        for arn in arns:
+            iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+        return len(arns)
+    if kind == "SAMLProvider":
+        arns = [p["Arn"] for p in iam.list_saml_providers()["SAMLProviderList"] if p["Arn"].endswith("/" + name)]
+        for arn in arns:
+            iam.delete_saml_provider(SAMLProviderArn=arn)
+        return len(arns)
+    if kind == "VirtualMFADevice":
+        serials = [d["SerialNumber"] for d in iam.list_virtual_mfa_devices(MaxItems=1000)["VirtualMFADevices"]
+                   if d["SerialNumber"].endswith("/" + name)]
+        for serial in serials:
+            iam.delete_virtual_mfa_device(SerialNumber=serial)
+        return len(serials)
+    certs = [c["ServerCertificateName"] for c in iam.list_server_certificates()["ServerCertificateMetadataList"]
+             if c["ServerCertificateName"] == name]
+    for cert in certs:
+        iam.delete_server_certificate(ServerCertificateName=cert)
+    return len(certs)
+
+
+@pytest.mark.parametrize("kind", sorted(NEWER_CREATES))
+def test_one_name_many_creators_newer_kinds(server: Server, clients: list[Any], idp: Any, server_cert: tuple[str, str],
+                                            kind: str) -> None:
+    """Sixteen creates of one provider URL, SAML provider name, MFA device name or server certificate name: one
+    success, fifteen EntityAlreadyExists (409), never a 500, and one of it exists."""
+    name = unique(kind.lower()[:8])
+    outcomes = race(clients, lambda c, i: NEWER_CREATES[kind](c, name, idp, server_cert))
+    try:
+        assert_split(outcomes, 1, ("EntityAlreadyExists", 409))
+    finally:
+        assert _newer_cleanup(clients[0], kind, name, server.account) == 1
+
+
+def test_saml_providers_per_account(clients: list[Any], idp: Any) -> None:
+    iam = clients[0]
+    existing = len(iam.list_saml_providers()["SAMLProviderList"])
+    made: list[str] = []
+    lock = threading.Lock()
+    try:
+        for _ in range(99 - existing):
+            made.append(iam.create_saml_provider(Name=unique("pre"), SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"])
+
+        def create(c: Any, i: int) -> None:
+            arn = c.create_saml_provider(Name=unique("race"), SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
+            with lock:
+                made.append(arn)
+
+        outcomes = race(clients, create)
+
+        assert_split(outcomes, 1)
+        assert len(iam.list_saml_providers()["SAMLProviderList"]) == 100
+    finally:
+        for arn in made:
+            iam.delete_saml_provider(SAMLProviderArn=arn)
+
+
+def test_private_keys_per_saml_provider(clients: list[Any], idp: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    iam = clients[0]
+    arn = iam.create_saml_provider(Name=unique("keys"), SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
+    pems = [rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode() for _ in range(N)]
+    try:
+        outcomes = race(clients, lambda c, i: c.update_saml_provider(SAMLProviderArn=arn, AddPrivateKey=pems[i]))
+        assert_split(outcomes, 2)
+        assert len(iam.get_saml_provider(SAMLProviderArn=arn)["PrivateKeyList"]) == 2
+    finally:
+        iam.delete_saml_provider(SAMLProviderArn=arn)
+
+
+def test_mfa_devices_per_user(clients: list[Any]) -> None:
+    """Sixteen virtual MFA devices enabled for one user at once: eight are (the quota), eight LimitExceeded."""
+    import base64
+    import time
+
+    from iamroles.tokens import totp
+
+    iam = clients[0]
+    user = unique("mfa")
+    iam.create_user(UserName=user)
+    devices = [iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("dev"))["VirtualMFADevice"] for _ in range(N)]
+    step = int(time.time() // 30)
+    codes = [(totp.code_at(base64.b32decode(d["Base32StringSeed"]), step), totp.code_at(base64.b32decode(d["Base32StringSeed"]), step + 1))
+             for d in devices]
+
+    outcomes = race(clients, lambda c, i: c.enable_mfa_device(UserName=user, SerialNumber=devices[i]["SerialNumber"],
+                                                              AuthenticationCode1=codes[i][0], AuthenticationCode2=codes[i][1]))
+
+    try:
+        assert_split(outcomes, 8)
+        listed = iam.list_mfa_devices(UserName=user)["MFADevices"]
+        assert sorted(d["SerialNumber"] for d in listed) == sorted(devices[i]["SerialNumber"] for i in winners(outcomes))
+    finally:
+        for i in winners(outcomes):
+            iam.deactivate_mfa_device(UserName=user, SerialNumber=devices[i]["SerialNumber"])
+        for d in devices:
+            iam.delete_virtual_mfa_device(SerialNumber=d["SerialNumber"])
+
+
+@pytest.mark.parametrize("kind", ["SAMLProvider", "ServerCertificate", "MFADevice"])
+def test_tags_per_newer_resource(clients: list[Any], idp: Any, server_cert: tuple[str, str], kind: str) -> None:
+    iam = clients[0]
+    if kind == "SAMLProvider":
+        target = {"SAMLProviderArn": iam.create_saml_provider(Name=unique("tags"), SAMLMetadataDocument=idp.metadata())
+                  ["SAMLProviderArn"]}
+        snake = "saml_provider"
+    elif kind == "ServerCertificate":
+        target = {"ServerCertificateName": unique("tags")}
+        iam.upload_server_certificate(**target, CertificateBody=server_cert[0], PrivateKey=server_cert[1])
+        snake = "server_certificate"
+    else:
+        target = {"SerialNumber": iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("tags"))["VirtualMFADevice"]
+                  ["SerialNumber"]}
+        snake = "mfa_device"
+    try:
+        outcomes = race(clients, lambda c, i: getattr(c, f"tag_{snake}")(
+            **target, Tags=[{"Key": f"k{i}-{j}", "Value": "v"} for j in range(5)]))
+        assert_split(outcomes, 10)
+        tags = getattr(iam, f"list_{snake}_tags")(**target, MaxItems=1000)["Tags"]
+        assert sorted(t["Key"] for t in tags) == sorted(f"k{i}-{j}" for i in winners(outcomes) for j in range(5))
+    finally:
+        getattr(iam, {"SAMLProvider": "delete_saml_provider", "ServerCertificate": "delete_server_certificate",
+                      "MFADevice": "delete_virtual_mfa_device"}[kind])(**target)

@@ -305,6 +305,81 @@ def test_allow_users_to_change_password_and_reuse_prevention(server: Server, no_
     iam.delete_login_profile(UserName=name)
 
 
+def _long_history(iam: Any) -> tuple[str, dict[str, Any], str]:
+    """A user allowed to change its password, whose profile holds 24 hashes (PasswordReusePrevention=24, the
+    model's maximum): a ChangePassword to a new password verifies 25 argon2 hashes and makes one."""
+    iam.update_account_password_policy(AllowUsersToChangePassword=True, PasswordReusePrevention=24, MinimumPasswordLength=8)
+    name, key = user_with_key(iam)
+    iam.create_login_profile(UserName=name, Password=f"{GOOD}0")
+    for i in range(1, 24):
+        iam.update_login_profile(UserName=name, Password=f"{GOOD}{i}")
+    return name, key, f"{GOOD}23"
+
+
+def test_change_password_holds_no_lock_while_it_hashes(server: Server, no_password_policy: Any) -> None:
+    """ChangePassword verifies the old password and up to 24 earlier ones and hashes the new one (argon2id, tens
+    of milliseconds each): that is done outside the write transaction, which then only checks that the stored
+    hashes are still the ones checked against. A write to the same user (its row lock on PostgreSQL, the
+    database's write lock on SQLite) and to another entity meanwhile is not held up."""
+    iam = no_password_policy
+    name, key, current = _long_history(iam)
+    me = as_user(server, key)
+    took: dict[str, float] = {}
+
+    def change() -> None:
+        t0 = time.perf_counter()
+        me.change_password(OldPassword=current, NewPassword=f"{GOOD}new")
+        took["change"] = time.perf_counter() - t0
+
+    writes: list[float] = []
+    thread = threading.Thread(target=change)
+    thread.start()
+    time.sleep(0.03)
+    while thread.is_alive():
+        t0 = time.perf_counter()
+        iam.tag_user(UserName=name, Tags=[{"Key": "seen", "Value": str(len(writes))}])
+        iam.create_group(GroupName=unique("g"))
+        writes.append(time.perf_counter() - t0)
+    thread.join()
+    assert took["change"] > 0.3, took  # the hashing took its time (else this test measures nothing)
+    assert len(writes) >= 3 and max(writes) < 0.25, (took, [round(w, 3) for w in writes])
+    # the change happened: the old password is no longer the old one, nor may it come back
+    assert refused(me.change_password, OldPassword=current, NewPassword=f"{GOOD}other")[:2] == ("AccessDenied", 403)
+    assert refused(me.change_password, OldPassword=f"{GOOD}new", NewPassword=current)[:2] == ("PasswordPolicyViolation", 400)
+    iam.delete_login_profile(UserName=name)
+
+
+def test_concurrent_password_changes_are_serialised(server: Server, no_password_policy: Any) -> None:
+    """Four ChangePassword calls from one user with the same old password and different new ones, at once:
+    exactly one succeeds; the others find the old password no longer correct (as they would one after the other),
+    and the password is the winner's. An administrator's UpdateLoginProfile at the same time is never lost either."""
+    iam = no_password_policy
+    iam.update_account_password_policy(AllowUsersToChangePassword=True, PasswordReusePrevention=3, MinimumPasswordLength=8)
+    name, key = user_with_key(iam)
+    iam.create_login_profile(UserName=name, Password=f"{GOOD}start")
+    mine = [as_user(server, key) for _ in range(4)]
+    outcomes = race(mine, lambda c, i: c.change_password(OldPassword=f"{GOOD}start", NewPassword=f"{GOOD}n{i}"), n=4)
+    won = [i for i, o in enumerate(outcomes) if o == ("ok", 200)]
+    assert len(won) == 1 and sorted(o for o in outcomes if o != ("ok", 200)) == [("AccessDenied", 403)] * 3, outcomes
+    me = mine[0]
+    for i in range(4):
+        if i != won[0]:
+            assert refused(me.change_password, OldPassword=f"{GOOD}n{i}", NewPassword=f"{GOOD}x")[:2] == ("AccessDenied", 403)
+    # a user's change racing an administrator's reset: the user's change is either committed before the reset
+    # (which then replaces it) or finds its old password gone; never does a change checked against the old
+    # password overwrite the reset
+    admin = server.client("iam")
+    racers = [as_user(server, key), admin]
+    outcomes = race(racers, lambda c, i: c.change_password(OldPassword=f"{GOOD}n{won[0]}", NewPassword=f"{GOOD}user")
+                    if i == 0 else c.update_login_profile(UserName=name, Password=f"{GOOD}admin"), n=2)
+    assert outcomes[1] == ("ok", 200)
+    assert outcomes[0] in (("ok", 200), ("AccessDenied", 403)), outcomes
+    finals = [p for p in (f"{GOOD}user", f"{GOOD}admin")
+              if refused(me.change_password, OldPassword=p, NewPassword="short")[:2] != ("AccessDenied", 403)]
+    assert finals == [f"{GOOD}admin"], finals
+    iam.delete_login_profile(UserName=name)
+
+
 def test_expired_passwords_and_hard_expiry(server: Server, no_password_policy: Any) -> None:
     """MaxPasswordAge: a password older than it has expired; HardExpiry: then only an administrator may set a new
     one (API_UpdateAccountPasswordPolicy.html)."""

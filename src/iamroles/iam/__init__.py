@@ -16,6 +16,6 @@ from . import (  # noqa: F401  (register operations)
 )
 from .authorize import PolicyCache, authorize
 from .context import CallContext, Caller
-from .registry import OPERATIONS, Operation
+from .registry import OPERATIONS, Operation, Stale
 
-__all__ = ["OPERATIONS", "Operation", "CallContext", "Caller", "PolicyCache", "authorize"]
+__all__ = ["OPERATIONS", "Operation", "CallContext", "Caller", "PolicyCache", "Stale", "authorize"]

@@ -42,6 +42,8 @@ class CallContext:
     # what the operation reports back: the role whose credentials it issued, (account id, role key), for the
     # role's last-used record
     role_used: tuple[str, str] | None = None
+    # the result of the operation's prepared work, done outside the transaction (iam.registry.Operation.prepare)
+    prepared: Any = None
 
     @property
     def account_id(self) -> str:

@@ -1,7 +1,10 @@
 """Console passwords: login profiles, ChangePassword and the account password policy that governs them.
 
 A password is stored only as an argon2id hash (argon2-cffi; OWASP's parameters: 19 MiB, two passes); of
-earlier passwords only as many hashes are kept as the policy's PasswordReusePrevention asks. Passwords are
+earlier passwords only as many hashes are kept as the policy's PasswordReusePrevention asks. Hashing and
+verifying take tens of milliseconds each (ChangePassword with PasswordReusePrevention=24 verifies 25 hashes): they
+are done outside the write transaction (``prepare``, iam.registry), which then only checks that the stored hashes
+and the policy are still those the work was based on, so no lock waits for them. Passwords are
 members the model marks ``sensitive``: the protocol layer never quotes them and the audit trail records
 ``HIDDEN_DUE_TO_SECURITY_REASONS`` in their place; no message here ever contains one. The account root's
 password is not managed here (there is no console): calls without a UserName need a user's credentials.
@@ -18,6 +21,8 @@ iam:ChangePassword on the user's own ARN).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +44,7 @@ from .authorize import authorize, decide
 from .common import get_entity, lock_account
 from .context import CallContext
 from .credentials import named_or_caller, user_resource
-from .registry import Input, Output, operation
+from .registry import Input, Output, Stale, operation
 
 __all__ = ["hash_password", "verify_password", "check_password"]
 
@@ -128,16 +133,40 @@ def _profile_out(user: User, profile: LoginProfile) -> dict[str, Any]:
     return out
 
 
-@operation("CreateLoginProfile", resource=user_resource, write=True)
-def create_login_profile(ctx: CallContext, inp: Input) -> Output:
-    user = get_entity(ctx, "user", named_or_caller(ctx, inp), for_update=True)  # one profile per user: its row decides
+@dataclass(frozen=True, slots=True)
+class _Hashed:
+    """A new password's hash, made before the write transaction."""
+
+    hash: str
+
+
+def _new_hash(ctx: CallContext, password: str) -> str:
+    """The new password's hash: the one made before the transaction, else (the operation called without its
+    preparation) made here."""
+    return ctx.prepared.hash if isinstance(ctx.prepared, _Hashed) else hash_password(password)
+
+
+def _create_checks(ctx: CallContext, inp: Input, lock: bool) -> None:
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp), for_update=lock)  # one profile per user: its row decides
     if inp.get("Password") is None:
         raise ValidationError("1 validation error detected: Value null at 'password' failed to satisfy constraint: "
                               "Member must not be null")
     if ctx.tx.login_profile(ctx.account_id, user.id) is not None:
         raise EntityAlreadyExists(f"Login Profile for user {user.name} already exists.")
     check_password(ctx.tx.password_policy(ctx.account_id), inp["Password"])
-    profile = LoginProfile(ctx.account_id, user.id, hash_password(inp["Password"]), "[]",
+
+
+def _prepare_create(ctx: CallContext, inp: Input) -> Callable[[], _Hashed]:
+    _create_checks(ctx, inp, lock=False)  # (refused before hashing what would be refused)
+    password = inp["Password"]
+    return lambda: _Hashed(hash_password(password))
+
+
+@operation("CreateLoginProfile", resource=user_resource, write=True, prepare=_prepare_create)
+def create_login_profile(ctx: CallContext, inp: Input) -> Output:
+    _create_checks(ctx, inp, lock=True)
+    user = get_entity(ctx, "user", named_or_caller(ctx, inp))
+    profile = LoginProfile(ctx.account_id, user.id, _new_hash(ctx, inp["Password"]), "[]",
                            bool(inp.get("PasswordResetRequired")), inp.get("MaxSigninSessionDuration"), ctx.now, ctx.now)
     ctx.tx.insert_login_profile(profile)
     return {"LoginProfile": _profile_out(user, profile)}
@@ -149,7 +178,16 @@ def get_login_profile(ctx: CallContext, inp: Input) -> Output:
     return {"LoginProfile": _profile_out(user, _profile_of(ctx, user))}
 
 
-@operation("UpdateLoginProfile", resource=user_resource, write=True)
+def _prepare_update(ctx: CallContext, inp: Input) -> Callable[[], _Hashed | None]:
+    _profile_of(ctx, get_entity(ctx, "user", inp["UserName"]))
+    password = inp.get("Password")
+    if password is None:
+        return lambda: None
+    check_password(ctx.tx.password_policy(ctx.account_id), password)
+    return lambda: _Hashed(hash_password(password))
+
+
+@operation("UpdateLoginProfile", resource=user_resource, write=True, prepare=_prepare_update)
 def update_login_profile(ctx: CallContext, inp: Input) -> Output:
     user = get_entity(ctx, "user", inp["UserName"], for_update=True)
     profile = _profile_of(ctx, user)
@@ -157,7 +195,7 @@ def update_login_profile(ctx: CallContext, inp: Input) -> Output:
     if inp.get("Password") is not None:
         policy = ctx.tx.password_policy(ctx.account_id)
         check_password(policy, inp["Password"])
-        values.update(password_hash=hash_password(inp["Password"]), previous_hashes=_history(profile, policy),
+        values.update(password_hash=_new_hash(ctx, inp["Password"]), previous_hashes=_history(profile, policy),
                       password_set_at=ctx.now)
     if inp.get("PasswordResetRequired") is not None:
         values["reset_required"] = bool(inp["PasswordResetRequired"])
@@ -194,23 +232,55 @@ def _may_change(ctx: CallContext, policy: PasswordPolicy | None, arn: str) -> No
     authorize(ctx, "iam:ChangePassword", arn)
 
 
-@operation("ChangePassword", resource=None, write=True)  # authorised inside: see _may_change
-def change_password(ctx: CallContext, inp: Input) -> Output:
+@dataclass(frozen=True, slots=True)
+class _Changed:
+    """A password change worked out before the write transaction: the new hash, and what it was checked against
+    (the stored hashes and the account's policy), which the write must find unchanged."""
+
+    basis: tuple[str, str, PasswordPolicy | None]
+    hash: str
+
+
+def _change_checks(ctx: CallContext, lock: bool) -> tuple[User, PasswordPolicy | None, LoginProfile]:
     if not ctx.caller.user_key:  # the root, a role's session
         raise InvalidUserType("Only IAM Users can change their own password.")
-    user = get_entity(ctx, "user", ctx.caller.user_key, for_update=True)
+    user = get_entity(ctx, "user", ctx.caller.user_key, for_update=lock)
     policy = ctx.tx.password_policy(ctx.account_id)
     _may_change(ctx, policy, user.arn)
     profile = _profile_of(ctx, user)
     if policy is not None and policy.hard_expiry and _expired(policy, profile, ctx.now):
         raise AccessDenied("The password has expired and the account's password policy requires an administrator "
                            "to reset it (HardExpiry).")
-    if not verify_password(profile.password_hash, inp["OldPassword"]):
-        raise AccessDenied("The old password is incorrect.")
-    check_password(policy, inp["NewPassword"])
-    if _reused(profile, policy, inp["NewPassword"]):
-        raise PasswordPolicyViolation(REUSE_MESSAGE)
-    ctx.tx.update_login_profile(ctx.account_id, user.id, password_hash=hash_password(inp["NewPassword"]),
+    return user, policy, profile
+
+
+def _change_work(policy: PasswordPolicy | None, profile: LoginProfile, inp: Input) -> Callable[[], _Changed]:
+    """The old password verified, the new one checked against the policy and the earlier hashes, and hashed."""
+    old, new = inp["OldPassword"], inp["NewPassword"]
+
+    def work() -> _Changed:
+        if not verify_password(profile.password_hash, old):
+            raise AccessDenied("The old password is incorrect.")
+        check_password(policy, new)
+        if _reused(profile, policy, new):
+            raise PasswordPolicyViolation(REUSE_MESSAGE)
+        return _Changed((profile.password_hash, profile.previous_hashes, policy), hash_password(new))
+
+    return work
+
+
+def _prepare_change(ctx: CallContext, inp: Input) -> Callable[[], _Changed]:
+    _, policy, profile = _change_checks(ctx, lock=False)
+    return _change_work(policy, profile, inp)
+
+
+@operation("ChangePassword", resource=None, write=True, prepare=_prepare_change)  # authorised inside: see _may_change
+def change_password(ctx: CallContext, inp: Input) -> Output:
+    user, policy, profile = _change_checks(ctx, lock=True)
+    changed = ctx.prepared if isinstance(ctx.prepared, _Changed) else _change_work(policy, profile, inp)()
+    if changed.basis != (profile.password_hash, profile.previous_hashes, policy):
+        raise Stale("the password or the password policy changed since the new password was checked")
+    ctx.tx.update_login_profile(ctx.account_id, user.id, password_hash=changed.hash,
                                 previous_hashes=_history(profile, policy), password_set_at=ctx.now, reset_required=False)
     return None
 

@@ -4,6 +4,13 @@ An operation is a plain function ``(ctx, input) -> output`` over the
 botocore model's member names. Its spec names the IAM action (``iam:`` +
 the wire name unless told otherwise), the resource ARN the call is
 authorised against, and any request-specific condition keys.
+
+An operation with slow work that depends on stored state (argon2 password hashes) names a ``prepare``: it is
+called first, in a read transaction, after the same authentication and authorisation, and returns that work,
+which then runs outside any transaction; its result reaches the operation as ``ctx.prepared`` in the write
+transaction, which checks that what the work was based on is unchanged (else it raises :class:`Stale` and the call
+is prepared again). So no lock is held while it runs. Called without it (``ctx.prepared`` None), the operation
+does the work itself.
 """
 from __future__ import annotations
 
@@ -14,13 +21,19 @@ from typing import Any
 from .conflicts import answering_conflicts
 from .context import CallContext
 
-__all__ = ["Operation", "OPERATIONS", "operation", "Input", "Output"]
+__all__ = ["Operation", "OPERATIONS", "operation", "Input", "Output", "Prepare", "Stale"]
 
 Input = Mapping[str, Any]
 Output = dict[str, Any] | None
 Func = Callable[[CallContext, Input], Output]
 ResourceOf = Callable[[CallContext, Input], str]
 KeysOf = Callable[[CallContext, Input], dict[str, Any]]
+# (ctx in a read transaction, input) -> the slow work, run outside any transaction; its result is ctx.prepared
+Prepare = Callable[[CallContext, Input], Callable[[], Any]]
+
+
+class Stale(Exception):
+    """What an operation's prepared work was based on changed before its write transaction: prepare again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +45,7 @@ class Operation:
     keys: KeysOf | None
     write: bool
     action: str
+    prepare: Prepare | None = None
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -45,11 +59,13 @@ def operation(
     write: bool = False,
     service: str = "iam",
     action: str | None = None,
+    prepare: Prepare | None = None,
 ) -> Callable[[Func], Func]:
     def register(func: Func) -> Func:
         # a write may collide with another request's: the store's Conflict becomes AWS's error here, for all of them
         run = answering_conflicts(name, func) if write else func
-        OPERATIONS[(service, name)] = Operation(service, name, run, resource, keys, write, action or f"{service}:{name}")
+        OPERATIONS[(service, name)] = Operation(service, name, run, resource, keys, write, action or f"{service}:{name}",
+                                                 prepare)
         return func
 
     return register

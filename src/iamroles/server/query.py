@@ -2,7 +2,8 @@
 
 Per call, in one pass: parse the SigV4 signature -> in one transaction: authenticate the caller, check what its
 kind of credentials may call, decode the parameters by the botocore model, authorise the call with the policy
-core, run the operation, write its audit record with its change, commit -> render XML. The call runs in
+core, run the operation, write its audit record with its change, commit -> render XML. (An operation with slow work
+that depends on stored state first does it outside any transaction: ``iam.registry.Operation.prepare``.) The call runs in
 :class:`~iamroles.runtime.Call`, where every error becomes AWS's error envelope and the audit record goes to the
 trail.
 """
@@ -10,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
 from iamroles import iam, sts  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
-from iamroles.errors import IncompleteSignature, InvalidAction
-from iamroles.iam import OPERATIONS, CallContext, Operation, authorize
+from iamroles.errors import EntityTemporarilyUnmodifiable, IncompleteSignature, InvalidAction
+from iamroles.iam import OPERATIONS, CallContext, Operation, Stale, authorize
 from iamroles.iam.context import Caller
 from iamroles.policy import Arn, Principal, PrincipalType
 from iamroles.protocol import holds_secret, parse_request, redact, render_response, service_model
 from iamroles.runtime import Call, CallRecord, Reply, Service, new_id
 from iamroles.runtime.call import QueryXml
+from iamroles.store import Tx
 from iamroles.sts.limits import check_session_limits
 from iamroles.sts.web_identity import UNSIGNED_OPERATIONS
 
@@ -30,6 +34,8 @@ __all__ = ["SERVICES", "handle", "is_signed", "may_write", "respond"]
 SERVICES = ("iam", "sts")
 UNSIGNED_ACTIONS = frozenset(name for service, name in UNSIGNED_OPERATIONS)
 _UNSIGNED_REGION = "us-east-1"
+# how many times a call whose prepared work went stale is prepared again before EntityTemporarilyUnmodifiable
+PREPARE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,23 +125,32 @@ def _signed(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secure:
     write = found is not None and found.write
     record.read_only = not write
     record.durable = found is not None and found.durable
-    now = service.clock()
-    with service.store.write() if write else service.store.read() as tx:
-        caller = authenticator.verify(tx, http, signed, now)
-        record.caller = caller
-        # what temporary credentials of the caller's kind may call at all, before anything runs
-        check_session_limits(caller.session, signed.service, found.model.name if found is not None else record.operation)
-        op_model, inp = parse_request(params, _MODELS[signed.service])
-        record.params = redact(inp, op_model.input_shape) if op_model.input_shape is not None else inp
-        if found is None or found.op is None:
-            raise InvalidAction(f"Could not find operation {op_model.name} for version {op_model.service_model.api_version}")
-        op = found.op
-        ctx = service.context(caller, tx, now, signed.region, record.source_ip, secure, record.user_agent, record.request_id)
-        if op.resource is not None:
-            authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
-        output = op.func(ctx, inp)
-        if write:
-            call.audit_in(tx)
+    prepare = found.op.prepare if found is not None and found.op is not None else None
+    for _ in range(PREPARE_ATTEMPTS):
+        prepared = None
+        if prepare is not None:
+            # the operation's slow work (password hashes), on what a read transaction shows, holding no lock
+            with service.store.read() as tx:
+                ctx, _, inp = _enter(call, tx, http, params, signed, found, service.clock(), secure)
+                work = prepare(ctx, inp)
+            prepared = work()
+        now = service.clock()
+        try:
+            with service.store.write() if write else service.store.read() as tx:
+                ctx, op_model, inp = _enter(call, tx, http, params, signed, found, now, secure)
+                ctx.prepared = prepared
+                assert found is not None and found.op is not None  # (_enter raised InvalidAction otherwise)
+                output = found.op.func(ctx, inp)
+                if write:
+                    call.audit_in(tx)
+        except Stale:
+            if prepare is None:
+                raise
+            continue  # what the work was based on changed meanwhile: again, on what is there now
+        break
+    else:
+        raise EntityTemporarilyUnmodifiable(f"{record.operation} was interrupted by other changes {PREPARE_ATTEMPTS} "
+                                            "times; try again.")
     call.audited = write
     usage = service.usage
     if usage is not None:
@@ -143,6 +158,26 @@ def _signed(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secure:
             usage.key_used(signed.access_key_id, now, signed.service, signed.region)
         service.note_role_used(ctx, signed.region)
     return render_response(op_model, output, record.request_id)
+
+
+def _enter(call: Call, tx: Tx, http: sigv4.HttpRequest, params: dict[str, str], signed: sigv4.SignedRequest,
+           found: Route | None, now: datetime, secure: bool) -> tuple[CallContext, OperationModel, dict[str, Any]]:
+    """In ``tx``: the caller authenticated, what its kind of credentials may call checked, the parameters decoded,
+    the call authorised; the context the operation runs in, with its model and input."""
+    service, record = call.service, call.record
+    caller = service.authenticator.verify(tx, http, signed, now)
+    record.caller = caller
+    # what temporary credentials of the caller's kind may call at all, before anything runs
+    check_session_limits(caller.session, signed.service, found.model.name if found is not None else record.operation)
+    op_model, inp = parse_request(params, _MODELS[signed.service])
+    record.params = redact(inp, op_model.input_shape) if op_model.input_shape is not None else inp
+    if found is None or found.op is None:
+        raise InvalidAction(f"Could not find operation {op_model.name} for version {op_model.service_model.api_version}")
+    op = found.op
+    ctx = service.context(caller, tx, now, signed.region, record.source_ip, secure, record.user_agent, record.request_id)
+    if op.resource is not None:
+        authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
+    return ctx, op_model, inp
 
 
 def _unsigned(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secure: bool) -> bytes:
