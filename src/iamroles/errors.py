@@ -9,6 +9,7 @@
     ├── InvalidParameterValue     400
     ├── InvalidParameterCombination 400
     ├── MissingParameter          400
+    ├── InvalidQueryParameter     400  a signed query string naming a parameter twice
     ├── InvalidInput              400  IAM's semantic input errors
     ├── MalformedPolicyDocument   400  (from iamroles.policy.PolicyError)
     ├── PackedPolicyTooLarge      400
@@ -73,6 +74,7 @@ __all__ = [
     "InvalidInput",
     "InvalidParameterCombination",
     "InvalidParameterValue",
+    "InvalidQueryParameter",
     "LimitExceeded",
     "MalformedPolicyDocument",
     "NotSupportedService",
@@ -139,6 +141,10 @@ class InvalidParameterCombination(_Sender):
 
 class MissingParameter(_Sender):
     code = "MissingParameter"
+
+
+class InvalidQueryParameter(_Sender):
+    code = "InvalidQueryParameter"
 
 
 class InvalidInput(_Sender):

@@ -32,7 +32,7 @@ from iamroles.errors import InvalidAction, MissingAction, ValidationError
 
 from .redact import is_sensitive
 
-__all__ = ["SERVER_PATTERNS", "XML_CHARS", "parse_request", "read_form", "string_pattern"]
+__all__ = ["SERVER_PATTERNS", "XML_CHARS", "parse_request", "read_form", "repeated_query_name", "string_pattern"]
 
 # The characters XML 1.0 can carry (its Char production), in the words of the patterns AWS's models use for
 # free text (botocore's models of other services carry it, e.g. [\u0009\u000a\u000d\u0020-\uD7FF\uE000-\uFFFD]*).
@@ -278,6 +278,22 @@ def read_form(query: str, body: bytes, content_type: str = "") -> dict[str, str]
     if body and (not content_type or content_type.startswith("application/x-www-form-urlencoded")):
         _pairs(body.decode("utf-8", "replace"), unquote_plus, params)
     return params
+
+
+def repeated_query_name(query: str) -> str | None:
+    """A parameter name the query string gives more than once (decoded as :func:`read_form` decodes it), else None.
+
+    SigV4 sorts a query's pairs (names, then values: its suite's get-vanilla-query-order-value), so for a name
+    given twice the order of its values is not signed, and :func:`read_form` keeps the last: a presigned URL's two
+    values could be swapped in transit. No Query operation has a use for it."""
+    seen: set[str] = set()
+    for item in query.split("&"):
+        if item:
+            name = unquote(item.partition("=")[0], errors="replace")
+            if name in seen:
+                return name
+            seen.add(name)
+    return None
 
 
 def _pairs(text: str, decode: Any, into: dict[str, str]) -> None:

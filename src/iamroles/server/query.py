@@ -18,11 +18,11 @@ from botocore.model import OperationModel, ServiceModel
 
 from iamroles import iam, sts  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
-from iamroles.errors import EntityTemporarilyUnmodifiable, IncompleteSignature, InvalidAction
+from iamroles.errors import EntityTemporarilyUnmodifiable, IncompleteSignature, InvalidAction, InvalidQueryParameter
 from iamroles.iam import OPERATIONS, CallContext, Operation, Stale, authorize
 from iamroles.iam.context import Caller
 from iamroles.policy import Arn, Principal, PrincipalType
-from iamroles.protocol import holds_secret, parse_request, redact, render_response, service_model
+from iamroles.protocol import holds_secret, parse_request, redact, render_response, repeated_query_name, service_model
 from iamroles.runtime import Call, CallRecord, Reply, Service, new_id
 from iamroles.runtime.call import QueryXml
 from iamroles.store import Tx
@@ -118,6 +118,9 @@ def _signed(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secure:
         raise IncompleteSignature(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
     record.service, record.region, record.access_key_id = signed.service, signed.region, signed.access_key_id
     call.wire = _WIRES[signed.service]
+    repeated = repeated_query_name(http.query) if http.query else None
+    if repeated is not None:
+        raise InvalidQueryParameter(f"The query string gives the parameter {repeated[:128]!r} more than once.")
     # the operation is known from its name alone: the parameters are decoded only once the caller is
     # authenticated (cheap before expensive; AWS, too, reports a bad parameter after authentication)
     action = params.get("Action")
