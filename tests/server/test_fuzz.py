@@ -24,8 +24,12 @@ What must hold, for every request: no 5xx and no "Traceback", in the answer or i
 well-formed AWS error envelope that botocore parses, with a code iamroles declares; an answer botocore's parser for
 the operation reads; each within ``SLOW`` seconds. And the server stays consistent: an entity it says it created
 (role, user, group, policy and policy version, instance profile, OIDC provider, virtual MFA device, access key,
-inline policy) is read back by the name or ARN it answered with, equal to the one sent, and deleted; credentials it
-issued (AssumeRole, GetSessionToken, GetFederationToken) work for GetCallerIdentity as the principal it named.
+inline policy, SAML provider, login profile, SSH key, signing and server certificate, service-specific credential) is
+read back by the name or ARN it answered with, equal to the one sent, and deleted; credentials it issued (AssumeRole,
+GetSessionToken, GetFederationToken) work for GetCallerIdentity as the principal it named. The newer kinds' members
+are given values that exist or that their operations accept (``seed_newer``: SAML metadata, SSH keys, certificates
+with their private keys, passwords, a device's current TOTP codes), so that hostile requests reach past their first
+check.
 
 CI runs a bounded, deterministic sample (``derandomize``: the same requests every run): ``EXAMPLES`` hypothesis
 examples for each implemented operation and ``EXAMPLES_UNIMPLEMENTED`` for the others (they are parsed and
@@ -40,6 +44,7 @@ the slowest request and the implemented operations no example got a 200 from.) W
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -162,6 +167,7 @@ def _known(member: str, shape: Shape, account: str, operation: str = "") -> list
         "SerialNumber": [f"{arn}mfa/fz-mfa"], "OpenIDConnectProviderArn": [f"{arn}oidc-provider/127.0.0.1/fz"],
         "PolicySourceArn": [f"{arn}role/{SEED_ROLE}", f"{arn}user/{SEED_USER}"], "AccessKeyId": SEED_KEYS[-1:],
         "Url": ["https://127.0.0.1/fz-new", "https://localhost:1/fz-new"], "ClientIDList": ["fz"],
+        **KNOWN,
     }.get(member, [])
 
 
@@ -195,7 +201,7 @@ def with_known(params: dict[str, Any], op: OperationModel, account: str, pick: A
 
 
 _NAMED_BY = {"CreateRole": "RoleName", "CreateUser": "UserName", "CreateGroup": "GroupName", "CreatePolicy": "PolicyName",
-             "CreateInstanceProfile": "InstanceProfileName"}
+             "CreateInstanceProfile": "InstanceProfileName", "UploadServerCertificate": "ServerCertificateName"}
 
 
 @st.composite
@@ -350,6 +356,33 @@ class Fuzzer:
             if sent(key) is not None:
                 read_delete("iam", name.replace("Put", "Get"), name.replace("Put", "Delete"),
                             {key: sent(key), "PolicyName": sent("PolicyName")})
+        elif name == "CreateSAMLProvider":
+            read_delete("iam", "GetSAMLProvider", "DeleteSAMLProvider", {"SAMLProviderArn": out["SAMLProviderArn"]})
+        elif name == "CreateLoginProfile":
+            same(out["LoginProfile"]["UserName"], "UserName")
+            read_delete("iam", "GetLoginProfile", None, {"UserName": out["LoginProfile"]["UserName"]})
+        elif name == "UploadSSHPublicKey":
+            key = out["SSHPublicKey"]
+            read_delete("iam", "GetSSHPublicKey", "DeleteSSHPublicKey",
+                        {"UserName": key["UserName"], "SSHPublicKeyId": key["SSHPublicKeyId"], "Encoding": "SSH"})
+        elif name == "UploadSigningCertificate":
+            cert = out["Certificate"]
+            owner = {} if cert["UserName"] == self.server.account else {"UserName": cert["UserName"]}
+            listed = self.call("iam", "ListSigningCertificates", owner)[1]["Certificates"]
+            assert cert["CertificateId"] in [c["CertificateId"] for c in listed], (name, cert)
+            read_delete("iam", None, "DeleteSigningCertificate", {**owner, "CertificateId": cert["CertificateId"]})
+        elif name == "UploadServerCertificate":
+            meta = out["ServerCertificateMetadata"]
+            same(meta["ServerCertificateName"], "ServerCertificateName")
+            read_delete("iam", "GetServerCertificate", "DeleteServerCertificate",
+                        {"ServerCertificateName": meta["ServerCertificateName"]})
+        elif name == "CreateServiceSpecificCredential":
+            cred = out["ServiceSpecificCredential"]
+            listed = self.call("iam", "ListServiceSpecificCredentials", {"UserName": cred["UserName"]})[1]
+            assert cred["ServiceSpecificCredentialId"] in [c["ServiceSpecificCredentialId"]
+                                                           for c in listed["ServiceSpecificCredentials"]], (name, cred)
+            read_delete("iam", None, "DeleteServiceSpecificCredential",
+                        {"UserName": cred["UserName"], "ServiceSpecificCredentialId": cred["ServiceSpecificCredentialId"]})
         elif name in ("AssumeRole", "GetSessionToken", "GetFederationToken"):
             creds = out["Credentials"]
             self.creds["issued"] = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
@@ -385,6 +418,32 @@ BOUNDARY = json.dumps({"Version": "2012-10-17", "Statement": [
 READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "iam:List*"], "Resource": "*",
                                                            "Condition": {"StringLike": {"aws:PrincipalTag/team": "${aws:username}-*"}}}]})
 SEED_KEYS: list[str] = []  # the seed user's access key id, once made
+SEED_SAML, SEED_CERT_NAME, SEED_SERVICE, GOOD = "fz-saml", "fz-cert", "codecommit.amazonaws.com", "Aa1!fuzz-pw"
+# Values of the newer kinds' members that name what exists or that their operations accept (SAML metadata, SSH
+# keys, certificates with their private key, passwords): without them, hostile requests never got past the first
+# check of SAML providers, login profiles, SSH keys, certificates, service-specific credentials and MFA devices.
+KNOWN: dict[str, list[str]] = {}
+MFA_SEED: list[bytes] = []  # the seed MFA device's TOTP seed (codes are made when a request is sent)
+
+
+def _materials(account: str) -> None:
+    """The keys, certificates and metadata the newer kinds' members are given (made once per run)."""
+    if KNOWN:
+        return
+    from .test_credentials import certificate, ec_key, pem, pem_private, rsa_key, ssh_line
+    from .test_saml import IdP
+
+    keys = [ec_key() for _ in range(3)]
+    KNOWN.update({
+        "SAMLProviderArn": [f"arn:aws:iam::{account}:saml-provider/{SEED_SAML}"],
+        "SAMLMetadataDocument": [IdP().metadata()],
+        "SSHPublicKeyBody": [ssh_line(rsa_key()) for _ in range(3)],
+        "CertificateBody": [pem(certificate(k, f"fz{i}.example.com")) for i, k in enumerate(keys)],
+        "PrivateKey": [pem_private(k) for k in keys],
+        "ServerCertificateName": [SEED_CERT_NAME], "ServiceName": [SEED_SERVICE],
+        "Password": [GOOD], "OldPassword": [GOOD], "NewPassword": [GOOD + "2"], "AddPrivateKey": [pem_private(rsa_key())],
+        "SSHPublicKeyId": [], "CertificateId": [], "ServiceSpecificCredentialId": [],
+    })
 
 
 def seeds(fz: Fuzzer) -> None:
@@ -416,6 +475,63 @@ def seeds(fz: Fuzzer) -> None:
     if not keys:
         keys = [fz.call("iam", "CreateAccessKey", {"UserName": SEED_USER})[1]["AccessKey"]]
     SEED_KEYS[:] = [keys[0]["AccessKeyId"]]
+    seed_newer(fz)
+
+
+def seed_newer(fz: Fuzzer) -> None:
+    """A SAML provider, a server certificate, and the seed user's login profile, SSH key, signing certificate and
+    service-specific credential (each made again when a fuzzed call deleted it); the callers' passwords reset."""
+    _materials(fz.server.account)
+    for name, params in (
+        ("CreateSAMLProvider", {"Name": SEED_SAML, "SAMLMetadataDocument": KNOWN["SAMLMetadataDocument"][0]}),
+        ("UploadServerCertificate", {"ServerCertificateName": SEED_CERT_NAME, "CertificateBody": KNOWN["CertificateBody"][0],
+                                     "PrivateKey": KNOWN["PrivateKey"][0]}),
+    ):
+        status, _ = fz.call("iam", name, params)
+        assert status in (200, 409), (name, status)
+    for user in (SEED_USER, "fz-admin"):
+        if fz.call("iam", "UpdateLoginProfile", {"UserName": user, "Password": GOOD})[0] != 200:
+            fz.call("iam", "CreateLoginProfile", {"UserName": user, "Password": GOOD})
+    found = fz.call("iam", "ListSSHPublicKeys", {"UserName": SEED_USER})[1]["SSHPublicKeys"]
+    if not found:
+        found = [fz.call("iam", "UploadSSHPublicKey", {"UserName": SEED_USER, "SSHPublicKeyBody": KNOWN["SSHPublicKeyBody"][-1]})[1]
+                 ["SSHPublicKey"]]
+    KNOWN["SSHPublicKeyId"][:] = [found[0]["SSHPublicKeyId"]]
+    certs = fz.call("iam", "ListSigningCertificates", {"UserName": SEED_USER})[1]["Certificates"]
+    if not certs:
+        certs = [fz.call("iam", "UploadSigningCertificate", {"UserName": SEED_USER, "CertificateBody": KNOWN["CertificateBody"][1]})[1]
+                 ["Certificate"]]
+    KNOWN["CertificateId"][:] = [certs[0]["CertificateId"]]
+    creds = fz.call("iam", "ListServiceSpecificCredentials", {"UserName": SEED_USER})[1]["ServiceSpecificCredentials"]
+    if not creds:
+        creds = [fz.call("iam", "CreateServiceSpecificCredential", {"UserName": SEED_USER, "ServiceName": SEED_SERVICE})[1]
+                 ["ServiceSpecificCredential"]]
+    KNOWN["ServiceSpecificCredentialId"][:] = [creds[0]["ServiceSpecificCredentialId"]]
+    if not MFA_SEED:  # the seed device, made here so that its seed is known (codes for Enable/Resync)
+        status, out = fz.call("iam", "CreateVirtualMFADevice", {"VirtualMFADeviceName": "fz-mfa-codes"})
+        assert status == 200, out
+        MFA_SEED.append(base64.b32decode(out["VirtualMFADevice"]["Base32StringSeed"]))
+        KNOWN["SerialNumber"] = [out["VirtualMFADevice"]["SerialNumber"]]
+    elif not any(d["SerialNumber"] == KNOWN["SerialNumber"][0]
+                 for d in fz.call("iam", "ListVirtualMFADevices", {"MaxItems": 1000})[1]["VirtualMFADevices"]):
+        MFA_SEED.clear()  # a fuzzed call deleted it: another
+        seed_newer(fz)
+
+
+_CODE_STEP = [0]  # the last TOTP step given out (each code is accepted once)
+
+
+def with_codes(params: dict[str, Any]) -> dict[str, Any]:
+    """Valid consecutive TOTP codes of the seed MFA device where the request asks for them (EnableMFADevice,
+    ResyncMFADevice), each step given once."""
+    if MFA_SEED and "AuthenticationCode1" in params:
+        from iamroles.tokens import totp
+
+        step = max(int(time.time() // 30) - 1, _CODE_STEP[0] + 1)
+        _CODE_STEP[0] = step + 1
+        params = {**params, "AuthenticationCode1": totp.code_at(MFA_SEED[0], step),
+                  "AuthenticationCode2": totp.code_at(MFA_SEED[0], step + 1)}
+    return params
 
 
 @pytest.fixture(scope="module")
@@ -437,6 +553,7 @@ def fuzzer(server: Server) -> Iterator[Fuzzer]:
                                                "Policy": BOUNDARY, "Tags": [{"Key": "team", "Value": "fz"}]}, "user")
         creds = out["Credentials"]
         fz.creds["role"] = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        seed_newer(fz)  # (fz-admin's login profile: ChangePassword as that user)
         yield fz
         print(f"\nfuzz [{(server.db_url and 'postgresql') or 'sqlite'}]: {fz.sent} requests, statuses {dict(sorted(fz.statuses.items()))}, "
               f"slowest {fz.slowest * 1000:.0f} ms ({fz.slowest_body!r}), codes {dict(fz.codes.most_common())}")
@@ -457,7 +574,7 @@ def test_operation(fuzzer: Fuzzer, svc: str, name: str) -> None:
     for variant in VARIANTS:
         params = Generator(variant).value(op.input_shape) if op.input_shape is not None else {}
         if params:
-            params = with_known(params, op, fuzzer.server.account, lambda values: values[0])
+            params = with_codes(with_known(params, op, fuzzer.server.account, lambda values: values[0]))
         form = {k: str(v) for k, v in _SERIALIZER.serialize_to_request(params, op)["body"].items()}
         fuzzer.run(Request(svc, op, form, caller="root" if svc == "iam" and variant != "minimal" else "user"))
 
