@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore import xform_name
+from botocore import UNSIGNED, xform_name
 from botocore.exceptions import ClientError
 
 from ..protocol.shapes import Generator, operation, replaced
@@ -111,7 +111,10 @@ def break_trail(srv: Server) -> None:
 
 
 def mend_trail(srv: Server) -> None:
-    execute(srv, "DROP TRIGGER refuse_audit ON audit_events" if srv.db_url else "DROP TRIGGER refuse_audit")
+    if srv.db_url:
+        execute(srv, "DROP TRIGGER refuse_audit ON audit_events", "DROP FUNCTION refuse_audit()")
+    else:
+        execute(srv, "DROP TRIGGER refuse_audit")
 
 
 def user_with_key(iam: Any, policy: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -369,3 +372,144 @@ def test_no_sensitive_value_reaches_an_error_the_log_or_the_trail(server: Server
     log = server.log.read_text(errors="replace")
     for secret in secrets:
         assert secret not in log
+
+
+# -- every mutating call and every credential issuance, the newer ones included ---------------------------------
+
+def test_every_mutating_or_secret_answering_operation_waits_for_its_event() -> None:
+    """Held against the registry and botocore's models: an operation that writes (every name but the Get, List,
+    Generate, Simulate and Decode reads) or whose answer holds a member the model marks sensitive is durable, so
+    its answer waits for its event; the credential issuers are among them."""
+    from iamroles.iam import OPERATIONS
+    from iamroles.protocol import holds_secret
+    from iamroles.server.query import route
+
+    reads = ("Get", "List", "Generate", "Simulate", "Decode")
+    for (svc, name), op in OPERATIONS.items():
+        found = route(svc, name)
+        assert found is not None and found.op is op, name
+        secret = found.model.output_shape is not None and holds_secret(found.model.output_shape)
+        if not name.startswith(reads) and svc == "iam":
+            assert op.write, f"{name} changes something but is not a write"
+        assert found.durable == (op.write or secret), name
+    issuers = {("sts", n) for n in ("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken",
+                                    "GetFederationToken")} | {("iam", n) for n in (
+        "CreateAccessKey", "CreateServiceSpecificCredential", "ResetServiceSpecificCredential", "CreateVirtualMFADevice",
+        "CreateLoginProfile", "UpdateLoginProfile", "ChangePassword", "UploadSigningCertificate", "UploadSSHPublicKey",
+        "UploadServerCertificate", "EnableMFADevice", "ResyncMFADevice")}
+    assert all(route(svc, name).durable for svc, name in issuers)  # type: ignore[union-attr]
+
+
+def test_the_newer_credential_calls_are_in_the_trail_when_answered(server: Server) -> None:
+    """Login profiles and passwords (whose hashing is prepared outside the transaction), service-specific
+    credentials, SSH keys, signing and server certificates, virtual MFA devices, GetFederationToken and
+    AssumeRoleWithSAML (unsigned): each answered call's event is in the trail when its answer arrives, no secret
+    they answer with (a service password, an MFA seed) or were given is in the trail or the server's log."""
+    from .test_credentials import certificate, ec_key, pem, pem_private, rsa_key, ssh_line
+    from .test_saml import IdP, saml_trust
+
+    iam = server.client("iam")
+    iam.update_account_password_policy(AllowUsersToChangePassword=True, MinimumPasswordLength=8)
+    try:
+        user, key = user_with_key(iam, {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}]})
+        name = user["UserName"]
+        me = server.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+        password, new_password = "Pw1!" + uuid.uuid4().hex[:10], "Pw2!" + uuid.uuid4().hex[:10]
+        cert_key = ec_key()
+        idp = IdP()
+        provider = iam.create_saml_provider(Name=unique("audit"), SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
+        saml_role = iam.create_role(RoleName=unique("saml"), AssumeRolePolicyDocument=saml_trust(provider))["Role"]["Arn"]
+        outcomes: dict[str, tuple[str | None, str, int, str]] = {}
+        answered: dict[str, Any] = {}
+
+        def keep(what: str, method: Any, **params: Any) -> None:
+            try:
+                answered[what] = out = method(**params)
+            except ClientError as exc:
+                outcomes[what] = (exc.response["Error"]["Code"], exc.response["Error"]["Message"], 0, request_id(exc))
+                return
+            outcomes[what] = (None, "", 200, request_id(out))
+
+        keep("CreateLoginProfile", iam.create_login_profile, UserName=name, Password=password)
+        keep("ChangePassword", me.change_password, OldPassword=password, NewPassword=new_password)
+        keep("UpdateLoginProfile", iam.update_login_profile, UserName=name, Password=password + "x")
+        keep("CreateServiceSpecificCredential", iam.create_service_specific_credential, UserName=name,
+             ServiceName="codecommit.amazonaws.com")
+        cred_id = answered["CreateServiceSpecificCredential"]["ServiceSpecificCredential"]["ServiceSpecificCredentialId"]
+        keep("ResetServiceSpecificCredential", iam.reset_service_specific_credential, UserName=name,
+             ServiceSpecificCredentialId=cred_id)
+        keep("UploadSSHPublicKey", iam.upload_ssh_public_key, UserName=name, SSHPublicKeyBody=ssh_line(rsa_key()))
+        keep("UploadSigningCertificate", iam.upload_signing_certificate, UserName=name,
+             CertificateBody=pem(certificate(ec_key(), "audit-signing")))
+        keep("UploadServerCertificate", iam.upload_server_certificate, ServerCertificateName=unique("audit"),
+             CertificateBody=pem(certificate(cert_key, "audit.example.com")), PrivateKey=pem_private(cert_key))
+        keep("CreateVirtualMFADevice", iam.create_virtual_mfa_device, VirtualMFADeviceName=unique("audit"))
+        keep("GetFederationToken", server.client("sts", key["AccessKeyId"], key["SecretAccessKey"]).get_federation_token,
+             Name="fed")
+        sts = server.client("sts")
+        sts.meta.events.register("choose-signer", lambda **kw: UNSIGNED)
+        keep("AssumeRoleWithSAML", sts.assume_role_with_saml, RoleArn=saml_role, PrincipalArn=provider,
+             SAMLAssertion=idp.signed(roles=[f"{saml_role},{provider}"]))
+        failed = {k: v for k, v in outcomes.items() if v[0] is not None}
+        assert not failed, failed
+        events, text = read_trail(server)
+        by_id = {e["requestID"]: e for e in events}
+        for what, (_, _, _, rid) in outcomes.items():
+            assert rid in by_id and by_id[rid]["eventName"] == what, f"the {what} call's event is not in the trail"
+        secrets = [password, new_password, password + "x",
+                   answered["CreateServiceSpecificCredential"]["ServiceSpecificCredential"]["ServicePassword"],
+                   answered["ResetServiceSpecificCredential"]["ServiceSpecificCredential"]["ServicePassword"],
+                   answered["CreateVirtualMFADevice"]["VirtualMFADevice"]["Base32StringSeed"].decode(),
+                   answered["GetFederationToken"]["Credentials"]["SecretAccessKey"],
+                   answered["AssumeRoleWithSAML"]["Credentials"]["SecretAccessKey"],
+                   answered["AssumeRoleWithSAML"]["Credentials"]["SessionToken"]]
+        log = server.log.read_text(errors="replace")
+        for secret in secrets:
+            assert secret not in text and secret not in log
+    finally:
+        iam.delete_account_password_policy()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_prepared_calls_fail_rather_than_answer_unaudited(backend: str, tmp_path: Path) -> None:
+    """A call whose slow work is done before its transaction (a new password's hash) is still refused when its
+    event cannot be committed, and its change rolled back."""
+    with own_server(backend, tmp_path) as srv:
+        iam = srv.client("iam")
+        user, key = user_with_key(iam)
+        name = user["UserName"]
+        break_trail(srv)
+        try:
+            assert call(iam.create_login_profile, UserName=name, Password="Pw1!first-one")[:3] == (
+                "ServiceUnavailable", "The request has failed due to a temporary failure of the server.", 503)
+        finally:
+            mend_trail(srv)
+        assert call(iam.get_login_profile, UserName=name)[0] == "NoSuchEntity"
+        iam.update_account_password_policy(AllowUsersToChangePassword=True, MinimumPasswordLength=8)
+        iam.create_login_profile(UserName=name, Password="Pw1!first-one")
+        me = srv.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+        break_trail(srv)
+        try:
+            assert call(me.change_password, OldPassword="Pw1!first-one", NewPassword="Pw2!second-one")[0] == "ServiceUnavailable"
+        finally:
+            mend_trail(srv)
+        # the change was rolled back: the first password is still the one
+        assert call(me.change_password, OldPassword="Pw2!second-one", NewPassword="Pw3!third-one")[0] == "AccessDenied"
+        assert call(me.change_password, OldPassword="Pw1!first-one", NewPassword="Pw3!third-one")[0] is None
+
+
+def test_a_database_failure_logs_no_statement_parameters(tmp_path: Path) -> None:
+    """An unexpected database error is logged (InternalFailure) without the statement's parameters, which hold what
+    the call was writing (a password's hash here; the request's values in general)."""
+    with own_server("postgresql", tmp_path) as srv:
+        iam = srv.client("iam")
+        user, _ = user_with_key(iam)
+        execute(srv, "CREATE FUNCTION refuse_profiles() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'profiles down'; END $$ "
+                     "LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_profiles BEFORE INSERT ON login_profiles FOR EACH ROW EXECUTE FUNCTION refuse_profiles()")
+        code, message, status, _ = call(iam.create_login_profile, UserName=user["UserName"], Password="Pw1!never-logged")
+        assert (code, status) == ("InternalFailure", 500) and "profiles down" not in message
+        log = srv.log.read_text(errors="replace")
+        assert "profiles down" in log  # the failure is logged
+        assert "$argon2id$" not in log and user["UserId"] not in log, log[-3000:]

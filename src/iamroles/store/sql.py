@@ -1446,11 +1446,14 @@ class Store:
         server's other worker processes (see :class:`Shared`)."""
         self.url = url
         self.postgres = url.startswith("postgresql")
+        # hide_parameters: a database error's text (logged when a call fails unexpectedly) never carries what a
+        # statement was writing (password hashes, sealed secrets, the request's values)
         if url.startswith("sqlite"):
-            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                                hide_parameters=True)
             _sqlite_setup(self.engine)
         else:
-            self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True)
         self.shared = Shared(cache_ttl, cache_size, siblings=siblings)
 
     @classmethod
