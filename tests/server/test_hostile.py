@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,11 +28,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from .conftest import Server, start_server, stop_server, unique
+from .conftest import Server, fresh_pg_database, start_server, stop_server, unique
 from .test_oidc import claims, jwt, signing_key  # noqa: F401  (fixture)
 from .test_sts import make_user
 
-STALL_LIMIT = 0.100  # what a hostile request may add to another client's call, at the 95th percentile
+STALL_LIMIT = 0.100  # what a hostile request may add to another client's call, at the 99th percentile
 SPIKE_LIMIT = 0.300  # and at worst (a busy CI machine's scheduler, not the server, makes the rare spikes; the stalls
                      # these tests guard against lasted 3.6 s and 15 s)
 
@@ -40,9 +40,16 @@ SPIKE_LIMIT = 0.300  # and at worst (a busy CI machine's scheduler, not the serv
 def assert_not_stalled(seen: list[float], during: str) -> None:
     assert len(seen) >= 5, seen
     ordered = sorted(seen)
-    p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    assert p95 < STALL_LIMIT and ordered[-1] < SPIKE_LIMIT, (
-        f"GetCallerIdentity p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms {during}")
+
+    def at(q: float) -> float:
+        return ordered[int(q * (len(ordered) - 1))]
+
+    p95, p99 = at(0.95), at(0.99)
+    # (printed with -s: the figures the README and the issue quote)
+    print(f"\nGetCallerIdentity {during}: n={len(ordered)} p50 {at(0.5) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
+          f"p99 {at(0.99) * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms")
+    assert p99 < STALL_LIMIT and ordered[-1] < SPIKE_LIMIT, (
+        f"GetCallerIdentity p99 {p99 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms {during}")
 
 
 @contextmanager
@@ -176,8 +183,14 @@ def test_an_issuer_that_hangs_does_not_stall_others(iam: Any, server: Server, si
         tarpit.close()
 
 
-def test_slow_clients_are_cut_off(tmp_path: Path) -> None:
-    srv = start_server(tmp_path, None, "--read-timeout", "1")
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_slow_clients_are_cut_off(backend: str, tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        db_url = stack.enter_context(fresh_pg_database("iamroles_slow_")) if backend == "postgresql" else None
+        _slow_clients(start_server(tmp_path, db_url, "--read-timeout", "1"))
+
+
+def _slow_clients(srv: Server) -> None:
     socks: list[socket.socket] = []
     try:
         for _ in range(50):
