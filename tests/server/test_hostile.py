@@ -117,6 +117,8 @@ def test_huge_lists_and_bodies_do_not_stall_others(iam: Any, server: Server) -> 
                     break
                 declared += chunk
         time.sleep(0.3)
+    print(f"\n12,000 PolicyArns ({len(body) // 1024} KiB): unsigned answered in {unsigned_s * 1000:.0f} ms, "
+          f"signed in {signed_s * 1000:.0f} ms")
     # refused for what it is, quickly: no signature at all, or too many managed policy ARNs (checked before any lookup)
     assert unsigned.status_code in (400, 403) and "<Code>" in unsigned.text and unsigned_s < 2, (unsigned.text[:300], unsigned_s)
     assert signed.status_code == 400 and "<Code>ValidationError</Code>" in signed.text, signed.text[:300]
@@ -172,11 +174,13 @@ def test_an_issuer_that_hangs_does_not_stall_others(iam: Any, server: Server, si
 
         with latency_probe(server) as seen, ThreadPoolExecutor(3) as pool:
             results = list(pool.map(lambda _: call(), range(3)))
+        print(f"\nthree unsigned AssumeRoleWithWebIdentity naming a hanging issuer: {[round(t, 2) for _, t in results]} s")
         assert [code for code, _ in results] == ["InvalidIdentityToken"] * 3
         assert max(s for _, s in results) < 8, results  # one bounded wait, shared by the three
         assert_not_stalled(seen, "while the issuer hung")
         # the failure is remembered: the next call does not wait again
         code, seconds = call()
+        print(f"the next one (failure remembered): {seconds * 1000:.0f} ms; connections the issuer saw: {len(tarpit.accepted)}")
         assert code == "InvalidIdentityToken" and seconds < 1, seconds
         assert len(tarpit.accepted) <= 2  # one fetch (and no retry storm)
     finally:

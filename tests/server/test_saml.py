@@ -677,6 +677,28 @@ def test_assertion_validity_audience_recipient(server: Server, idp: IdP, target:
     assert call(recipient=f"{SIGNIN}/acs/{uuid_}", audience=SIGNIN)["Audience"] == f"{SIGNIN}/acs/{uuid_}"
 
 
+def test_an_assertion_serves_until_it_expires_as_on_aws(server: Server, idp: IdP, target: tuple[str, str, Any]) -> None:
+    """AWS's STS does not make a SAML assertion one-time-use: an assertion is accepted again, for the same or another
+    role it names, until its NotOnOrAfter, and then refused as expired. Neither the AssumeRoleWithSAML reference nor the
+    SAML troubleshooting page lists a replay error, and SAML clients rely on it: they cache one assertion to assume
+    several roles ("During this window the SAML assertion can be sent to AWS repeatedly to create multiple sessions to
+    different AWS accounts and AWS roles", Versent/saml2aws#526; their cache's only failure is "ExpiredTokenException:
+    Response has expired", Versent/saml2aws#759; OneLogin's onelogin-aws-assume-role caches it the same way). So does
+    iamroles; the exposure is bounded by the IdP's NotOnOrAfter (minutes), and the assertion is a bearer credential
+    that only reaches STS over the caller's own TLS connection."""
+    provider, role_arn, sts = target
+    iam = server.client("iam")
+    other = iam.create_role(RoleName=unique("saml2"), AssumeRolePolicyDocument=saml_trust(provider))["Role"]["Arn"]
+    assertion = idp.signed(roles=[f"{role_arn},{provider}", f"{other},{provider}"], not_on_or_after=4)
+    first = sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=assertion)
+    again = sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=assertion)
+    second_role = sts.assume_role_with_saml(RoleArn=other, PrincipalArn=provider, SAMLAssertion=assertion)
+    assert first["Credentials"]["AccessKeyId"] != again["Credentials"]["AccessKeyId"]
+    assert second_role["AssumedRoleUser"]["Arn"].split("/")[1] == other.rsplit("/", 1)[1]
+    time.sleep(5.5)
+    refused(sts.assume_role_with_saml, "ExpiredTokenException", RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=assertion)
+
+
 def test_role_and_provider_arns(server: Server, idp: IdP, target: tuple[str, str, Any]) -> None:
     provider, role_arn, sts = target
 
