@@ -59,6 +59,30 @@ def test_an_unreachable_or_wrong_database(tmp_path: Path) -> None:
     assert_one_line_failure(out, "SQLite database file")
 
 
+@pytest.mark.parametrize("db,words", [
+    ("postgresql+psycopg://postgres@127.0.0.1:5432/iamroles_no_such_database", ("cannot use the database", "does not exist")),
+    ("postgresql+psycopg://iamroles_no_such_role@127.0.0.1:5432/test", ("cannot use the database", "does not exist")),
+    ("postgresql+psycopg://postgres@127.0.0.1:5432/test?sslmode=bogus", ("cannot use the database", "sslmode")),
+    ("mysql://x@127.0.0.1/x", ("--db is not a database URL", "not installed")),
+    ("postgresql+asyncpg://x@127.0.0.1/x", ("--db is not a database URL", "not installed")),
+    ("sqlite+pysqlite:///:memory:", ("in-memory SQLite",)),
+    ("sqlite://", ("in-memory SQLite",)),
+    ("NOT_A_DATABASE", ("cannot use the database", "file is not a database")),
+])
+def test_a_misconfigured_database(tmp_path: Path, db: str, words: tuple[str, ...]) -> None:
+    """A database that is not there, a user it does not know, a bad connection option, a driver not installed, a
+    database no other process could share, a file that is not a database: one line each, no traceback."""
+    if db.startswith("postgresql+psycopg"):
+        with fresh_pg_database("iamroles_probe_"):  # (skips without PostgreSQL)
+            pass
+    if db == "NOT_A_DATABASE":
+        garbage = tmp_path / "garbage.db"
+        garbage.write_text("this is not a database\n" * 100)
+        db = f"sqlite:///{garbage}"
+    out = serve("--data-dir", str(tmp_path / "d"), "--db", db, "--port", str(free_port()))
+    assert_one_line_failure(out, *words)
+
+
 def test_a_bad_master_key(tmp_path: Path) -> None:
     out = serve("--data-dir", str(tmp_path / "d"), "--port", str(free_port()), env={"IAMROLES_MASTER_KEY": "not base64!"})
     assert_one_line_failure(out, "IAMROLES_MASTER_KEY")

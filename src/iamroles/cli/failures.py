@@ -39,6 +39,9 @@ def explain(exc: BaseException) -> str | None:
                 "and its credentials right?")
     if isinstance(exc, sa.ProgrammingError):
         return f"the database refused iamroles' statements: {_first_line(exc)}. Does the user own the database?"
+    if isinstance(exc, sa.DatabaseError):  # e.g. a --db sqlite:///FILE that is not a database
+        return (f"cannot use the database: {_first_line(exc)}. Is --db (IAMROLES_DB) a database iamroles created, or "
+                "an empty one?")
     if isinstance(exc, PermissionError):
         return f"cannot write {exc.filename}: permission denied (choose another --data-dir, or fix its owner)"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.ENOENT):

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from iamroles.auth.regions import known_regions
 from iamroles.iam.context import CallContext, Caller
 from iamroles.iam.users import create_access_key_record
@@ -110,6 +113,11 @@ def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
 
     Returns what to tell the operator (never a secret).
     """
+    url = make_url(settings.url)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        # (each process, each worker, each connection would have a database of its own)
+        raise ArgumentError("an in-memory SQLite database cannot be shared by the server's processes; give a file: "
+                            "sqlite:///PATH")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
     master_key, created = MasterKey.load_or_create(settings.data_dir / "master.key")

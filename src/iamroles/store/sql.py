@@ -52,7 +52,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import schema as t
@@ -1448,12 +1448,15 @@ class Store:
         self.postgres = url.startswith("postgresql")
         # hide_parameters: a database error's text (logged when a call fails unexpectedly) never carries what a
         # statement was writing (password hashes, sealed secrets, the request's values)
-        if url.startswith("sqlite"):
-            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                                hide_parameters=True)
-            _sqlite_setup(self.engine)
-        else:
-            self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True)
+        try:
+            if url.startswith("sqlite"):
+                self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                                    hide_parameters=True)
+                _sqlite_setup(self.engine)
+            else:
+                self.engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True)
+        except ModuleNotFoundError as exc:  # a dialect whose driver is not installed (mysql://, postgresql+asyncpg://)
+            raise ArgumentError(f"the database driver {exc.name!r} this URL names is not installed") from None
         self.shared = Shared(cache_ttl, cache_size, siblings=siblings)
 
     @classmethod
