@@ -224,3 +224,36 @@ def _slow_clients(srv: Server) -> None:
         for s in socks:
             s.close()
         stop_server(srv)
+
+
+def test_large_saml_assertions_do_not_stall_others(server: Server) -> None:
+    """Unsigned AssumeRoleWithSAML calls, each with an assertion near the model's 100,000 characters (a signed one
+    padded with a long attribute, and the same with its signature broken), 24 at a time: each is parsed and its
+    signature checked (XML canonicalisation, RSA) off the event loop, and a concurrent GetCallerIdentity is not held
+    up. (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithSAML.html: SAMLAssertion up to
+    100,000 characters.)"""
+    from .test_saml import IdP, setup
+
+    idp = IdP()
+    provider, role_arn, _ = setup(server, idp)
+    pad = {"https://example.com/pad": ["x" * 64_000]}
+    good = idp.signed(roles=[f"{role_arn},{provider}"], attributes=pad)
+    assert 60_000 < len(good) <= 100_000, len(good)
+    broken = good[:1000] + ("A" if good[1000] != "A" else "B") + good[1001:]
+    anonymous = server.client("sts")
+    anonymous.meta.events.register("choose-signer", lambda **kw: UNSIGNED)
+
+    def one(i: int) -> str:
+        try:
+            anonymous.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider, SAMLAssertion=good if i % 2 else broken)
+            return "ok"
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+
+    t0 = time.perf_counter()
+    with latency_probe(server) as seen, ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(one, range(160)))
+    took = time.perf_counter() - t0
+    print(f"\n160 unsigned AssumeRoleWithSAML of {len(good) // 1000} KB, 4 at a time: {took:.1f} s, {sorted(set(outcomes))}")
+    assert outcomes.count("ok") == 80 and set(outcomes) - {"ok"} <= {"InvalidIdentityToken"}, outcomes
+    assert_not_stalled(seen, "during 160 large SAML assertions, 4 at a time")

@@ -25,7 +25,9 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -408,6 +410,14 @@ def _condition_keys(a: Assertion, provider: dict[str, Any], account: str, name: 
     return keys
 
 
+# Reading an assertion (base64, XML, canonicalisation, digests, RSA) is CPU work, milliseconds for the model's
+# 100,000 characters, done for callers nobody has authenticated yet (the call is unsigned). At most this many at
+# once per process: a flood of them then queues here, and the event loop (every other caller) keeps its share of
+# the interpreter (24 at a time held a concurrent GetCallerIdentity's p99 above 200 ms; tests/server/test_hostile.py).
+SAML_CHECKS = int(os.environ.get("IAMROLES_SAML_CHECKS", "1"))  # (the environment: for measuring)
+_CHECKING = threading.BoundedSemaphore(SAML_CHECKS)
+
+
 @operation("AssumeRoleWithSAML", resource=None, service="sts")
 def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
     role_arn, provider_arn = inp["RoleArn"], inp["PrincipalArn"]
@@ -417,7 +427,8 @@ def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
     provider = ctx.tx.saml_provider(provider_arn) if named.partition == ctx.partition else None
     if provider is None or named.account != role_named.account:
         raise _bad("Specified provider doesn't exist")
-    a = read_response(provider, lambda: provider_private_keys(ctx, provider), inp["SAMLAssertion"])
+    with _CHECKING:
+        a = read_response(provider, lambda: provider_private_keys(ctx, provider), inp["SAMLAssertion"])
     _check_validity(ctx, a, provider)
     session_name = _single(a, "RoleSessionName")
     if session_name is None or not _SESSION_NAME.fullmatch(session_name):
