@@ -344,7 +344,8 @@ def test_change_password_holds_no_lock_while_it_hashes(server: Server, no_passwo
     print(f"\nChangePassword (25 argon2 verifications, 1 hash) {took['change'] * 1000:.0f} ms; concurrent TagUser+CreateGroup: "
           f"n={len(writes)} median {sorted(writes)[len(writes) // 2] * 1000:.0f} ms, max {max(writes) * 1000:.0f} ms")
     assert took["change"] > 0.3, took  # the hashing took its time (else this test measures nothing)
-    assert len(writes) >= 3 and max(writes) < 0.25, (took, [round(w, 3) for w in writes])
+    # (before: one write waited for the whole ChangePassword, 0.52 of its 0.54 s; half of it leaves room for a busy machine)
+    assert len(writes) >= 3 and max(writes) < took["change"] / 2, (took, [round(w, 3) for w in writes])
     # the change happened: the old password is no longer the old one, nor may it come back
     assert refused(me.change_password, OldPassword=current, NewPassword=f"{GOOD}other")[:2] == ("AccessDenied", 403)
     assert refused(me.change_password, OldPassword=f"{GOOD}new", NewPassword=current)[:2] == ("PasswordPolicyViolation", 400)
