@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -206,12 +207,20 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
     if count == 1:
         from iamroles.server import prepare, wire
 
+        # a stop asked for is a clean stop (exit 0), as with workers: uvicorn drains, writes the trail out, then
+        # hands the signal it caught back to these handlers
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, _stopped)
         prepared = prepare(settings)
         service = wire(settings, prepared)
         _started(where, prepared.notes, prepared.facts, service.store.postgres, count, _retention_note(settings), as_json)
         _run(service, sock, options)
         return
     sys.exit(_serve_workers(settings, sock, where, count, options, as_json))
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @dataclass
