@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["serve", "init", "accounts", "audit", "audit_prune", "existing", "keys", "oidc", "roles"]
 
 _data_dir = click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=None, envvar="IAMROLES_DATA_DIR",
+    "--data-dir", type=click.Path(path_type=Path), default=None, envvar="IAMROLES_DATA_DIR", metavar="DIR",
     help="Where the database, master key and credentials live [default: ~/.iamroles].",
 )
 def existing(data_dir: Path | None, db_url: str | None) -> Settings:
@@ -99,7 +99,7 @@ _partition = click.option(
     help="The account's partition: aws (the default), aws-cn, aws-us-gov... Its ARNs are that partition's, and its "
          "credentials work only for requests signed for that partition's regions.",
 )
-_db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [default: SQLite in the data dir]; e.g. postgresql+psycopg://user@host/db")
+_db = click.option("--db", "db_url", envvar="IAMROLES_DB", metavar="URL", help="Database URL [default: SQLite in the data dir]; e.g. postgresql+psycopg://user@host/db")
 
 
 @click.command()
