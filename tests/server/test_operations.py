@@ -66,10 +66,14 @@ def test_health_and_ready_answer_without_credentials_and_say_nothing_secret(serv
     for text in (health.text, ready.text):
         assert str(server.data_dir) not in text and "postgresql" not in text and server.access_key not in text
     # not AWS API calls: a probe writes no audit event and a POST is not taken for one
-    assert httpx.post(server.url + "/health", timeout=5).status_code == 405
-    assert httpx.get(server.url + "/ready?Action=CreateUser&UserName=x", timeout=5).status_code == 200
-    events, _ = read_trail(server, 2000)
-    assert not [e for e in events if e["eventName"] in ("health", "ready", "")]
+    agent = {"User-Agent": f"probe-{uuid.uuid4().hex}"}
+    assert httpx.post(server.url + "/health", headers=agent, timeout=5).status_code == 405
+    assert httpx.get(server.url + "/ready?Action=CreateUser&UserName=x", headers=agent, timeout=5).status_code == 200
+    assert httpx.get(server.url + "/health", headers=agent, timeout=5).status_code == 200
+    httpx.post(server.url + "/", data={"Action": "GetCallerIdentity"}, headers=agent, timeout=5)  # an API call: audited
+    time.sleep(1.0)
+    _, text = read_trail(server, 5000)
+    assert text.count(agent["User-Agent"]) == 1
 
 
 def test_ready_says_unavailable_while_the_database_refuses_connections(tmp_path: Path) -> None:
