@@ -18,6 +18,8 @@ from tests.store.ops import TRUST, call
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    if not (data_dir / "master.key").exists():  # the store is made by `iamroles init` (the CLI refuses to make one)
+        subprocess.run([sys.executable, "-m", "iamroles", "init", "--data-dir", str(data_dir)], check=True, capture_output=True)
     return subprocess.run([sys.executable, "-m", "iamroles", "accounts", *args, "--data-dir", str(data_dir)],
                           capture_output=True, text=True, timeout=120)
 

@@ -8,7 +8,7 @@ import click
 from .failures import explain
 from .policy import policy
 from .quota import accounts_quota
-from .serve import accounts, audit, audit_prune, keys, oidc, roles, serve
+from .serve import accounts, audit, audit_prune, init, keys, oidc, roles, serve
 from .workload import credential_process, exec_command, metadata
 
 __all__ = ["main"]
@@ -36,6 +36,7 @@ def main() -> None:
 
 main.add_command(policy)
 main.add_command(serve)
+main.add_command(init)
 accounts.add_command(accounts_quota)
 main.add_command(accounts)
 main.add_command(audit)

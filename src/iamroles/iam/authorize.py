@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from iamroles.errors import AccessDenied
-from iamroles.policy import Decision, Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
+from iamroles.policy import Decision, Effect, Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
 from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
@@ -33,6 +33,7 @@ class PolicyCache:
         self._docs: LRU[tuple[str, str, str], Policy] = LRU(limit)
         self._sets: LRU[tuple[Any, ...], tuple[int, tuple[Scope, ...], PolicySet]] = LRU(limit)
         self._combined: LRU[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = LRU(limit)
+        self.decisions: dict[Effect, int] = dict.fromkeys(Effect, 0)  # what decide() answered, by effect (for metrics)
 
     def compiled(self, document: str, kind: PolicyKind, name: str) -> Policy:
         key = (document, kind.value, name)
@@ -173,7 +174,10 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
     policies = _NONE if caller.is_root else caller_policies(ctx)  # the root bypasses identity policies
     if resource_policy is not None or must_grant:
         policies = ctx.cache.with_resource(policies, resource_policy, must_grant, pins)
-    return evaluate(request, policies)
+    decision = evaluate(request, policies)
+    if ctx.cache is not None:
+        ctx.cache.decisions[decision.effect] += 1
+    return decision
 
 
 def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:

@@ -18,8 +18,9 @@ __all__ = ["HIDDEN", "holds_secret", "is_sensitive", "redact"]
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
 # Held secret beyond the model's trait: MFA one-time codes (a code seen in the trail or an error within its
-# 30-second window is a second factor given away).
-_ALSO_SENSITIVE = frozenset({"tokenCodeType", "authenticationCodeType"})
+# 30-second window is a second factor given away), and STS session tokens (a bearer half of temporary
+# credentials: the trail's readers need not hold them, though CloudTrail records them in responseElements).
+_ALSO_SENSITIVE = frozenset({"tokenCodeType", "authenticationCodeType", "tokenType"})
 
 
 def is_sensitive(shape: Shape) -> bool:

@@ -56,6 +56,7 @@ class CallRecord:
     durable: bool = False  # the answer waits for the record's commit
     error_code: str | None = None
     error_message: str | None = None
+    response: Mapping[str, Any] | None = None  # a change's or a credential issuance's output, redacted as ``params``
 
 
 class Settling(Protocol):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from iamroles.auth.regions import Regions
 from iamroles.runtime import Service
@@ -28,6 +29,7 @@ class Prepared:
     regions: Regions
     default_account: str
     notes: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)  # the notes for programs (``serve --json``): never a secret
 
 
 def prepare(settings: Settings) -> Prepared:
@@ -45,7 +47,8 @@ def prepare(settings: Settings) -> Prepared:
         settings.audit_export.mkdir(parents=True, exist_ok=True)
         if not os.access(settings.audit_export, os.W_OK | os.X_OK):
             raise PermissionError(13, "Permission denied", str(settings.audit_export))
-    store, master_key, notes = bootstrap(settings)
+    facts: dict[str, Any] = {}
+    store, master_key, notes = bootstrap(settings, facts)
     seed_aws_managed(store)
     from iamroles.sts.keys import KeyRing
 
@@ -57,7 +60,7 @@ def prepare(settings: Settings) -> Prepared:
             raise SystemExit("--admin-access-key needs --test-mode")
         _admin(settings, store, master_key, default_account)
         notes.append(f"test mode: administrator user {TEST_ADMIN_USER} has access key {settings.admin_access_key}")
-    return Prepared(store, master_key, regions, default_account, notes)
+    return Prepared(store, master_key, regions, default_account, notes, facts)
 
 
 def _admin(settings: Settings, store: Store, master_key: MasterKey, default_account: str) -> None:

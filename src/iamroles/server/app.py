@@ -52,7 +52,7 @@ class _QueryEndpoint:
                 return
             await self._api(scope, receive, send, path[len(_API_PREFIX):])
             return
-        if scope["type"] != "http" or path.startswith(("/iamroles/", "/moto-api/")):
+        if scope["type"] != "http" or path.startswith(("/iamroles/", "/moto-api/")) or path in _PROBES:
             await self.other(scope, receive, send)
             return
         if scope["method"] not in ("GET", "POST"):
@@ -66,9 +66,10 @@ class _QueryEndpoint:
         client, secure = _peer(scope)
         if len(body) + len(http.query) > INLINE_MAX:
             # decoding a large request takes milliseconds: not on the event loop
-            status, payload = await run_in_threadpool(self._handle_large, http, client, secure)
+            status, payload = await run_in_threadpool(self._handle_large, scope, http, client, secure)
         else:
             params = _form(http)
+            scope["iamroles.operation"] = params.get("Action")  # for the latency metric (server/observe.py)
             if params.get("Action") in query.UNSIGNED_ACTIONS and not query.is_signed(http, params):
                 status, payload = await asyncio.get_running_loop().run_in_executor(
                     self.unsigned, query.handle, self.service, http, params, client, secure)
@@ -85,8 +86,10 @@ class _QueryEndpoint:
                 status, payload = await run_in_threadpool(query.handle, self.service, http, params, client, secure)
         await _send(send, status, payload, QueryXml.media_type)
 
-    def _handle_large(self, http: sigv4.HttpRequest, client: str, secure: bool) -> tuple[int, bytes]:
-        return query.handle(self.service, http, _form(http), client, secure)
+    def _handle_large(self, scope: dict[str, Any], http: sigv4.HttpRequest, client: str, secure: bool) -> tuple[int, bytes]:
+        params = _form(http)
+        scope["iamroles.operation"] = params.get("Action")
+        return query.handle(self.service, http, params, client, secure)
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it is placed as
@@ -97,6 +100,7 @@ class _QueryEndpoint:
             return
         http = _http_request(scope, body)
         client, secure = _peer(scope)
+        scope["iamroles.operation"] = name
         if self.inline_reads and len(body) + len(http.query) <= INLINE_MAX:
             reply = api.respond(self.service, name, http, client, secure, asyncio.get_running_loop())
             status, payload = await reply.settled()
@@ -106,6 +110,9 @@ class _QueryEndpoint:
 
 
 _API_PREFIX = "/iamroles/v1/"
+# Liveness and readiness, outside the AWS API's path ("/"): no client of IAM or STS sends a request anywhere else
+_PROBES = frozenset({"/health", "/ready"})
+READY_TIMEOUT = 5.0  # seconds /ready waits for the database before it answers 503
 
 
 def _http_request(scope: dict[str, Any], body: bytes) -> sigv4.HttpRequest:
@@ -165,8 +172,30 @@ async def _send(send: Any, status: int, payload: bytes, media_type: bytes) -> No
     await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(service: Service) -> Any:
-    """The ASGI app: the Query endpoint on every path but /iamroles/* and /moto-api/*."""
+def readiness(service: Service) -> dict[str, str]:
+    """What ``GET /ready`` checks, each "ok" or "unavailable" (never why: a reason could name a host or a user):
+    the database answers a query, the signing keys are loaded (a current key, opened with the master key), and
+    the audit trail's writer runs (nothing is answered that cannot be audited)."""
+    from sqlalchemy import text
+
+    checks = {}
+    try:
+        with service.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001  (any failure means not ready; the reason stays in the server)
+        checks["database"] = "unavailable"
+    ring = service.keyring
+    checks["signing_keys"] = "ok" if ring is not None and getattr(ring, "_current", None) is not None and ring.keys else "unavailable"
+    thread = getattr(service.audit, "_thread", None)
+    checks["audit_trail"] = "ok" if service.audit is None or thread is None or thread.is_alive() else "unavailable"
+    return checks
+
+
+def create_app(service: Service, *, metrics: Any = None, metrics_port: int | None = None, metrics_token: str | None = None,
+               access_log: bool = False) -> Any:
+    """The ASGI app: the Query endpoint on every path but /iamroles/*, /moto-api/*, /health and /ready; with
+    ``metrics`` (:class:`.metrics.Metrics`) or ``access_log``, observed (:class:`.observe.Observed`)."""
     async def reset(request: Request) -> Response:
         if not service.test_mode:
             return JSONResponse({"error": "test mode is off: POST /moto-api/reset needs `iamroles serve --test-mode`"}, status_code=403)
@@ -182,7 +211,17 @@ def create_app(service: Service) -> Any:
         return JSONResponse({"now": service.clock().isoformat()})
 
     async def health(request: Request) -> Response:
+        """Liveness: the process answers (its event loop runs). Unauthenticated, and says nothing more."""
         return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        """Readiness: it can answer calls now (see :func:`readiness`). Unauthenticated; 503 when it cannot."""
+        try:
+            checks = await asyncio.wait_for(run_in_threadpool(readiness, service), READY_TIMEOUT)
+        except TimeoutError:
+            checks = {"database": "unavailable"}
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
     from contextlib import asynccontextmanager
 
@@ -195,14 +234,24 @@ def create_app(service: Service) -> Any:
             service.audit.close()
         if service.usage is not None:
             service.usage.close()
+        if metrics is not None:
+            metrics.close()
 
-    return _QueryEndpoint(service, Starlette(
+    other = Starlette(
         lifespan=lifespan,
         routes=[
             Route("/moto-api/reset", reset, methods=["POST"]),
             Route("/iamroles/health", health, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/ready", ready, methods=["GET"]),
             Route("/iamroles/test/clock", clock, methods=["POST"]),
         ]
-    ))
+    )
+    app = _QueryEndpoint(service, other)
+    if metrics is None and not access_log:
+        return app
+    from .observe import Observed
+
+    return Observed(app, metrics, metrics_port, metrics_token, access_log, other)
 
 

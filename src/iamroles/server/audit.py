@@ -17,8 +17,9 @@ What is guaranteed (Vault's rule: a request that cannot be audited is not answer
   ``interval`` seconds; a crash can lose the last of them.
 * One bad event never loses another: every column value fits its column (cut, with a marker, where
   it would not), and a batch that fails is written again one event at a time.
-* Secrets never enter an event: request parameters the model marks sensitive are written as
-  ``HIDDEN_DUE_TO_SECURITY_REASONS`` (:func:`iamroles.protocol.redact`), responses are not recorded.
+* Secrets never enter an event: request parameters and response elements the model marks sensitive (and
+  session tokens) are written as ``HIDDEN_DUE_TO_SECURITY_REASONS`` (:func:`iamroles.protocol.redact`);
+  only the responses of changes and credential issuance are recorded.
 """
 from __future__ import annotations
 
@@ -110,8 +111,14 @@ _WIDTH: dict[str, int] = {c.name: int(getattr(c.type, "length", 0)) for c in aud
 
 def event_record(*, when: datetime, service: str, operation: str, region: str, source_ip: str, user_agent: str,
                  request_id: str, caller: Caller | None, access_key_id: str | None, params: Mapping[str, Any],
-                 error_code: str | None, error_message: str | None, read_only: bool) -> dict[str, Any]:
-    """The event; ``params`` must already be redacted (:func:`iamroles.protocol.redact`)."""
+                 error_code: str | None, error_message: str | None, read_only: bool,
+                 response: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The event; ``params`` and ``response`` must already be redacted (:func:`iamroles.protocol.redact`).
+
+    ``responseElements`` is the answer of a call that changed something or issued credentials, as CloudTrail
+    records it for "actions that make changes (create, update, or delete actions)"
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html),
+    null for reads, failures and answers with nothing in them."""
     identity: dict[str, Any] | None = None
     if caller is not None:
         p = caller.principal
@@ -133,7 +140,7 @@ def event_record(*, when: datetime, service: str, operation: str, region: str, s
         "sourceIPAddress": source_ip,
         "userAgent": _cut(user_agent, MAX_USER_AGENT),
         "requestParameters": _clean(params) or None,
-        "responseElements": None,
+        "responseElements": (_clean(response) or None) if response is not None and error_code is None else None,
         "errorCode": error_code,
         "errorMessage": error_message,
         "requestID": request_id,
@@ -272,6 +279,7 @@ class AuditLog:
             when=when, service=call.service, operation=call.operation, region=call.region, source_ip=call.source_ip,
             user_agent=call.user_agent, request_id=call.request_id, caller=call.caller, access_key_id=call.access_key_id,
             params=call.params, error_code=call.error_code, error_message=call.error_message, read_only=call.read_only,
+            response=call.response,
         )
         caller = call.caller
         account, arn = (caller.account_id, caller.principal.arn) if caller is not None else (None, None)

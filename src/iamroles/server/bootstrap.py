@@ -4,9 +4,11 @@ from __future__ import annotations
 import configparser
 import os
 import secrets
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -19,7 +21,8 @@ from iamroles.runtime import database_url, default_data_dir
 from iamroles.store import Account, Store, User
 from iamroles.tokens import MasterKey, new_secret_access_key, new_unique_id
 
-__all__ = ["Settings", "bootstrap", "check_partition", "create_account", "default_data_dir", "ensure_user_key", "write_credentials"]
+__all__ = ["Settings", "bootstrap", "check_partition", "create_account", "default_data_dir", "ensure_user_key", "home_region",
+           "write_credentials"]
 
 
 @dataclass
@@ -108,10 +111,21 @@ def write_credentials(path: Path, profile: str, access_key_id: str, secret: str)
     os.chmod(path, 0o600)
 
 
-def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
+_HOME_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+
+
+def home_region(partition: str) -> str:
+    """A region requests to an account of ``partition`` may be signed for (what the start-up hint names)."""
+    if partition in _HOME_REGIONS:
+        return _HOME_REGIONS[partition]
+    regions = sorted(r for r, p in known_regions().by_region.items() if p == partition)
+    return regions[0] if regions else "us-east-1"
+
+
+def bootstrap(settings: Settings, facts: dict[str, Any] | None = None) -> tuple[Store, MasterKey, list[str]]:
     """Open and migrate the store; on first start create the default account.
 
-    Returns what to tell the operator (never a secret).
+    Returns what to tell the operator (never a secret); ``facts`` gets the same for programs (``serve --json``).
     """
     url = make_url(settings.url)
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
@@ -122,8 +136,11 @@ def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
     os.chmod(settings.data_dir, 0o700)
     master_key, created = MasterKey.load_or_create(settings.data_dir / "master.key")
     notes = []
+    facts = facts if facts is not None else {}
+    facts.update(data_dir=str(settings.data_dir), master_key_created=created)
     if created:
         notes.append(f"created master key {settings.data_dir / 'master.key'} (0600)")
+        facts["master_key_file"] = str(settings.data_dir / "master.key")
     store = Store(settings.url, cache_ttl=settings.cache_ttl)
     store.migrate()
     with store.read() as tx:
@@ -135,8 +152,13 @@ def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
         )
         creds = settings.data_dir / "credentials"
         write_credentials(creds, "iamroles", key_id, secret)
+        region = home_region(settings.partition or "aws")
         notes.append(f"created account {account_id}; its root access key {key_id} is in {creds} (profile iamroles, mode 0600)")
-        notes.append(f"use it: AWS_SHARED_CREDENTIALS_FILE={creds} AWS_PROFILE=iamroles aws --endpoint-url http://HOST:PORT iam list-roles")
+        # one line that works as printed, in any shell of the sh family: the region too (the AWS CLI has none by default)
+        notes.append(f"use it: AWS_SHARED_CREDENTIALS_FILE={shlex.quote(str(creds))} AWS_PROFILE=iamroles "
+                     f"AWS_DEFAULT_REGION={region} aws --endpoint-url ENDPOINT sts get-caller-identity")
+        facts.update(account_created=True, account_id=account_id, partition=settings.partition or "aws", region=region,
+                     root_access_key_id=key_id, credentials_file=str(creds), profile="iamroles")
     elif settings.partition and accounts[0].partition != settings.partition:
         raise SystemExit(f"--partition {settings.partition} does not match the default account's partition "
                          f"{accounts[0].partition} (an account's partition is chosen when it is created)")
@@ -145,4 +167,7 @@ def bootstrap(settings: Settings) -> tuple[Store, MasterKey, list[str]]:
             known = tx.access_key(settings.root_access_key)
         if known is None:
             raise SystemExit("--root-access-key does not match the existing account's root key (the database was bootstrapped before)")
+    if "account_id" not in facts:
+        facts.update(account_created=False, account_id=accounts[0].account_id, partition=accounts[0].partition,
+                     region=home_region(accounts[0].partition))
     return store, master_key, notes

@@ -34,6 +34,15 @@ class _TimedProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self._arm()
 
+    def shutdown(self) -> None:
+        """The server is stopping: an idle TLS connection is dropped at once (closing it would wait for the
+        client's close_notify, which an idle keep-alive client never sends, for asyncio's 30 s SSL shutdown
+        timeout); anything else as uvicorn does (idle: closed; in flight: closed once answered)."""
+        if (self.cycle is None or self.cycle.response_complete) and self.transport.get_extra_info("ssl_object") is not None:
+            self.transport.abort()
+            return
+        super().shutdown()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)

@@ -144,6 +144,8 @@ def _signed(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secure:
                 ctx.prepared = prepared
                 assert found is not None and found.op is not None  # (_enter raised InvalidAction otherwise)
                 output = found.op.func(ctx, inp)
+                if found.durable and op_model.output_shape is not None:  # a change or a credential issuance: CloudTrail's responseElements
+                    record.response = redact(output, op_model.output_shape)
                 if write:
                     call.audit_in(tx)
         except Stale:
@@ -203,5 +205,6 @@ def _unsigned(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secur
         ctx: CallContext = service.context(caller, tx, now, _UNSIGNED_REGION, record.source_ip, secure, record.user_agent,
                                            record.request_id)
         output = found.op.func(ctx, inp)
+    record.response = redact(output, op_model.output_shape)
     service.note_role_used(ctx, _UNSIGNED_REGION)
     return render_response(op_model, output, record.request_id)

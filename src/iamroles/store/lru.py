@@ -28,13 +28,17 @@ class LRU(Generic[K, V]):
         self._data: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
         self._on_evict = on_evict
+        self.hits = 0  # lookups that found an entry, and those that did not (the server's metrics read them)
+        self.misses = 0
 
     def get(self, key: K, default: V | None = None) -> V | None:
         with self._lock:
             try:
                 self._data.move_to_end(key)
             except KeyError:
+                self.misses += 1
                 return default
+            self.hits += 1
             return self._data[key]
 
     def __setitem__(self, key: K, value: V) -> None:
