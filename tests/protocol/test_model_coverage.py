@@ -16,8 +16,8 @@ from iamroles.iam import OPERATIONS
 
 NOT_SERVED: dict[str, frozenset[str]] = {
     "iam": frozenset({
-        "AcceptDelegationRequest", "AcquireRole", "AssociateDelegationRequest", "CreateAccountAlias",
-        "CreateDelegationRequest", "CreateServiceLinkedRole", "DeleteAccountAlias", "DeleteServiceLinkedRole",
+        "AcceptDelegationRequest", "AcquireRole", "AssociateDelegationRequest",
+        "CreateDelegationRequest", "CreateServiceLinkedRole", "DeleteServiceLinkedRole",
         "DisableOrganizationsRootCredentialsManagement", "DisableOrganizationsRootSessions",
         "DisableOutboundWebIdentityFederation", "EnableOrganizationsRootCredentialsManagement",
         "EnableOrganizationsRootSessions", "EnableOutboundWebIdentityFederation", "GenerateCredentialReport",
@@ -26,7 +26,7 @@ NOT_SERVED: dict[str, frozenset[str]] = {
         "GetCredentialReport", "GetDelegationRequest", "GetHumanReadableSummary",
         "GetOrganizationsAccessReport", "GetOutboundWebIdentityFederationInfo", "GetRoleTemplateVersion",
         "GetServiceLastAccessedDetails", "GetServiceLastAccessedDetailsWithEntities",
-        "GetServiceLinkedRoleDeletionStatus", "ListAccountAliases", "ListDelegationRequests",
+        "GetServiceLinkedRoleDeletionStatus", "ListDelegationRequests",
         "ListOrganizationsFeatures", "ListPoliciesGrantingServiceAccess", "PutAccountProperties",
         "RejectDelegationRequest", "SendDelegationToken", "SetSecurityTokenServicePreferences",
         "UpdateDelegationRequest",

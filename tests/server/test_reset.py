@@ -76,6 +76,8 @@ def _populate(iam: Any) -> None:
     iam.upload_signing_certificate(UserName="iamroles-admin", CertificateBody=CERT)
     iam.create_service_specific_credential(UserName="iamroles-admin", ServiceName="codecommit.amazonaws.com")
     iam.upload_server_certificate(ServerCertificateName="site", CertificateBody=CERT, PrivateKey=KEY)
+    # account-level state: the alias (unique across accounts: a reset must free it)
+    iam.create_account_alias(AccountAlias="reset-alias")
 
 
 def _parameterless_lists() -> list[str]:
@@ -116,6 +118,7 @@ def test_after_a_reset_every_list_is_empty_and_every_name_is_free_again(server: 
     assert before["ListVirtualMFADevices"]["VirtualMFADevices"] and before["ListPolicies"]["Policies"]
     assert before["ListServerCertificates"]["ServerCertificateMetadataList"] and before["ListSSHPublicKeys"]["SSHPublicKeys"]
     assert before["ListSigningCertificates"]["Certificates"]
+    assert before["ListAccountAliases"]["AccountAliases"] == ["reset-alias"]
     assert before["ListServiceSpecificCredentials"]["ServiceSpecificCredentials"]
 
     assert httpx.post(server.url + "/moto-api/reset").status_code == 200

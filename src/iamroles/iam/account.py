@@ -1,9 +1,18 @@
-"""GetAccountAuthorizationDetails: every user, group, role and policy with their policies."""
+"""The account as a whole: GetAccountAuthorizationDetails (every user, group, role and policy with their policies)
+and the account alias.
+
+AWS references: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccountAlias.html,
+API_DeleteAccountAlias.html, API_ListAccountAliases.html; one alias per account, a new one replaces the old, unique
+within the partition (https://docs.aws.amazon.com/IAM/latest/UserGuide/console-account-alias.html). Actions with no
+resource type (the Service Authorization Reference for IAM lists none for these) are authorised against ``*``.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from .common import encode_document, page
+from iamroles.errors import EntityAlreadyExists, NoSuchEntity
+
+from .common import encode_document, lock_account, page
 from .context import CallContext
 from .policies import policy_out
 from .registry import Input, Output, operation
@@ -24,7 +33,11 @@ def _attached(ctx: CallContext, kind: str, key: str) -> list[dict[str, str]]:
     return [{"PolicyName": docs[a][0].name, "PolicyArn": a} for a in arns if a in docs]
 
 
-@operation("GetAccountAuthorizationDetails", resource=lambda ctx, inp: "*")
+def _any(ctx: CallContext, inp: Input) -> str:
+    return "*"
+
+
+@operation("GetAccountAuthorizationDetails", resource=_any)
 def get_account_authorization_details(ctx: CallContext, inp: Input) -> Output:
     wanted = set(inp.get("Filter") or ["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"])
     items: list[tuple[str, str, dict[str, Any]]] = []
@@ -77,3 +90,30 @@ def get_account_authorization_details(ctx: CallContext, inp: Input) -> Output:
     return out
 
 
+# -- the account alias ---------------------------------------------------------------------------------
+@operation("CreateAccountAlias", resource=_any, write=True)
+def create_account_alias(ctx: CallContext, inp: Input) -> Output:
+    """The account's alias: it replaces the one the account had; one another account of the partition holds (or
+    this one already) is EntityAlreadyExists, as AWS words it ("The account alias prod already exists.")."""
+    alias = inp["AccountAlias"]
+    lock_account(ctx)  # the account's alias is replaced once at a time
+    if ctx.tx.alias_holder(ctx.partition, alias) is not None:
+        raise EntityAlreadyExists(f"The account alias {alias} already exists.")
+    # (an alias another account takes meanwhile: its unique key decides, and the store's Duplicate is the same error)
+    ctx.tx.set_account_alias(ctx.account_id, ctx.partition, alias, ctx.now)
+    return None
+
+
+@operation("DeleteAccountAlias", resource=_any, write=True)
+def delete_account_alias(ctx: CallContext, inp: Input) -> Output:
+    alias = inp["AccountAlias"]
+    if not ctx.tx.delete_account_alias(ctx.account_id, alias):
+        raise NoSuchEntity(f"The account alias {alias} cannot be found.")
+    return None
+
+
+@operation("ListAccountAliases", resource=_any)
+def list_account_aliases(ctx: CallContext, inp: Input) -> Output:
+    alias = ctx.tx.account_alias(ctx.account_id)
+    chunk, meta = page("ListAccountAliases", [alias] if alias else [], inp, key=lambda a: a)  # one at most
+    return {"AccountAliases": chunk, **meta}

@@ -26,8 +26,8 @@ DUPLICATE_CERTIFICATE = "The same certificate is already associated with an IAM 
 
 # Operations (of those iamroles implements) whose AWS error list includes ConcurrentModification.
 CONCURRENT_MODIFICATION = frozenset({
-    "AddClientIDToOpenIDConnectProvider", "CreateInstanceProfile", "CreateOpenIDConnectProvider", "CreatePolicy",
-    "CreateRole", "CreateUser", "CreateVirtualMFADevice", "DeactivateMFADevice", "DeleteOpenIDConnectProvider",
+    "AddClientIDToOpenIDConnectProvider", "CreateAccountAlias", "CreateInstanceProfile", "CreateOpenIDConnectProvider", "CreatePolicy",
+    "CreateRole", "CreateUser", "CreateVirtualMFADevice", "DeactivateMFADevice", "DeleteAccountAlias", "DeleteOpenIDConnectProvider",
     "DeleteRole", "DeleteSigningCertificate", "DeleteUser", "DeleteVirtualMFADevice", "EnableMFADevice", "RemoveClientIDFromOpenIDConnectProvider",
     "ResyncMFADevice", "TagInstanceProfile", "TagMFADevice", "TagOpenIDConnectProvider", "TagPolicy", "TagRole", "TagServerCertificate", "TagUser",
     "UntagInstanceProfile", "UntagMFADevice", "UntagOpenIDConnectProvider", "UntagPolicy", "UntagRole", "UntagServerCertificate", "UntagUser",
@@ -46,6 +46,7 @@ _EXISTS = {
     "mfa": "MFADevice entity at the same path and name already exists.",
     "server_certificate": "The Server Certificate with name {} already exists.",
     "saml": "SAMLProvider {} already exists.",
+    "account_aliases": "The account alias {} already exists.",
 }
 
 

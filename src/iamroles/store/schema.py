@@ -374,6 +374,48 @@ account_quotas = Table(
     Column("value", Integer, nullable=False),
 )
 
+# The account's alias (AWS: one per account, unique within its partition,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/console-account-alias.html).
+account_aliases = Table(
+    "account_aliases",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("partition", String(16), nullable=False),
+    Column("alias", String(63), nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("partition", "alias", name="uq_account_aliases_partition_alias"),
+)
+
+# Account-wide IAM settings by name (SetSecurityTokenServicePreferences' GlobalEndpointTokenVersion); a setting
+# with no row has AWS's default.
+account_settings = Table(
+    "account_settings",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", String(1024), nullable=False),
+)
+
+# DeleteServiceLinkedRole's deletion tasks, for GetServiceLinkedRoleDeletionStatus.
+service_linked_role_deletions = Table(
+    "service_linked_role_deletions",
+    metadata,
+    Column("task_id", String(1000), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("role_arn", String(2048), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+# The account's latest credential report (GenerateCredentialReport): the CSV as GetCredentialReport returns it.
+credential_reports = Table(
+    "credential_reports",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("generated_at", TS, nullable=False),
+    Column("content", Text, nullable=False),
+)
+
 # What a test-mode reset leaves alone: the accounts (and the quotas an operator set for them), the change log
 # (its counter goes on; the reset logs that everything changed, and another process must still read what came
 # before it), the keys that seal session tokens, and the audit trail. Every other table is IAM state and is wiped,
@@ -383,6 +425,10 @@ RESET_KEEPS = frozenset({"accounts", "account_quotas", "change_seq", "change_log
 
 __all__ = [
     "RESET_KEEPS",
+    "account_aliases",
+    "account_settings",
+    "service_linked_role_deletions",
+    "credential_reports",
     "account_quotas",
     "login_profiles",
     "password_policies",

@@ -141,7 +141,7 @@ def _conflict(statement: Any, err: DBAPIError) -> Exception:
                 params = statement.compile().params
             except Exception:  # noqa: BLE001 - a name for the message only
                 params = {}
-            return Duplicate(_KIND_OF_TABLE.get(table.name, table.name), params.get("name") or params.get("url"))
+            return Duplicate(_KIND_OF_TABLE.get(table.name, table.name), params.get("name") or params.get("url") or params.get("alias"))
         return Conflict(str(orig))
     if state in _RETRYABLE:
         return Conflict(str(orig))
@@ -579,6 +579,64 @@ class Tx:
         self._w(delete(t.account_quotas).where(c.account_id == account_id, c.name == name), scopes=(quotas_scope(account_id),))
         if value is not None:
             self._w(insert(t.account_quotas).values(account_id=account_id, name=name, value=value), scopes=(quotas_scope(account_id),))
+
+    # -- account-level state: alias, settings, credential report, service-linked role deletions --------------
+    def account_alias(self, account_id: str) -> str | None:
+        c = t.account_aliases.c
+        return self.c.execute(select(c.alias).where(c.account_id == account_id)).scalar()
+
+    def alias_holder(self, partition: str, alias: str) -> str | None:
+        """The account of ``partition`` whose alias ``alias`` is, if any."""
+        c = t.account_aliases.c
+        return self.c.execute(select(c.account_id).where(c.partition == partition, c.alias == alias)).scalar()
+
+    def set_account_alias(self, account_id: str, partition: str, alias: str, when: datetime) -> None:
+        """The account's alias from now on (it replaces the one it had). An alias another account took first is
+        :class:`Duplicate` (its unique key decides)."""
+        c = t.account_aliases.c
+        scopes = (("alias", account_id),)
+        self._w(delete(t.account_aliases).where(c.account_id == account_id), scopes=scopes)
+        self._w(insert(t.account_aliases).values(account_id=account_id, partition=partition, alias=alias, created_at=when),
+                scopes=scopes)
+
+    def delete_account_alias(self, account_id: str, alias: str) -> bool:
+        c = t.account_aliases.c
+        res = self._w(delete(t.account_aliases).where(c.account_id == account_id, c.alias == alias), scopes=(("alias", account_id),))
+        return bool(res.rowcount)
+
+    def account_setting(self, account_id: str, name: str) -> str | None:
+        c = t.account_settings.c
+        return self.c.execute(select(c.value).where(c.account_id == account_id, c.name == name)).scalar()
+
+    def set_account_setting(self, account_id: str, name: str, value: str) -> None:
+        c = t.account_settings.c
+        scopes = (("settings", account_id),)
+        self._w(delete(t.account_settings).where(c.account_id == account_id, c.name == name), scopes=scopes)
+        self._w(insert(t.account_settings).values(account_id=account_id, name=name, value=value), scopes=scopes)
+
+    def credential_report(self, account_id: str) -> tuple[datetime, str] | None:
+        """The account's latest credential report: (when generated, CSV)."""
+        c = t.credential_reports.c
+        row = self.c.execute(select(c.generated_at, c.content).where(c.account_id == account_id)).first()
+        return (_utc(row.generated_at), row.content) if row else None  # type: ignore[return-value]
+
+    def put_credential_report(self, account_id: str, when: datetime, content: str) -> None:
+        """Replace the account's credential report (bookkeeping: nothing cached depends on it)."""
+        c = t.credential_reports.c
+        scopes = (("credential-report", account_id),)
+        self._w(delete(t.credential_reports).where(c.account_id == account_id), scopes=scopes)
+        self._w(insert(t.credential_reports).values(account_id=account_id, generated_at=when, content=content), scopes=scopes)
+
+    def insert_role_deletion(self, task_id: str, account_id: str, role_arn: str, status: str, when: datetime) -> None:
+        self._w(insert(t.service_linked_role_deletions).values(task_id=task_id, account_id=account_id, role_arn=role_arn,
+                                                              status=status, created_at=when),
+                scopes=(("role-deletion", task_id),))
+
+    def role_deletion(self, task_id: str) -> dict[str, Any] | None:
+        """A service-linked role's deletion task: task_id, account_id, role_arn, status, created_at."""
+        c = t.service_linked_role_deletions.c
+        row = self.c.execute(select(t.service_linked_role_deletions).where(c.task_id == task_id)).first()
+        return _row_dict(row) if row else None
 
     def generation(self, account_id: str) -> int:
         """A number that changes whenever the account's principals do (users, roles, their tags, access
