@@ -1,4 +1,5 @@
-"""The account as a whole, against a real server on both backends: the account alias.
+"""The account as a whole, against a real server on both backends: the account alias, GetAccountSummary and
+SetSecurityTokenServicePreferences.
 
 AWS references: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccountAlias.html (the pattern
 ``^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$``, 3 to 63 characters), API_DeleteAccountAlias.html,
@@ -6,22 +7,33 @@ API_ListAccountAliases.html; https://docs.aws.amazon.com/IAM/latest/UserGuide/co
 account can have only one alias. If you create a new alias ..., the new alias overwrites the previous alias"; "must be
 unique across all Amazon Web Services products within a given network partition"); EntityAlreadyExists is worded
 "The account alias prod already exists." (as IAM answers it: awslabs/aws-deployment-framework#465,
-trussworks/terraform-aws-bootstrap#118). The Service Authorization Reference for IAM lists no resource type for the
-three actions: they are authorised against ``*``.
+trussworks/terraform-aws-bootstrap#118). https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html
+(the SummaryMap's valid keys; the example's PolicyVersionsInUseQuota 10000), the quotas of
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html, API_SetSecurityTokenServicePreferences.html
+(v1Token | v2Token, read back as GetAccountSummary's GlobalEndpointTokenVersion). The Service Authorization Reference
+for IAM lists no resource type for these actions: they are authorised against ``*``.
 """
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import Server
+from iamroles.tokens.totp import code_at
+
+from .conftest import Server, unique
 from .test_audit import read_trail, request_id
 from .test_partitions import Account, create_account
+from .test_roles import TRUST
 from .test_sts import make_user
 
 
@@ -204,3 +216,135 @@ def test_alias_changes_are_audited(iam: Any, server: Server) -> None:
     assert events[created]["readOnly"] is False and events[created]["errorCode"] is None
     assert events[deleted]["eventName"] == "DeleteAccountAlias"
     assert json.dumps(events[created])  # a plain JSON event
+
+
+# -- GetAccountSummary ------------------------------------------------------------------------------------
+SUMMARY_KEYS = set(botocore.session.get_session().get_service_model("iam").shape_for("summaryMapType").key.enum)
+ALLOW_S3 = json.dumps(allow("s3:GetObject"))
+
+
+def summary(client: Any) -> dict[str, int]:
+    return dict(client.get_account_summary()["SummaryMap"])
+
+
+def test_the_summary_has_every_key_with_aws_quotas(iam: Any) -> None:
+    got = summary(iam)
+    assert set(got) == SUMMARY_KEYS and len(SUMMARY_KEYS) == 34
+    assert all(isinstance(v, int) and v >= 0 for v in got.values())
+    # the quotas page's defaults (no override for this account)
+    assert {k: got[k] for k in ("UsersQuota", "GroupsQuota", "RolesQuota", "InstanceProfilesQuota", "PoliciesQuota",
+                                "ServerCertificatesQuota")} == {
+        "UsersQuota": 5000, "GroupsQuota": 300, "RolesQuota": 1000, "InstanceProfilesQuota": 1000, "PoliciesQuota": 1500,
+        "ServerCertificatesQuota": 20}
+    assert {k: got[k] for k in ("UserPolicySizeQuota", "GroupPolicySizeQuota", "RolePolicySizeQuota", "PolicySizeQuota",
+                                "AssumeRolePolicySizeQuota", "GroupsPerUserQuota", "AccessKeysPerUserQuota",
+                                "SigningCertificatesPerUserQuota", "AttachedPoliciesPerUserQuota",
+                                "AttachedPoliciesPerGroupQuota", "AttachedPoliciesPerRoleQuota", "VersionsPerPolicyQuota",
+                                "PolicyVersionsInUseQuota")} == {
+        "UserPolicySizeQuota": 2048, "GroupPolicySizeQuota": 5120, "RolePolicySizeQuota": 10240, "PolicySizeQuota": 6144,
+        "AssumeRolePolicySizeQuota": 2048, "GroupsPerUserQuota": 10, "AccessKeysPerUserQuota": 2,
+        "SigningCertificatesPerUserQuota": 2, "AttachedPoliciesPerUserQuota": 10, "AttachedPoliciesPerGroupQuota": 10,
+        "AttachedPoliciesPerRoleQuota": 10, "VersionsPerPolicyQuota": 5, "PolicyVersionsInUseQuota": 10000}
+    # the root user: it signs with an access key (the server was started with one); no password, MFA or certificate
+    assert (got["AccountAccessKeysPresent"], got["AccountMFAEnabled"], got["AccountPasswordPresent"],
+            got["AccountSigningCertificatesPresent"]) == (1, 0, 0, 0)
+
+
+def test_the_summary_counts_what_the_account_has(iam: Any) -> None:
+    before = summary(iam)
+    user = iam.create_user(UserName=unique("sum"))["User"]["UserName"]
+    group = iam.create_group(GroupName=unique("sum"))["Group"]["GroupName"]
+    role = iam.create_role(RoleName=unique("sum"), AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["RoleName"]
+    profile = iam.create_instance_profile(InstanceProfileName=unique("sum"))["InstanceProfile"]["InstanceProfileName"]
+    policy = iam.create_policy(PolicyName=unique("sum"), PolicyDocument=ALLOW_S3)["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=user, PolicyArn=policy)
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    provider = iam.create_open_id_connect_provider(Url=f"https://{unique('sum')}.example.com", ClientIDList=["x"],
+                                                   ThumbprintList=["a" * 40])["OpenIDConnectProviderArn"]
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("sum"))["VirtualMFADevice"]
+    spare = iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("sum"))["VirtualMFADevice"]
+    seed = base64.b32decode(device["Base32StringSeed"])
+    step = int(time.time() // 30)
+    iam.enable_mfa_device(UserName=user, SerialNumber=device["SerialNumber"], AuthenticationCode1=code_at(seed, step - 1),
+                          AuthenticationCode2=code_at(seed, step))
+    after = summary(iam)
+    delta = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    assert delta == {"Users": 1, "Groups": 1, "Roles": 1, "InstanceProfiles": 1, "Policies": 1, "PolicyVersionsInUse": 2,
+                     "Providers": 1, "MFADevices": 2, "MFADevicesInUse": 1}
+    # and back
+    iam.deactivate_mfa_device(UserName=user, SerialNumber=device["SerialNumber"])
+    for d in (device, spare):
+        iam.delete_virtual_mfa_device(SerialNumber=d["SerialNumber"])
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=provider)
+    iam.detach_user_policy(UserName=user, PolicyArn=policy)
+    iam.detach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam.delete_policy(PolicyArn=policy)
+    iam.delete_instance_profile(InstanceProfileName=profile)
+    iam.delete_role(RoleName=role)
+    iam.delete_group(GroupName=group)
+    iam.delete_user(UserName=user)
+    assert summary(iam) == before
+
+
+def test_the_summary_is_the_callers_account_only(iam: Any, server: Server, other: Account) -> None:
+    b = server.client("iam", other.key, other.secret)
+    before = summary(b)
+    names = [iam.create_user(UserName=unique("mine"))["User"]["UserName"] for _ in range(3)]
+    assert summary(b) == before  # A's users are not B's
+    mine = summary(iam)
+    b.create_user(UserName=unique("theirs"))
+    assert summary(b)["Users"] == before["Users"] + 1 and summary(iam)["Users"] == mine["Users"]
+    for name in names:
+        iam.delete_user(UserName=name)
+
+
+def _quota(server: Server, account: str, name: str, value: str) -> None:
+    cmd = [sys.executable, "-m", "iamroles", "accounts", "quota", account, name, value, "--data-dir", str(server.data_dir)]
+    subprocess.run(cmd + (["--db", server.db_url] if server.db_url else []), check=True, capture_output=True)
+
+
+def test_the_summary_reports_an_accounts_raised_quota(server: Server, other: Account) -> None:
+    b = server.client("iam", other.key, other.secret)
+    _quota(server, other.account_id, "RolesPerAccount", "4321")
+    _quota(server, other.account_id, "UsersPerAccount", "7")
+    try:
+        got = summary(b)
+        assert (got["RolesQuota"], got["UsersQuota"], got["GroupsQuota"]) == (4321, 7, 300)
+        assert summary(server.client("iam"))["RolesQuota"] == 1000  # another account keeps AWS's default
+    finally:
+        _quota(server, other.account_id, "RolesPerAccount", "default")
+        _quota(server, other.account_id, "UsersPerAccount", "default")
+    assert summary(b)["RolesQuota"] == 1000
+
+
+def test_the_global_endpoint_token_version_is_set_per_account(iam: Any, server: Server, other: Account) -> None:
+    b = server.client("iam", other.key, other.secret)
+    assert summary(b)["GlobalEndpointTokenVersion"] == 1  # AWS's default: v1Token
+    b.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    assert summary(b)["GlobalEndpointTokenVersion"] == 2
+    assert summary(iam)["GlobalEndpointTokenVersion"] in (1, 2)  # (the fuzz test may set this account's)
+    iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
+    assert summary(iam)["GlobalEndpointTokenVersion"] == 1 and summary(b)["GlobalEndpointTokenVersion"] == 2
+    raw = server.client("iam", other.key, other.secret, validate=False)
+    code, status, message = error(lambda: raw.set_security_token_service_preferences(GlobalEndpointTokenVersion="v3Token"))
+    assert (code, status) == ("ValidationError", 400) and "v1Token, v2Token" in message
+    assert summary(b)["GlobalEndpointTokenVersion"] == 2
+    b.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
+    assert summary(b)["GlobalEndpointTokenVersion"] == 1
+
+
+def test_summary_and_token_preference_need_their_permission(iam: Any, server: Server, other: Account) -> None:
+    b = server.client("iam", other.key, other.secret)
+    b.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    _, key = make_user(b, server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": ["iam:GetAccountSummary", "iam:SetSecurityTokenServicePreferences"], "Resource": "*"}]})
+    denied = server.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    assert error(lambda: denied.get_account_summary())[:2] == ("AccessDenied", 403)
+    assert error(lambda: denied.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token"))[:2] == (
+        "AccessDenied", 403)
+    assert summary(b)["GlobalEndpointTokenVersion"] == 2  # unchanged
+    _, key = make_user(b, server, allow("iam:GetAccountSummary", "iam:SetSecurityTokenServicePreferences"))
+    allowed = server.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    allowed.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
+    assert summary(allowed)["GlobalEndpointTokenVersion"] == 1

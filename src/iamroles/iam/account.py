@@ -1,9 +1,12 @@
-"""The account as a whole: GetAccountAuthorizationDetails (every user, group, role and policy with their policies)
-and the account alias.
+"""The account as a whole: GetAccountAuthorizationDetails (every user, group, role and policy with their policies),
+the account alias, GetAccountSummary and the STS global endpoint token version.
 
 AWS references: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccountAlias.html,
 API_DeleteAccountAlias.html, API_ListAccountAliases.html; one alias per account, a new one replaces the old, unique
-within the partition (https://docs.aws.amazon.com/IAM/latest/UserGuide/console-account-alias.html). Actions with no
+within the partition (https://docs.aws.amazon.com/IAM/latest/UserGuide/console-account-alias.html);
+API_GetAccountSummary.html (the SummaryMap's keys), the quotas of
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html; API_SetSecurityTokenServicePreferences.html.
+Actions with no
 resource type (the Service Authorization Reference for IAM lists none for these) are authorised against ``*``.
 """
 from __future__ import annotations
@@ -12,13 +15,15 @@ from typing import Any
 
 from iamroles.errors import EntityAlreadyExists, NoSuchEntity
 
-from .common import encode_document, lock_account, page
+from .certificates import SIGNING_CERTIFICATES_PER_USER
+from .common import encode_document, lock_account, page, quota_limit
 from .context import CallContext
-from .policies import policy_out
+from .groups import GROUPS_PER_USER
+from .policies import MAX_VERSIONS, POLICY_SIZE, policy_out
 from .registry import Input, Output, operation
-from .roles import role_out
-from .shared import boundary_out
-from .users import user_out
+from .roles import TRUST_POLICY_LIMIT, role_out
+from .shared import ATTACHED_LIMIT, INLINE_LIMITS, boundary_out
+from .users import ACCESS_KEYS_PER_USER, user_out
 
 __all__: list[str] = []
 
@@ -117,3 +122,67 @@ def list_account_aliases(ctx: CallContext, inp: Input) -> Output:
     alias = ctx.tx.account_alias(ctx.account_id)
     chunk, meta = page("ListAccountAliases", [alias] if alias else [], inp, key=lambda a: a)  # one at most
     return {"AccountAliases": chunk, **meta}
+
+
+# -- GetAccountSummary -------------------------------------------------------------------------------
+# The account setting SetSecurityTokenServicePreferences keeps, and the version GetAccountSummary reports for it.
+TOKEN_VERSION = "GlobalEndpointTokenVersion"
+_TOKEN_VERSIONS = {"v1Token": 1, "v2Token": 2}
+DEFAULT_TOKEN_VERSION = "v1Token"  # AWS's default for an account that never set it
+POLICY_VERSIONS_IN_USE = 10_000  # PolicyVersionsInUseQuota, as AWS reports it (API_GetAccountSummary.html's example)
+
+
+@operation("GetAccountSummary", resource=_any)
+def get_account_summary(ctx: CallContext, inp: Input) -> Output:
+    """Every key of the model's summaryKeyType: the account's counts (SQL COUNTs), its per-account quotas (an
+    operator's override, else AWS's default), the fixed quotas iamroles enforces, and the root user's credentials
+    (the root has access keys here; no password, MFA device or signing certificate: those are 0)."""
+    tx, account = ctx.tx, ctx.account_id
+    count = tx.count
+    version = tx.account_setting(account, TOKEN_VERSION) or DEFAULT_TOKEN_VERSION
+    summary = {
+        "Users": count("user", account),
+        "UsersQuota": quota_limit(ctx, "UsersPerAccount"),
+        "Groups": count("group", account),
+        "GroupsQuota": quota_limit(ctx, "GroupsPerAccount"),
+        "Roles": count("role", account),
+        "RolesQuota": quota_limit(ctx, "RolesPerAccount"),
+        "InstanceProfiles": count("instance_profile", account),
+        "InstanceProfilesQuota": quota_limit(ctx, "InstanceProfilesPerAccount"),
+        "Policies": count("policy", account),
+        "PoliciesQuota": quota_limit(ctx, "PoliciesPerAccount"),
+        "ServerCertificates": count("server_certificate", account),
+        "ServerCertificatesQuota": quota_limit(ctx, "ServerCertificatesPerAccount"),
+        "MFADevices": count("mfa", account),
+        "MFADevicesInUse": tx.assigned_mfa_devices(account),
+        "Providers": count("oidc", account) + count("saml", account),
+        "PolicyVersionsInUse": tx.attachment_total(account),
+        "PolicyVersionsInUseQuota": POLICY_VERSIONS_IN_USE,
+        "VersionsPerPolicyQuota": MAX_VERSIONS,
+        "PolicySizeQuota": POLICY_SIZE,
+        "UserPolicySizeQuota": INLINE_LIMITS["user"],
+        "GroupPolicySizeQuota": INLINE_LIMITS["group"],
+        "RolePolicySizeQuota": INLINE_LIMITS["role"],
+        "AssumeRolePolicySizeQuota": TRUST_POLICY_LIMIT,
+        "GroupsPerUserQuota": GROUPS_PER_USER,
+        "SigningCertificatesPerUserQuota": SIGNING_CERTIFICATES_PER_USER,
+        "AccessKeysPerUserQuota": ACCESS_KEYS_PER_USER,
+        "AttachedPoliciesPerGroupQuota": ATTACHED_LIMIT,
+        "AttachedPoliciesPerRoleQuota": ATTACHED_LIMIT,
+        "AttachedPoliciesPerUserQuota": ATTACHED_LIMIT,
+        "AccountMFAEnabled": 0,
+        "AccountAccessKeysPresent": 1 if tx.access_keys(account, None) else 0,
+        "AccountPasswordPresent": 0,
+        "AccountSigningCertificatesPresent": 0,
+        "GlobalEndpointTokenVersion": _TOKEN_VERSIONS.get(version, 1),
+    }
+    return {"SummaryMap": summary}
+
+
+@operation("SetSecurityTokenServicePreferences", resource=_any, write=True)
+def set_security_token_service_preferences(ctx: CallContext, inp: Input) -> Output:
+    """The account's global endpoint token version, as GetAccountSummary reports it. iamroles has no opt-in regions:
+    its session tokens are valid in every region of the account's partition whichever version is set (as v2 tokens
+    are), so the setting changes what is reported, not which regions accept a token."""
+    ctx.tx.set_account_setting(ctx.account_id, TOKEN_VERSION, inp["GlobalEndpointTokenVersion"])
+    return None

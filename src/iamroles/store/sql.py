@@ -732,6 +732,17 @@ class Tx:
         table = COUNTED[kind]
         return int(self.c.execute(select(func.count()).select_from(table).where(table.c.account_id == account_id)).scalar() or 0)
 
+    def assigned_mfa_devices(self, account_id: str) -> int:
+        """How many of the account's virtual MFA devices are assigned to a user (GetAccountSummary's MFADevicesInUse)."""
+        c = t.mfa_devices.c
+        return int(self.c.execute(select(func.count()).select_from(t.mfa_devices)
+                                  .where(c.account_id == account_id, c.user_key.is_not(None))).scalar() or 0)
+
+    def attachment_total(self, account_id: str) -> int:
+        """How many managed policy attachments the account's users, groups and roles have."""
+        c = t.attachments.c
+        return int(self.c.execute(select(func.count()).select_from(t.attachments).where(c.account_id == account_id)).scalar() or 0)
+
     @overload
     def entities(self, kind: Literal["user"], account_id: str, path_prefix: str = "/", after: str | None = None,
                  limit: int | None = None) -> list[User]: ...
