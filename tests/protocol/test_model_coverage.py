@@ -17,7 +17,7 @@ from iamroles.iam import OPERATIONS
 NOT_SERVED: dict[str, frozenset[str]] = {
     "iam": frozenset({
         "AcceptDelegationRequest", "AcquireRole", "AssociateDelegationRequest",
-        "CreateDelegationRequest", "CreateServiceLinkedRole", "DeleteServiceLinkedRole",
+        "CreateDelegationRequest",
         "DisableOrganizationsRootCredentialsManagement", "DisableOrganizationsRootSessions",
         "DisableOutboundWebIdentityFederation", "EnableOrganizationsRootCredentialsManagement",
         "EnableOrganizationsRootSessions", "EnableOutboundWebIdentityFederation", "GenerateCredentialReport",
@@ -25,7 +25,7 @@ NOT_SERVED: dict[str, frozenset[str]] = {
         "GetCredentialReport", "GetDelegationRequest", "GetHumanReadableSummary",
         "GetOrganizationsAccessReport", "GetOutboundWebIdentityFederationInfo", "GetRoleTemplateVersion",
         "GetServiceLastAccessedDetails", "GetServiceLastAccessedDetailsWithEntities",
-        "GetServiceLinkedRoleDeletionStatus", "ListDelegationRequests",
+        "ListDelegationRequests",
         "ListOrganizationsFeatures", "ListPoliciesGrantingServiceAccess", "PutAccountProperties",
         "RejectDelegationRequest", "SendDelegationToken",
         "UpdateDelegationRequest",

@@ -78,6 +78,7 @@ def _populate(iam: Any) -> None:
     iam.upload_server_certificate(ServerCertificateName="site", CertificateBody=CERT, PrivateKey=KEY)
     # account-level state: the alias (unique across accounts: a reset must free it)
     iam.create_account_alias(AccountAlias="reset-alias")
+    iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
 
 
 def _parameterless_lists() -> list[str]:

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (register operations)
     profiles,
     roles,
     saml,
+    service_linked,
     simulate,
     users,
 )

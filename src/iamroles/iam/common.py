@@ -11,9 +11,9 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from iamroles.errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity, ValidationError
+from iamroles.errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity, UnmodifiableEntity, ValidationError
 from iamroles.policy import PolicyDocument, PolicyError, PolicyKind, parse_document
-from iamroles.store import Tag
+from iamroles.store import Role, Tag
 
 from .conflicts import already_exists
 from .context import CallContext
@@ -40,6 +40,9 @@ __all__ = [
     "tag_keys",
     "not_found",
     "encode_document",
+    "SERVICE_ROLE_PATH",
+    "is_service_linked",
+    "refuse_service_linked",
 ]
 
 T = TypeVar("T")
@@ -86,6 +89,24 @@ def get_entity(ctx: CallContext, kind: str, name: str, for_update: bool = False)
     if found is None:
         raise not_found(kind, name)
     return found
+
+
+# Service-linked roles live under this path, and only they: CreateRole refuses it ("Path prefix '/aws-service-role/'
+# can only be used for AWS Service linked Roles", as IAM answers), so the path tells one apart.
+SERVICE_ROLE_PATH = "/aws-service-role/"
+
+
+def is_service_linked(entity: Any) -> bool:
+    """Whether ``entity`` is a service-linked role (a user or group under that path is not one)."""
+    return isinstance(entity, Role) and entity.path.startswith(SERVICE_ROLE_PATH)
+
+
+def refuse_service_linked(entity: Any) -> None:
+    """UnmodifiableEntity for a service-linked role: "Only the service that depends on the service-linked role can
+    modify or delete the role" (the model's UnmodifiableEntityException), worded as IAM answers it."""
+    if is_service_linked(entity):
+        raise UnmodifiableEntity(f"Cannot perform the operation on the protected role '{entity.name}' - "
+                                 "this role is only modifiable by AWS")
 
 
 def lock_account(ctx: CallContext) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from iamroles.errors import DeleteConflict, LimitExceeded, MalformedPolicyDocument
+from iamroles.errors import DeleteConflict, InvalidInput, LimitExceeded, MalformedPolicyDocument
 from iamroles.policy import Arn, PolicyKind
 from iamroles.store import Role
 from iamroles.tokens import new_unique_id
 
 from .common import (
+    SERVICE_ROLE_PATH,
     account_quota,
     already_exists,
     check_document,
@@ -22,6 +23,7 @@ from .common import (
     lock_account,
     paged,
     policy_text,
+    refuse_service_linked,
     tag_keys,
     tags_in,
     tags_out,
@@ -123,6 +125,8 @@ def _create_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
 def create_role(ctx: CallContext, inp: Input) -> Output:
     name = inp["RoleName"]
     path = inp.get("Path") or "/"
+    if path.startswith(SERVICE_ROLE_PATH):  # only CreateServiceLinkedRole makes roles there, as IAM answers
+        raise InvalidInput(f"Path prefix '{SERVICE_ROLE_PATH}' can only be used for AWS Service linked Roles")
     document = inp["AssumeRolePolicyDocument"]
     tags = tags_in(inp, "TagsPerRole")
     pins = check_trust_policy(ctx, document)
@@ -174,8 +178,9 @@ def update_role(ctx: CallContext, inp: Input) -> Output:
     role = get_entity(ctx, "role", inp["RoleName"])
     values: dict[str, Any] = {}
     if inp.get("Description") is not None:
-        values["description"] = inp["Description"]
+        values["description"] = inp["Description"]  # (a service-linked role's too: "You can edit the description")
     if inp.get("MaxSessionDuration") is not None:
+        refuse_service_linked(role)
         values["max_session_duration"] = inp["MaxSessionDuration"]
     if values:
         ctx.tx.update_entity("role", ctx.account_id, role.key, **values)
@@ -192,6 +197,7 @@ def update_role_description(ctx: CallContext, inp: Input) -> Output:
 @operation("UpdateAssumeRolePolicy", resource=_res, write=True)
 def update_assume_role_policy(ctx: CallContext, inp: Input) -> Output:
     role = get_entity(ctx, "role", inp["RoleName"])
+    refuse_service_linked(role)
     pins = check_trust_policy(ctx, inp["PolicyDocument"])
     ctx.tx.update_entity("role", ctx.account_id, role.key, trust_policy=inp["PolicyDocument"], trust_pins=pins)
     return None
@@ -200,6 +206,7 @@ def update_assume_role_policy(ctx: CallContext, inp: Input) -> Output:
 @operation("DeleteRole", resource=_res, write=True)
 def delete_role(ctx: CallContext, inp: Input) -> Output:
     role = get_entity(ctx, "role", inp["RoleName"], for_update=True)
+    refuse_service_linked(role)  # (DeleteServiceLinkedRole deletes it)
     if ctx.tx.profiles_of_role(ctx.account_id, role.key):
         raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
     delete_checks(ctx, "role", role.key)

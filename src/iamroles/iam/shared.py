@@ -21,6 +21,7 @@ from .common import (
     page,
     paged,
     policy_text,
+    refuse_service_linked,
     resource_tag_keys,
     tag_keys,
     tags_in,
@@ -64,6 +65,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
     @operation(f"Put{word}Policy", resource=res, write=True)
     def put_inline(ctx: CallContext, inp: Input) -> Output:
         entity = get_entity(ctx, kind, inp[param], for_update=True)  # the owner of the size quota, locked before counting
+        refuse_service_linked(entity)
         document = inp["PolicyDocument"]
         check_document(document, PolicyKind.IDENTITY)
         others = sum(
@@ -96,6 +98,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
     @operation(f"Delete{word}Policy", resource=res, write=True)
     def delete_inline(ctx: CallContext, inp: Input) -> Output:
         entity = get_entity(ctx, kind, inp[param])
+        refuse_service_linked(entity)
         if not ctx.tx.delete_inline(ctx.account_id, kind, entity.key, inp["PolicyName"]):
             raise NoSuchEntity(f"The {kind} policy with name {inp['PolicyName']} cannot be found.")
         return None
@@ -107,6 +110,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
     @operation(f"Attach{word}Policy", resource=res, keys=arn_keys, write=True)
     def attach(ctx: CallContext, inp: Input) -> Output:
         entity = get_entity(ctx, kind, inp[param], for_update=True)  # the owner of the quota, locked before counting
+        refuse_service_linked(entity)
         require_policy(ctx, inp["PolicyArn"], for_share=True)  # not deleted under the attachment
         attached = ctx.tx.attached(ctx.account_id, kind, entity.key)
         if inp["PolicyArn"] not in attached and len(attached) >= ATTACHED_LIMIT:
@@ -117,6 +121,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
     @operation(f"Detach{word}Policy", resource=res, keys=arn_keys, write=True)
     def detach(ctx: CallContext, inp: Input) -> Output:
         entity = get_entity(ctx, kind, inp[param])
+        refuse_service_linked(entity)
         if not ctx.tx.detach(ctx.account_id, kind, entity.key, inp["PolicyArn"]):
             raise NoSuchEntity(f"Policy {inp['PolicyArn']} was not found.")
         return None
@@ -142,6 +147,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
         @operation(f"Put{word}PermissionsBoundary", resource=res, keys=boundary_keys, write=True)
         def put_boundary(ctx: CallContext, inp: Input) -> Output:
             entity = get_entity(ctx, kind, inp[param])
+            refuse_service_linked(entity)
             arn = inp["PermissionsBoundary"]
             if ctx.tx.policy(arn) is None:
                 raise NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")
@@ -151,6 +157,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
         @operation(f"Delete{word}PermissionsBoundary", resource=res, write=True)
         def delete_boundary(ctx: CallContext, inp: Input) -> Output:
             entity = get_entity(ctx, kind, inp[param])
+            refuse_service_linked(entity)
             ctx.tx.update_entity(kind, ctx.account_id, entity.key, permissions_boundary=None)
             return None
 
