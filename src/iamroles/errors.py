@@ -29,6 +29,8 @@
     ├── DuplicateCertificate      409
     ├── KeyPairMismatch           400  a server certificate's private key is not its public key's
     ├── NotSupportedService       404  a service-specific credential for a service that has none
+    ├── ReportNotPresent          410  GetCredentialReport before any GenerateCredentialReport
+    ├── ReportExpired             410  GetCredentialReport of a report past its four hours
     ├── ConcurrentModification    409
     ├── AccessDenied              403  the policy decision said no
     ├── IncompleteSignature       400  SigV4: malformed Authorization
@@ -95,6 +97,8 @@ __all__ = [
     "PackedPolicyTooLarge",
     "PolicyEvaluation",
     "RegionDisabled",
+    "ReportExpired",
+    "ReportNotPresent",
     "RequestEntityTooLarge",
     "ServiceFailure",
     "ServiceUnavailable",
@@ -208,6 +212,20 @@ class KeyPairMismatch(_Sender):
 class NotSupportedService(_Sender):
     code = "NotSupportedService"
     status = 404
+
+
+class ReportNotPresent(_Sender):
+    """GetCredentialReport: the account has no credential report (the model's CredentialReportNotPresentException)."""
+
+    code = "ReportNotPresent"
+    status = 410
+
+
+class ReportExpired(_Sender):
+    """GetCredentialReport: the account's credential report is older than four hours (CredentialReportExpiredException)."""
+
+    code = "ReportExpired"
+    status = 410
 
 
 class NoSuchEntity(_Sender):

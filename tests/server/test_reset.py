@@ -79,6 +79,8 @@ def _populate(iam: Any) -> None:
     # account-level state: the alias (unique across accounts: a reset must free it)
     iam.create_account_alias(AccountAlias="reset-alias")
     iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    iam.generate_credential_report()
 
 
 def _parameterless_lists() -> list[str]:
@@ -135,6 +137,10 @@ def test_after_a_reset_every_list_is_empty_and_every_name_is_free_again(server: 
     with pytest.raises(ClientError) as exc:
         admin.get_account_password_policy()
     assert exc.value.response["Error"]["Code"] == "NoSuchEntity"
+    with pytest.raises(ClientError) as exc:
+        admin.get_credential_report()
+    assert exc.value.response["Error"]["Code"] == "ReportNotPresent"
+    assert admin.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
     # AWS's managed policies stay, unattached
     aws = admin.get_policy(PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")["Policy"]
     assert aws["AttachmentCount"] == 0

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (register operations)
     passwords,
     policies,
     profiles,
+    reports,
     roles,
     saml,
     service_linked,
