@@ -1,5 +1,6 @@
 """iamroles.iam: the IAM operations, one plain function each, authorised by the policy core."""
 from . import (  # noqa: F401  (register operations)
+    access_advisor,
     account,
     certificates,
     credentials,

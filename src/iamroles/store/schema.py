@@ -416,6 +416,21 @@ credential_reports = Table(
     Column("content", Text, nullable=False),
 )
 
+# Service last accessed reports (GenerateServiceLastAccessedDetails): what an entity's policies grant and the
+# trail's latest attempts, as found when generated (JSON), for the principal that asked (owner_arn) only.
+service_access_reports = Table(
+    "service_access_reports",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("owner_arn", String(2048), nullable=False),
+    Column("entity_arn", String(2048), nullable=False),
+    Column("granularity", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("completed_at", TS, nullable=False),
+    Column("report", Text, nullable=False),
+)
+
 # What a test-mode reset leaves alone: the accounts (and the quotas an operator set for them), the change log
 # (its counter goes on; the reset logs that everything changed, and another process must still read what came
 # before it), the keys that seal session tokens, and the audit trail. Every other table is IAM state and is wiped,
@@ -429,6 +444,7 @@ __all__ = [
     "account_settings",
     "service_linked_role_deletions",
     "credential_reports",
+    "service_access_reports",
     "account_quotas",
     "login_profiles",
     "password_policies",

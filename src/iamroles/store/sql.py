@@ -1330,6 +1330,36 @@ class Tx:
             q = q.where(c.event_time >= since)
         return [r[0] for r in self.c.execute(q.order_by(c.id.desc()).limit(limit))]
 
+    def audit_access(self, account_id: str, principals: Sequence[str], prefixes: Sequence[str],
+                     since: datetime) -> list[tuple[str, str, str, datetime, str | None]]:
+        """Service last accessed: the latest event (at or after ``since``) of each service, operation and principal
+        among the account's events of the principals named (``principals``: exact ARNs; ``prefixes``: ARNs they
+        start with): (service, operation, principal ARN, time, region)."""
+        c = t.audit_events.c
+        named: list[ColumnElement[bool]] = [c.principal_arn.in_(list(principals))] if principals else []
+        named += [c.principal_arn.startswith(p, autoescape=True) for p in prefixes]
+        if not named:
+            return []
+        latest = (select(func.max(c.id)).where(c.account_id == account_id, c.event_time >= since, or_(*named))
+                  .group_by(c.event_source, c.event_name, c.principal_arn))
+        rows = self.c.execute(select(c.event_source, c.event_name, c.principal_arn, c.event_time, c.record).where(c.id.in_(latest)))
+        found = []
+        for r in rows:
+            try:
+                region = json.loads(r.record).get("awsRegion")
+            except ValueError:
+                region = None
+            found.append((r.event_source, r.event_name, r.principal_arn, _utc(r.event_time), region))
+        return found  # type: ignore[return-value]
+
+    def insert_access_report(self, **values: Any) -> None:
+        self._w(insert(t.service_access_reports).values(**values), scopes=(("access-report", str(values.get("job_id"))),))
+
+    def access_report(self, job_id: str) -> dict[str, Any] | None:
+        c = t.service_access_reports.c
+        row = self.c.execute(select(t.service_access_reports).where(c.job_id == job_id)).first()
+        return _row_dict(row) if row else None
+
     def audit_before(self, cutoff: datetime, limit: int) -> list[tuple[int, datetime, str]]:
         """The oldest events recorded before ``cutoff`` (at most ``limit``): (row id, time, JSON record), oldest first."""
         c = t.audit_events.c

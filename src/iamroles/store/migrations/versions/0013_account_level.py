@@ -1,5 +1,5 @@
 """Account-level IAM state: the account alias, account settings (the STS global endpoint token version),
-service-linked role deletion tasks and the credential report (issue 14)
+service-linked role deletion tasks, the credential report and service last accessed reports (issue 14)
 
 Revision ID: 0013
 Revises: 0012
@@ -49,9 +49,24 @@ def upgrade() -> None:
         sa.Column("content", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("account_id", name="pk_credential_reports"),
     )
+    op.create_table(
+        "service_access_reports",
+        sa.Column("job_id", sa.String(36), nullable=False),
+        sa.Column("account_id", sa.String(12), nullable=False),
+        sa.Column("owner_arn", sa.String(2048), nullable=False),
+        sa.Column("entity_arn", sa.String(2048), nullable=False),
+        sa.Column("granularity", sa.String(16), nullable=False),
+        sa.Column("created_at", _TS, nullable=False),
+        sa.Column("completed_at", _TS, nullable=False),
+        sa.Column("report", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("job_id", name="pk_service_access_reports"),
+    )
+    op.create_index("ix_service_access_reports_account_id", "service_access_reports", ["account_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_service_access_reports_account_id", table_name="service_access_reports")
+    op.drop_table("service_access_reports")
     op.drop_table("credential_reports")
     op.drop_index("ix_service_linked_role_deletions_account_id", table_name="service_linked_role_deletions")
     op.drop_table("service_linked_role_deletions")
