@@ -348,3 +348,4 @@ def test_summary_and_token_preference_need_their_permission(iam: Any, server: Se
     allowed = server.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
     allowed.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
     assert summary(allowed)["GlobalEndpointTokenVersion"] == 1
+

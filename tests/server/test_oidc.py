@@ -120,3 +120,18 @@ def test_web_identity_federation(server: Server, signing_key: rsa.RSAPrivateKey,
     none_alg = b64(json.dumps({"alg": "none", "kid": "k1"}).encode())
     refused(f"{none_alg}.{payload}.", "InvalidIdentityToken")
     refused("not-a-jwt", "InvalidIdentityToken")
+
+
+def test_identity_center_settings_are_refused_not_ignored(iam) -> None:  # type: ignore[no-untyped-def]
+    """Trusted identity propagation (ContextProvider, IdentityCenterInstanceArn; API_CreateOpenIDConnectProvider.html)
+    configures IAM Identity Center, which iamroles does not have: refused, as CreateSAMLProvider refuses them, and
+    nothing is created."""
+    url = f"https://{unique('tip')}.example.com"
+    for extra in ({"ContextProvider": {"SubjectSourceKey": "sub"}},
+                  {"IdentityCenterInstanceArn": "arn:aws:sso:::instance/ssoins-1234567890abcdef"}):
+        with pytest.raises(ClientError) as exc:
+            iam.create_open_id_connect_provider(Url=url, ClientIDList=["x"], ThumbprintList=["a" * 40], **extra)
+        code, status, message = error(exc)
+        assert (code, status) == ("InvalidInput", 400) and "IAM Identity Center" in message
+    arns = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    assert not any(a.endswith(url[len("https://"):]) for a in arns)

@@ -49,6 +49,9 @@ def _get(ctx: CallContext, arn: str, for_update: bool = False) -> OidcProvider:
 
 @operation("CreateOpenIDConnectProvider", resource=_arn_of, keys=lambda ctx, inp: tag_keys(inp), write=True)
 def create_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
+    for name in ("ContextProvider", "IdentityCenterInstanceArn"):  # as CreateSAMLProvider: refused, not ignored
+        if inp.get(name):
+            raise InvalidInput(f"{name} is not supported: iamroles has no IAM Identity Center.")
     host = provider_host(inp["Url"])
     arn = provider_arn(ctx, host)
     lock_account(ctx)
