@@ -245,3 +245,31 @@ def test_service_linked_role_calls_need_their_permission(iam: Any, server: Serve
     denied = server.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
     assert "explicit deny" in error(lambda: denied.create_service_linked_role(AWSServiceName="config.amazonaws.com"))[2]
     assert error(lambda: iam.get_role(RoleName="AWSServiceRoleForConfig"))[0] == "NoSuchEntity"
+
+
+def test_racing_creates_make_one_role(server: Server) -> None:
+    """Eight clients create the same service-linked role at once: one role, seven InvalidInput (the account's row
+    orders the creates), no 5xx."""
+    import threading
+
+    clients = [server.client("iam") for _ in range(8)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(clients))
+
+    def create(client: Any) -> None:
+        barrier.wait()
+        try:
+            client.create_service_linked_role(AWSServiceName="kafka.amazonaws.com")
+            outcomes.append("ok")
+        except ClientError as exc:
+            outcomes.append(exc.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=create, args=(c,)) for c in clients]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(outcomes) == ["InvalidInput"] * 7 + ["ok"], outcomes
+    iam = clients[0]
+    assert attached(iam, "AWSServiceRoleForKafka") == ["arn:aws:iam::aws:policy/aws-service-role/KafkaServiceRolePolicy"]
+    iam.delete_service_linked_role(RoleName="AWSServiceRoleForKafka")
