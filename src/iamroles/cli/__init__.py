@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 
+from .analyze import analyze
 from .failures import explain
 from .policy import policy
 from .quota import accounts_quota
@@ -35,6 +36,7 @@ def main() -> None:
 
 
 main.add_command(policy)
+main.add_command(analyze)
 main.add_command(serve)
 main.add_command(init)
 accounts.add_command(accounts_quota)
