@@ -15,13 +15,15 @@ and as a number) becomes a free boolean, shared by identical clauses, so the pro
 counterexamples may be spurious. Every counterexample is therefore replayed through the real evaluator before it
 is reported; one the evaluator does not confirm is blocked and the solver asked again, and after a few the answer
 is UNKNOWN, never a wrong PASS or FAIL. Modelling assumptions, each a restriction to requests that exist: an
-action is ASCII text (every AWS action name is; the evaluator lower-cases it).
+action is ASCII text (every AWS action name is; the evaluator lower-cases it), and a key the catalogue of AWS
+actions documents as single-valued (not ``ArrayOf...``) carries one value, as AWS sends it.
 
 The values of a multivalued key: a set that satisfies a formula keeps satisfying it when cut down to one witness
 per clause that mentions the key, so a list of at most that many values stands for every list.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from typing import Any
 
 import z3
 
+from ..catalog import CATALOG
 from ..policy import Policy, PolicyKind, PolicySet, Principal, Request, evaluate
 from ..policy.conditions import OPERATORS, parse_date, parse_number, parse_operator
 from ..policy.document import ConditionClause, Statement
@@ -41,6 +44,8 @@ __all__ = ["Counterexample", "ProofResult", "check_access_not_granted", "check_n
 
 PASS, FAIL, UNKNOWN = "PASS", "FAIL", "UNKNOWN"
 _RETRIES = 4
+_VAR_TEXT = re.compile(r"\$\{[^}]*\}")
+_NICE_MS = 500  # time given to finding a readable counterexample once there is one
 _MAX_CHAR = 0x2FFFF  # z3's largest character; a policy literal beyond it is not encoded
 _CALLER = Principal.from_arn("arn:aws:iam::111122223333:user/analyzer")
 
@@ -166,8 +171,9 @@ class _Key:
     """One context key: how many values it has (0: missing), whether it is one string (not a list), and per
     value slot its value in the type the policies compare it as."""
 
-    def __init__(self, name: str, kind: str, slots: int) -> None:
+    def __init__(self, name: str, kind: str, slots: int, single_valued: bool = False) -> None:
         self.name, self.kind, self.slots = name, kind, max(slots, 1)
+        self.single_valued = single_valued
         tag = f"{name}"
         self.n = z3.Int(f"n[{tag}]")
         self.single = z3.Bool(f"single[{tag}]")
@@ -179,6 +185,8 @@ class _Key:
 
     def domain(self) -> list[z3.BoolRef]:
         out = [self.n >= 0, self.n <= self.slots, z3.Implies(self.single, self.n == 1)]
+        if self.single_valued:
+            out.append(z3.Implies(self.n == 1, self.single))
         if self.kind == "ip":
             out += [z3.Implies(z3.Not(v6), z3.ULT(a, 2**32)) for v6, a in zip(self.v6, self.addr)]
         return out
@@ -264,7 +272,9 @@ class _Encoder:
         for key, ks in kinds.items():
             typed = sorted(ks - {"any"})
             kind = "str" if "str" in typed or not typed else typed[0]
-            self.keys[key] = _Key(key, kind, atoms.get(key, 1))
+            known = CATALOG.condition_key(key)
+            single = known is not None and not known.multivalued
+            self.keys[key] = _Key(key, kind, 1 if single else atoms.get(key, 1), single)
 
     @staticmethod
     def _note_vars(template: Any, kinds: dict[str, set[str]], atoms: dict[str, int]) -> None:
@@ -288,7 +298,9 @@ class _Encoder:
         return b
 
     # -- policies --------------------------------------------------------------------------------------------
-    def allowed(self, policies: Sequence[Policy]) -> z3.BoolRef:
+    def allowed(self, policies: Sequence[Policy], within: z3.BoolRef | None = None) -> z3.BoolRef:
+        """The policies allow the request. ``within``: a constraint on the action and resource alone that the
+        goal imposes; statements whose Action/Resource cannot meet it are left out (each a small query)."""
         allows: list[z3.BoolRef] = []
         denies: list[z3.BoolRef] = []
         for p in policies:
@@ -298,8 +310,24 @@ class _Encoder:
             for st in p.document.statements:
                 if st.principal is not None:
                     raise ValueError(f"{p.name}: a statement names a Principal; only identity-based policies are compared")
+                if within is not None and not self._can_meet(st, variables, within):
+                    continue
                 (denies if st.is_deny else allows).append(self.statement(st, variables))
         return z3.And(z3.Or(*allows) if allows else z3.BoolVal(False), z3.Not(z3.Or(*denies)) if denies else z3.BoolVal(True))
+
+    def _can_meet(self, st: Statement, variables: bool, within: z3.BoolRef) -> bool:
+        probe = z3.Solver()
+        probe.set("timeout", 2000)
+        probe.add(z3.InRe(self.action, z3.Star(z3.Union(z3.Range(" ", "@"), z3.Range("[", "~")))), within)
+        probe.add(self.action_test(st.actions, st.not_action))
+        if st.resources is not None and not st.not_resource and "*" not in st.resources:
+            # a policy variable stands for any text here, matched as a glob: a superset of what the pattern matches
+            loose = [(_VAR_TEXT.sub("*", r), "glob") if variables and "${" in r else (r, "resource") for r in st.resources]
+            try:
+                probe.add(z3.Or(*(z3.InRe(self.resource, _pattern_re(plain(r), mode)) for r, mode in loose)))
+            except _Unsupported:
+                pass
+        return bool(probe.check() != z3.unsat)
 
     def statement(self, st: Statement, variables: bool) -> z3.BoolRef:
         return z3.And(self.action_test(st.actions, st.not_action), self.resource_test(st.resources, st.not_resource, variables),
@@ -573,12 +601,14 @@ def _solve(enc: _Encoder, goal: z3.BoolRef, confirm: Any, timeout_ms: int) -> tu
         cex = enc.counterexample(solver.model())
         if attempt == 0:  # there is an answer: look for a readable one first
             solver.push()
+            solver.set("timeout", min(timeout_ms, _NICE_MS))
             solver.add(*enc.nice())
             if solver.check() == z3.sat:
                 nice = enc.counterexample(solver.model())
                 if confirm(nice):
                     return FAIL, nice, ""
             solver.pop()
+            solver.set("timeout", timeout_ms)
         if confirm(cex):
             return FAIL, cex, ""
         solver.add(enc.block(cex))
@@ -615,8 +645,9 @@ def check_access_not_granted(policies: Policy | Sequence[Policy], actions: Seque
     started = time.perf_counter()
     ps = _as_list(policies)
     enc = _Encoder(ps)
-    goal = z3.And(enc.allowed(ps), enc.action_matches(actions) if actions else z3.BoolVal(True),
-                  enc.resource_matches(resources) if resources else z3.BoolVal(True))
+    within = z3.And(enc.action_matches(actions) if actions else z3.BoolVal(True),
+                    enc.resource_matches(resources) if resources else z3.BoolVal(True))
+    goal = z3.And(enc.allowed(ps, within), within)
     result, cex, why = _solve(enc, goal, lambda c: _allowed(ps, c), timeout_ms)
     message = {
         PASS: "no request for the named access is allowed",
