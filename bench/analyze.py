@@ -24,10 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from policy_eval import build_policies  # noqa: E402
+from policy_eval import build_policies
 
-from iamroles.analysis.proofs import check_access_not_granted, check_no_new_access  # noqa: E402
-from iamroles.policy import Policy, parse_policy  # noqa: E402
+from iamroles.analysis.proofs import check_access_not_granted, check_no_new_access
+from iamroles.policy import Policy, parse_policy
 
 TARGET_SECONDS = 1.0
 
