@@ -236,7 +236,7 @@ requests = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(old=policies, new=policies, probes=st.lists(requests, max_size=25))
 def test_no_new_access_agrees_with_the_evaluator(old: Policy, new: Policy, probes: list[Counterexample]) -> None:
     r = check_no_new_access(old, new, timeout_ms=20_000)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -34,11 +34,12 @@ import z3
 
 from ..catalog import CATALOG
 from ..policy import Policy, PolicyKind, PolicySet, Principal, Request, evaluate
+from ..policy.compile import CompiledStatement
 from ..policy.conditions import OPERATORS, parse_date, parse_number, parse_operator
 from ..policy.document import ConditionClause, Statement
 from ..policy.request import RequestContext
 from ..policy.variables import Var, split_template
-from ..policy.wildcard import Pieces, plain
+from ..policy.wildcard import Pieces, compile_patterns, plain
 
 __all__ = ["Counterexample", "ProofResult", "check_access_not_granted", "check_no_new_access"]
 
@@ -249,6 +250,7 @@ class _Encoder:
         self.action = z3.String("action")
         self.resource = z3.String("resource")
         self.free: dict[Any, z3.BoolRef] = {}
+        self._bodies: dict[int, z3.BoolRef] = {}
         self.approximated: list[str] = []
         kinds: dict[str, set[str]] = {}
         atoms: dict[str, int] = {}
@@ -298,36 +300,30 @@ class _Encoder:
         return b
 
     # -- policies --------------------------------------------------------------------------------------------
-    def allowed(self, policies: Sequence[Policy], within: z3.BoolRef | None = None) -> z3.BoolRef:
-        """The policies allow the request. ``within``: a constraint on the action and resource alone that the
-        goal imposes; statements whose Action/Resource cannot meet it are left out (each a small query)."""
-        allows: list[z3.BoolRef] = []
-        denies: list[z3.BoolRef] = []
-        for p in policies:
-            if p.kind not in (PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION):
-                raise ValueError(f"{p.name}: only identity-based policies are compared (this one is {p.kind.value})")
-            variables = p.document.has_variables
-            for st in p.document.statements:
-                if st.principal is not None:
-                    raise ValueError(f"{p.name}: a statement names a Principal; only identity-based policies are compared")
-                if within is not None and not self._can_meet(st, variables, within):
-                    continue
-                (denies if st.is_deny else allows).append(self.statement(st, variables))
-        return z3.And(z3.Or(*allows) if allows else z3.BoolVal(False), z3.Not(z3.Or(*denies)) if denies else z3.BoolVal(True))
-
-    def _can_meet(self, st: Statement, variables: bool, within: z3.BoolRef) -> bool:
+    def can_meet(self, cs: CompiledStatement, within: z3.BoolRef) -> bool:
+        """Can the statement's Resource match a resource ``within`` allows? (A small query on the resource alone;
+        a policy variable stands for any text, matched as a glob: a superset of what the pattern matches.)"""
+        st = cs.statement
+        if st.resources is None or st.not_resource or "*" in st.resources:
+            return True
+        variables = cs.policy.document.has_variables
+        loose = [(_VAR_TEXT.sub("*", r), "glob") if variables and "${" in r else (r, "resource") for r in st.resources]
         probe = z3.Solver()
         probe.set("timeout", 2000)
-        probe.add(z3.InRe(self.action, z3.Star(z3.Union(z3.Range(" ", "@"), z3.Range("[", "~")))), within)
-        probe.add(self.action_test(st.actions, st.not_action))
-        if st.resources is not None and not st.not_resource and "*" not in st.resources:
-            # a policy variable stands for any text here, matched as a glob: a superset of what the pattern matches
-            loose = [(_VAR_TEXT.sub("*", r), "glob") if variables and "${" in r else (r, "resource") for r in st.resources]
-            try:
-                probe.add(z3.Or(*(z3.InRe(self.resource, _pattern_re(plain(r), mode)) for r, mode in loose)))
-            except _Unsupported:
-                pass
+        try:
+            probe.add(within, z3.Or(*(z3.InRe(self.resource, _pattern_re(plain(r), mode)) for r, mode in loose)))
+        except _Unsupported:
+            return True
         return bool(probe.check() != z3.unsat)
+
+    def body(self, cs: CompiledStatement) -> z3.BoolRef:
+        """All of a statement but its Action: its Resource and its conditions."""
+        hit = self._bodies.get(id(cs))
+        if hit is None:
+            st, variables = cs.statement, cs.policy.document.has_variables
+            hit = self._bodies[id(cs)] = z3.And(self.resource_test(st.resources, st.not_resource, variables),
+                                                *(self.clause(c, variables) for c in st.conditions))
+        return hit
 
     def statement(self, st: Statement, variables: bool) -> z3.BoolRef:
         return z3.And(self.action_test(st.actions, st.not_action), self.resource_test(st.resources, st.not_resource, variables),
@@ -555,24 +551,25 @@ class _Encoder:
         return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
     # -- the answer ------------------------------------------------------------------------------------------
-    def counterexample(self, model: z3.ModelRef) -> Counterexample:
+    def counterexample(self, model: z3.ModelRef, action: str | None = None) -> Counterexample:
         context: dict[str, str | tuple[str, ...]] = {}
         for name, key in self.keys.items():
             v = key.render(model)
             if v is not None:
                 context[name] = v
         return Counterexample(
-            action=str(model.eval(self.action, model_completion=True).as_string()),
+            action=action if action is not None else str(model.eval(self.action, model_completion=True).as_string()),
             resource=str(model.eval(self.resource, model_completion=True).as_string()),
             context=context,
         )
 
     def nice(self) -> list[z3.BoolRef]:
-        """Preferences for a readable counterexample (tried first, dropped when they leave no answer): an action
-        shaped like ``service:name``, printable ASCII, one value per key."""
-        word = z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9"), z3.Re("-")))
+        """Preferences for a readable counterexample (tried once there is an answer, dropped when they leave none):
+        printable ASCII, one value per key."""
+        word = None
         printable = z3.Star(z3.Range(" ", "~"))
-        out = [z3.InRe(self.action, z3.Concat(word, z3.Re(":"), word)), z3.InRe(self.resource, printable)]
+        del word
+        out = [z3.InRe(self.resource, printable)]
         for key in self.keys.values():
             out.append(z3.Or(key.n == 0, key.single))
             if key.kind in ("str", "any"):
@@ -580,40 +577,149 @@ class _Encoder:
         return out
 
     def block(self, cex: Counterexample) -> z3.BoolRef:
-        return z3.Not(z3.And(self.action == z3.StringVal(cex.action), self.resource == z3.StringVal(cex.resource)))
+        return z3.Not(z3.And(self.resource == z3.StringVal(cex.resource),
+                             *(self._pin(name, value) for name, value in cex.context.items())))
+
+    def _pin(self, name: str, value: str | tuple[str, ...]) -> z3.BoolRef:
+        key = self.keys[name]
+        if key.kind not in ("str", "any"):
+            return z3.BoolVal(True)
+        values = (value,) if isinstance(value, str) else value
+        return z3.And(key.n == len(values), *(t == z3.StringVal(v) for t, v in zip(key.text, values)))
 
 
 def _allowed(policies: Sequence[Policy], cex: Counterexample) -> bool:
     return evaluate(cex.request(), PolicySet(identity=policies)).allowed
 
 
-def _solve(enc: _Encoder, goal: z3.BoolRef, confirm: Any, timeout_ms: int) -> tuple[str, Counterexample | None, str]:
-    solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
-    solver.add(*enc.domain())
-    solver.add(goal)
+def _statements(policies: Sequence[Policy]) -> list[CompiledStatement]:
+    out: list[CompiledStatement] = []
+    for p in dict.fromkeys(policies):  # a policy on both sides is one set of statements
+        if p.kind not in (PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION):
+            raise ValueError(f"{p.name}: only identity-based policies are compared (this one is {p.kind.value})")
+        for cs in p.statements:
+            if cs.statement.principal is not None:
+                raise ValueError(f"{p.name}: a statement names a Principal; only identity-based policies are compared")
+            out.append(cs)
+    return out
+
+
+_ACTION_CHARS = re.compile(r"[ -@\[-~]*\Z")
+
+
+def _candidate_actions(statements: Sequence[CompiledStatement], asked: Sequence[str]) -> list[str]:
+    """One action from each class of actions (as every statement's Action/NotAction and ``asked`` treat them)
+    that the patterns themselves suggest: each pattern with its wildcards filled in two ways, and an action of no
+    named service. Not every class (the full proof afterwards covers every action); a quick first look, where
+    a concrete action leaves the solver only the resource and the context."""
+    asked_re = compile_patterns(tuple(plain(a.lower()) for a in asked), True, "glob") if asked else None
+
+    def signature(action: str) -> tuple[bool, ...]:
+        return tuple(cs.matches_action(action) for cs in statements) + ((asked_re.match(action) is not None,) if asked_re else ())
+
+    found: dict[tuple[bool, ...], str] = {}
+    patterns = {a.lower() for cs in statements for a in cs.statement.actions} | {a.lower() for a in asked}
+    for pattern in sorted(patterns):
+        for star, one in (("", "a"), ("zq", "q")):
+            candidate = pattern.replace("*", star).replace("?", one)
+            if _ACTION_CHARS.match(candidate):
+                found.setdefault(signature(candidate), candidate)
+    found.setdefault(signature("zzq:zzq"), "zzq:zzq")
+    return list(found.values())
+
+
+def _solve_one(enc: _Encoder, solver: z3.Solver, action: str | None, confirm: Any, deadline: float) -> tuple[str, Counterexample | None, str]:
+    def left() -> int:
+        return max(1, int((deadline - time.perf_counter()) * 1000))
+
     for attempt in range(_RETRIES):
+        solver.set("timeout", left())
         answer = solver.check()
         if answer == z3.unsat:
             return PASS, None, ""
         if answer != z3.sat:
             return UNKNOWN, None, f"the solver gave up ({solver.reason_unknown()})"
-        cex = enc.counterexample(solver.model())
+        cex = enc.counterexample(solver.model(), action)
         if attempt == 0:  # there is an answer: look for a readable one first
             solver.push()
-            solver.set("timeout", min(timeout_ms, _NICE_MS))
+            solver.set("timeout", min(left(), _NICE_MS))
             solver.add(*enc.nice())
             if solver.check() == z3.sat:
-                nice = enc.counterexample(solver.model())
+                nice = enc.counterexample(solver.model(), action)
                 if confirm(nice):
                     return FAIL, nice, ""
             solver.pop()
-            solver.set("timeout", timeout_ms)
         if confirm(cex):
             return FAIL, cex, ""
         solver.add(enc.block(cex))
     return UNKNOWN, None, "the solver's candidate requests were not confirmed by the evaluator (approximated: " + \
         "; ".join(enc.approximated) + ")"
+
+
+def _either(bodies: list[z3.BoolRef]) -> z3.BoolRef:
+    return z3.Or(*bodies) if bodies else z3.BoolVal(False)
+
+
+GoalFor = Callable[[_Encoder, Sequence[CompiledStatement], Callable[[CompiledStatement], z3.BoolRef]], "z3.BoolRef | None"]
+
+
+def _prove(goal_for: GoalFor, policies: Sequence[Policy], asked: Sequence[str], confirm: Any, timeout_ms: int,
+           within: z3.BoolRef | None = None, enc: _Encoder | None = None,
+           suspicion: Callable[[Sequence[CompiledStatement]], int] | None = None) -> tuple[str, Counterexample | None, str, list[str]]:
+    """First each candidate action on its own (quick counterexamples; ``suspicion`` orders them and skips those
+    scored 0), then every action at once (the proof)."""
+    deadline = time.perf_counter() + timeout_ms / 1000
+    enc = enc or _Encoder(policies)
+    statements = _statements(policies)
+    if within is not None:
+        statements = [cs for cs in statements if enc.can_meet(cs, within)]
+    asked_re = compile_patterns(tuple(plain(a.lower()) for a in asked), True, "glob") if asked else None
+    solver = z3.Solver()
+    solver.add(*enc.domain())
+    if within is not None:
+        solver.add(within)
+    quick_until = time.perf_counter() + (deadline - time.perf_counter()) / 4
+    quick: list[tuple[int, str, list[CompiledStatement]]] = []
+    for action in _candidate_actions(statements, asked):
+        if asked_re is not None and asked_re.match(action) is None:
+            continue
+        active = [cs for cs in statements if cs.matches_action(action)]
+        score = suspicion(active) if suspicion is not None else 1
+        if score:
+            quick.append((-score, action, active))
+    quick.sort(key=lambda q: (q[0], len(q[2])))  # the most suspicious first, the smallest queries first among them
+    for _, action, active in quick:
+        if time.perf_counter() > quick_until:
+            break
+        goal = goal_for(enc, active, enc.body)
+        if goal is None:
+            continue
+        solver.push()
+        solver.add(goal)
+        result, cex, _ = _solve_one(enc, solver, action, confirm, min(deadline, quick_until))
+        solver.pop()
+        if result == FAIL:
+            return result, cex, "", enc.approximated
+    goal = goal_for(enc, statements, lambda cs: z3.And(enc.action_test(cs.statement.actions, cs.statement.not_action), enc.body(cs)))
+    if goal is None:
+        return PASS, None, "", enc.approximated
+    solver.add(goal)
+    if asked:
+        solver.add(enc.action_matches(asked))
+    result, cex, why = _solve_one(enc, solver, None, confirm, deadline)
+    return result, cex, why, enc.approximated
+
+
+def _allowed_by(active: Sequence[CompiledStatement], policies: Sequence[Policy],
+                use: Callable[[CompiledStatement], z3.BoolRef]) -> tuple[list[z3.BoolRef], list[z3.BoolRef]]:
+    ids = {id(cs) for p in policies for cs in p.statements}
+    mine = [cs for cs in active if id(cs) in ids]
+    return [use(cs) for cs in mine if not cs.deny], [use(cs) for cs in mine if cs.deny]
+
+
+def _twin(cs: CompiledStatement) -> tuple[Statement, bool]:
+    """A statement's meaning (its Sid aside), to find it unchanged on the other side."""
+    return replace(cs.statement, sid=None), cs.policy.document.has_variables
 
 
 def _as_list(policies: Policy | Sequence[Policy]) -> list[Policy]:
@@ -625,15 +731,36 @@ def check_no_new_access(old: Policy | Sequence[Policy], new: Policy | Sequence[P
     request the evaluator allows under ``new`` and not under ``old``; UNKNOWN when neither could be shown."""
     started = time.perf_counter()
     olds, news = _as_list(old), _as_list(new)
-    enc = _Encoder(olds + news)
-    goal = z3.And(enc.allowed(news), z3.Not(enc.allowed(olds)))
-    result, cex, why = _solve(enc, goal, lambda c: _allowed(news, c) and not _allowed(olds, c), timeout_ms)
+
+    def goal(enc: _Encoder, active: Sequence[CompiledStatement], use: Callable[[CompiledStatement], z3.BoolRef]) -> z3.BoolRef | None:
+        new_allow, new_deny = _allowed_by(active, news, use)
+        if not new_allow:
+            return None
+        old_allow, old_deny = _allowed_by(active, olds, use)
+        return z3.And(_either(new_allow), z3.Not(_either(new_deny)), z3.Not(z3.And(_either(old_allow), z3.Not(_either(old_deny)))))
+
+    old_ids = {id(cs) for p in olds for cs in p.statements}
+    new_ids = {id(cs) for p in news for cs in p.statements}
+
+    def suspicion(active: Sequence[CompiledStatement]) -> int:
+        """How many of the new side's allows (and the old side's denies) have no twin on the other side."""
+        def twins(side: Iterable[CompiledStatement]) -> set[Any]:
+            return {_twin(cs) for cs in side}
+
+        new_side = [cs for cs in active if id(cs) in new_ids]
+        old_side = [cs for cs in active if id(cs) in old_ids]
+        old_allows, new_denies = twins(cs for cs in old_side if not cs.deny), twins(cs for cs in new_side if cs.deny)
+        return sum(1 for cs in new_side if not cs.deny and _twin(cs) not in old_allows) + \
+            sum(1 for cs in old_side if cs.deny and _twin(cs) not in new_denies)
+
+    result, cex, why, approximated = _prove(goal, olds + news, (), lambda c: _allowed(news, c) and not _allowed(olds, c), timeout_ms,
+                                            suspicion=suspicion)
     message = {
         PASS: "the new policy allows no request the old one does not",
         FAIL: "the new policy allows a request the old one does not",
         UNKNOWN: why,
     }[result]
-    return ProofResult(result, message, cex, list(enc.approximated), time.perf_counter() - started)
+    return ProofResult(result, message, cex, list(approximated), time.perf_counter() - started)
 
 
 def check_access_not_granted(policies: Policy | Sequence[Policy], actions: Sequence[str] = (), resources: Sequence[str] = (),
@@ -645,14 +772,18 @@ def check_access_not_granted(policies: Policy | Sequence[Policy], actions: Seque
     started = time.perf_counter()
     ps = _as_list(policies)
     enc = _Encoder(ps)
-    within = z3.And(enc.action_matches(actions) if actions else z3.BoolVal(True),
-                    enc.resource_matches(resources) if resources else z3.BoolVal(True))
-    goal = z3.And(enc.allowed(ps, within), within)
-    result, cex, why = _solve(enc, goal, lambda c: _allowed(ps, c), timeout_ms)
+    within = enc.resource_matches(resources) if resources else None
+
+    def goal(enc: _Encoder, active: Sequence[CompiledStatement], use: Callable[[CompiledStatement], z3.BoolRef]) -> z3.BoolRef | None:
+        allow, deny = _allowed_by(active, ps, use)
+        if not allow:
+            return None
+        return z3.And(_either(allow), z3.Not(_either(deny)))
+
+    result, cex, why, approximated = _prove(goal, ps, actions, lambda c: _allowed(ps, c), timeout_ms, within, enc)
     message = {
         PASS: "no request for the named access is allowed",
         FAIL: "the policy grants some of the named access",
         UNKNOWN: why,
     }[result]
-    return ProofResult(result, message, cex, list(enc.approximated), time.perf_counter() - started)
-
+    return ProofResult(result, message, cex, list(approximated), time.perf_counter() - started)
