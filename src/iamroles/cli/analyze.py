@@ -102,3 +102,133 @@ def check_access_not_granted(policy_file: str, actions: tuple[str, ...], resourc
     if not acts and not res:
         raise click.UsageError("name at least one of --actions or --resources")
     _report(_proofs().check_access_not_granted(_load(policy_file, kind), acts, res, timeout_ms=int(timeout * 1000)), as_json)
+
+
+# -- analyses of a server's store -----------------------------------------------------------------------------------
+
+_data_dir = click.option("--data-dir", type=click.Path(path_type=Path), default=None, envvar="IAMROLES_DATA_DIR",
+                         help="The server's data directory [default: ~/.iamroles].")
+_db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [default: SQLite in the data dir].")
+_accounts = click.option("--account", "accounts", multiple=True, metavar="ID", help="Only these accounts (repeatable) [default: all].")
+
+
+def _snapshot(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...]) -> Any:
+    """The store's accounts, read (never written: no migration, no account made)."""
+    from iamroles.analysis.account import Snapshot
+    from iamroles.runtime import database_url, default_data_dir
+    from iamroles.store import Store
+
+    url = database_url(data_dir or default_data_dir(), db_url)
+    if url.startswith("sqlite") and "///" in url and not Path(url.split("///", 1)[1]).exists():
+        raise click.ClickException(f"no store at {url.split('///', 1)[1]} (start `iamroles serve` first, or pass --data-dir/--db)")
+    store = Store(url)
+    try:
+        return Snapshot.load(store, list(accounts) or None)
+    finally:
+        store.close()
+
+
+@analyze.command("trust-graph")
+@_data_dir
+@_db
+@_accounts
+@click.option("--dot", "dot_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the graph in Graphviz's DOT language.")
+@click.option("--svg", "svg_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the graph as SVG (with Graphviz's `dot`; without it the .dot is written beside and said so).")
+@_json
+def trust_graph(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], dot_file: Path | None, svg_file: Path | None,
+                as_json: bool) -> None:
+    """Who can assume what: every principal -> role edge (users, role sessions, account roots, services, OIDC/SAML
+    providers) that the evaluator allows, with the trust statement's conditions on the edge."""
+    import shutil
+    import subprocess
+
+    from iamroles.analysis.account import to_dot
+    from iamroles.analysis.account import trust_graph as graph
+
+    snap = _snapshot(data_dir, db_url, accounts)
+    edges = graph(snap)
+    if as_json:
+        click.echo(json.dumps({"edges": [e.to_dict() for e in edges]}, indent=2))
+    else:
+        for e in edges:
+            cond = f"  if {'; '.join(e.conditions)}" if e.conditions else ""
+            click.echo(f"{e.source} -> {e.target} ({e.action}){cond}")
+        click.echo(f"{len(edges)} edges, {len(snap.roles)} roles")
+    dot = to_dot(edges, snap)
+    if dot_file:
+        dot_file.write_text(dot)
+    if svg_file:
+        exe = shutil.which("dot")
+        if exe is None:
+            fallback = svg_file.with_suffix(".dot")
+            fallback.write_text(dot)
+            click.echo(f"Graphviz's dot is not installed: wrote {fallback} instead (dot -Tsvg {fallback} -o {svg_file})", err=True)
+        else:
+            subprocess.run([exe, "-Tsvg", "-o", str(svg_file)], input=dot.encode(), check=True)
+
+
+@analyze.command("external-access")
+@_data_dir
+@_db
+@click.option("--zone", required=True, metavar="ACCOUNT[,ACCOUNT]", help="The zone of trust: account ids.")
+@_json
+def external_access(data_dir: Path | None, db_url: str | None, zone: str, as_json: bool) -> None:
+    """Roles in the zone that a principal outside it can assume, as Access Analyzer's findings. Exit 5 when
+    there is one."""
+    from iamroles.analysis.account import external_access as find
+
+    accounts = tuple(a.strip() for a in zone.split(",") if a.strip())
+    findings = find(_snapshot(data_dir, db_url, ()), accounts)
+    if as_json:
+        click.echo(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
+    else:
+        for f in findings:
+            cond = f" if {'; '.join(f.conditions)}" if f.conditions else ""
+            click.echo(f"{'PUBLIC ' if f.is_public else ''}{f.resource}: {f.principal} can {f.action}{cond}")
+        click.echo(f"{len(findings)} findings")
+    if findings:
+        raise SystemExit(EXIT_FOUND)
+
+
+@analyze.command("escalation")
+@_data_dir
+@_db
+@_accounts
+@_json
+def escalation(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], as_json: bool) -> None:
+    """Privilege-escalation paths: principals that can gain permissions through known techniques (policy
+    writes and versions, boundary removal, other users' credentials, group joins, trust rewrites, PassRole to a
+    service that runs workloads), directly or after assuming a role. Exit 5 when there is one."""
+    from iamroles.analysis.account import escalations
+
+    found = escalations(_snapshot(data_dir, db_url, accounts))
+    if as_json:
+        click.echo(json.dumps({"paths": [e.to_dict() for e in found]}, indent=2))
+    else:
+        for e in found:
+            click.echo(str(e))
+        click.echo(f"{len(found)} paths")
+    if found:
+        raise SystemExit(EXIT_FOUND)
+
+
+@analyze.command("unused")
+@_data_dir
+@_db
+@_accounts
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1), help="Unused for this many days.")
+@_json
+def unused(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], days: int, as_json: bool) -> None:
+    """Roles and access keys not used in DAYS days (from their last-used data). Exit 5 when there is one."""
+    from iamroles.analysis.account import unused_access
+
+    found = unused_access(_snapshot(data_dir, db_url, accounts), days)
+    if as_json:
+        click.echo(json.dumps({"unused": [u.to_dict() for u in found]}, indent=2))
+    else:
+        for u in found:
+            click.echo(str(u))
+        click.echo(f"{len(found)} unused")
+    if found:
+        raise SystemExit(EXIT_FOUND)
