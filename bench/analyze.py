@@ -10,7 +10,14 @@ wildcards, conditions of every family and policy variables), as one policy set:
    confirms;
 3. access not granted: ``dynamodb:DeleteTable`` on ``*`` (PASS) and ``s3:PutObject`` on an uploads key (FAIL).
 
-Target: each under a second. Usage: ``python bench/analyze.py [--json]``
+Target: each under a second.
+
+Account analyses (``iamroles.analysis.account``) over one account of 1,000 roles, 2,000 managed policies (two
+attached to each role), 100 users and two other accounts' principals named in trust policies, bulk-loaded into a
+SQLite store (as bench/scale.py loads roles): the store read and compiled (``Snapshot.load``), then the trust graph,
+external access, escalation paths and unused access, each timed. Target: all of it in seconds (under 10 s).
+
+Usage: ``python bench/analyze.py [--json] [--roles 1000] [--policies 2000]``
 """
 from __future__ import annotations
 
@@ -59,6 +66,8 @@ def _doc_json(p: Policy) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--roles", type=int, default=1000)
+    parser.add_argument("--policies", type=int, default=2000)
     args = parser.parse_args()
     base = _policies()
     broader = base + [parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [
@@ -91,9 +100,100 @@ def main() -> int:
                 print(f"{'':<50} counterexample: {c.action} on {c.resource} {json.dumps(c.context)}")
             for a in result.approximated:
                 print(f"{'':<50} approximated: {a}")
+    account = account_bench(args.roles, args.policies, quiet=args.json)
+    ok = ok and account["total_seconds"] < ACCOUNT_TARGET_SECONDS
     if args.json:
-        print(json.dumps({"proofs": out, "target_seconds": TARGET_SECONDS, "ok": ok}, indent=2))
+        print(json.dumps({"proofs": out, "target_seconds": TARGET_SECONDS, "account": account, "ok": ok}, indent=2))
     return 0 if ok else 1
+
+
+ACCOUNT_TARGET_SECONDS = 10.0
+ACCOUNT = "111122223333"
+
+
+def _load_account(store: Any, roles: int, policies: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from iamroles.store import Account, ManagedPolicy, PolicyVersion, Role, User
+    from iamroles.tokens import new_unique_id
+
+    rng = random.Random(2026)
+    then = datetime.now(UTC) - timedelta(days=200)
+    a = ACCOUNT
+    with store.write() as tx:
+        tx.insert_account(Account(a, "aws", then))
+        users = [User(account_id=a, name=f"user-{i:04d}", id=new_unique_id("AIDA"), path="/", arn=f"arn:aws:iam::{a}:user/user-{i:04d}",
+                      created_at=then) for i in range(100)]
+        tx.insert_entities("user", users)
+        services = ["ec2.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com"]
+        role_records = []
+        for i in range(roles):
+            shape = i % 10
+            if shape < 5:
+                principal: dict[str, Any] = {"Service": services[i % 3]}
+            elif shape < 7:
+                principal = {"AWS": f"arn:aws:iam::{a}:root"}
+            elif shape < 9:
+                principal = {"AWS": users[i % 100].arn}
+            else:
+                principal = {"AWS": "arn:aws:iam::444455556666:root"}
+            statement: dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+            if shape == 9 and i % 20 == 9:
+                statement["Condition"] = {"StringEquals": {"sts:ExternalId": f"ext-{i}"}}
+            name = f"role-{i:05d}"
+            role_records.append(Role(account_id=a, name=name, id=new_unique_id("AROA"), path="/", arn=f"arn:aws:iam::{a}:role/{name}",
+                                     created_at=then, trust_policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+                                     last_used_at=then + timedelta(days=rng.randrange(200))))
+        tx.insert_entities("role", role_records)
+        actions = [["s3:GetObject", "s3:PutObject"], ["dynamodb:*Item", "dynamodb:Query"], ["sqs:SendMessage"], ["logs:*"],
+                   ["ec2:Describe*"], ["kms:Decrypt"], ["iam:Get*", "iam:List*"], ["sts:AssumeRole"], ["iam:PassRole"]]
+        for j in range(policies):
+            arn = f"arn:aws:iam::{a}:policy/p-{j:05d}"
+            acts = actions[j % len(actions)]
+            resource = f"arn:aws:iam::{a}:role/role-{j % roles:05d}" if acts[0].startswith(("sts:", "iam:PassRole")) else "*"
+            document = json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": acts, "Resource": resource},
+                {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}]})
+            tx.insert_policy(ManagedPolicy(arn=arn, account_id=a, name=f"p-{j:05d}", policy_id=new_unique_id("ANPA"), path="/",
+                                           description=None, default_version="v1", next_version=2, created_at=then, updated_at=then))
+            tx.insert_policy_version(PolicyVersion(policy_arn=arn, version_id="v1", document=document, created_at=then))
+            owner = role_records[j % roles] if j < 2 * roles else None
+            if owner is not None:
+                tx.attach(a, "role", owner.key, arn)
+        for k in range(100):
+            tx.attach(a, "user", users[k].key, f"arn:aws:iam::{a}:policy/p-{k:05d}")
+
+
+def account_bench(roles: int, policies: int, quiet: bool = False) -> dict[str, Any]:
+    import tempfile
+
+    from iamroles.analysis.account import Snapshot, escalations, external_access, trust_graph, unused_access
+    from iamroles.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/bench.db")
+        store.migrate()
+        _load_account(store, roles, policies)
+        times: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        started = time.perf_counter()
+        snap = Snapshot.load(store)
+        times["load"] = time.perf_counter() - started
+        for name, run in (("trust graph", lambda: trust_graph(snap)), ("external access", lambda: external_access(snap, [ACCOUNT])),
+                          ("escalation", lambda: escalations(snap)), ("unused (90 days)", lambda: unused_access(snap, 90))):
+            t0 = time.perf_counter()
+            counts[name] = len(run())
+            times[name] = time.perf_counter() - t0
+        store.close()
+    total = sum(times.values())
+    if not quiet:
+        print(f"\naccount of {roles} roles, {policies} managed policies, 100 users (SQLite store):")
+        for name, seconds in times.items():
+            found = f"{counts[name]:6d} found" if name in counts else ""
+            print(f"  {name:<20} {seconds * 1000:8.0f} ms  {found}")
+        print(f"  {'total':<20} {total * 1000:8.0f} ms  {'ok' if total < ACCOUNT_TARGET_SECONDS else 'MISSED'} (target < {ACCOUNT_TARGET_SECONDS:.0f} s)")
+    return {"roles": roles, "policies": policies, "seconds": {k: round(v, 3) for k, v in times.items()}, "found": counts,
+            "total_seconds": round(total, 3)}
 
 
 if __name__ == "__main__":

@@ -184,7 +184,11 @@ def _candidates(role: _Role, snap: Snapshot, extra: Iterable[Node]) -> list[tupl
             if node.kind in ("oidc", "saml"):
                 if p.wildcard or node.id in p.federated:
                     out[node.id] = (node, _ASSUME[node.kind])
-            elif p.wildcard or cs.not_principal or p.grant(node.principal) != Grant.NONE:
+            elif p.wildcard or cs.not_principal or (grant := p.grant(node.principal)) != Grant.NONE:
+                # a grant to the caller's account only: its own policies must allow sts:AssumeRole (cheap to rule out)
+                if not (p.wildcard or cs.not_principal) and grant == Grant.ACCOUNT and node.kind in ("user", "role") \
+                        and not _may(node, _ASSUME["aws"]):
+                    continue
                 out.setdefault(node.id, (node, _ASSUME["aws"]))
     return list(out.values())
 
@@ -346,8 +350,20 @@ class Escalation:
         return f"{self.principal}: {path} => {self.gains}"
 
 
+def _may(node: Node, action: str) -> bool:
+    """Can any Allow of the node's own policies name ``action`` at all? (If not, no request for it is allowed, and
+    the evaluator need not be asked resource by resource.)"""
+    memo = node.__dict__.setdefault("_may", {})
+    hit = memo.get(action)
+    if hit is None:
+        hit = memo[action] = any(not st.deny for p in node.policies.identity for st in p.candidates(action))
+    return bool(hit)
+
+
 def _can(node: Node, action: str, resource: str, account: str | None, context: dict[str, Any] | None = None) -> bool:
     assert node.principal is not None
+    if not _may(node, action):
+        return False
     return evaluate(Request(node.principal, action, resource, account, context or {}), node.policies).allowed
 
 
@@ -370,7 +386,8 @@ def _techniques(node: Node, snap: Snapshot) -> list[tuple[str, str, str]]:
         found.append(("iam:DeleteRolePermissionsBoundary", node.id, "what its boundary held back"))
     if node.kind == "user" and _can(node, "iam:DeleteUserPermissionsBoundary", node.id, acct):
         found.append(("iam:DeleteUserPermissionsBoundary", node.id, "what its boundary held back"))
-    for arn, info in snap.managed.items():
+    versions = _may(node, "iam:CreatePolicyVersion") or _may(node, "iam:SetDefaultPolicyVersion")
+    for arn, info in snap.managed.items() if versions else ():
         if info["account"] != acct:
             continue
         groups = snap.users[node.id]["groups"] if node.kind == "user" else set()
@@ -381,7 +398,8 @@ def _techniques(node: Node, snap: Snapshot) -> list[tuple[str, str, str]]:
             elif len(info["versions"]) > 1 and _can(node, "iam:SetDefaultPolicyVersion", arn, acct):
                 found.append(("iam:SetDefaultPolicyVersion", arn, "the permissions of another version of a policy attached to it"))
     # other users: their credentials
-    for uarn, user in snap.users.items():
+    credentials = any(_may(node, a) for a in ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"))
+    for uarn, user in snap.users.items() if credentials else ():
         if uarn == node.id or user["account"] != acct:
             continue
         for action in ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"):
@@ -389,7 +407,7 @@ def _techniques(node: Node, snap: Snapshot) -> list[tuple[str, str, str]]:
                 found.append((action, uarn, f"the permissions of {uarn}"))
                 break
     # groups: join one
-    if node.kind == "user":
+    if node.kind == "user" and _may(node, "iam:AddUserToGroup"):
         mine_groups = snap.users[node.id]["groups"]
         for info in snap.managed.values():
             for _, t, k in info["attached"]:
@@ -398,7 +416,8 @@ def _techniques(node: Node, snap: Snapshot) -> list[tuple[str, str, str]]:
                     if _can(node, "iam:AddUserToGroup", group_arn, acct):
                         found.append(("iam:AddUserToGroup", group_arn, f"the permissions of group {k}"))
     # roles: rewrite a trust policy and assume it; pass it to a service that runs a workload
-    for rarn, role in snap.roles.items():
+    roles = _may(node, "iam:UpdateAssumeRolePolicy") or _may(node, "iam:PassRole")
+    for rarn, role in snap.roles.items() if roles else ():
         if rarn == node.id or role.account != acct:
             continue
         if _can(node, "iam:UpdateAssumeRolePolicy", rarn, acct) and _can(node, "sts:AssumeRole", rarn, acct):
