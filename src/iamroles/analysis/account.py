@@ -179,7 +179,7 @@ def _candidates(role: _Role, snap: Snapshot, extra: Iterable[Node]) -> list[tupl
             continue
         p = cs.principals
         for node in everyone:
-            if node.principal is None or (node.id == role.arn and node.kind != "role"):
+            if node.principal is None or node.id == role.arn:  # a role is not drawn assuming itself
                 continue
             if node.kind in ("oidc", "saml"):
                 if p.wildcard or node.id in p.federated:

@@ -619,6 +619,11 @@ def _candidate_actions(statements: Sequence[CompiledStatement], asked: Sequence[
 
     found: dict[tuple[bool, ...], str] = {}
     patterns = {a.lower() for cs in statements for a in cs.statement.actions} | {a.lower() for a in asked}
+    for pattern in sorted(patterns):  # a real action of the catalogue first, for a readable counterexample
+        service = pattern.split(":", 1)[0]
+        if ":" in pattern and "*" not in service and "?" not in service:
+            for known in CATALOG.matching_actions(pattern)[:3]:
+                found.setdefault(signature(known.full_name.lower()), known.full_name.lower())
     for pattern in sorted(patterns):
         for star, one in (("", "a"), ("zq", "q")):
             candidate = pattern.replace("*", star).replace("?", one)
