@@ -69,6 +69,11 @@ def _plant(srv: Server) -> None:
     iam.create_user(UserName="key-maker")
     iam.put_user_policy(UserName="key-maker", PolicyName="p", PolicyDocument=doc(
         {"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": f"arn:aws:iam::{a}:user/*"}))
+    iam.create_role(RoleName="admin-task", AssumeRolePolicyDocument=trust({"Service": "ecs-tasks.amazonaws.com"}))
+    iam.attach_role_policy(RoleName="admin-task", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    iam.create_user(UserName="launcher")
+    iam.put_user_policy(UserName="launcher", PolicyName="p", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": ["iam:PassRole", "iamroles:LaunchWorkload"], "Resource": f"arn:aws:iam::{a}:role/admin-task"}))
     iam.create_user(UserName="truster")
     iam.put_user_policy(UserName="truster", PolicyName="p", PolicyDocument=doc(
         {"Effect": "Allow", "Action": ["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"], "Resource": f"arn:aws:iam::{a}:role/admin-role"}))
@@ -84,6 +89,11 @@ def _clean(srv: Server) -> None:
     iam.create_role(RoleName="app", AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{a}:user/reader"}))
     iam.put_role_policy(RoleName="app", PolicyName="p", PolicyDocument=doc(
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::app/*"}))
+    provider = iam.create_open_id_connect_provider(Url="https://token.example.com", ClientIDList=["sts.amazonaws.com"],
+                                                   ThumbprintList=["a" * 40])["OpenIDConnectProviderArn"]
+    iam.create_role(RoleName="ci", AssumeRolePolicyDocument=doc({
+        "Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.example.com:aud": "sts.amazonaws.com"}}}))
     iam.create_role(RoleName="task", AssumeRolePolicyDocument=trust(
         {"Service": "ecs-tasks.amazonaws.com"}, Condition={"StringEquals": {"aws:SourceAccount": a}}))
 
@@ -149,6 +159,7 @@ def test_escalation_paths(planted: Server) -> None:
     assert ("self-writer", "iam:PutUserPolicy") in found
     assert ("key-maker", "iam:CreateAccessKey") in found
     assert ("truster", "iam:UpdateAssumeRolePolicy") in found
+    assert ("launcher", "iam:PassRole") in found
     # administrators are not escalating; the open role's sessions have no permissions to escalate with
     assert not any(p.principal in (f"arn:aws:iam::{a}:user/admin", f"arn:aws:iam::{a}:role/admin-role") for p in paths)
     key_paths = [p for p in paths if p.steps[-1][1] == "iam:CreateAccessKey"]
@@ -172,6 +183,10 @@ def test_clean_account_has_no_findings(clean: Server) -> None:
     edges = {(e.source, e.target, e.conditions) for e in trust_graph(snap)}
     assert (f"arn:aws:iam::{a}:user/reader", f"arn:aws:iam::{a}:role/app", ()) in edges
     assert any(src == "ecs-tasks.amazonaws.com" and cond for src, _, cond in edges)
+    # an OIDC provider's edge, with the audience it must carry
+    web = [e for e in trust_graph(snap) if e.target == f"arn:aws:iam::{a}:role/ci"]
+    assert len(web) == 1 and web[0].action == "sts:AssumeRoleWithWebIdentity" and web[0].source.endswith("oidc-provider/token.example.com")
+    assert web[0].conditions == ("StringEquals token.example.com:aud sts.amazonaws.com",)
 
 
 def test_cli(planted: Server, clean: Server, tmp_path: Path) -> None:
