@@ -11,6 +11,7 @@ analyses must find nothing.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,6 +173,23 @@ def test_unused_roles(planted: Server) -> None:
     stale = {u.id.rsplit("/", 1)[1] for u in unused_access(snap, 30, now=later) if u.kind == "role"}
     assert {"open", "partner", "admin-role"} <= stale
     assert not unused_access(snap, 30)  # nothing is 30 days old yet
+
+
+def test_unused_users_read_the_audit_trail(planted: Server) -> None:
+    iam: Any = planted.client("iam")
+    key = iam.create_access_key(UserName="self-writer")["AccessKey"]
+    me: Any = planted.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    me.get_caller_identity()
+    arn = f"arn:aws:iam::{planted.account}:user/self-writer"
+    deadline = datetime.now(UTC) + timedelta(seconds=10)  # read-only calls reach the trail within half a second
+    while _snapshot(planted).users[arn]["last_event"] is None and datetime.now(UTC) < deadline:
+        time.sleep(0.2)
+    snap = _snapshot(planted)
+    acted = snap.users[arn]["last_event"]
+    assert acted is not None and abs((acted - datetime.now(UTC)).total_seconds()) < 120
+    later = {u.id: u for u in unused_access(snap, 30, now=datetime.now(UTC) + timedelta(days=40)) if u.kind == "user"}
+    assert later[arn].last_used is not None  # its last activity, from the trail
+    assert later[f"arn:aws:iam::{planted.account}:user/key-maker"].last_used is None  # never acted
 
 
 def test_clean_account_has_no_findings(clean: Server) -> None:

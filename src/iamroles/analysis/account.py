@@ -127,8 +127,10 @@ class Snapshot:
                 tags = {t.key: t.value for t in tx.tags(account, "user", user.key)}
                 ps = policy_set(account, "user", user.key, user.permissions_boundary)
                 nodes[user.arn] = Node(user.arn, "user", account, Principal.from_arn(user.arn, user_id=user.id, tags=tags), ps, tags)
+                events = tx.audit(account_id=account, principal_arn=user.arn, limit=1)
+                last_event = _event_time(events[0]) if events else None
                 users[user.arn] = {"name": user.name, "key": user.key, "account": account, "created_at": user.created_at,
-                                   "groups": set(tx.groups_of(account, user.key))}
+                                   "groups": set(tx.groups_of(account, user.key)), "last_event": last_event}
                 for k in tx.access_keys(account, user.key):
                     keys.append({"access_key_id": k.access_key_id, "user": user.arn, "status": k.status, "created_at": k.created_at,
                                  "last_used_at": k.last_used_at, "last_used_service": k.last_used_service})
@@ -460,7 +462,7 @@ def escalations(snap: Snapshot, edges: Sequence[Edge] | None = None) -> list[Esc
 
 @dataclass(frozen=True)
 class Unused:
-    kind: str  # role, access-key
+    kind: str  # role, access-key, user
     id: str
     owner: str
     last_used: datetime | None
@@ -475,8 +477,8 @@ class Unused:
 
 
 def unused_access(snap: Snapshot, days: int, now: datetime | None = None) -> list[Unused]:
-    """Roles and active access keys not used in ``days`` days (from the last-used data IAM keeps: a role's
-    RoleLastUsed, a key's AccessKeyLastUsed), older than that themselves."""
+    """Roles, active access keys and users not used in ``days`` days, older than that themselves: a role by its
+    RoleLastUsed, a key by its AccessKeyLastUsed, a user by its newest event in the audit trail or its keys' use."""
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=days)
 
@@ -486,7 +488,20 @@ def unused_access(snap: Snapshot, days: int, now: datetime | None = None) -> lis
     out = [Unused("role", r.arn, r.account, r.last_used_at) for r in snap.roles.values() if stale(r.last_used_at, r.created_at)]
     out += [Unused("access-key", k["access_key_id"], k["user"], k["last_used_at"]) for k in snap.keys
             if k["status"] == "Active" and stale(k["last_used_at"], k["created_at"])]
+    for arn, user in snap.users.items():
+        # a user's last activity: its newest event in the audit trail, or its keys' last use
+        seen = [t for t in [user["last_event"], *(k["last_used_at"] for k in snap.keys if k["user"] == arn)] if t is not None]
+        last = max((_utc(t) for t in seen), default=None)
+        if stale(last, user["created_at"]):
+            out.append(Unused("user", arn, user["account"], last))
     return out
+
+
+def _event_time(record: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(json.loads(record)["eventTime"].replace("Z", "+00:00"))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _utc(when: datetime) -> datetime:
