@@ -384,9 +384,10 @@ def _techniques(node: Node, snap: Snapshot) -> list[tuple[str, str, str]]:
     for action in (f"iam:Put{own_kind.title()}Policy", f"iam:Attach{own_kind.title()}Policy"):
         if _can(node, action, node.id, acct):
             found.append((action, node.id, "any permission (a policy of its own)"))
-    if node.kind == "role" and _can(node, "iam:DeleteRolePermissionsBoundary", node.id, acct):
+    bounded = node.policies.boundary is not None  # removing a boundary gains only where there is one
+    if bounded and node.kind == "role" and _can(node, "iam:DeleteRolePermissionsBoundary", node.id, acct):
         found.append(("iam:DeleteRolePermissionsBoundary", node.id, "what its boundary held back"))
-    if node.kind == "user" and _can(node, "iam:DeleteUserPermissionsBoundary", node.id, acct):
+    if bounded and node.kind == "user" and _can(node, "iam:DeleteUserPermissionsBoundary", node.id, acct):
         found.append(("iam:DeleteUserPermissionsBoundary", node.id, "what its boundary held back"))
     versions = _may(node, "iam:CreatePolicyVersion") or _may(node, "iam:SetDefaultPolicyVersion")
     for arn, info in snap.managed.items() if versions else ():
