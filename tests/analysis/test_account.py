@@ -75,6 +75,21 @@ def _plant(srv: Server) -> None:
     iam.create_user(UserName="launcher")
     iam.put_user_policy(UserName="launcher", PolicyName="p", PolicyDocument=doc(
         {"Effect": "Allow", "Action": ["iam:PassRole", "iamroles:LaunchWorkload"], "Resource": f"arn:aws:iam::{a}:role/admin-task"}))
+    boundary = iam.create_policy(PolicyName="s3-only", PolicyDocument=doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))
+    iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=trust({"Service": "lambda.amazonaws.com"}),
+                    PermissionsBoundary=boundary["Policy"]["Arn"])
+    iam.put_role_policy(RoleName="bounded", PolicyName="p", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": ["iam:DeleteRolePermissionsBoundary", "s3:*"], "Resource": "*"}))
+    unbind = iam.create_policy(PolicyName="s3-and-unbind", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": ["s3:*", "iam:DeleteRolePermissionsBoundary"], "Resource": "*"}))
+    iam.create_role(RoleName="unbinder", AssumeRolePolicyDocument=trust({"Service": "lambda.amazonaws.com"}),
+                    PermissionsBoundary=unbind["Policy"]["Arn"])
+    iam.put_role_policy(RoleName="unbinder", PolicyName="p", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": ["iam:DeleteRolePermissionsBoundary", "s3:*"], "Resource": "*"}))
+    versioned = iam.create_policy(PolicyName="versioned", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": f"arn:aws:iam::{a}:policy/versioned"}))
+    iam.create_user(UserName="versioner")
+    iam.attach_user_policy(UserName="versioner", PolicyArn=versioned["Policy"]["Arn"])
     iam.create_user(UserName="truster")
     iam.put_user_policy(UserName="truster", PolicyName="p", PolicyDocument=doc(
         {"Effect": "Allow", "Action": ["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"], "Resource": f"arn:aws:iam::{a}:role/admin-role"}))
@@ -161,6 +176,10 @@ def test_escalation_paths(planted: Server) -> None:
     assert ("key-maker", "iam:CreateAccessKey") in found
     assert ("truster", "iam:UpdateAssumeRolePolicy") in found
     assert ("launcher", "iam:PassRole") in found
+    assert ("versioner", "iam:CreatePolicyVersion") in found
+    # the boundary holds s3 only, so its own removal is not allowed by it: no path (the evaluator's answer)
+    assert ("bounded", "iam:DeleteRolePermissionsBoundary") not in found
+    assert ("unbinder", "iam:DeleteRolePermissionsBoundary") in found
     # administrators are not escalating; the open role's sessions have no permissions to escalate with
     assert not any(p.principal in (f"arn:aws:iam::{a}:user/admin", f"arn:aws:iam::{a}:role/admin-role") for p in paths)
     key_paths = [p for p in paths if p.steps[-1][1] == "iam:CreateAccessKey"]
