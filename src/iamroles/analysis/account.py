@@ -23,7 +23,7 @@ from ..policy.compile import Grant
 from ..store import Store, Tx
 
 __all__ = ["Edge", "Escalation", "Node", "Snapshot", "Unused", "escalations", "external_access", "trust_graph", "unused_access",
-           "to_dot"]
+           "to_dot", "to_svg"]
 
 EXTERNAL_ACCOUNT = "000000000000"  # stands for any account outside the zone (no real account has this id)
 _ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -541,3 +541,48 @@ def to_dot(edges: Sequence[Edge], snap: Snapshot) -> str:
         lines.append(f"  {q(e.source)} -> {q(e.target)} [tooltip={q(e.action)}{style}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def to_svg(edges: Sequence[Edge], snap: Snapshot) -> str:
+    """The trust graph as a plain SVG (no Graphviz needed): who assumes on the left, roles on the right, an arrow
+    per edge, dashed when it has conditions (shown on hover and beside the arrow)."""
+    from xml.sax.saxutils import escape
+
+    roles = sorted({e.target for e in edges})
+    sources = sorted({e.source for e in edges} - set(roles))
+    row, top, left_x, right_x, width = 26, 30, 20, 560, 900
+    height = top + row * max(len(roles), len(sources), 1) + 20
+
+    def label(i: str) -> str:
+        parts = i.removeprefix("external:").split(":", 5)
+        return f"{parts[4]}:{parts[5]}" if len(parts) == 6 and parts[0] == "arn" else i.removeprefix("external:")
+
+    ys = {s: top + row * n for n, s in enumerate(sources)}
+    ys.update({r: top + row * n for n, r in enumerate(roles)})
+    colours = {"user": "#1f77b4", "role": "#2ca02c", "account": "#7f7f7f", "service": "#9467bd", "oidc": "#ff7f0e", "saml": "#ff7f0e"}
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="Helvetica, Arial, sans-serif" '
+           'font-size="11">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">'
+           '<path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
+           f'<text x="{left_x}" y="16" font-weight="bold">who</text><text x="{right_x}" y="16" font-weight="bold">can assume</text>']
+    for e in edges:
+        y1, y2 = ys[e.source] - 4, ys[e.target] - 4
+        x1 = left_x + 300 if e.source in sources else right_x + 200
+        dash = ' stroke-dasharray="5,3"' if e.conditions else ""
+        title = escape(f"{e.action}" + (f" if {'; '.join(e.conditions)}" if e.conditions else ""))
+        if e.source in sources:
+            path = f"M{x1},{y1} C{x1 + 120},{y1} {right_x - 130},{y2} {right_x - 6},{y2}"
+        else:  # role to role: a loop on the right
+            path = f"M{x1},{y1} C{x1 + 80},{y1} {x1 + 80},{y2} {x1},{y2}"
+        out.append(f'<path d="{path}" fill="none" stroke="#555"{dash} marker-end="url(#arrow)"><title>{title}</title></path>')
+        if e.conditions:
+            out.append(f'<text x="{(x1 + right_x) // 2 - 40}" y="{(y1 + y2) // 2 - 3}" fill="#a33" font-size="9">'
+                       f'{escape("; ".join(e.conditions))}</text>')
+    for i in sources:
+        node = snap.nodes.get(i)
+        kind = node.kind if node else ("external" if i.startswith("external:") else "service")
+        out.append(f'<text x="{left_x}" y="{ys[i]}" fill="{colours.get(kind, "#d62728")}">{escape(label(i))} ({kind})</text>')
+    for r in roles:
+        out.append(f'<text x="{right_x}" y="{ys[r]}" fill="{colours["role"]}">{escape(label(r))}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"

@@ -134,7 +134,7 @@ def _snapshot(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ..
 @_accounts
 @click.option("--dot", "dot_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the graph in Graphviz's DOT language.")
 @click.option("--svg", "svg_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw the graph as SVG (with Graphviz's `dot`; without it the .dot is written beside and said so).")
+              help="Draw the graph as SVG (with Graphviz's `dot` when installed, else a simple layout of iamroles' own).")
 @_json
 def trust_graph(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], dot_file: Path | None, svg_file: Path | None,
                 as_json: bool) -> None:
@@ -161,9 +161,10 @@ def trust_graph(data_dir: Path | None, db_url: str | None, accounts: tuple[str, 
     if svg_file:
         exe = shutil.which("dot")
         if exe is None:
-            fallback = svg_file.with_suffix(".dot")
-            fallback.write_text(dot)
-            click.echo(f"Graphviz's dot is not installed: wrote {fallback} instead (dot -Tsvg {fallback} -o {svg_file})", err=True)
+            from iamroles.analysis.account import to_svg
+
+            svg_file.write_text(to_svg(edges, snap))
+            click.echo(f"Graphviz's dot is not installed: drew {svg_file} with iamroles' own simple layout", err=True)
         else:
             subprocess.run([exe, "-Tsvg", "-o", str(svg_file)], input=dot.encode(), check=True)
 
