@@ -45,6 +45,14 @@
     ├── ExpiredTokenException     400  (the web-identity flavour)
     ├── InvalidAuthorizationMessage 400 DecodeAuthorizationMessage: not ours, or expired
     ├── RequestEntityTooLarge     413  a body or query string over iamroles' size cap
+    │   S3's codes (SigV4's S3 mode, and what the middleware answers in S3's words):
+    ├── InvalidRequest            400  a header S3 requires is missing (x-amz-content-sha256)
+    ├── InvalidArgument           400  an x-amz-content-sha256 that is no hash and no S3 keyword
+    ├── XAmzContentSHA256Mismatch 400  the body is not the one x-amz-content-sha256 declared
+    ├── InvalidURI                400  a path the signature cannot cover as the app sees it
+    ├── EntityTooLarge            413  a body over the middleware's max_body_size
+    ├── FunctionalityNotImplemented 501 (NotImplemented) aws-chunked STREAMING-* payloads
+    ├── InternalError             500  the service's own mistake (its mapping, its resource policy)
     ├── ServiceFailure            500
     ├── PolicyEvaluation          500  the simulator could not evaluate a policy
     ├── ServiceUnavailable        503  the audit trail cannot take the call's event (nothing was done)
@@ -105,6 +113,13 @@ __all__ = [
     "SignatureDoesNotMatch",
     "UnmodifiableEntity",
     "ValidationError",
+    "EntityTooLarge",
+    "FunctionalityNotImplemented",
+    "InternalError",
+    "InvalidArgument",
+    "InvalidRequest",
+    "InvalidURI",
+    "XAmzContentSHA256Mismatch",
 ]
 
 
@@ -338,3 +353,46 @@ class RequestEntityTooLarge(_Sender):
 
     code = "RequestEntityTooLarge"
     status = 413
+
+
+# --- S3's codes (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html) ---------------------
+
+
+class InvalidRequest(_Sender):
+    code = "InvalidRequest"
+
+
+class InvalidArgument(_Sender):
+    code = "InvalidArgument"
+
+
+class XAmzContentSHA256Mismatch(_Sender):
+    """S3: the body received is not the one whose SHA-256 the signed x-amz-content-sha256 header declared."""
+
+    code = "XAmzContentSHA256Mismatch"
+
+
+class InvalidURI(_Sender):
+    code = "InvalidURI"
+
+
+class EntityTooLarge(_Sender):
+    """The middleware's own body cap (``max_body_size``), answered before the body is read past it."""
+
+    code = "EntityTooLarge"
+    status = 413
+
+
+class FunctionalityNotImplemented(AwsError):
+    """S3's NotImplemented ("A header you provided implies functionality that is not implemented"), named so as
+    not to shadow Python's ``NotImplemented``."""
+
+    code = "NotImplemented"
+    status = 501
+    fault = "Sender"
+
+
+class InternalError(AwsError):
+    """S3's name for an internal failure: what the middleware answers for the service's own mistakes."""
+
+    code = "InternalError"

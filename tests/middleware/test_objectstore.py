@@ -3,7 +3,8 @@
 AWS behaviour reproduced: S3's actions and resource ARNs
 (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html); a request signed with
 another secret, or changed after signing, fails with SignatureDoesNotMatch
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html); S3 presigned URLs and
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html), and a body other than the one
+whose SHA-256 the signed x-amz-content-sha256 declares is S3's XAmzContentSHA256Mismatch (400); S3 presigned URLs and
 UNSIGNED-PAYLOAD (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html); a principal of
 another account needs the bucket policy too
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
@@ -114,11 +115,12 @@ def test_forged_and_tampered_signatures_are_refused(world: World, backend: str) 
     # a good signed request, then the same signature with another body, path or query
     full, headers = signed(url, writer, "PUT", path, b"original")
     assert httpx.put(full, content=b"original", headers=headers).status_code == 200
-    r = httpx.put(full, content=b"changed!", headers=headers)
-    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
-    assert "x-amz-content-sha256" in r.text  # the declared payload hash is not the body's
+    r = httpx.put(full, content=b"changed!", headers=headers)  # the signature holds; the body is not the declared one
+    assert r.status_code == 400 and "<Code>XAmzContentSHA256Mismatch</Code>" in r.text
+    assert "x-amz-content-sha256" in r.text
     changed_hash = {**headers, "X-Amz-Content-SHA256": hashlib.sha256(b"changed!").hexdigest()}
-    assert httpx.put(full, content=b"changed!", headers=changed_hash).status_code == 403
+    r = httpx.put(full, content=b"changed!", headers=changed_hash)  # the payload hash swapped: the signature breaks
+    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
     r = httpx.put(f"{url}/{BUCKET}/{key}-other.txt", content=b"original", headers=headers)
     assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
     listing, list_headers = signed(url, writer, "GET", f"/{BUCKET}", query=f"list-type=2&prefix={key}")

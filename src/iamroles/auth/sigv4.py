@@ -21,8 +21,22 @@ that is the double encoding SigV4 specifies for non-S3 services, and it is
 exactly what the SDKs sign (botocore: ``quote(normalize_url_path(path),
 safe='/~')`` over the URL it sends), whatever their choice of escapes.
 
+S3 mode (a credential scope of a service in :data:`S3_SERVICES`): S3 signs the
+path as sent, URI-encoded once and never normalised, so ``a//b``, ``./`` and
+``../`` in a key are signed as they are and reach the service as they were
+signed (botocore's ``S3SigV4Auth`` leaves the path alone); the canonical URI is
+the path percent-decoded once and encoded again with S3's URI-encoding. The
+payload line is what ``x-amz-content-sha256`` declares, which S3 requires on
+every header-signed request: the body's hex SHA-256 (checked against the body
+once the signature holds: XAmzContentSHA256Mismatch), ``UNSIGNED-PAYLOAD``, or
+one of the ``STREAMING-*`` (aws-chunked) keywords, which are not supported
+here (NotImplemented); presigned URLs sign ``UNSIGNED-PAYLOAD``.
+
 AWS references: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html,
-reference_sigv-query-string-auth.html and reference_sigv-troubleshooting.html.
+reference_sigv-query-string-auth.html and reference_sigv-troubleshooting.html; S3's:
+https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html (the canonical URI encoded once,
+x-amz-content-sha256), sigv4-query-string-auth.html (UNSIGNED-PAYLOAD in presigned URLs) and
+sigv4-streaming.html (the STREAMING-* payloads).
 """
 from __future__ import annotations
 
@@ -38,13 +52,19 @@ from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
 from iamroles.errors import (
     AccessDenied,
+    FunctionalityNotImplemented,
     IncompleteSignature,
+    InvalidArgument,
+    InvalidRequest,
     MissingAuthenticationToken,
     SignatureDoesNotMatch,
+    XAmzContentSHA256Mismatch,
 )
 
 __all__ = [
     "ALGORITHM",
+    "S3_SERVICES",
+    "STREAMING_PAYLOADS",
     "UNSIGNED_PAYLOAD",
     "HttpRequest",
     "SignedRequest",
@@ -74,6 +94,22 @@ REQUEST_EXPIRED = "Request has expired"
 PAYLOAD_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
 UNSIGNED_WITH_BODY = "UNSIGNED-PAYLOAD is not accepted for a request with a body: its parameters must be signed."
 
+# The services whose signatures follow S3's rules (the canonical URI and x-amz-content-sha256).
+S3_SERVICES = frozenset({"s3"})
+# x-amz-content-sha256 for aws-chunked uploads (sigv4-streaming.html, sigv4-streaming-trailers.html): S3 knows
+# these; verifying their chunk signatures is not implemented here.
+STREAMING_PAYLOADS = frozenset({
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
+})
+S3_MISSING_PAYLOAD_HASH = "Missing required header for this request: x-amz-content-sha256"
+S3_BAD_PAYLOAD_HASH = (
+    "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, "
+    "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value."
+)
+S3_STREAMING = "A header you provided implies functionality that is not implemented: x-amz-content-sha256 {} (aws-chunked)."
+
 _PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
 _QUERY_REQUIRED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
 _AUTH_SEPARATORS = re.compile(r"[\s,]+")
@@ -81,6 +117,9 @@ _AUTH_SEPARATORS = re.compile(r"[\s,]+")
 _SDK_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^\s,=]+), ?SignedHeaders=([^\s,=]+), ?Signature=([^\s,=]+)")
 # A path whose canonical form is itself: segments of unreserved characters, none "." or "..".
 _PLAIN_PATH = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)*/?")
+# An S3 path whose canonical form is itself: nothing to decode, nothing to encode.
+_S3_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -362,14 +401,16 @@ def _parse_credential(
 
 
 def canonical_request(req: HttpRequest, signed: SignedRequest) -> str:
-    """Method, canonical URI, canonical query, canonical headers, signed headers, payload hash."""
+    """Method, canonical URI, canonical query, canonical headers, signed headers, payload hash (S3's rules for
+    the URI and the payload when the signature is scoped to S3)."""
+    s3 = signed.service in S3_SERVICES
     return "\n".join((
         req.method.upper(),
-        _canonical_uri(req.path),
+        _s3_canonical_uri(req.path) if s3 else _canonical_uri(req.path),
         _canonical_query(req.query, signed.presigned),
         _canonical_headers(req.headers, signed.signed_headers),
         ";".join(signed.signed_headers),
-        _payload_hash(req),
+        _s3_payload(req, signed) if s3 else _payload_hash(req),
     ))
 
 
@@ -390,6 +431,16 @@ def _canonical_uri(path: str) -> str:
     if path.endswith("/") and out:
         normalized += "/"
     return quote(normalized, safe="/~", errors="surrogateescape")
+
+
+def _s3_canonical_uri(path: str) -> str:
+    """S3's canonical URI: the path as sent, not normalised (empty, ``.`` and ``..`` segments stay), decoded once
+    and URI-encoded once (every byte but the unreserved characters and ``/``; upper-case hex)."""
+    if not path:
+        return "/"
+    if _S3_PLAIN_PATH.fullmatch(path):
+        return path
+    return quote_from_bytes(unquote_to_bytes(path), safe="/~")
 
 
 def _canonical_query(query: str, presigned: bool) -> str:
@@ -439,10 +490,7 @@ def _canonical_headers(headers: Mapping[str, str], signed_headers: tuple[str, ..
 def _payload_hash(req: HttpRequest) -> str:
     """x-amz-content-sha256 when the request declares it (and it is true), else SHA-256 of the body."""
     declared = req.headers.get("x-amz-content-sha256")
-    if req.payload_hash is not None:
-        actual = req.payload_hash.lower()
-    else:
-        actual = hashlib.sha256(req.body).hexdigest() if req.body else _EMPTY_SHA256
+    actual = _actual_hash(req)
     if declared is None:
         return actual
     if declared == UNSIGNED_PAYLOAD:
@@ -453,6 +501,43 @@ def _payload_hash(req: HttpRequest) -> str:
     if not hmac.compare_digest(declared.encode("utf-8", "replace"), actual.encode()):
         raise SignatureDoesNotMatch(PAYLOAD_MISMATCH)
     return actual
+
+
+def _actual_hash(req: HttpRequest) -> str:
+    if req.payload_hash is not None:
+        return req.payload_hash.lower()
+    return hashlib.sha256(req.body).hexdigest() if req.body else _EMPTY_SHA256
+
+
+def _s3_payload(req: HttpRequest, signed: SignedRequest) -> str:
+    """S3's payload line: UNSIGNED-PAYLOAD for a presigned URL, else the x-amz-content-sha256 header, which S3
+    requires. A declared hash is signed as declared; :func:`verify` compares it with the body once the signature
+    holds (S3 checks the body as it streams in, after the signature)."""
+    if signed.presigned:
+        declared = UNSIGNED_PAYLOAD
+    else:
+        found = req.headers.get("x-amz-content-sha256")
+        if found is None:
+            raise InvalidRequest(S3_MISSING_PAYLOAD_HASH)
+        declared = found
+    if declared == UNSIGNED_PAYLOAD:
+        if not req.unsigned_payload_ok and _actual_hash(req) != _EMPTY_SHA256:
+            raise SignatureDoesNotMatch(UNSIGNED_WITH_BODY)
+        return declared
+    if declared in STREAMING_PAYLOADS:
+        raise FunctionalityNotImplemented(S3_STREAMING.format(declared))
+    if not _HEX64.fullmatch(declared):
+        raise InvalidArgument(S3_BAD_PAYLOAD_HASH)
+    return declared
+
+
+def _s3_check_body(req: HttpRequest, signed: SignedRequest) -> None:
+    """After an S3 signature held: the body is the one its signed x-amz-content-sha256 declared."""
+    if signed.presigned:
+        return
+    declared = req.headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+    if declared != UNSIGNED_PAYLOAD and not hmac.compare_digest(declared.lower().encode(), _actual_hash(req).encode()):
+        raise XAmzContentSHA256Mismatch(PAYLOAD_MISMATCH)
 
 
 # --- steps 2 to 4 ---------------------------------------------------------------------------------
@@ -527,6 +612,8 @@ def verify(
     expected = signature(key, string_to_sign(signed, canonical_request(req, signed)))
     if not hmac.compare_digest(expected.encode(), signed.signature.encode("utf-8", "replace")):
         raise SignatureDoesNotMatch(MISMATCH)
+    if signed.service in S3_SERVICES:
+        _s3_check_body(req, signed)
 
 
 def _check_time(signed: SignedRequest, now: datetime, max_skew: timedelta) -> None:
