@@ -25,7 +25,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from iamroles.server.audit import audit_row, event_record, new_id
+from iamroles.runtime.audit import audit_row, event_record, new_id
 from iamroles.server.retention import parse_retention, prune
 from iamroles.store import Store
 

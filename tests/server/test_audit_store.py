@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from iamroles.server.audit import AuditLog
+from iamroles.runtime.audit import AuditLog
 from iamroles.store import Store
 
 

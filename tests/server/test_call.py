@@ -21,8 +21,8 @@ from iamroles.auth.sigv4 import HttpRequest
 from iamroles.errors import AwsError
 from iamroles.protocol import service_model
 from iamroles.runtime import AuditUnavailable, Call, CallRecord, Service, new_id
+from iamroles.runtime.audit import AuditLog
 from iamroles.runtime.call import INTERNAL_MESSAGE, ApiJson, QueryXml, S3Xml, ShortJson, Wire
-from iamroles.server.audit import AuditLog
 from iamroles.server.bootstrap import Settings, bootstrap
 from iamroles.server.query import respond
 

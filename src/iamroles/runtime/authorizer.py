@@ -42,6 +42,7 @@ from iamroles.protocol import error_document
 from iamroles.sts.decode import encode_decision
 
 from .service import Service
+from .trail import CallRecord
 
 __all__ = ["Authorization", "Authorizer", "authorize_api", "foreign_resource", "AUTHORIZE_ACTION"]
 
@@ -167,7 +168,10 @@ class Authorizer:
         source_ip: str = "127.0.0.1",
         secure: bool = False,
         request_id: str = "",
+        record: CallRecord | None = None,
     ) -> Authorization:
+        """Who signed ``http`` and the decision on ``action`` and ``resource``; ``record`` (the call's audit record,
+        when the decision is a call of its own) learns the access key, the region and the caller as they are found."""
         if self.account is not None:
             foreign = foreign_resource(resource, resource_account, self.account, self.partition)
             if foreign is not None:
@@ -178,9 +182,13 @@ class Authorizer:
         try:
             # keys of the account's partition exist only there
             signed = authenticator.parse(http, services=self.services, partition=self.partition)
+            if record is not None:
+                record.access_key_id, record.region = signed.access_key_id, signed.region
             now = service.clock()
             with service.store.read() as tx:
                 caller = authenticator.verify(tx, http, signed, now)
+                if record is not None:
+                    record.caller = caller
                 ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
                 account = resource_account or _arn_account(resource) or self.account or caller.account_id
                 decision = decide(ctx, action, resource, context, resource_policy=policy, resource_account=account,

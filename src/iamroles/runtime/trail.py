@@ -1,6 +1,6 @@
 """What the audit trail records of a call (:class:`CallRecord`), typed, and the trail's writer as the runtime sees it.
 
-The writer is ``server.audit.AuditLog``; the runtime holds it as a :class:`Trail`.
+The writer is ``runtime.audit.AuditLog``; the runtime holds it as a :class:`Trail`.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class CallRecord:
 
 
 class Settling(Protocol):
-    """A record on its way to the trail (``server.audit.Pending``): None once committed, else why not."""
+    """A record on its way to the trail (``runtime.audit.Pending``): None once committed, else why not."""
 
     def wait(self) -> BaseException | None: ...
 
@@ -68,7 +68,7 @@ class Settling(Protocol):
 
 
 class Trail(Protocol):
-    """The audit trail's writer (``server.audit.AuditLog``)."""
+    """The audit trail's writer (``runtime.audit.AuditLog``)."""
 
     def write(self, call: CallRecord, when: datetime, *, tx: Tx | None = None,
               loop: asyncio.AbstractEventLoop | None = None) -> Settling | None:

@@ -83,7 +83,8 @@ def wire(settings: Settings, prepared: Prepared) -> Service:
             tx.wipe(keep, keep_users)
         _admin(settings, store, master_key, default_account)
 
-    from .audit import AuditLog
+    from iamroles.runtime.audit import AuditLog
+
     from .retention import Pruner
     from .usage import Usage
 

@@ -23,6 +23,7 @@ from iamroles.auth import sigv4
 from iamroles.errors import RequestEntityTooLarge
 from iamroles.protocol import read_form
 from iamroles.runtime import Service, new_id
+from iamroles.runtime.asgi import Disconnected, peer, raw_path, read_body, send_answer
 from iamroles.runtime.call import ApiJson, QueryXml, answer
 
 from . import api, query
@@ -48,7 +49,7 @@ class _QueryEndpoint:
         path = scope["path"] if scope["type"] == "http" else ""
         if path.startswith(_API_PREFIX) and "/" not in path[len(_API_PREFIX):]:
             if scope["method"] != "POST":
-                await _send(send, 405, b"Method Not Allowed", b"text/plain")
+                await send_answer(send, 405, b"Method Not Allowed", b"text/plain")
                 return
             await self._api(scope, receive, send, path[len(_API_PREFIX):])
             return
@@ -56,14 +57,17 @@ class _QueryEndpoint:
             await self.other(scope, receive, send)
             return
         if scope["method"] not in ("GET", "POST"):
-            await _send(send, 405, b"Method Not Allowed", b"text/plain")
+            await send_answer(send, 405, b"Method Not Allowed", b"text/plain")
             return
-        body = await _body(scope, receive)
+        try:
+            body = await _body(scope, receive)
+        except Disconnected:  # nobody to answer
+            return
         if body is None:
-            await _send(send, *answer(_QUERY_XML, _TOO_LARGE, new_id()), QueryXml.media_type)
+            await send_answer(send, *answer(_QUERY_XML, _TOO_LARGE, new_id()), QueryXml.media_type)
             return
         http = _http_request(scope, body)
-        client, secure = _peer(scope)
+        client, secure = peer(scope)
         if len(body) + len(http.query) > INLINE_MAX:
             # decoding a large request takes milliseconds: not on the event loop
             status, payload = await run_in_threadpool(self._handle_large, scope, http, client, secure)
@@ -84,7 +88,7 @@ class _QueryEndpoint:
             else:
                 # on PostgreSQL a read that misses the cache waits on the network: never on the event loop
                 status, payload = await run_in_threadpool(query.handle, self.service, http, params, client, secure)
-        await _send(send, status, payload, QueryXml.media_type)
+        await send_answer(send, status, payload, QueryXml.media_type)
 
     def _handle_large(self, scope: dict[str, Any], http: sigv4.HttpRequest, client: str, secure: bool) -> tuple[int, bytes]:
         params = _form(http)
@@ -94,19 +98,22 @@ class _QueryEndpoint:
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it is placed as
         the Query endpoint's reads are: inline on SQLite, in a worker thread on PostgreSQL or for a large body."""
-        body = await _body(scope, receive)
+        try:
+            body = await _body(scope, receive)
+        except Disconnected:
+            return
         if body is None:
-            await _send(send, *answer(_API_JSON, _TOO_LARGE, new_id()), ApiJson.media_type)
+            await send_answer(send, *answer(_API_JSON, _TOO_LARGE, new_id()), ApiJson.media_type)
             return
         http = _http_request(scope, body)
-        client, secure = _peer(scope)
+        client, secure = peer(scope)
         scope["iamroles.operation"] = name
         if self.inline_reads and len(body) + len(http.query) <= INLINE_MAX:
             reply = api.respond(self.service, name, http, client, secure, asyncio.get_running_loop())
             status, payload = await reply.settled()
         else:
             status, payload = await run_in_threadpool(api.handle, self.service, name, http, client, secure)
-        await _send(send, status, payload, ApiJson.media_type)
+        await send_answer(send, status, payload, ApiJson.media_type)
 
 
 _API_PREFIX = "/iamroles/v1/"
@@ -117,20 +124,13 @@ READY_TIMEOUT = 5.0  # seconds /ready waits for the database before it answers 5
 
 def _http_request(scope: dict[str, Any], body: bytes) -> sigv4.HttpRequest:
     """What SigV4 verifies: the method, the path as sent, the raw query, the headers and the body."""
-    raw_path = scope.get("raw_path") or scope["path"].encode()
-    return sigv4.HttpRequest(scope["method"], raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"),
+    return sigv4.HttpRequest(scope["method"], raw_path(scope), scope.get("query_string", b"").decode("latin-1"),
                              sigv4.asgi_headers(scope["headers"]), body)
 
 
 def _form(http: sigv4.HttpRequest) -> dict[str, str]:
     """The Query parameters of ``http``: its query string's and its form body's."""
     return read_form(http.query, http.body, http.headers.get("content-type", ""))
-
-
-def _peer(scope: dict[str, Any]) -> tuple[str, bool]:
-    """The client's address (aws:SourceIp) and whether the connection is TLS (aws:SecureTransport)."""
-    client = scope.get("client")
-    return (client[0] if client else "127.0.0.1"), scope.get("scheme") == "https"
 
 
 # The largest IAM or STS request is a policy document of 131,072 characters or a SAML assertion of 100,000,
@@ -144,32 +144,9 @@ _API_JSON = ApiJson()
 
 
 async def _body(scope: dict[str, Any], receive: Any) -> bytes | None:
-    """The request body, or None when it (or the query string) is over the cap: refused by its declared
-    length before any of it is read, else as soon as what arrived passes the cap."""
-    if len(scope.get("query_string", b"")) > MAX_QUERY:
-        return None
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if not value.isdigit() or int(value) > MAX_BODY:
-                return None
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-async def _send(send: Any, status: int, payload: bytes, media_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", media_type), (b"content-length", str(len(payload)).encode())]})
-    await send({"type": "http.response.body", "body": payload})
+    """The request body, or None when it (or the query string) is over the cap; :class:`Disconnected` if the
+    client went away first."""
+    return await read_body(scope, receive, MAX_BODY, MAX_QUERY)
 
 
 def readiness(service: Service) -> dict[str, str]:

@@ -6,7 +6,7 @@ AWS CloudTrail's event history keeps 90 days of events
 
 With ``--audit-export DIR`` every event is appended, before it is deleted, to ``DIR/iamroles-audit-YYYY-MM-DD.jsonl``
 (the UTC day of its eventTime): one JSON event per line in CloudTrail's record format, exactly the record
-``iamroles audit --json`` prints (no secret is ever in one: see ``server.audit``). Files are created 0600.
+``iamroles audit --json`` prints (no secret is ever in one: see ``runtime.audit``). Files are created 0600.
 
 What is guaranteed:
 

@@ -34,9 +34,10 @@ from typing import Any
 
 from iamroles.iam.context import Caller
 from iamroles.policy import PrincipalType
-from iamroles.runtime.trail import AuditUnavailable, CallRecord, new_id
 from iamroles.store import Store, Tx
 from iamroles.store.schema import audit_events
+
+from .trail import AuditUnavailable, CallRecord, new_id
 
 __all__ = ["AuditLog", "Pending", "event_record"]
 
