@@ -25,6 +25,7 @@ log = logging.getLogger("iamroles.middleware")
 INTERNAL = "We encountered an internal error. Please try again."
 _S3_XML = S3Xml()
 _NO_REGION = "us-east-1"  # a request refused before its credential scope was read
+_AUDIT = ("refusals", "all", "none")
 
 
 class LocalAuthorizer:
@@ -38,13 +39,20 @@ class LocalAuthorizer:
     Requests signed for a region of another partition than the account's are
     refused with InvalidClientTokenId, as AWS refuses a key of another partition.
 
-    Every decision is recorded in the service's audit trail (``service.audit``; :meth:`open` starts one on the
-    store), as CloudTrail records a data event: the signer (or the access key, for a request that was not
+    Decisions are recorded in the service's audit trail (``service.audit``; :meth:`open` starts one on the
+    store) as CloudTrail records a data event: the signer (or the access key, for a request that was not
     authentic), the action (``s3:GetObject`` is event source ``s3.amazonaws.com``, event name ``GetObject``),
     the resource and the decision, the error code of a refusal; never the signature, a session token or a body.
+    ``audit``: ``"refusals"`` (the default) records every request refused (denied, not authentic, or failed);
+    ``"all"`` every decision, as CloudTrail's data events, which AWS logs only where asked
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-data-events-with-cloudtrail.html):
+    at the middleware's rates a record costs about as much as the decision (bench/authorizer.py measures
+    both); ``"none"`` records nothing (errors are still mapped and answered by the same wrapper).
     """
 
-    def __init__(self, service: Service, *, account: str | None = None, in_thread: bool = False) -> None:
+    def __init__(self, service: Service, *, account: str | None = None, in_thread: bool = False, audit: str = "refusals") -> None:
+        if audit not in _AUDIT:
+            raise ValueError(f"audit is one of {', '.join(map(repr, _AUDIT))}, not {audit!r}")
         self.service = service
         with service.store.read() as tx:
             found: StoreAccount | None
@@ -60,12 +68,14 @@ class LocalAuthorizer:
         self.account = found.account_id
         self.partition = found.partition
         self.in_thread = in_thread
+        self.audit = audit
         self._authorizers: dict[tuple[str, ...] | None, Authorizer] = {}
         self._owns_store = False
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None, db_url: str | None = None, *, account: str | None = None,
-             cache_ttl: float = 1.0, in_thread: bool = False, regions: Mapping[str, str] | None = None) -> LocalAuthorizer:
+             cache_ttl: float = 1.0, in_thread: bool = False, regions: Mapping[str, str] | None = None,
+             audit: str = "refusals") -> LocalAuthorizer:
         """On an ``iamroles serve`` data directory (its master key; its SQLite database unless ``db_url``).
 
         ``data_dir`` defaults to ``$IAMROLES_DATA_DIR`` or ``~/.iamroles``; the
@@ -74,8 +84,8 @@ class LocalAuthorizer:
         ``cache_ttl`` seconds. Nothing is created: the server must have
         bootstrapped the store. ``regions``: private region names and their
         partitions, as the server's ``--region NAME=PARTITION`` declares them.
-        Decisions go to the store's audit trail (``iamroles audit``), written
-        by a thread of this process; :meth:`close` writes what is left.
+        Decisions go to the store's audit trail (``iamroles audit``) as ``audit``
+        says, written by a thread of this process; :meth:`close` writes what is left.
         """
         from iamroles.auth.regions import known_regions
         from iamroles.runtime import database_url, default_data_dir
@@ -91,11 +101,12 @@ class LocalAuthorizer:
         master_key, _ = MasterKey.load_or_create(key_path)
         store = Store(database_url(directory, db_url), cache_ttl=cache_ttl)
         try:
-            opened = cls(Service(store, master_key, regions=known), account=account, in_thread=in_thread)
+            opened = cls(Service(store, master_key, regions=known), account=account, in_thread=in_thread, audit=audit)
         except Exception:
             store.close()
             raise
-        opened.service.audit = AuditLog(store)
+        if audit != "none":
+            opened.service.audit = AuditLog(store)
         opened._owns_store = True
         return opened
 
@@ -108,11 +119,12 @@ class LocalAuthorizer:
     def decide_now(self, check: Check) -> Verdict:
         """The decision, synchronously (what :meth:`decide` runs): one call of the runtime's wrapper, which answers
         a refusal in ``check.wire`` (S3's XML by default) and writes the call's audit record."""
-        service, _, name = check.action.partition(":")
-        record = CallRecord(service, name or check.action, _NO_REGION, check.source_ip, check.http.headers.get("user-agent", ""),
+        prefix, _, name = check.action.partition(":")
+        record = CallRecord(prefix, name or check.action, _NO_REGION, check.source_ip, check.http.headers.get("user-agent", ""),
                             check.request_id, params={"Resource": check.resource})
         deciding = _Deciding(self._authorizer(check.services), check)
-        return deciding.verdict(Call(self.service, record, check.wire or _S3_XML).run(deciding), record)
+        call = Call(self.service, record, check.wire or _S3_XML, records=self.audit)
+        return deciding.verdict(call.run(deciding), record)
 
     async def decide(self, check: Check) -> Verdict:
         if self.in_thread:

@@ -140,15 +140,20 @@ class Reply:
 
 class Call:
     """One call: its record, its wire (a body may change it once it knows the service), and whether its record
-    went in with its change already (``audited``, set by the body once that transaction committed)."""
+    went in with its change already (``audited``, set by the body once that transaction committed).
 
-    __slots__ = ("audited", "record", "service", "wire")
+    ``records``: which calls go to the trail: ``"all"`` (every endpoint's calls), ``"refusals"`` (only those
+    refused) or ``"none"``: the middleware's decisions, as CloudTrail records data events only where asked (see
+    :class:`iamroles.middleware.LocalAuthorizer`)."""
 
-    def __init__(self, service: Service, record: CallRecord, wire: Wire) -> None:
+    __slots__ = ("audited", "record", "records", "service", "wire")
+
+    def __init__(self, service: Service, record: CallRecord, wire: Wire, *, records: str = "all") -> None:
         self.service = service
         self.record = record
         self.wire = wire
         self.audited = False
+        self.records = records
 
     def run(self, body: Callable[[Call], bytes], loop: asyncio.AbstractEventLoop | None = None) -> Reply:
         """``body``'s answer (200), or its error's; then the record, and what the answer waits for (``loop``: the
@@ -159,7 +164,7 @@ class Call:
         except Exception as exc:  # noqa: BLE001  (every failure is answered, here and only here)
             err = self._failure(exc)
             status, payload = answer(self.wire, err, record.request_id)
-        if self.audited:
+        if self.audited or (self.records != "all" and (status == 200 or self.records == "none")):
             return Reply(status, payload)
         trail = self.service.audit
         if trail is None:
