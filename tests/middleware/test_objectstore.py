@@ -12,10 +12,12 @@ another account needs the bucket policy too
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import subprocess
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -186,3 +188,48 @@ def test_other_accounts_need_the_bucket_policy(world: World, backend: str) -> No
     finally:
         writer.delete_bucket_policy(Bucket=BUCKET)
     assert refused(lambda: theirs.get_object(Bucket=BUCKET, Key=key))["Error"]["Code"] == "AccessDenied"
+
+
+def raw_get(url: str) -> tuple[int, bytes]:
+    """GET ``url`` with its path sent exactly as written (http.client: no dot-segment removal, unlike httpx)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_keys_as_s3_has_them(world: World, backend: str) -> None:
+    """S3's keys are any UTF-8: empty, "." and ".." segments are keys, signed and routed as sent
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); boto3 signs them with S3's rules
+    (the path encoded once, never normalised), and so does a presigned URL."""
+    writer, reader = world.assume("writer"), world.assume("reader")
+    rw, ro = world.s3(backend, writer), world.s3(backend, reader)
+    prefix = unique("keys")
+    keys = [f"{prefix}/a//b", f"{prefix}//lead", f"{prefix}/./x", f"{prefix}/../up", f"{prefix}/a/./b/../c", f"{prefix}/..",
+            f"{prefix}/100%", f"{prefix}/%41%2F", f"{prefix}/a b+c", f"{prefix}/é/ü/ሴ/😀", f"{prefix}/q?x#y&z=1", f"{prefix}/trail/"]
+    for key in keys:
+        assert rw.put_object(Bucket=BUCKET, Key=key, Body=key.encode())["ResponseMetadata"]["HTTPStatusCode"] == 200, key
+    for key in keys:
+        obj = ro.get_object(Bucket=BUCKET, Key=key)
+        assert obj["Body"].read() == key.encode(), key  # each key its own object: nothing collapsed onto another
+        assert obj["Metadata"]["uploaded-by"] == writer["Arn"]
+        err = refused(lambda key=key: ro.put_object(Bucket=BUCKET, Key=key, Body=b"no"))
+        assert err["Error"]["Code"] == "AccessDenied" and f"arn:aws:s3:::{BUCKET}/{key} " in err["Error"]["Message"]
+    listed = ro.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+    assert sorted(o["Key"] for o in listed) == sorted(keys)
+
+    # presigned URLs of the same keys, fetched with the path exactly as signed
+    for key in keys:
+        url = ro.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=300)
+        assert raw_get(url) == (200, key.encode()), key
+    # a presigned URL's path rewritten to what a normalising signer would have signed: another request
+    url = ro.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": f"{prefix}/a//b"}, ExpiresIn=300)
+    status, body = raw_get(url.replace(f"{prefix}/a//b", f"{prefix}/a/b"))
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
+    url = ro.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": f"{prefix}/../up"}, ExpiresIn=300)
+    status, body = raw_get(url.replace(f"/{prefix}/../up", "/up"))
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
