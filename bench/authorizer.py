@@ -4,7 +4,8 @@ Four paths, each at concurrency 1 and 16, each decision timed alone (p50/p99):
 
 * ``Authorizer.authorize``: in process, on pre-signed ``sigv4.HttpRequest``s (16 threads at c=16);
 * the ASGI middleware with ``LocalAuthorizer`` and a trivial app, called directly with an ASGI
-  scope/receive/send (no HTTP; 16 asyncio tasks at c=16);
+  scope/receive/send (no HTTP; 16 asyncio tasks at c=16): as configured by default (refusals audited: none
+  here), then with ``audit="all"`` (every decision a record in the audit trail, as CloudTrail's data events);
 * the authorisation API, ``POST /iamroles/v1/authorize`` on a real ``iamroles serve``, driven like
   ``bench/server.py`` (an asyncio client, one keep-alive connection per worker, pre-built requests);
 * the ASGI middleware with ``RemoteAuthorizer`` calling that server (the middleware's own overhead plus
@@ -310,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         for c in (1, 16):
             asyncio.run(bench_middleware(app, templates, c, args.warmup))
             row("IamAuthMiddleware + LocalAuthorizer (ASGI, no HTTP)", c, asyncio.run(bench_middleware(app, templates, c, args.duration)))
+        audited = LocalAuthorizer.open(tmp / "data", audit="all")
+        app = IamAuthMiddleware(trivial_app, authorizer=audited, mapping=mapping, services=["s3"])
+        for c in (1, 16):
+            asyncio.run(bench_middleware(app, templates, c, args.warmup))
+            row("  the same, audit='all' (a record per decision)", c, asyncio.run(bench_middleware(app, templates, c, args.duration)))
+        audited.close()
         payloads = api_requests(url, service_key, gets)
         for c in (1, 16):
             asyncio.run(bench_api(url, payloads, c, args.warmup))

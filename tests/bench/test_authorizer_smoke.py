@@ -23,7 +23,7 @@ def test_authorizer_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert module.main(["--duration", "0.1", "--warmup", "0.05", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     paths = {name.rsplit(" c=", 1)[0] for name in rows}
-    assert len(paths) == 4 and {name.rsplit(" c=", 1)[1] for name in rows} == {"1", "16"}
+    assert len(paths) == 5 and {name.rsplit(" c=", 1)[1] for name in rows} == {"1", "16"}  # the middleware twice: audit="all" too
     for name, row in rows.items():
         assert row["decisions"] > 0 and row["errors"] == 0, (name, row)
         assert 0 < row["p50_us"] <= row["p99_us"], (name, row)
