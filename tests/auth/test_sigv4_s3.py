@@ -187,6 +187,8 @@ def test_canonical_request_equals_botocores_s3_signer(key: str) -> None:
     ("/bkt/a%20b", "/bkt/a+b"),  # a plus in a path is a plus
     ("/bkt/%C3%A9", "/bkt/%C3%A8"),
     ("/bkt/k", "/BKT/k"),
+    ("/bkt/a/b", "/bkt/a%2Fb"),  # an encoded slash is not a segment's end
+    ("/bkt/a%2Fb", "/bkt/a/b"),
 ])
 def test_a_path_rewritten_after_signing_is_refused(signed_path: str, sent_path: str) -> None:
     req, _ = s3_sign("GET", signed_path)

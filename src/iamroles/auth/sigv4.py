@@ -25,7 +25,8 @@ S3 mode (a credential scope of a service in :data:`S3_SERVICES`): S3 signs the
 path as sent, URI-encoded once and never normalised, so ``a//b``, ``./`` and
 ``../`` in a key are signed as they are and reach the service as they were
 signed (botocore's ``S3SigV4Auth`` leaves the path alone); the canonical URI is
-the path percent-decoded once and encoded again with S3's URI-encoding. The
+each of the path's segments percent-decoded once and encoded again with S3's
+URI-encoding (an encoded slash stays in its segment). The
 payload line is what ``x-amz-content-sha256`` declares, which S3 requires on
 every header-signed request: the body's hex SHA-256 (checked against the body
 once the signature holds: XAmzContentSHA256Mismatch), ``UNSIGNED-PAYLOAD``, or
@@ -434,13 +435,15 @@ def _canonical_uri(path: str) -> str:
 
 
 def _s3_canonical_uri(path: str) -> str:
-    """S3's canonical URI: the path as sent, not normalised (empty, ``.`` and ``..`` segments stay), decoded once
-    and URI-encoded once (every byte but the unreserved characters and ``/``; upper-case hex)."""
+    """S3's canonical URI: the path as sent, not normalised (empty, ``.`` and ``..`` segments stay), each segment
+    decoded once and URI-encoded once (every byte but the unreserved characters; upper-case hex). The segments are
+    the path's own: an encoded slash (``%2F``) stays one, so that a signature for ``a/b`` is not one for ``a%2Fb``
+    (the same key to S3, perhaps not to an app that routes on the raw path)."""
     if not path:
         return "/"
     if _S3_PLAIN_PATH.fullmatch(path):
         return path
-    return quote_from_bytes(unquote_to_bytes(path), safe="/~")
+    return "/".join(quote_from_bytes(unquote_to_bytes(segment), safe="~") for segment in path.split("/"))
 
 
 def _canonical_query(query: str, presigned: bool) -> str:
