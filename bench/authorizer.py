@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         app = IamAuthMiddleware(trivial_app, authorizer=audited, mapping=mapping, services=["s3"])
         for c in (1, 16):
             asyncio.run(bench_middleware(app, templates, c, args.warmup))
-            row("  the same, audit='all' (a record per decision)", c, asyncio.run(bench_middleware(app, templates, c, args.duration)))
+            row("IamAuthMiddleware + LocalAuthorizer, audit='all'", c, asyncio.run(bench_middleware(app, templates, c, args.duration)))
         audited.close()
         payloads = api_requests(url, service_key, gets)
         for c in (1, 16):

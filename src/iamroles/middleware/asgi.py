@@ -126,7 +126,7 @@ class IamAuthMiddleware:
         body = b""
         if is_http:
             try:
-                found_body = await read_body(scope, receive, self.max_body_size)
+                found_body = await read_body(receive, self.max_body_size, headers.get("content-length"))
             except Disconnected:
                 return
             if found_body is None:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from starlette.types import Receive, Send
 
-__all__ = ["Disconnected", "peer", "raw_path", "read_body", "send_answer"]
+__all__ = ["Disconnected", "content_length", "peer", "raw_path", "read_body", "send_answer"]
 
 
 class Disconnected(Exception):
@@ -24,6 +24,14 @@ def peer(scope: Mapping[str, Any]) -> tuple[str, bool]:
     return (client[0] if client else "127.0.0.1"), scope.get("scheme") in ("https", "wss")
 
 
+def content_length(scope: Mapping[str, Any]) -> bytes | None:
+    """The Content-Length header's value as sent (for :func:`read_body`), from the scope's raw headers."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value  # type: ignore[no-any-return]
+    return None
+
+
 def raw_path(scope: Mapping[str, Any]) -> str:
     """The path as the client sent it (percent-encoded, what SigV4 signed): the scope's ``raw_path``, or its
     decoded ``path`` encoded again where the server gives none."""
@@ -31,32 +39,33 @@ def raw_path(scope: Mapping[str, Any]) -> str:
     return raw.decode("latin-1") if raw else quote(scope["path"], safe="/~")
 
 
-async def read_body(scope: Mapping[str, Any], receive: Receive, limit: int, query_limit: int | None = None) -> bytes | None:
-    """The request's body, read once; None when it (or the query string, past ``query_limit``) is over its cap:
-    refused by its declared length before any of it is read, else as soon as what arrived passes the cap.
-    :class:`Disconnected` if the client goes away first."""
-    if query_limit is not None and len(scope.get("query_string", b"")) > query_limit:
+async def read_body(receive: Receive, limit: int, declared: str | bytes | None = None) -> bytes | None:
+    """The request's body, read once; None when it is over ``limit``: refused by its declared length (the
+    Content-Length header's value, ``declared``) before any of it is read, else as soon as what arrived passes
+    the cap. :class:`Disconnected` if the client goes away first."""
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
-    for name, value in scope["headers"]:
-        if name == b"content-length" and (not value.isdigit() or int(value) > limit):
-            return None
-    chunks: list[bytes] = []
-    size = 0
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise Disconnected
+    body: bytes = message.get("body", b"")
+    if len(body) > limit:
+        return None
+    if not message.get("more_body", False):  # nearly always: the whole body in one message
+        return body
+    chunks = [body]
+    size = len(body)
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise Disconnected
         chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    if len(chunks) == 1:
-        return chunks[0]
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 async def send_answer(send: Send, status: int, payload: bytes, media_type: bytes,

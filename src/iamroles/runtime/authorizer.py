@@ -42,7 +42,6 @@ from iamroles.protocol import error_document
 from iamroles.sts.decode import encode_decision
 
 from .service import Service
-from .trail import CallRecord
 
 __all__ = ["Authorization", "Authorizer", "authorize_api", "foreign_resource", "AUTHORIZE_ACTION"]
 
@@ -58,6 +57,8 @@ class Authorization:
     decision: Decision | None
     error: AwsError | None = None
     encoded_message: str | None = None  # for a denial: the details, for sts:DecodeAuthorizationMessage
+    access_key_id: str | None = None  # what the signature claimed, once it was read (for the audit record)
+    region: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -168,10 +169,7 @@ class Authorizer:
         source_ip: str = "127.0.0.1",
         secure: bool = False,
         request_id: str = "",
-        record: CallRecord | None = None,
     ) -> Authorization:
-        """Who signed ``http`` and the decision on ``action`` and ``resource``; ``record`` (the call's audit record,
-        when the decision is a call of its own) learns the access key, the region and the caller as they are found."""
         if self.account is not None:
             foreign = foreign_resource(resource, resource_account, self.account, self.partition)
             if foreign is not None:
@@ -179,25 +177,25 @@ class Authorizer:
         policy = self.resource_policy(resource_policy)
         service = self.service
         authenticator = service.authenticator
+        signed: sigv4.SignedRequest | None = None
         try:
             # keys of the account's partition exist only there
             signed = authenticator.parse(http, services=self.services, partition=self.partition)
-            if record is not None:
-                record.access_key_id, record.region = signed.access_key_id, signed.region
             now = service.clock()
             with service.store.read() as tx:
                 caller = authenticator.verify(tx, http, signed, now)
-                if record is not None:
-                    record.caller = caller
                 ctx = service.context(caller, tx, now, signed.region, source_ip, secure, http.headers.get("user-agent", ""), request_id)
                 account = resource_account or _arn_account(resource) or self.account or caller.account_id
                 decision = decide(ctx, action, resource, context, resource_policy=policy, resource_account=account,
                                   must_grant=resource_policy_must_grant)
         except AwsError as err:
-            return Authorization(None, None, err)
+            if signed is None:
+                return Authorization(None, None, err)
+            return Authorization(None, None, err, None, signed.access_key_id, signed.region)
         if decision.allowed:
-            return Authorization(caller, decision)
-        return Authorization(caller, decision, None, encode_decision(service.master_key, decision, int(now.timestamp())))
+            return Authorization(caller, decision, None, None, signed.access_key_id, signed.region)
+        return Authorization(caller, decision, None, encode_decision(service.master_key, decision, int(now.timestamp())),
+                             signed.access_key_id, signed.region)
 
 
 def _arn_account(resource: str) -> str | None:

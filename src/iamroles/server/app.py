@@ -23,7 +23,7 @@ from iamroles.auth import sigv4
 from iamroles.errors import RequestEntityTooLarge
 from iamroles.protocol import read_form
 from iamroles.runtime import Service, new_id
-from iamroles.runtime.asgi import Disconnected, peer, raw_path, read_body, send_answer
+from iamroles.runtime.asgi import Disconnected, content_length, peer, raw_path, read_body, send_answer
 from iamroles.runtime.call import ApiJson, QueryXml, answer
 
 from . import api, query
@@ -146,7 +146,9 @@ _API_JSON = ApiJson()
 async def _body(scope: dict[str, Any], receive: Any) -> bytes | None:
     """The request body, or None when it (or the query string) is over the cap; :class:`Disconnected` if the
     client went away first."""
-    return await read_body(scope, receive, MAX_BODY, MAX_QUERY)
+    if len(scope.get("query_string", b"")) > MAX_QUERY:
+        return None
+    return await read_body(receive, MAX_BODY, content_length(scope))
 
 
 def readiness(service: Service) -> dict[str, str]:
