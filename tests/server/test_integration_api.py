@@ -230,8 +230,15 @@ def test_authorization_api_decides_forwarded_requests(iam, server: Server) -> No
     tampered["Path"] = "/bucket/other.txt"
     r = call_api(server, "authorize", {"Request": tampered, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/other.txt"}, sk, ss)
     assert r.status_code == 200 and r.json()["Authenticated"] is False and r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
+    # another body than the signed x-amz-content-sha256 declares: S3's XAmzContentSHA256Mismatch (400), once the
+    # signature holds (sig-v4-header-based-auth.html); the declared hash swapped too, the signature breaks
     changed_body = forwarded(url, reader_key)
     changed_body["PayloadHash"] = hashlib.sha256(b"other").hexdigest()
+    r = call_api(server, "authorize", {"Request": changed_body, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/key.txt"}, sk, ss)
+    assert r.json()["Authenticated"] is False and r.json()["Error"]["Code"] == "XAmzContentSHA256Mismatch"
+    assert r.json()["Error"]["HttpStatus"] == 400
+    declared = next(name for name in changed_body["Headers"] if name.lower() == "x-amz-content-sha256")
+    changed_body["Headers"][declared] = changed_body["PayloadHash"]
     r = call_api(server, "authorize", {"Request": changed_body, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/key.txt"}, sk, ss)
     assert r.json()["Error"]["Code"] == "SignatureDoesNotMatch"
 
