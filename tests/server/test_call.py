@@ -197,3 +197,17 @@ def _request_id(body: bytes) -> str:
     found = ElementTree.fromstring(body).findtext(".//{*}RequestId")
     assert found
     return found
+
+
+@pytest.mark.parametrize(("records_", "kept"), [("all", {"ok", "refused"}), ("refusals", {"refused"}), ("none", set())])
+def test_which_calls_are_recorded(service: Service, records_: str, kept: set[str]) -> None:
+    """``records=``: every call (the endpoints), only refusals (the middleware's default), or none; the answer is the
+    same whatever is recorded."""
+    found = set()
+    for name, body in (("ok", lambda call: b"fine"), ("refused", raising(errors.AccessDenied("no")))):
+        rec = record()
+        reply = Call(service, rec, S3Xml(), records=records_).run(body)
+        assert reply.status == (200 if name == "ok" else 403)
+        if records(service, rec.request_id):
+            found.add(name)
+    assert found == kept
