@@ -68,11 +68,12 @@ Two backends behind one small protocol (:class:`Backend`: ``async decide(Check)
   changes made through the server apply within ``cache_ttl``). Decisions take
   microseconds and run on the event loop (``in_thread=True`` moves them to a
   thread, e.g. on a remote PostgreSQL where a cache miss is a network read).
-  Each decision is one call of the runtime's wrapper (:class:`iamroles.runtime.Call`),
-  as every call of the server is: its refusal written by the same code, its
-  record in the audit trail (``iamroles audit``): the signer, the action as
-  event source and name (``s3:GetObject``: ``s3.amazonaws.com``, ``GetObject``),
-  the resource, the decision and any error code; never a secret.
+  A refusal is a call of the runtime's wrapper (:class:`iamroles.runtime.Call`),
+  as every call of the server is: written by the same code, and recorded in the
+  audit trail (``iamroles audit``): the signer, the action as event source and
+  name (``s3:GetObject``: ``s3.amazonaws.com``, ``GetObject``), the resource,
+  the decision and the error code; never a secret. ``audit="all"`` records
+  allowed decisions too (CloudTrail's data events), ``audit="none"`` nothing.
 * :class:`RemoteAuthorizer`: ``POST /iamroles/v1/authorize`` on an ``iamroles
   serve`` endpoint with :mod:`httpx` (async), signed with botocore's SigV4 for
   the service name ``iamroles``; the service's own credentials must be allowed
