@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from iamroles.runtime.asgi import send_answer
+
 from .metrics import Metrics
 
 __all__ = ["JsonFormatter", "Observed", "configure_logging"]
@@ -151,6 +153,4 @@ class Observed:
 
 async def _plain(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None,
                  content_type: bytes = b"text/plain; charset=utf-8") -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(headers or [])]})
-    await send({"type": "http.response.body", "body": body})
+    await send_answer(send, status, body, content_type, headers or ())
