@@ -223,12 +223,14 @@ def measure(name: str, url: str, root_key: str, root_secret: str, duration: floa
 
 
 def start_iamroles(tmp: Path, root_key: str, root_secret: str, db: str | None, workers: int,
-                   env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
-    """An `iamroles serve --workers N` on a fresh data directory (and, on PostgreSQL, the database as it is)."""
+                   env: dict[str, str], metrics: bool = False) -> tuple[str, subprocess.Popen[bytes]]:
+    """An `iamroles serve --workers N` on a fresh data directory (and, on PostgreSQL, the database as it is);
+    ``metrics``: with its Prometheus listener on (``--metrics-port``)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "iamroles", "serve", "--port", str(port), "--data-dir", str(tmp / f"data-{workers}"),
+    data = tmp / (f"data-{workers}-metrics" if metrics else f"data-{workers}")
+    proc = subprocess.Popen([sys.executable, "-m", "iamroles", "serve", "--port", str(port), "--data-dir", str(data),
                              "--root-access-key", root_key, "--root-secret-key", root_secret, "--workers", str(workers),
-                             *(["--db", db] if db else [])],
+                             *(["--db", db] if db else []), *(["--metrics-port", str(free_port())] if metrics else [])],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     wait(f"{url}/iamroles/health", proc)
@@ -286,6 +288,8 @@ def main() -> None:
                     help="the load generator (default: wrk when it is installed)")
     ap.add_argument("--roles", type=int, default=0, help="also: GetRole spread over this many roles of one account")
     ap.add_argument("--accounts", type=int, default=0, help="also: GetRole spread over this many accounts (iamroles alone)")
+    ap.add_argument("--metrics", action="store_true",
+                    help="each configuration twice, without and with the Prometheus listener (serve --metrics-port)")
     args = ap.parse_args()
     counts = [int(c) for c in args.workers.split(",")]
     dbs = args.db.split(",") if args.db else [None] * len(counts)
@@ -295,10 +299,11 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IAMROLES_"))}
     root_key, root_secret = "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for count, db in zip(counts, dbs):
-        url, proc = start_iamroles(tmp, root_key, root_secret, db, count, env)
+    runs = [(count, db, metrics) for count, db in zip(counts, dbs) for metrics in ((False, True) if args.metrics else (False,))]
+    for count, db, metrics in runs:
+        url, proc = start_iamroles(tmp, root_key, root_secret, db, count, env, metrics)
         try:
-            column = _column(count, counts)
+            column = _column(count, counts) + (" +metrics" if metrics else "")
             results[column] = measure(column, url, root_key, root_secret, args.duration, args.only, args.client, tmp)
             if args.roles:
                 user = setup_user(url, root_key, root_secret, f"spreader{secrets.token_hex(3)}")
@@ -306,7 +311,7 @@ def main() -> None:
                     column, url, spread_roles(url, root_key, root_secret, user, args.roles), args.duration)
             if args.accounts:
                 results[column][f"iam:GetRole over {args.accounts} accounts c=16"] = measure_spread(
-                    column, url, spread_accounts(url, tmp / f"data-{count}", db, args.accounts), args.duration)
+                    column, url, spread_accounts(url, tmp / (f"data-{count}-metrics" if metrics else f"data-{count}"), db, args.accounts), args.duration)
         finally:
             proc.terminate()
             proc.wait(30)
