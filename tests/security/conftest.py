@@ -272,6 +272,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         yield world
     finally:
-        if world._creating is not None and world._creating.poll() is None:
+        if world._creating is not None and world._other is None:
+            # read (and close) its pipes even when it has ended: pipes left to the garbage collector raise a
+            # ResourceWarning that pytest reports against whichever test is running then
             world._creating.communicate(timeout=60)
         stop_server(srv)
