@@ -176,7 +176,12 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
         keys["sts:TransitiveTagKeys"] = list(transitive)
     role_account = Arn.parse(role_arn).account
     actions = ["sts:AssumeRole"]
-    if inp.get("Tags"):
+    if tags:
+        # the new session is tagged, by the request or by the transitive tags it inherits: either way the role must
+        # allow sts:TagSession (id_session-tags.html#id_session-tags_permissions-required). AWS refuses a chained
+        # AssumeRole that carries inherited transitive tags into a role whose trust policy does not allow it
+        # (aws/eks-pod-identity-agent#80, "We might not be able to add sts:TagSession to trust policy of a role that
+        # we don't own"; mattrobinsonsre/terrapod#1546: "is not authorized to perform: sts:TagSession")
         actions.append("sts:TagSession")
     if inp.get("SourceIdentity"):
         actions.append("sts:SetSourceIdentity")
