@@ -96,18 +96,23 @@ def check_trust_policy(ctx: CallContext, document: str) -> str | None:
     if policy_text(document) > TRUST_POLICY_LIMIT:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}")
     parsed = check_document(document, PolicyKind.TRUST)
-    # Principals in accounts this server holds must exist, as IAM checks on save.
+    # Principals must be of the role's partition, and those in accounts this server holds must exist, as IAM checks
+    # on save: "You can't create a role to delegate access between an AWS GovCloud (US) account and a standard AWS
+    # account" ("Invalid principal in policy", https://repost.aws/knowledge-center/iam-trust-policy-error).
     for st in parsed.statements:
         for value in st.principal.aws if st.principal else ():
-            named = Arn.maybe(value)
-            if named is None or named.resource == "root":
+            if value == "*":
                 continue
-            account = named.account
-            if named.service != "iam" or ctx.tx.account(account) is None:
+            named = Arn.maybe(value)
+            account_id = value if named is None else named.account
+            holder = ctx.tx.account(account_id)
+            if (named is not None and named.partition != ctx.partition) or (holder is not None and holder.partition != ctx.partition):
+                raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":{json.dumps(value)}')
+            if named is None or named.resource == "root" or named.service != "iam" or holder is None:
                 continue
             kind = named.resource_type
             if kind in ("user", "role"):
-                found = ctx.tx.entity(kind, account, named.name)
+                found = ctx.tx.entity(kind, account_id, named.name)
                 if found is None or found.arn != value:
                     raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":{json.dumps(value)}')
                 pins[value] = found.id
