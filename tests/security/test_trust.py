@@ -315,3 +315,32 @@ def test_source_identity_condition(world: World) -> None:
     for extra in ({}, {"SourceIdentity": "mallory"}, {"SourceIdentity": "Alice"}):
         denied(lambda: user.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", **extra), user.arn, "sts:AssumeRole", role_arn)
     assert user.assume(role_arn, SourceIdentity="alice").raw["SourceIdentity"] == "alice"
+
+
+def test_trust_naming_a_renamed_user_follows_the_user_not_the_name(world: World) -> None:
+    """IAM keeps the named user's unique id: after UpdateUser changes its name and path, "resource or role policies
+    that refer to the user as the principal ... are automatically updated to use the new name or path"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_users_rename.html). So the renamed user keeps its grant (and
+    its deny), the trust policy shows the new ARN, and a newcomer under the old name gets neither."""
+    iam = world.admin_iam()
+    user = world.user()
+    denied_user = world.user(ASSUME_ANY)
+    role, role_arn = world.role(trust(user.arn, extra=[statement("Deny", "sts:AssumeRole", None, None, {"AWS": denied_user.arn})]))
+    _, account_role = world.role(trust(f"arn:aws:iam::{world.account}:root",
+                                       extra=[statement("Deny", "sts:AssumeRole", None, None, {"AWS": denied_user.arn})]))
+    new_name, denied_name = unique("robert"), unique("mallory")
+    iam.update_user(UserName=user.name, NewUserName=new_name, NewPath="/moved/")
+    iam.update_user(UserName=denied_user.name, NewUserName=denied_name)
+    new_arn = f"arn:aws:iam::{world.account}:user/moved/{new_name}"
+    denied_arn = f"arn:aws:iam::{world.account}:user/{denied_name}"
+    shown = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"]["AWS"] for s in shown] == [new_arn, denied_arn]
+    out = user.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1")  # the same keys, the user's new ARN
+    assert out["AssumedRoleUser"]["Arn"].endswith(f"/{role}/s1")
+    assert user.sts.get_caller_identity()["Arn"] == new_arn
+    denied(lambda: denied_user.sts.assume_role(RoleArn=account_role, RoleSessionName="s1"), denied_arn, "sts:AssumeRole",
+           account_role, "with an explicit deny in a resource-based policy")
+    # newcomers under the old names are other users: no grant, no deny
+    newcomer = world.user(ASSUME_ANY, name=user.name)
+    denied(lambda: newcomer.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1"), newcomer.arn, "sts:AssumeRole", role_arn)
+    world.user(ASSUME_ANY, name=denied_user.name).assume(account_role)

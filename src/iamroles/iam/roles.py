@@ -41,8 +41,9 @@ _res = entity_resource("role", "RoleName")
 
 
 def _shown_trust(ctx: CallContext, role: Role) -> str:
-    """The trust policy as IAM shows it: a named user or role that no longer exists as it was when the policy was
-    saved appears as the unique id the policy kept, since it names no one of that name now."""
+    """The trust policy as IAM shows it: a named user renamed or moved since the policy was saved appears under its
+    ARN now ("automatically updated to use the new name or path", id_users_rename.html); one that no longer exists
+    appears as the unique id the policy kept, since it names no one of that name now."""
     if not role.trust_pins:
         return role.trust_policy
     gone: dict[str, str] = {}
@@ -50,7 +51,8 @@ def _shown_trust(ctx: CallContext, role: Role) -> str:
         named = Arn.parse(arn)
         found = ctx.tx.entity(named.resource_type, named.account, named.name)
         if found is None or found.id != unique_id:
-            gone[arn] = unique_id
+            moved = ctx.tx.entity_by_id(named.resource_type, unique_id) if named.resource_type == "user" else None
+            gone[arn] = moved.arn if moved is not None else unique_id
     if not gone:
         return role.trust_policy
     doc = json.loads(role.trust_policy)

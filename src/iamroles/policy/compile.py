@@ -85,7 +85,8 @@ class _PrincipalSets:
         """How strongly the element names ``p`` (a :class:`Grant` level).
 
         ``pins``: unique ids of the users and roles the element named when its policy was saved (ARN -> id);
-        a named ARN whose holder now has another id (deleted and made again) names nobody.
+        a named ARN whose holder now has another id (deleted and made again) names nobody, and the user who held
+        it then is still named under a new name or path.
         """
         if self.wildcard:
             return Grant.DIRECT
@@ -99,6 +100,11 @@ class _PrincipalSets:
         if t is PrincipalType.ANONYMOUS:
             return Grant.NONE
         if p.arn in self.direct and (not pins or _pinned(pins, p.arn, p.user_id)):
+            return Grant.DIRECT
+        if pins and t is PrincipalType.USER and p.user_id and any(pins.get(a) == p.user_id for a in self.direct):
+            # the user the policy named, renamed or moved since: IAM keeps the unique id, and "resource or role
+            # policies that refer to the user as the principal ... are automatically updated to use the new name or
+            # path" (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_users_rename.html)
             return Grant.DIRECT
         if p.role_arn is not None and p.role_arn in self.roles and (
             not pins or _pinned(pins, p.role_arn, p.user_id.split(":", 1)[0] if p.user_id else None)
