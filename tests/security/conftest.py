@@ -98,8 +98,9 @@ def not_authorized(who: str, action: str, resource: str) -> str:
 def denied(call: Callable[[], Any], who: str, action: str, resource: str, reason: str | None = None) -> str:
     """``call`` must be refused AccessDenied (403) for ``who`` doing ``action`` on ``resource``.
 
-    ``reason`` None: the message is exactly AWS's head (STS's wording for a trust policy that does not grant);
-    ANY_REASON: the head and any reason after it; else the head, a space and ``reason``."""
+    ``reason`` None: the message is exactly AWS's head (STS's wording for every AssumeRole refusal, which says nothing
+    of the role, its trust policy or the caller's policies); ANY_REASON: the head and any reason after it; else the
+    head, a space and ``reason``."""
     message = refused(call, "AccessDenied", 403)
     head = not_authorized(who, action, resource)
     if reason is None:

@@ -31,15 +31,12 @@ import json
 import pytest
 
 from .conftest import (
-    ANY_REASON,
     ASSUME_ANY,
     ECS,
     Creds,
     World,
     allow,
     denied,
-    no_boundary_allows,
-    no_session_policy_allows,
     policy,
     refused,
     trust,
@@ -94,8 +91,7 @@ def test_trust_naming_the_role_needs_no_identity_policy(world: World) -> None:
 def test_trust_naming_the_account_needs_the_roles_identity_allow(world: World) -> None:
     a_name, a_arn, session = first_hop(world)
     _, b_arn = world.role(trust(f"arn:aws:iam::{world.account}:root"))
-    denied(lambda: session.sts.assume_role(RoleArn=b_arn, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", b_arn,
-           ANY_REASON)
+    denied(lambda: session.sts.assume_role(RoleArn=b_arn, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", b_arn)
     world.admin_iam().put_role_policy(RoleName=a_name, PolicyName="p", PolicyDocument=json.dumps(policy(allow("sts:AssumeRole", b_arn))))
     session.assume(b_arn, "hop2")
 
@@ -104,8 +100,7 @@ def test_boundary_limits_a_trust_naming_the_role_not_one_naming_the_session(worl
     boundary = world.managed(policy(allow("iam:GetRole")))
     _, a_arn, session = first_hop(world, ASSUME_ANY, boundary=boundary)
     _, by_role = world.role(trust(a_arn))
-    denied(lambda: session.sts.assume_role(RoleArn=by_role, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", by_role,
-           no_boundary_allows("sts:AssumeRole"))
+    denied(lambda: session.sts.assume_role(RoleArn=by_role, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", by_role)
     _, by_session = world.role(trust(session.arn))
     session.assume(by_session, "hop2")
 
@@ -113,8 +108,7 @@ def test_boundary_limits_a_trust_naming_the_role_not_one_naming_the_session(worl
 def test_session_policy_limits_a_trust_naming_the_role_not_one_naming_the_session(world: World) -> None:
     _, a_arn, session = first_hop(world, ASSUME_ANY, Policy=json.dumps(policy(allow("iam:GetRole"))))
     _, by_role = world.role(trust(a_arn))
-    denied(lambda: session.sts.assume_role(RoleArn=by_role, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", by_role,
-           no_session_policy_allows("sts:AssumeRole"))
+    denied(lambda: session.sts.assume_role(RoleArn=by_role, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", by_role)
     _, by_session = world.role(trust(session.arn))
     session.assume(by_session, "hop2")
 
@@ -127,14 +121,12 @@ def test_explicit_deny_beats_a_trust_naming_the_session(world: World, where: str
         a_name, a_arn, session = first_hop(world, ASSUME_ANY)
         world.admin_iam().put_role_policy(RoleName=a_name, PolicyName="revoke", PolicyDocument=json.dumps(policy(
             {"Effect": "Deny", "Action": "*", "Resource": "*"})))
-        reason = "with an explicit deny in an identity-based policy"
     else:
         _, a_arn, session = first_hop(world, ASSUME_ANY, Policy=json.dumps(policy(
             allow("*"), {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"})))
-        reason = "with an explicit deny in a session policy"
     for principal in (session.arn, a_arn):
         _, b_arn = world.role(trust(principal))
-        denied(lambda: session.sts.assume_role(RoleArn=b_arn, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", b_arn, reason)
+        denied(lambda: session.sts.assume_role(RoleArn=b_arn, RoleSessionName="hop2"), session.arn, "sts:AssumeRole", b_arn)
 
 
 def test_transitive_tags_cannot_be_changed(world: World) -> None:
@@ -179,7 +171,7 @@ def test_inherited_transitive_tags_need_sts_tag_session_on_the_next_role(world: 
     # a trust policy naming only the account delegates sts:TagSession to the session's own role, which lacks it
     _, by_account = world.role(trust(f"arn:aws:iam::{world.account}:root", actions=ALL_THREE))
     denied(lambda: session.sts.assume_role(RoleArn=by_account, RoleSessionName="hop2"), session.arn, "sts:TagSession",
-           by_account, ANY_REASON)
+           by_account)
     world.admin_iam().put_role_policy(RoleName=a_name, PolicyName="tag", PolicyDocument=json.dumps(
         policy(allow("sts:TagSession", by_account))))
     assert session.assume(by_account, "hop2").sts.get_caller_identity()["Arn"].endswith("/hop2")

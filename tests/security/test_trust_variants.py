@@ -46,7 +46,7 @@ from iamroles.tokens.totp import code_at
 
 from ..server.test_oidc import claims, jwks_of, jwt
 from ..server.test_saml import IdP
-from .conftest import ANY_REASON, ASSUME_ANY, ECS, Creds, World, denied, policy, refused, statement, trust, unique
+from .conftest import ASSUME_ANY, ECS, Creds, World, denied, policy, refused, statement, trust, unique
 
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -82,8 +82,7 @@ def test_aws_star_is_everyone_and_its_conditions_still_bind(world: World) -> Non
     theirs = world.user(account=b)  # no identity policy either
     _, open_role = world.role(trust("*"))
     mine.assume(open_role)
-    denied(lambda: theirs.sts.assume_role(RoleArn=open_role, RoleSessionName="s1"), theirs.arn, "sts:AssumeRole", open_role,
-           ANY_REASON)
+    denied(lambda: theirs.sts.assume_role(RoleArn=open_role, RoleSessionName="s1"), theirs.arn, "sts:AssumeRole", open_role)
     attacker = world.user(ASSUME_ANY, account=b)
     attacker.assume(open_role)  # the other account's own policy allows: both sides allow
     _, own_account = world.role(trust("*", condition={"StringEquals": {"aws:PrincipalAccount": world.account}}))
@@ -171,8 +170,7 @@ def test_a_deny_naming_the_account_denies_the_user_the_allow_names(world: World)
     user = world.user(ASSUME_ANY)
     for who in (world.account, f"arn:aws:iam::{world.account}:root"):
         _, role_arn = world.role(trust(user.arn, extra=[statement("Deny", "sts:AssumeRole", None, None, {"AWS": who})]))
-        denied(lambda: user.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1"), user.arn, "sts:AssumeRole", role_arn,
-               "with an explicit deny in a resource-based policy")
+        denied(lambda: user.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1"), user.arn, "sts:AssumeRole", role_arn)
 
 
 # --- MFA through GetSessionToken --------------------------------------------------------------------------------------

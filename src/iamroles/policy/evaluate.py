@@ -86,13 +86,22 @@ class Decision:
     def allowed(self) -> bool:
         return self.effect is Effect.ALLOW
 
+    def head(self) -> str:
+        """The AccessDenied message with no reason: ``User: ARN is not authorized to perform: ACTION on resource:
+        RESOURCE``, as services that do not say which policy type denied word every refusal (STS's AssumeRole: a
+        refusal says nothing of the role's trust policy or of whether the role exists; troubleshoot_access-denied.html:
+        "Some AWS services do not support this access denied error message format")."""
+        r = self.request
+        who = r.principal.arn or r.principal.service or r.principal.federated or "anonymous"
+        verb = "is allowed to perform" if self.effect is Effect.ALLOW else "is not authorized to perform"
+        return f"User: {who} {verb}: {r.action} on resource: {r.resource}"
+
     def message(self) -> str:
         """The AccessDenied message AWS would give (or a one-line allow)."""
         r = self.request
-        who = r.principal.arn or r.principal.service or r.principal.federated or "anonymous"
-        head = f"User: {who} is not authorized to perform: {r.action} on resource: {r.resource}"
+        head = self.head()
         if self.effect is Effect.ALLOW:
-            return f"User: {who} is allowed to perform: {r.action} on resource: {r.resource}"
+            return head
         assert self.denied_by is not None
         if self.effect is Effect.EXPLICIT_DENY:
             return f"{head} with an explicit deny in {self.denied_by.article} {self.denied_by.phrase}"

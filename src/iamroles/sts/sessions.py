@@ -189,12 +189,17 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
     if role is not None:
         trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
     for action in actions:
+        # STS words every refusal alike, whichever policy refused and whether the role exists at all: a reason would
+        # tell a caller of another account that the role exists and that its trust policy names the caller's account
+        # (e.g. "because no identity-based policy allows"), the role enumeration STS does not allow
+        # (API_AssumeRole.html errors; observed messages: kubeflow/testing#961, HackTricks' "aws-iam-and-sts-
+        # unauthenticated-enum": "if the role exists or not you always get this error")
         if trust is None:
             raise AccessDenied(f"User: {principal.arn} is not authorized to perform: {action} on resource: {role_arn}")
         decision = decide(ctx, action, role_arn, keys, resource_policy=trust, resource_account=role_account,
                           pins=role.trust_pins if role is not None else None)
         if not decision.allowed:
-            raise AccessDenied(decision.message())
+            raise AccessDenied(decision.head())
 
     assert role is not None
     duration = inp.get("DurationSeconds") or 3600
