@@ -180,13 +180,15 @@ class PolicySet:
         object.__setattr__(self, "rcp", tuple(_tuple(level) for level in self.rcp))
 
     def plan(self, action: str) -> _Plan:
-        key = action.lower()
-        plan = self._plans.get(key)
+        plan = self._plans.get(action)  # as the request spells it (the usual hit: no lower-casing)
         if plan is None:
-            plan = self._make_plan(key)
+            key = action.lower()
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._make_plan(key)
             if len(self._plans) >= _MEMO_LIMIT:
                 self._plans.clear()
-            self._plans[key] = plan
+            self._plans[key] = self._plans[action] = plan
         return plan
 
     def _make_plan(self, action: str) -> _Plan:
@@ -231,7 +233,8 @@ def _not_granted(policies: PolicySet) -> PolicyKind:
 
 def evaluate(request: Request, policies: PolicySet) -> Decision:
     """Decide ``request`` under ``policies`` as AWS does."""
-    plan = policies.plan(request.action)
+    action = request.action
+    plan = policies._plans.get(action) or policies.plan(action)
     resource = request.resource
     ctx = request.ctx
     principal = request.principal
