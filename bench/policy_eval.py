@@ -23,7 +23,7 @@ Measured (best of ``--repeat`` runs, one thread, one core):
    PERMITTED allows, else implicit deny. moto ignores conditions, policy
    variables and the permissions boundary, so it evaluates the subset it
    supports; its decisions that differ from iamroles' are counted.
-3. The ratio of decisions per second, iamroles / moto, against the 10x target.
+3. The ratio of decisions per second, iamroles / moto, against the 15x target (TARGET_RATIO).
 
 Usage: ``python bench/policy_eval.py [--requests N] [--repeat N] [--json]``
 """

@@ -89,7 +89,9 @@ def test_eval_trust_policy_must_grant() -> None:
         decision = json.loads(denied.stdout)
         assert (decision["denied_by"], decision["not_granted_by"]) == ("resource", "trust")
     # the same document as an ordinary resource-based policy must parse as one: a trust policy has no Resource
-    assert run("eval", *ALICE, *common[:4], "--resource-policy", str(EXAMPLES / "trust-ci-deployer.json")).returncode == 1
+    as_resource = run("eval", *ALICE, *common[:4], "--resource-policy", str(EXAMPLES / "trust-ci-deployer.json"))
+    assert as_resource.returncode == 1
+    assert "is a role trust policy: give it as --trust-policy" in as_resource.stderr  # what to do instead
     assert run("eval", *ALICE, *common, "--resource-policy", str(EXAMPLES / "trust-ci-deployer.json")).returncode == 2
 
 

@@ -150,6 +150,13 @@ SET_KEYS: dict[str, list[str]] = {
     "aws:CalledVia": ["athena.amazonaws.com", "cloudformation.amazonaws.com", "*.amazonaws.com"],
     "aws:PrincipalTag/team": ["blue", "red"],
 }
+# the keys STS puts in an AssumeRole request, which trust policies test (reference_policies_iam-condition-keys:
+# sts:ExternalId, sts:RoleSessionName, sts:SourceIdentity; id_session-tags: aws:RequestTag, aws:TagKeys)
+TRUST_KEYS: dict[str, list[str]] = {
+    "sts:ExternalId": ["tenant-42", "Tenant-42", "tenant-*", "${aws:PrincipalAccount}"],
+    "sts:RoleSessionName": ["alice", "${aws:username}", "ops-*", "ALICE"],
+    "sts:SourceIdentity": ["alice", "a*"],
+}
 NULL_KEYS = ["aws:PrincipalTag/team", "aws:username", "aws:TokenIssueTime", "aws:SourceIp", "aws:TagKeys", "aws:RequestTag/env", "aws:MultiFactorAuthAge"]
 
 # --------------------------------------------------------------------------- request context
@@ -203,8 +210,16 @@ def _values(draw: st.DrawFn, pool: list[str], max_size: int = 2) -> str | list[s
     return values[0] if len(values) == 1 and draw(_BOOLS) else values
 
 
-def clause(draw: st.DrawFn) -> tuple[str, str, str | list[str]]:
-    """One (operator, key, values) condition clause."""
+def clause(draw: st.DrawFn, trust: bool = False) -> tuple[str, str, str | list[str]]:
+    """One (operator, key, values) condition clause (``trust``: of a trust policy, which often tests the keys STS
+    puts in an AssumeRole request)."""
+    if trust and num(draw, 0, 2) == 0:
+        key = pick(draw, sorted(TRUST_KEYS))
+        op = pick(draw, STRING_OPS)
+        pool = TRUST_KEYS[key] if "Like" in op else [v for v in TRUST_KEYS[key] if "*" not in v or "${" in v]
+        if num(draw, 0, 3) == 0:
+            op += "IfExists"
+        return op, key, _values(draw, pool)
     family = pick(draw, ["string", "string", "string", "arn", "numeric", "date", "bool", "ip", "null", "set", "set"])
     if family == "string":
         key = pick(draw, sorted(STRING_KEYS))
@@ -239,11 +254,11 @@ def clause(draw: st.DrawFn) -> tuple[str, str, str | list[str]]:
     return op, key, _values(draw, pool, 3 if family in ("ip", "set") else 2)
 
 
-def conditions(draw: st.DrawFn, often: bool = False) -> dict[str, dict[str, Any]] | None:
+def conditions(draw: st.DrawFn, often: bool = False, trust: bool = False) -> dict[str, dict[str, Any]] | None:
     if num(draw, 0, 9) >= (6 if often else 3):
         return None
     out: dict[str, dict[str, Any]] = {}
-    for op, key, values in [clause(draw) for _ in range(num(draw, 1, 2))]:
+    for op, key, values in [clause(draw, trust) for _ in range(num(draw, 1, 2))]:
         out.setdefault(op, {})[key] = values
     return out
 
@@ -312,7 +327,7 @@ def statement(draw: st.DrawFn, kind: str, family: str, me: dict[str, Any], actio
         if not_resource and resources == ["*"]:
             not_resource = False
         st_["NotResource" if not_resource else "Resource"] = resources[0] if len(resources) == 1 else resources
-    cond = conditions(draw, often=deny)
+    cond = conditions(draw, often=deny, trust=kind == "trust")
     if cond:
         st_["Condition"] = cond
     return st_
@@ -369,6 +384,12 @@ def cases(draw: st.DrawFn, families: tuple[str, ...]) -> dict[str, Any]:
         ctx["aws:ViaAWSService"] = pick(draw, ["true", "false"])
     if kind in ("session", "federated"):
         ctx["aws:TokenIssueTime"] = pick(draw, TOKEN_TIMES)
+    if family == "sts":  # what STS adds to an AssumeRole request (the session name always; the rest when given)
+        ctx["sts:RoleSessionName"] = pick(draw, ["alice", "ops-1", "ALICE"])
+        if draw(_BOOLS):
+            ctx["sts:ExternalId"] = pick(draw, ["tenant-42", "Tenant-42", A])
+        if num(draw, 0, 3) == 0:
+            ctx["sts:SourceIdentity"] = pick(draw, ["alice", "bob"])
     case["context"] = ctx
     case["time"] = pick(draw, TIMES)
 

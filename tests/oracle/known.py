@@ -180,19 +180,26 @@ def _notprincipal(case: dict[str, Any]) -> bool:
     return False
 
 
-@predicate("resource-grant-to-the-session-past-its-session-policy")
-def _session_grant(case: dict[str, Any]) -> bool:
+def _session_policy_passed_by(case: dict[str, Any], named_by: Callable[[set[str], dict[str, Any]], bool]) -> bool:
+    """A session with a session policy, in the resource's account, granted by a resource policy Allow whose Principal
+    ``named_by`` accepts."""
     me = PRINCIPALS[case["principal"]]
     if me["kind"] not in ("session", "federated") or not case["policies"].get("session"):
         return False
     if case["resource_account"] != me["account"]:
         return False
-    for kind, st in statements(case):
-        if kind == "resource" and st["Effect"] == "Allow" and "Principal" in st:
-            named = _names(st["Principal"])
-            if me["arn"] in named or "*" in named:
-                return True
-    return False
+    return any(kind == "resource" and st["Effect"] == "Allow" and "Principal" in st and named_by(_names(st["Principal"]), me)
+               for kind, st in statements(case))
+
+
+@predicate("resource-grant-to-the-session-past-its-session-policy")
+def _session_grant(case: dict[str, Any]) -> bool:
+    return _session_policy_passed_by(case, lambda named, me: me["arn"] in named)
+
+
+@predicate("resource-grant-to-everyone-past-a-session-policy")
+def _everyone_grant(case: dict[str, Any]) -> bool:
+    return _session_policy_passed_by(case, lambda named, me: "*" in named)
 
 
 @predicate("notresource-on-wildcard-only-action")

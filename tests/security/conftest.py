@@ -98,8 +98,9 @@ def not_authorized(who: str, action: str, resource: str) -> str:
 def denied(call: Callable[[], Any], who: str, action: str, resource: str, reason: str | None = None) -> str:
     """``call`` must be refused AccessDenied (403) for ``who`` doing ``action`` on ``resource``.
 
-    ``reason`` None: the message is exactly AWS's head (STS's wording for a trust policy that does not grant);
-    ANY_REASON: the head and any reason after it; else the head, a space and ``reason``."""
+    ``reason`` None: the message is exactly AWS's head (STS's wording for every AssumeRole refusal, which says nothing
+    of the role, its trust policy or the caller's policies); ANY_REASON: the head and any reason after it; else the
+    head, a space and ``reason``."""
     message = refused(call, "AccessDenied", 403)
     head = not_authorized(who, action, resource)
     if reason is None:
@@ -137,6 +138,11 @@ class Account:
     account_id: str
     key: str
     secret: str
+    partition: str = "aws"
+
+
+# a region of each partition, where an account of that partition is reached
+HOME_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
 
 @dataclass
@@ -154,7 +160,8 @@ class Creds:
 
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
-    def client(self, service: str, region: str = "us-east-1") -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or HOME_REGION[self.arn.split(":")[1]]
         hit = self._clients.get((service, region))
         if hit is None:
             hit = self._clients[(service, region)] = self.srv.client(service, self.key, self.secret, self.token, region=region)
@@ -201,7 +208,8 @@ class World:
         hit = self._roots.get(account_id)
         if hit is None:
             key, secret = (account.key, account.secret) if account else (self.srv.access_key, self.srv.secret_key)
-            hit = self._roots[account_id] = Creds(self.srv, f"arn:aws:iam::{account_id}:root", key, secret, account=account_id)
+            partition = account.partition if account else "aws"
+            hit = self._roots[account_id] = Creds(self.srv, f"arn:{partition}:iam::{account_id}:root", key, secret, account=account_id)
         return hit
 
     def admin_iam(self, account: Account | None = None) -> Any:
@@ -228,6 +236,23 @@ class World:
             section = cfg[info["profile"]]
             self._other = Account(info["account_id"], section["aws_access_key_id"], section["aws_secret_access_key"])
         return self._other
+
+    _partitioned: dict[str, Account] = field(default_factory=dict)
+
+    def account_in(self, partition: str) -> Account:
+        """An account of another partition (``iamroles accounts create --partition``) on the same store, made once."""
+        hit = self._partitioned.get(partition)
+        if hit is None:
+            cmd = [sys.executable, "-m", "iamroles", "accounts", "create", "--data-dir", str(self.srv.data_dir), "--json",
+                   "--partition", partition, *(["--db", self.srv.db_url] if self.srv.db_url else [])]
+            info = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout)
+            assert info["partition"] == partition
+            cfg = configparser.ConfigParser()
+            cfg.read(info["credentials_file"])
+            section = cfg[info["profile"]]
+            hit = self._partitioned[partition] = Account(info["account_id"], section["aws_access_key_id"],
+                                                         section["aws_secret_access_key"], partition)
+        return hit
 
     def user(self, identity: dict[str, Any] | None = None, *, account: Account | None = None, name: str | None = None,
              tags: dict[str, str] | None = None, boundary: str | None = None, path: str = "/") -> Creds:
@@ -272,6 +297,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         yield world
     finally:
-        if world._creating is not None and world._creating.poll() is None:
+        if world._creating is not None and world._other is None:
+            # read (and close) its pipes even when it has ended: pipes left to the garbage collector raise a
+            # ResourceWarning that pytest reports against whichever test is running then
             world._creating.communicate(timeout=60)
         stop_server(srv)

@@ -62,3 +62,37 @@ def test_region_that_does_not_exist_is_refused(world: World, region: str) -> Non
     assert message.startswith(f"Credential should be scoped to a valid region, not '{region}'."), message
     refused(lambda: world.admin_iam().get_user(UserName=name), "NoSuchEntity", 404)
     refused(lambda: world.root().client("sts", region).get_caller_identity(), "SignatureDoesNotMatch", 403)
+
+
+@pytest.mark.parametrize("form", ["root-arn", "account-id", "user-arn", "own-account-in-aws-cn", "own-user-in-aws-us-gov"])
+def test_trust_policy_cannot_name_a_principal_of_another_partition(world: World, form: str) -> None:
+    """A role delegates within its partition only: "You can't create a role to delegate access between an AWS GovCloud
+    (US) account and a standard AWS account" ("Invalid principal in policy",
+    https://repost.aws/knowledge-center/iam-trust-policy-error). Were it saved, an account ARN of another partition
+    would have named this account's own principals (the policy core kept only the account id of an account ARN):
+    refused on save, in CreateRole and UpdateAssumeRolePolicy, and nothing changes."""
+    china = world.account_in("aws-cn")
+    user = world.user(policy(allow("sts:AssumeRole")))
+    cn_user = world.user(account=china, name=unique("cn"))
+    principal = {
+        "root-arn": f"arn:aws-cn:iam::{china.account_id}:root",
+        "account-id": china.account_id,
+        "user-arn": cn_user.arn,
+        "own-account-in-aws-cn": f"arn:aws-cn:iam::{world.account}:root",
+        "own-user-in-aws-us-gov": user.arn.replace("arn:aws:", "arn:aws-us-gov:"),
+    }[form]
+    assert cn_user.arn.startswith("arn:aws-cn:")
+    iam = world.admin_iam()
+    name = unique("r")
+    message = refused(lambda: iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(principal)), "MalformedPolicyDocument", 400)
+    assert message == f'Invalid principal in policy: "AWS":"{principal}"'
+    refused(lambda: iam.get_role(RoleName=name), "NoSuchEntity", 404)
+    role, role_arn = world.role(trust(user.arn))
+    before = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    refused(lambda: iam.update_assume_role_policy(RoleName=role, PolicyDocument=trust(user.arn, principal)), "MalformedPolicyDocument", 400)
+    assert iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"] == before
+    # nor does the other partition's account name principals of this one in its own roles
+    cn_iam = world.admin_iam(china)
+    refused(lambda: cn_iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(f"arn:aws:iam::{world.account}:root")),
+            "MalformedPolicyDocument", 400)
+    user.assume(role_arn)  # the control

@@ -135,3 +135,50 @@ def test_inactive_or_deleted_access_key_is_refused(world: World, state: str) -> 
     iam_refused(world, stale)
     assert refused(lambda: stale.sts.get_caller_identity(), "InvalidClientTokenId", 403).startswith(INVALID_TOKEN)
     refused(lambda: stale.sts.get_session_token(), "InvalidClientTokenId", 403)
+
+
+def test_sessions_of_a_deleted_user_do_not_pass_to_a_new_user_of_its_name(world: World) -> None:
+    """GetSessionToken and GetFederationToken sessions act for the user who asked, whose permissions "are evaluated
+    each time a request is made" (id_credentials_temp_control-access.html); a user deleted and made again under its
+    name is another user ("unique IDs are never reused", reference_identifiers.html#identifiers-unique-ids). The old
+    user's sessions end with it (InvalidClientTokenId, as a deleted role's sessions do) instead of taking on the
+    administrator's policies the new user of that name was given."""
+    iam = world.admin_iam()
+    name = unique("alice")
+    user = world.user(policy(allow(["sts:GetFederationToken", "iam:GetUser"])), name=name)
+    token = temporary(user, user.sts.get_session_token(DurationSeconds=900))
+    out = user.sts.get_federation_token(Name="fed", Policy=json.dumps(ADMIN))
+    fed = temporary(user, out, out["FederatedUser"]["Arn"])
+    _, role_arn = world.role(trust(f"arn:aws:iam::{world.account}:root"))
+    for creds in (token, fed):
+        creds.sts.get_caller_identity()  # they work while the user exists
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    iam.delete_access_key(UserName=name, AccessKeyId=user.key)
+    iam.delete_user(UserName=name)
+    world.user(ADMIN, name=name)  # the administrator of the same name
+    for creds in (token, fed):
+        assert refused(lambda: creds.sts.get_caller_identity(), "InvalidClientTokenId", 403).startswith(INVALID_TOKEN)
+    assert refused(lambda: token.sts.assume_role(RoleArn=role_arn, RoleSessionName="s1"), "InvalidClientTokenId",
+                   403).startswith(INVALID_TOKEN)
+    # as the signer of a request another service asks about: not authenticated, nothing decided
+    service = world.user(policy(allow("iamroles:AuthorizeRequest")))
+    for creds in (token, fed):
+        r = service.api("authorize", {"Request": _signed_get(creds), "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k"})
+        assert r.status_code == 200 and r.json()["Authenticated"] is False, r.text
+        assert r.json()["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def _signed_get(who: Creds) -> dict:
+    """A GET an S3-like service received from ``who``, as it forwards it to the authorisation API."""
+    import hashlib
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest("GET", "http://objects.internal:9000/b/k", data=b"",
+                     headers={"x-amz-content-sha256": hashlib.sha256(b"").hexdigest()})
+    SigV4Auth(Credentials(who.key, who.secret, who.token), "s3", "us-east-1").add_auth(req)
+    headers = dict(req.prepare().headers.items())
+    headers["host"] = "objects.internal:9000"
+    return {"Method": "GET", "Path": "/b/k", "Query": "", "Headers": headers, "PayloadHash": hashlib.sha256(b"").hexdigest()}

@@ -183,12 +183,21 @@ def test_temporary_credentials_stay_in_their_partition(iam, server: Server, chin
 
 
 def test_roles_of_another_partition_cannot_be_assumed(iam, server: Server, china: Account) -> None:
-    """Even a trust policy naming the aws principal does not let it in: AssumeRole does not cross partitions."""
+    """A trust policy cannot name a principal of another partition ("You can't create a role to delegate access between
+    an AWS GovCloud (US) account and a standard AWS account": Invalid principal in policy,
+    https://repost.aws/knowledge-center/iam-trust-policy-error), and AssumeRole does not cross partitions whatever the
+    trust policy says: the aws principal is refused even by a role that trusts "*"."""
     user, key = make_user(iam, server, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]})
     cn_iam = server.client("iam", china.key, china.secret, region="cn-north-1")
     role = unique("cn-open")
+    for principal in (user["Arn"], f"arn:aws:iam::{server.account}:root", server.account, f"arn:aws-cn:iam::{server.account}:root"):
+        message = refused(lambda: cn_iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}]})),
+            "MalformedPolicyDocument", 400)
+        assert message == f'Invalid principal in policy: "AWS":"{principal}"'
+        refused(lambda: cn_iam.get_role(RoleName=role), "NoSuchEntity", 404)
     cn_iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": [user["Arn"], f"arn:aws:iam::{server.account}:root"]}, "Action": "sts:AssumeRole"}]}))
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))
     sts = server.client("sts", *keys(key))
     for arn in (f"arn:aws-cn:iam::{china.account_id}:role/{role}", f"arn:aws:iam::{china.account_id}:role/{role}"):
         message = refused(lambda: sts.assume_role(RoleArn=arn, RoleSessionName="cross"), "AccessDenied")

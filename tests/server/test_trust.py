@@ -88,7 +88,7 @@ def test_the_named_user_needs_no_identity_policy_and_the_account_delegates(iam: 
     with pytest.raises(ClientError) as exc:
         sts.assume_role(RoleArn=by_account, RoleSessionName="s1")
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
-    assert "because no identity-based policy allows the sts:AssumeRole action" in exc.value.response["Error"]["Message"]
+    assert exc.value.response["Error"]["Message"] == f"User: {user['Arn']} is not authorized to perform: sts:AssumeRole on resource: {by_account}"
     iam.put_user_policy(UserName=user["UserName"], PolicyName="assume", PolicyDocument=json.dumps(ASSUME_ANY))
     assert sts.assume_role(RoleArn=by_account, RoleSessionName="s2")["Credentials"]["SessionToken"]
 

@@ -86,7 +86,11 @@ class KeyResolver:
             caller = Caller(principal, claims.account, claims.partition, access_key_id, session=claims)
         else:
             user = tx.entity("user", claims.account, claims.principal_key)
-            if user is None:
+            # the session's user by its unique id: a user deleted and made again under its name is another user
+            # ("unique IDs are never reused", reference_identifiers.html#identifiers-unique-ids), whose permissions
+            # the old user's sessions must not take; the user is gone: its sessions end
+            issuer = claims.user_id if claims.kind == "session-token" else claims.issuer_id
+            if user is None or (issuer is not None and user.id != issuer):
                 raise InvalidClientTokenId(INVALID_TOKEN)
             tags = {t.key: t.value for t in tx.tags(claims.account, "user", user.key)}
             tags.update(claims.tags)

@@ -101,12 +101,15 @@ def validate(files: tuple[str, ...], kind: str, findings: bool, account: str | N
 
 
 def _load(path: str, kind: PolicyKind) -> Policy:
+    text = _read(path)
     try:
-        return parse_policy(_read(path), kind, name=Path(path).name if path != "-" else "stdin")
+        return parse_policy(text, kind, name=Path(path).name if path != "-" else "stdin")
     except PolicyError as err:
         click.echo(f"{path}: MalformedPolicyDocument: {err}", err=True)
         for p in err.problems[1:]:
             click.echo(f"  - {p}", err=True)
+        if kind is PolicyKind.RESOURCE and not validate_policy(text, PolicyKind.TRUST):
+            click.echo(f"{path} is a role trust policy: give it as --trust-policy (it must grant by itself)", err=True)
         sys.exit(EXIT_INVALID)
 
 

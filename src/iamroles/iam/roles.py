@@ -41,8 +41,9 @@ _res = entity_resource("role", "RoleName")
 
 
 def _shown_trust(ctx: CallContext, role: Role) -> str:
-    """The trust policy as IAM shows it: a named user or role that no longer exists as it was when the policy was
-    saved appears as the unique id the policy kept, since it names no one of that name now."""
+    """The trust policy as IAM shows it: a named user renamed or moved since the policy was saved appears under its
+    ARN now ("automatically updated to use the new name or path", id_users_rename.html); one that no longer exists
+    appears as the unique id the policy kept, since it names no one of that name now."""
     if not role.trust_pins:
         return role.trust_policy
     gone: dict[str, str] = {}
@@ -50,7 +51,8 @@ def _shown_trust(ctx: CallContext, role: Role) -> str:
         named = Arn.parse(arn)
         found = ctx.tx.entity(named.resource_type, named.account, named.name)
         if found is None or found.id != unique_id:
-            gone[arn] = unique_id
+            moved = ctx.tx.entity_by_id(named.resource_type, unique_id) if named.resource_type == "user" else None
+            gone[arn] = moved.arn if moved is not None else unique_id
     if not gone:
         return role.trust_policy
     doc = json.loads(role.trust_policy)
@@ -96,18 +98,23 @@ def check_trust_policy(ctx: CallContext, document: str) -> str | None:
     if policy_text(document) > TRUST_POLICY_LIMIT:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}")
     parsed = check_document(document, PolicyKind.TRUST)
-    # Principals in accounts this server holds must exist, as IAM checks on save.
+    # Principals must be of the role's partition, and those in accounts this server holds must exist, as IAM checks
+    # on save: "You can't create a role to delegate access between an AWS GovCloud (US) account and a standard AWS
+    # account" ("Invalid principal in policy", https://repost.aws/knowledge-center/iam-trust-policy-error).
     for st in parsed.statements:
         for value in st.principal.aws if st.principal else ():
-            named = Arn.maybe(value)
-            if named is None or named.resource == "root":
+            if value == "*":
                 continue
-            account = named.account
-            if named.service != "iam" or ctx.tx.account(account) is None:
+            named = Arn.maybe(value)
+            account_id = value if named is None else named.account
+            holder = ctx.tx.account(account_id)
+            if (named is not None and named.partition != ctx.partition) or (holder is not None and holder.partition != ctx.partition):
+                raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":{json.dumps(value)}')
+            if named is None or named.resource == "root" or named.service != "iam" or holder is None:
                 continue
             kind = named.resource_type
             if kind in ("user", "role"):
-                found = ctx.tx.entity(kind, account, named.name)
+                found = ctx.tx.entity(kind, account_id, named.name)
                 if found is None or found.arn != value:
                     raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":{json.dumps(value)}')
                 pins[value] = found.id

@@ -38,7 +38,8 @@ class Grant:
 @dataclass(frozen=True, slots=True)
 class _PrincipalSets:
     wildcard: bool
-    accounts: frozenset[str]
+    accounts: frozenset[str]  # account ids as given bare ("111122223333"): the policy's own partition
+    account_arns: frozenset[tuple[str, str]]  # (partition, account) of account ARNs ("arn:aws-cn:iam::...:root")
     direct: frozenset[str]
     roles: frozenset[str]
     services: frozenset[str]
@@ -48,6 +49,7 @@ class _PrincipalSets:
     @classmethod
     def build(cls, element: PrincipalElement) -> _PrincipalSets:
         accounts, direct, roles = set(), set(), set()
+        account_arns: set[tuple[str, str]] = set()
         wildcard = element.wildcard or "*" in element.aws
         for value in element.aws:
             if value == "*":
@@ -59,7 +61,11 @@ class _PrincipalSets:
             if arn is None:
                 continue
             if arn.resource == "root":
-                accounts.add(arn.account)
+                # an account ARN names the account in its partition only: "arn:aws-cn:iam::A:root" does not name
+                # A's principals of the aws partition (each account lives in one partition, and "you cannot use IAM
+                # credentials from one partition to interact with resources in a different partition",
+                # https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)
+                account_arns.add((arn.partition, arn.account))
             elif arn.is_iam("role"):
                 roles.add(value)
             else:
@@ -67,6 +73,7 @@ class _PrincipalSets:
         return cls(
             wildcard=wildcard,
             accounts=frozenset(accounts),
+            account_arns=frozenset(account_arns),
             direct=frozenset(direct),
             roles=frozenset(roles),
             services=frozenset(s.lower() for s in element.service),
@@ -78,7 +85,8 @@ class _PrincipalSets:
         """How strongly the element names ``p`` (a :class:`Grant` level).
 
         ``pins``: unique ids of the users and roles the element named when its policy was saved (ARN -> id);
-        a named ARN whose holder now has another id (deleted and made again) names nobody.
+        a named ARN whose holder now has another id (deleted and made again) names nobody, and the user who held
+        it then is still named under a new name or path.
         """
         if self.wildcard:
             return Grant.DIRECT
@@ -93,13 +101,22 @@ class _PrincipalSets:
             return Grant.NONE
         if p.arn in self.direct and (not pins or _pinned(pins, p.arn, p.user_id)):
             return Grant.DIRECT
+        if pins and t is PrincipalType.USER and p.user_id and any(pins.get(a) == p.user_id for a in self.direct):
+            # the user the policy named, renamed or moved since: IAM keeps the unique id, and "resource or role
+            # policies that refer to the user as the principal ... are automatically updated to use the new name or
+            # path" (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_users_rename.html)
+            return Grant.DIRECT
         if p.role_arn is not None and p.role_arn in self.roles and (
             not pins or _pinned(pins, p.role_arn, p.user_id.split(":", 1)[0] if p.user_id else None)
         ):
             return Grant.ROLE
-        if p.account in self.accounts:
+        if self.names_account(p):
             return Grant.ACCOUNT
         return Grant.NONE
+
+    def names_account(self, p: Principal) -> bool:
+        """Does the element name ``p``'s account (its id, or its account ARN in ``p``'s partition)?"""
+        return p.account in self.accounts or (bool(self.account_arns) and (p.partition, p.account) in self.account_arns)
 
     def exempts(self, p: Principal) -> bool:
         """NotPrincipal: is ``p`` left out of the statement?
@@ -122,7 +139,7 @@ class _PrincipalSets:
             return p.canonical_user in self.canonical
         if t is PrincipalType.ANONYMOUS:
             return False
-        account = p.account in self.accounts
+        account = self.names_account(p)
         if t is PrincipalType.ACCOUNT:
             return account
         if t is PrincipalType.ASSUMED_ROLE:

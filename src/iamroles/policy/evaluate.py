@@ -86,13 +86,22 @@ class Decision:
     def allowed(self) -> bool:
         return self.effect is Effect.ALLOW
 
+    def head(self) -> str:
+        """The AccessDenied message with no reason: ``User: ARN is not authorized to perform: ACTION on resource:
+        RESOURCE``, as services that do not say which policy type denied word every refusal (STS's AssumeRole: a
+        refusal says nothing of the role's trust policy or of whether the role exists; troubleshoot_access-denied.html:
+        "Some AWS services do not support this access denied error message format")."""
+        r = self.request
+        who = r.principal.arn or r.principal.service or r.principal.federated or "anonymous"
+        verb = "is allowed to perform" if self.effect is Effect.ALLOW else "is not authorized to perform"
+        return f"User: {who} {verb}: {r.action} on resource: {r.resource}"
+
     def message(self) -> str:
         """The AccessDenied message AWS would give (or a one-line allow)."""
         r = self.request
-        who = r.principal.arn or r.principal.service or r.principal.federated or "anonymous"
-        head = f"User: {who} is not authorized to perform: {r.action} on resource: {r.resource}"
+        head = self.head()
         if self.effect is Effect.ALLOW:
-            return f"User: {who} is allowed to perform: {r.action} on resource: {r.resource}"
+            return head
         assert self.denied_by is not None
         if self.effect is Effect.EXPLICIT_DENY:
             return f"{head} with an explicit deny in {self.denied_by.article} {self.denied_by.phrase}"
@@ -171,13 +180,15 @@ class PolicySet:
         object.__setattr__(self, "rcp", tuple(_tuple(level) for level in self.rcp))
 
     def plan(self, action: str) -> _Plan:
-        key = action.lower()
-        plan = self._plans.get(key)
+        plan = self._plans.get(action)  # as the request spells it (the usual hit: no lower-casing)
         if plan is None:
-            plan = self._make_plan(key)
+            key = action.lower()
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._make_plan(key)
             if len(self._plans) >= _MEMO_LIMIT:
                 self._plans.clear()
-            self._plans[key] = plan
+            self._plans[key] = self._plans[action] = plan
         return plan
 
     def _make_plan(self, action: str) -> _Plan:
@@ -222,7 +233,8 @@ def _not_granted(policies: PolicySet) -> PolicyKind:
 
 def evaluate(request: Request, policies: PolicySet) -> Decision:
     """Decide ``request`` under ``policies`` as AWS does."""
-    plan = policies.plan(request.action)
+    action = request.action
+    plan = policies._plans.get(action) or policies.plan(action)
     resource = request.resource
     ctx = request.ctx
     principal = request.principal

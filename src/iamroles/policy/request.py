@@ -56,9 +56,13 @@ class Principal:
     federated: str | None = None  # an identity provider name or ARN
     canonical_user: str | None = None
     keys: Mapping[str, str | tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    # the partition of the principal's ARN (None for services, web identities, anonymous callers)
+    partition: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", self._global_keys())
+        parts = self.arn.split(":", 2) if self.arn else ()
+        object.__setattr__(self, "partition", parts[1] if len(parts) == 3 and parts[0] == "arn" else None)
 
     # -- construction ---------------------------------------------------------
     @classmethod

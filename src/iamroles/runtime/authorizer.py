@@ -43,7 +43,7 @@ from iamroles.sts.decode import encode_decision
 
 from .service import Service
 
-__all__ = ["Authorization", "Authorizer", "authorize_api", "foreign_resource", "AUTHORIZE_ACTION"]
+__all__ = ["Authorization", "Authorizer", "authorize_api", "derived_key", "foreign_resource", "AUTHORIZE_ACTION"]
 
 AUTHORIZE_ACTION = "iamroles:AuthorizeRequest"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -174,6 +174,10 @@ class Authorizer:
             foreign = foreign_resource(resource, resource_account, self.account, self.partition)
             if foreign is not None:
                 raise AccessDenied(f"This authoriser decides only about resources of account {self.account} ({foreign}).")
+        claimed = sorted(k for k in context or () if derived_key(k))
+        if claimed:  # the service's question is wrong (raised, as above): IAM, not the service, says what these are
+            raise ValidationError(f"Context may not set {', '.join(claimed)}: IAM derives it from the signed request "
+                                  "(give SourceIp, SecureTransport, ResourceAccount as their own parameters).")
         policy = self.resource_policy(resource_policy)
         service = self.service
         authenticator = service.authenticator
@@ -196,6 +200,24 @@ class Authorizer:
             return Authorization(caller, decision, None, None, signed.access_key_id, signed.region)
         return Authorization(caller, decision, None, encode_decision(service.master_key, decision, int(now.timestamp())),
                              signed.access_key_id, signed.region)
+
+
+# Global condition keys IAM derives from the signed request and its signer: a service's Context supplies its own keys
+# (s3:prefix, aws:ResourceTag/..., aws:RequestTag/...), never these, which AWS sets itself
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html: properties of the principal,
+# of the role session, of the network and of the request). A service that let a client's input name a context key must
+# not thereby let it claim another principal, tag, account, MFA or source address.
+_DERIVED_KEYS = frozenset({
+    "aws:userid", "aws:username", "aws:sourceip", "aws:securetransport", "aws:requestedregion", "aws:currenttime",
+    "aws:epochtime", "aws:useragent", "aws:tokenissuetime", "aws:multifactorauthpresent", "aws:multifactorauthage",
+    "aws:sourceidentity", "aws:federatedprovider", "aws:resourceaccount", "aws:assumedroot",
+})
+
+
+def derived_key(key: str) -> bool:
+    """Is ``key`` a condition key IAM derives itself (the principal's, its session's, the request's)?"""
+    lower = key.lower()
+    return lower.startswith("aws:principal") or lower in _DERIVED_KEYS
 
 
 def _arn_account(resource: str) -> str | None:

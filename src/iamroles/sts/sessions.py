@@ -73,7 +73,7 @@ def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str,
           role_arn: str | None = None, session_name: str | None = None, policy: str | None = None,
           policy_arns: list[str] | None = None, tags: dict[str, str] | None = None, transitive: tuple[str, ...] = (),
           source_identity: str | None = None, chain_depth: int = 0, mfa_time: int | None = None,
-          external_id: str | None = None) -> tuple[dict[str, Any], SessionClaims]:
+          external_id: str | None = None, issuer_id: str | None = None) -> tuple[dict[str, Any], SessionClaims]:
     """Temporary credentials sealed into a session token."""
     issued = int(ctx.now.timestamp())
     claims = SessionClaims(
@@ -82,6 +82,7 @@ def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str,
         principal_key=principal_key, role_arn=role_arn, session_name=session_name, source_identity=source_identity,
         chain_depth=chain_depth, tags=tags or {}, transitive_tag_keys=transitive, policy=policy,
         policy_arns=tuple(policy_arns or ()), mfa_time=mfa_time, source_arn=ctx.caller.principal.arn, external_id=external_id,
+        issuer_id=issuer_id,
     )
     token = seal(claims, ctx.keyring.current)
     from datetime import datetime
@@ -176,7 +177,12 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
         keys["sts:TransitiveTagKeys"] = list(transitive)
     role_account = Arn.parse(role_arn).account
     actions = ["sts:AssumeRole"]
-    if inp.get("Tags"):
+    if tags:
+        # the new session is tagged, by the request or by the transitive tags it inherits: either way the role must
+        # allow sts:TagSession (id_session-tags.html#id_session-tags_permissions-required). AWS refuses a chained
+        # AssumeRole that carries inherited transitive tags into a role whose trust policy does not allow it
+        # (aws/eks-pod-identity-agent#80, "We might not be able to add sts:TagSession to trust policy of a role that
+        # we don't own"; mattrobinsonsre/terrapod#1546: "is not authorized to perform: sts:TagSession")
         actions.append("sts:TagSession")
     if inp.get("SourceIdentity"):
         actions.append("sts:SetSourceIdentity")
@@ -184,12 +190,17 @@ def assume_role(ctx: CallContext, inp: Input) -> Output:
     if role is not None:
         trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
     for action in actions:
+        # STS words every refusal alike, whichever policy refused and whether the role exists at all: a reason would
+        # tell a caller of another account that the role exists and that its trust policy names the caller's account
+        # (e.g. "because no identity-based policy allows"), the role enumeration STS does not allow
+        # (API_AssumeRole.html errors; observed messages: kubeflow/testing#961, HackTricks' "aws-iam-and-sts-
+        # unauthenticated-enum": "if the role exists or not you always get this error")
         if trust is None:
             raise AccessDenied(f"User: {principal.arn} is not authorized to perform: {action} on resource: {role_arn}")
         decision = decide(ctx, action, role_arn, keys, resource_policy=trust, resource_account=role_account,
                           pins=role.trust_pins if role is not None else None)
         if not decision.allowed:
-            raise AccessDenied(decision.message())
+            raise AccessDenied(decision.head())
 
     assert role is not None
     duration = inp.get("DurationSeconds") or 3600
@@ -245,7 +256,7 @@ def get_federation_token(ctx: CallContext, inp: Input) -> Output:
     arn = f"arn:{ctx.partition}:sts::{ctx.account_id}:federated-user/{name}"
     credentials, claims = issue(ctx, kind="federated-user", duration=duration, account=ctx.account_id, arn=arn,
                                 user_id=f"{ctx.account_id}:{name}", principal_key=caller.user_key, policy=policy,
-                                policy_arns=arns, tags=tags)
+                                policy_arns=arns, tags=tags, issuer_id=caller.principal.user_id)
     out: dict[str, Any] = {"Credentials": credentials, "FederatedUser": {"FederatedUserId": claims.user_id, "Arn": arn}}
     if policy or arns or tags:
         out["PackedPolicySize"] = packed

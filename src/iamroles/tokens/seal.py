@@ -77,6 +77,9 @@ class SessionClaims:
     mfa_time: int | None = None  # when MFA was presented
     source_arn: str | None = None  # who created the session
     external_id: str | None = None
+    # the unique id of the IAM user whose long-term key asked for a federated user's session: the session ends with
+    # that user, not with whoever holds its name later (a session-token's user_id is that id already)
+    issuer_id: str | None = None
 
     def to_json(self) -> bytes:
         data = {}
