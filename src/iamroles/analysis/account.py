@@ -243,10 +243,14 @@ def _named_outsiders(snap: Snapshot) -> list[Node]:
             p = cs.principals
             if p is None:
                 continue
-            for account in p.accounts - known:
-                root = f"arn:aws:iam::{account}:root"
+            # bare account ids name accounts of the role's own partition; account ARNs keep theirs
+            own = role.arn.split(":")[1]
+            for partition, account in {*((own, a) for a in p.accounts), *p.account_arns}:
+                if account in known:
+                    continue
+                root = f"arn:{partition}:iam::{account}:root"
                 out.setdefault(root, Node(f"external:{root}", "external", account, Principal.from_arn(root)))
-                user = f"arn:aws:iam::{account}:user/someone"
+                user = f"arn:{partition}:iam::{account}:user/someone"
                 out.setdefault(user, Node(f"external:{user}", "external", account, Principal.from_arn(user), allow_all))
             for arn in p.direct | p.roles:
                 if arn in snap.nodes:
