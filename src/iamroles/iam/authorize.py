@@ -19,8 +19,11 @@ from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
 from .context import CallContext
+from .organizations import scp_levels
 
-__all__ = ["PolicyCache", "authorize", "decide", "identity_policies", "request_keys", "caller_policies"]
+Levels = tuple[tuple[Policy, ...], ...]
+
+__all__ = ["PolicyCache", "authorize", "caller_scps", "decide", "identity_policies", "request_keys", "caller_policies"]
 
 
 class PolicyCache:
@@ -33,6 +36,9 @@ class PolicyCache:
         self._docs: LRU[tuple[str, str, str], Policy] = LRU(limit)
         self._sets: LRU[tuple[Any, ...], tuple[int, tuple[Scope, ...], PolicySet]] = LRU(limit)
         self._combined: LRU[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = LRU(limit)
+        # an account's SCP levels (None: no SCP bounds it), with what they were read from; and sets with them
+        self.scps: LRU[tuple[str, str | None], tuple[int, tuple[Scope, ...], Levels | None]] = LRU(limit)
+        self._bounded: LRU[tuple[int, int], tuple[PolicySet, Levels, PolicySet]] = LRU(limit)
         self.decisions: dict[Effect, int] = dict.fromkeys(Effect, 0)  # what decide() answered, by effect (for metrics)
 
     def compiled(self, document: str, kind: PolicyKind, name: str) -> Policy:
@@ -68,10 +74,24 @@ class PolicyCache:
         self._combined[key] = (base, resource, combined)
         return combined
 
+    def with_scps(self, base: PolicySet, levels: Levels) -> PolicySet:
+        """``base`` bounded by the SCP ``levels`` (kept, as :meth:`with_resource` keeps its sets)."""
+        key = (id(base), id(levels))
+        hit = self._bounded.get(key)
+        if hit is not None and hit[0] is base and hit[1] is levels:
+            return hit[2]
+        bounded = PolicySet(identity=base.identity, resource=base.resource, boundary=base.boundary, session=base.session,
+                            scp=levels, rcp=base.rcp, resource_must_grant=base.resource_must_grant,
+                            resource_pins=base.resource_pins)
+        self._bounded[key] = (base, levels, bounded)
+        return bounded
+
     def clear(self) -> None:
         self._docs.clear()
         self._sets.clear()
         self._combined.clear()
+        self.scps.clear()
+        self._bounded.clear()
 
 
 def _managed(tx: Tx, cache: PolicyCache, arns: list[str], kind: PolicyKind = PolicyKind.IDENTITY) -> list[Policy]:
@@ -154,6 +174,30 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     return cached
 
 
+def caller_scps(ctx: CallContext) -> Levels | None:
+    """The SCP levels that bound the caller (root first, each must allow), or None: its account is in no
+    organization, is the management account, or SCPs are not enabled; or the caller is a service-linked role
+    ("SCPs don't affect service-linked roles", orgs_manage_policies_scps). Cached per account and role with the
+    scopes read (any change to the organization, or to the account's membership)."""
+    caller = ctx.caller
+    cache: PolicyCache = ctx.cache
+    key = (caller.account_id, caller.role_key)
+    hit = cache.scps.get(key)
+    if hit is not None and ctx.tx.unchanged(hit[1], hit[0]):
+        return hit[2]
+    since = ctx.tx.since
+    depends: list[Scope] = []
+    levels = scp_levels(ctx.tx, cache.compiled, caller.account_id, depends)
+    if levels is not None and caller.role_key is not None:
+        depends.append(entity_scope("role", caller.account_id, caller.role_key))
+        role = ctx.tx.entity("role", caller.account_id, caller.role_key)
+        if role is not None and getattr(role, "path", "").startswith("/aws-service-role/"):
+            levels = None
+    if since is not None:
+        cache.scps[key] = (since, tuple(depends), levels)
+    return levels
+
+
 _NONE = PolicySet()
 _DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
 
@@ -172,6 +216,9 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
         context.update(keys)
     request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
     policies = _NONE if caller.is_root else caller_policies(ctx)  # the root bypasses identity policies
+    levels = caller_scps(ctx) if ctx.cache is not None else None
+    if levels is not None:  # but not SCPs
+        policies = ctx.cache.with_scps(policies, levels)
     if resource_policy is not None or must_grant:
         policies = ctx.cache.with_resource(policies, resource_policy, must_grant, pins)
     decision = evaluate(request, policies)
@@ -182,8 +229,8 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
 
 def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
     """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
-    if ctx.caller.is_root:
-        return  # the account root bypasses identity policies (there are no SCPs here yet)
+    if ctx.caller.is_root and (ctx.cache is None or caller_scps(ctx) is None):
+        return  # the account root bypasses identity policies, not SCPs
     decision = decide(ctx, action, resource, keys)
     if not decision.allowed:
         raise AccessDenied(decision.message())
