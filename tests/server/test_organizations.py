@@ -203,3 +203,57 @@ def test_scps_bound_member_accounts_not_the_management_account(server: Server, o
     code, message = error(admin.list_users)
     assert code == "AccessDenied" and message.endswith("because no service control policy allows the iam:ListUsers action")
     manager.list_users()
+
+
+def test_every_organizations_change_is_a_durable_write() -> None:
+    """Held against the registry and botocore's model: every Organizations operation iamroles serves is in the model,
+    and each that changes something (all but Describe and List) is a write, so its event commits with its change and a
+    refused one's event is committed before the answer (server.orgs.respond)."""
+    from iamroles.iam import OPERATIONS
+    from iamroles.protocol import service_model
+
+    model = service_model("organizations")
+    served = {name: op for (svc, name), op in OPERATIONS.items() if svc == "organizations"}
+    assert len(served) >= 17
+    for name, op in served.items():
+        assert name in model.operation_names, name
+        assert op.write == (not name.startswith(("Describe", "List"))), name
+        assert op.action == f"organizations:{name}"
+
+
+def _raw(server: Server, account: Account, target: str, body: bytes, service: str = "organizations") -> tuple[int, dict[str, Any]]:
+    """A SigV4-signed JSON 1.1 request as boto3 would send it, with any body."""
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest("POST", server.url + "/", data=body,
+                         headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(account.key, account.secret), service, "us-east-1").add_auth(request)
+    answer = httpx.post(server.url + "/", content=body, headers=dict(request.headers.items()), timeout=10)
+    return answer.status_code, answer.json()
+
+
+def test_malformed_requests_get_errors_not_failures(server: Server, org: Org) -> None:
+    """Bad input is refused with the protocol's error and changes nothing; never a 5xx."""
+    prefix = "AWSOrganizationsV20161128."
+    m = org.management
+    cases = [
+        (prefix + "CreatePolicy", b"{not json", "InvalidInputException"),
+        (prefix + "CreatePolicy", b"[1, 2]", "InvalidInputException"),
+        (prefix + "CreatePolicy", b"[" * 5000 + b"]" * 5000, "InvalidInputException"),
+        (prefix + "CreatePolicy", json.dumps({"Name": "a\u0000b", "Description": "", "Type": SCP,
+                                              "Content": doc("Allow", "*")}).encode(), "InvalidInputException"),
+        (prefix + "CreatePolicy", json.dumps({"Name": "x", "Description": "", "Type": SCP}).encode(), "InvalidInputException"),
+        (prefix + "CreatePolicy", json.dumps({"Name": 5, "Description": "", "Type": SCP, "Content": "{}"}).encode(), "InvalidInputException"),
+        (prefix + "CreatePolicy", json.dumps({"Name": "x", "Description": "", "Type": "NOPE", "Content": "{}"}).encode(), "InvalidInputException"),
+        (prefix + "NoSuchOperation", b"{}", "InvalidAction"),
+    ]
+    for target, body, code in cases:
+        status, answer = _raw(server, m, target, body)
+        assert (status, answer["__type"]) == (400, code), (target, body[:40], answer)
+    assert [p["Id"] for p in org.orgs.list_policies(Filter=SCP)["Policies"]] == ["p-FullAWSAccess"]
+    # signed for IAM, sent to Organizations: refused by its credential scope
+    status, answer = _raw(server, m, prefix + "ListRoots", b"{}", service="iam")
+    assert status in (400, 403) and answer["__type"] in ("IncompleteSignature", "SignatureDoesNotMatch", "InvalidSignatureException")

@@ -91,6 +91,9 @@ def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes
         if name not in _MODEL.operation_names or op is None:
             raise InvalidAction(f"Could not find operation {name} for version {_MODEL.api_version}")
         op_model = _MODEL.operation_model(name)
+        if b"\\u0000" in http.body:  # no name, id or policy holds NUL (and PostgreSQL's text cannot)
+            raise OrganizationsError("InvalidInputException", "The request must not contain NUL characters (\\u0000).",
+                                     "INVALID_CHARACTERS")
         try:
             doc = json.loads(http.body or b"{}")
         except (ValueError, RecursionError):
