@@ -33,7 +33,7 @@ from iamroles.store import Duplicate, Scope, Tx, org_member_scope, org_scope
 from .context import CallContext
 from .registry import Input, Output, operation
 
-__all__ = ["FULL_AWS_ACCESS", "OrganizationsError", "SCP", "scp_levels"]
+__all__ = ["FULL_AWS_ACCESS", "OrganizationsError", "SCP", "org_error", "scp_levels"]
 
 SCP = "SERVICE_CONTROL_POLICY"
 FULL_AWS_ACCESS = "p-FullAWSAccess"
@@ -50,17 +50,24 @@ SUPPORTED_TYPES = frozenset({SCP})
 class OrganizationsError(AwsError):
     """An AWS Organizations error: its code is given per raise (the model has many), with the ``Reason`` some carry."""
 
+    code: ClassVar[str] = "InvalidInputException"
     status: ClassVar[int] = 400
     fault: ClassVar[str] = "Sender"
 
-    def __init__(self, code: str, message: str, reason: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, reason: str | None = None) -> None:
         super().__init__(message)
-        self.code = code  # type: ignore[misc]
+        if code is not None:
+            self.code = code  # type: ignore[misc]
         self.reason = reason
 
 
+def org_error(code: str, message: str, reason: str | None = None) -> OrganizationsError:
+    """Organizations' error ``code`` with AWS's ``message`` (and the ``Reason`` some codes carry)."""
+    return OrganizationsError(message, code, reason)
+
+
 def _denied() -> OrganizationsError:
-    return OrganizationsError("AccessDeniedException", "You don't have permissions to access this resource.")
+    return org_error("AccessDeniedException", "You don't have permissions to access this resource.")
 
 
 def _id(prefix: str, n: int) -> str:
@@ -73,7 +80,7 @@ def _id(prefix: str, n: int) -> str:
 def _membership(ctx: CallContext) -> dict[str, Any]:
     org = ctx.tx.organization_of(ctx.account_id)
     if org is None:
-        raise OrganizationsError("AWSOrganizationsNotInUseException", "Your account is not a member of an organization.")
+        raise org_error("AWSOrganizationsNotInUseException", "Your account is not a member of an organization.")
     return org
 
 
@@ -147,13 +154,13 @@ def _give_full_access(tx: Tx, org: dict[str, Any], target: str) -> None:
 @operation("CreateOrganization", resource=lambda ctx, inp: "*", write=True, service="organizations")
 def create_organization(ctx: CallContext, inp: Input) -> Output:
     if ctx.tx.organization_of(ctx.account_id) is not None:
-        raise OrganizationsError("AlreadyInOrganizationException", "The AWS account is already a member of an organization.")
+        raise org_error("AlreadyInOrganizationException", "The AWS account is already a member of an organization.")
     feature_set = inp.get("FeatureSet", "ALL")
     org_id, root_id = _id("o-", 10), _id("r-", 4)
     try:
         ctx.tx.insert_organization(org_id, ctx.account_id, root_id, feature_set, ctx.now)
     except Duplicate:  # another CreateOrganization of this account committed first
-        raise OrganizationsError("AlreadyInOrganizationException",
+        raise org_error("AlreadyInOrganizationException",
                                  "The AWS account is already a member of an organization.") from None
     ctx.tx.insert_org_policy(org_id, FULL_AWS_ACCESS, SCP, "FullAWSAccess", "Allows access to every operation",
                              _FULL_CONTENT, True)
@@ -181,15 +188,15 @@ def list_roots(ctx: CallContext, inp: Input) -> Output:
 def enable_policy_type(ctx: CallContext, inp: Input) -> Output:
     org = _managed(ctx)
     if inp["RootId"] != org["root_id"]:
-        raise OrganizationsError("RootNotFoundException", "We can't find a root with the RootId that you specified.")
+        raise org_error("RootNotFoundException", "We can't find a root with the RootId that you specified.")
     kind = inp["PolicyType"]
     if kind not in SUPPORTED_TYPES:
-        raise OrganizationsError("PolicyTypeNotAvailableForOrganizationException",
+        raise org_error("PolicyTypeNotAvailableForOrganizationException",
                                  "You can't use the specified policy type with the feature set currently enabled "
                                  "for this organization.")
     oid = org["org_id"]
     if kind in ctx.tx.org_policy_types(oid):
-        raise OrganizationsError("PolicyTypeAlreadyEnabledException", "The specified policy type is already enabled.")
+        raise org_error("PolicyTypeAlreadyEnabledException", "The specified policy type is already enabled.")
     ctx.tx.enable_org_policy_type(oid, kind)
     # enabling SCPs attaches FullAWSAccess to the root, every OU and every account
     targets = [org["root_id"], *(u["ou_id"] for u in ctx.tx.org_units(oid)), *(a["account_id"] for a in ctx.tx.org_accounts(oid))]
@@ -224,11 +231,11 @@ def create_organizational_unit(ctx: CallContext, inp: Input) -> Output:
     org = _managed(ctx)
     oid, parent, name = org["org_id"], inp["ParentId"], inp["Name"]
     if not _is_parent(ctx.tx, org, parent):
-        raise OrganizationsError("ParentNotFoundException", "We can't find a root or OU with the ParentId that you specified.")
+        raise org_error("ParentNotFoundException", "We can't find a root or OU with the ParentId that you specified.")
     if any(u["name"] == name for u in ctx.tx.org_units(oid, parent)):
-        raise OrganizationsError("DuplicateOrganizationalUnitException", "An OU with the same name already exists.")
+        raise org_error("DuplicateOrganizationalUnitException", "An OU with the same name already exists.")
     if _depth(ctx.tx, org, parent) >= MAX_OU_DEPTH:
-        raise OrganizationsError("ConstraintViolationException",
+        raise org_error("ConstraintViolationException",
                                  "You attempted to create an OU tree that is too many levels deep.", "OU_DEPTH_LIMIT_EXCEEDED")
     ou_id = f"ou-{org['root_id'][2:]}-{_id('', 8)}"
     ctx.tx.insert_org_unit(oid, ou_id, parent, name, ctx.now)
@@ -240,7 +247,7 @@ def create_organizational_unit(ctx: CallContext, inp: Input) -> Output:
 def list_organizational_units_for_parent(ctx: CallContext, inp: Input) -> Output:
     org = _managed(ctx)
     if not _is_parent(ctx.tx, org, inp["ParentId"]):
-        raise OrganizationsError("ParentNotFoundException", "We can't find a root or OU with the ParentId that you specified.")
+        raise org_error("ParentNotFoundException", "We can't find a root or OU with the ParentId that you specified.")
     return {"OrganizationalUnits": [_ou(ctx, org, u) for u in ctx.tx.org_units(org["org_id"], inp["ParentId"])]}
 
 
@@ -250,7 +257,7 @@ def list_organizational_units_for_parent(ctx: CallContext, inp: Input) -> Output
 def _member(ctx: CallContext, org: dict[str, Any], account_id: str) -> dict[str, Any]:
     rows = [a for a in ctx.tx.org_accounts(org["org_id"]) if a["account_id"] == account_id]
     if not rows:
-        raise OrganizationsError("AccountNotFoundException",
+        raise org_error("AccountNotFoundException",
                                  "We can't find an AWS account with the AccountId that you specified, or the account "
                                  "whose credentials you used to make this request isn't a member of an organization.")
     return rows[0]
@@ -274,15 +281,15 @@ def move_account(ctx: CallContext, inp: Input) -> Output:
     row = _member(ctx, org, inp["AccountId"])
     source, dest = inp["SourceParentId"], inp["DestinationParentId"]
     if not _is_parent(ctx.tx, org, source):
-        raise OrganizationsError("SourceParentNotFoundException", "We can't find a source root or OU with the ParentId that you specified.")
+        raise org_error("SourceParentNotFoundException", "We can't find a source root or OU with the ParentId that you specified.")
     if not _is_parent(ctx.tx, org, dest):
-        raise OrganizationsError("DestinationParentNotFoundException",
+        raise org_error("DestinationParentNotFoundException",
                                  "We can't find the destination container (a root or OU) with the ParentId that you specified.")
     if row["parent_id"] != source:
-        raise OrganizationsError("AccountNotFoundException",
+        raise org_error("AccountNotFoundException",
                                  "We can't find an AWS account with the AccountId that you specified in the source parent.")
     if source == dest:
-        raise OrganizationsError("DuplicateAccountException", "That account is already present in the specified destination.")
+        raise org_error("DuplicateAccountException", "That account is already present in the specified destination.")
     ctx.tx.move_org_account(org["org_id"], inp["AccountId"], dest)
     return None
 
@@ -294,10 +301,10 @@ def invite_account(ctx: CallContext, inp: Input) -> Output:
     account_id = str(target.get("Id", ""))
     if target.get("Type") != "ACCOUNT" or ctx.tx.account(account_id) is None:
         # iamroles invites iamroles accounts by their id (there are no e-mail addresses here)
-        raise OrganizationsError("InvalidInputException", "You provided a value that does not match the required pattern.",
+        raise org_error("InvalidInputException", "You provided a value that does not match the required pattern.",
                                  "INVALID_PARTY_TYPE_TARGET")
     if ctx.tx.organization_of(account_id) is not None:
-        raise OrganizationsError("HandshakeConstraintViolationException",
+        raise org_error("HandshakeConstraintViolationException",
                                  "The account is already a member of an organization.", "ALREADY_IN_AN_ORGANIZATION")
     hid = _id("h-", 10)
     expires = ctx.now + timedelta(days=HANDSHAKE_DAYS)
@@ -322,21 +329,21 @@ def accept_handshake(ctx: CallContext, inp: Input) -> Output:
     row = ctx.tx.org_handshake(inp["HandshakeId"])
     # only the invited account sees its invitation
     if row is None or row["account_id"] != ctx.account_id:
-        raise OrganizationsError("HandshakeNotFoundException", "We can't find a handshake with the HandshakeId that you specified.")
+        raise org_error("HandshakeNotFoundException", "We can't find a handshake with the HandshakeId that you specified.")
     org = ctx.tx.organization(row["org_id"])
     if org is None:
-        raise OrganizationsError("HandshakeNotFoundException", "We can't find a handshake with the HandshakeId that you specified.")
+        raise org_error("HandshakeNotFoundException", "We can't find a handshake with the HandshakeId that you specified.")
     ctx.tx.lock_organization(org["org_id"])
     if row["state"] != "OPEN" or row["expires_at"] <= ctx.now:
-        raise OrganizationsError("InvalidHandshakeTransitionException",
+        raise org_error("InvalidHandshakeTransitionException",
                                  "You can't perform the operation on the handshake in its current state.")
     if ctx.tx.organization_of(ctx.account_id) is not None:
-        raise OrganizationsError("HandshakeConstraintViolationException",
+        raise org_error("HandshakeConstraintViolationException",
                                  "The account is already a member of an organization.", "ALREADY_IN_AN_ORGANIZATION")
     try:
         ctx.tx.insert_org_account(org["org_id"], ctx.account_id, org["root_id"], "INVITED", ctx.now)
     except Duplicate:
-        raise OrganizationsError("HandshakeConstraintViolationException",
+        raise org_error("HandshakeConstraintViolationException",
                                  "The account is already a member of an organization.", "ALREADY_IN_AN_ORGANIZATION") from None
     _give_full_access(ctx.tx, org, ctx.account_id)
     ctx.tx.set_org_handshake_state(row["handshake_id"], org["org_id"], "ACCEPTED")
@@ -356,19 +363,19 @@ def _summary(ctx: CallContext, org: dict[str, Any], p: dict[str, Any]) -> dict[s
 def _policy(ctx: CallContext, org: dict[str, Any], policy_id: str) -> dict[str, Any]:
     p = ctx.tx.org_policy(org["org_id"], policy_id)
     if p is None:
-        raise OrganizationsError("PolicyNotFoundException", "We can't find a policy with the PolicyId that you specified.")
+        raise org_error("PolicyNotFoundException", "We can't find a policy with the PolicyId that you specified.")
     return p
 
 
 def _check_content(kind: str, content: str) -> None:
     if len(content) > MAX_SCP_SIZE:
-        raise OrganizationsError("ConstraintViolationException",
+        raise org_error("ConstraintViolationException",
                                  f"The provided policy document exceeds the maximum size of {MAX_SCP_SIZE} characters.",
                                  "POLICY_CONTENT_LIMIT_EXCEEDED")
     try:
         parse_policy(content, PolicyKind.SCP, name="new")
     except PolicyError as err:
-        raise OrganizationsError("MalformedPolicyDocumentException", f"The provided policy document does not meet the "
+        raise org_error("MalformedPolicyDocumentException", f"The provided policy document does not meet the "
                                  f"requirements of the specified policy type. {err.problems[0].message}") from None
 
 
@@ -377,12 +384,12 @@ def create_policy(ctx: CallContext, inp: Input) -> Output:
     org = _managed(ctx)
     kind = inp["Type"]
     if kind not in SUPPORTED_TYPES:
-        raise OrganizationsError("PolicyTypeNotAvailableForOrganizationException",
+        raise org_error("PolicyTypeNotAvailableForOrganizationException",
                                  "You can't use the specified policy type with the feature set currently enabled for this organization.")
     _check_content(kind, inp["Content"])
     oid = org["org_id"]
     if any(p["name"] == inp["Name"] for p in ctx.tx.org_policies(oid, kind)):
-        raise OrganizationsError("DuplicatePolicyException", "A policy with the same name already exists.")
+        raise org_error("DuplicatePolicyException", "A policy with the same name already exists.")
     pid = _id("p-", 8)
     ctx.tx.insert_org_policy(oid, pid, kind, inp["Name"], inp["Description"], inp["Content"], False)
     p = _policy(ctx, org, pid)
@@ -406,7 +413,7 @@ def list_policies(ctx: CallContext, inp: Input) -> Output:
 def list_policies_for_target(ctx: CallContext, inp: Input) -> Output:
     org = _managed(ctx)
     if _target_kind(ctx.tx, org, inp["TargetId"]) is None:
-        raise OrganizationsError("TargetNotFoundException", "We can't find a root, OU, account, or policy with the TargetId that you specified.")
+        raise org_error("TargetNotFoundException", "We can't find a root, OU, account, or policy with the TargetId that you specified.")
     found = [ctx.tx.org_policy(org["org_id"], pid) for pid in ctx.tx.org_attached(org["org_id"], inp["TargetId"])]
     return {"Policies": [_summary(ctx, org, p) for p in found if p is not None and p["type"] == inp["Filter"]]}
 
@@ -416,7 +423,7 @@ def _attachment(ctx: CallContext, inp: Input) -> tuple[dict[str, Any], dict[str,
     p = _policy(ctx, org, inp["PolicyId"])
     target = inp["TargetId"]
     if _target_kind(ctx.tx, org, target) is None:
-        raise OrganizationsError("TargetNotFoundException", "We can't find a root, OU, account, or policy with the TargetId that you specified.")
+        raise org_error("TargetNotFoundException", "We can't find a root, OU, account, or policy with the TargetId that you specified.")
     return org, p, target
 
 
@@ -433,19 +440,19 @@ def _of_type(tx: Tx, org: dict[str, Any], target: str, kind: str) -> list[str]:
 def attach_policy(ctx: CallContext, inp: Input) -> Output:
     org, p, target = _attachment(ctx, inp)
     if p["type"] not in ctx.tx.org_policy_types(org["org_id"]):
-        raise OrganizationsError("PolicyTypeNotEnabledException", "This operation can be performed only for enabled policy types.")
+        raise org_error("PolicyTypeNotEnabledException", "This operation can be performed only for enabled policy types.")
     attached = _of_type(ctx.tx, org, target, p["type"])
     if p["policy_id"] in attached:
-        raise OrganizationsError("DuplicatePolicyAttachmentException", "The selected policy is already attached to the specified target.")
+        raise org_error("DuplicatePolicyAttachmentException", "The selected policy is already attached to the specified target.")
     if len(attached) >= MAX_ATTACHED:
-        raise OrganizationsError("ConstraintViolationException",
+        raise org_error("ConstraintViolationException",
                                  "You attempted to attach a policy to an entity that would cause the entity to exceed "
                                  "the limit of policies of that type that can be attached to it.",
                                  "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED")
     try:
         ctx.tx.org_attach(org["org_id"], p["policy_id"], target)
     except Duplicate:
-        raise OrganizationsError("DuplicatePolicyAttachmentException",
+        raise org_error("DuplicatePolicyAttachmentException",
                                  "The selected policy is already attached to the specified target.") from None
     return None
 
@@ -455,9 +462,9 @@ def detach_policy(ctx: CallContext, inp: Input) -> Output:
     org, p, target = _attachment(ctx, inp)
     attached = _of_type(ctx.tx, org, target, p["type"])
     if p["policy_id"] not in attached:
-        raise OrganizationsError("PolicyNotAttachedException", "The policy isn't attached to the specified target in the specified root.")
+        raise org_error("PolicyNotAttachedException", "The policy isn't attached to the specified target in the specified root.")
     if len(attached) == 1 and p["type"] in ctx.tx.org_policy_types(org["org_id"]):
-        raise OrganizationsError("ConstraintViolationException",
+        raise org_error("ConstraintViolationException",
                                  "You attempted to detach a policy from an entity that would cause the entity to have "
                                  "fewer than the minimum number of policies of that type required.",
                                  "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED")

@@ -18,7 +18,7 @@ from iamroles import iam  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
 from iamroles.errors import AccessDenied, InvalidAction
 from iamroles.iam import OPERATIONS, authorize
-from iamroles.iam.organizations import OrganizationsError
+from iamroles.iam.organizations import org_error
 from iamroles.protocol import check_input, json_envelope, redact, render_json, service_model, target_operation
 from iamroles.runtime import Call, CallRecord, Reply, Service, new_id
 from iamroles.sts.limits import check_session_limits
@@ -92,15 +92,15 @@ def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes
             raise InvalidAction(f"Could not find operation {name} for version {_MODEL.api_version}")
         op_model = _MODEL.operation_model(name)
         if b"\\u0000" in http.body:  # no name, id or policy holds NUL (and PostgreSQL's text cannot)
-            raise OrganizationsError("InvalidInputException", "The request must not contain NUL characters (\\u0000).",
+            raise org_error("InvalidInputException", "The request must not contain NUL characters (\\u0000).",
                                      "INVALID_CHARACTERS")
         try:
             doc = json.loads(http.body or b"{}")
         except (ValueError, RecursionError):
-            raise OrganizationsError("InvalidInputException", "The request body is not valid JSON.", "INVALID_INPUT") from None
+            raise org_error("InvalidInputException", "The request body is not valid JSON.", "INVALID_INPUT") from None
         problem = check_input(doc, op_model)
         if problem is not None:
-            raise OrganizationsError("InvalidInputException", problem[1], problem[0])
+            raise org_error("InvalidInputException", problem[1], problem[0])
         inp: dict[str, Any] = doc
         if op_model.input_shape is not None:
             record.params = redact(inp, op_model.input_shape)
@@ -109,7 +109,7 @@ def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes
             if op.resource is not None:
                 authorize(ctx, op.action, op.resource(ctx, inp))
         except AccessDenied as err:
-            raise OrganizationsError("AccessDeniedException", err.message) from None
+            raise org_error("AccessDeniedException", err.message) from None
         output = op.func(ctx, inp)
         if write:
             if op_model.output_shape is not None and output is not None:
