@@ -38,14 +38,20 @@ def doc(effect: str, action: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": action, "Resource": "*"}]})
 
 
-def admin_of(server: Server, account: Account) -> Any:
-    """An IAM user with AdministratorAccess in ``account``: its IAM client."""
+def admin_key(server: Server, account: Account) -> tuple[str, str]:
+    """An IAM user with AdministratorAccess in ``account``: its access key."""
     iam = server.client("iam", key=account.key, secret=account.secret)
     name = unique("admin")
     iam.create_user(UserName=name)
     iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
     key = iam.create_access_key(UserName=name)["AccessKey"]
-    return server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def admin_of(server: Server, account: Account) -> Any:
+    """An IAM user with AdministratorAccess in ``account``: its IAM client."""
+    key, secret = admin_key(server, account)
+    return server.client("iam", key=key, secret=secret)
 
 
 class Org:
@@ -257,3 +263,47 @@ def test_malformed_requests_get_errors_not_failures(server: Server, org: Org) ->
     # signed for IAM, sent to Organizations: refused by its credential scope
     status, answer = _raw(server, m, prefix + "ListRoots", b"{}", service="iam")
     assert status in (400, 403) and answer["__type"] in ("IncompleteSignature", "SignatureDoesNotMatch", "InvalidSignatureException")
+
+
+def test_an_scp_change_reaches_every_node_within_the_cache_bound(server: Server, org: Org) -> None:
+    """Two ``iamroles serve`` processes on one PostgreSQL: an SCP attached through one bounds the member's calls
+    through the other within its --cache-ttl (1 s by default; DetachPolicy: "the changes to permissions ... are
+    immediate" on AWS), and its detachment likewise; the other node had the member's SCPs cached before."""
+    import time
+
+    from .conftest import start_server, stop_server
+
+    if server.db_url is None:
+        pytest.skip("several nodes share a PostgreSQL database")
+    member = org.join()
+    orgs = org.orgs
+    orgs.enable_policy_type(RootId=org.root, PolicyType=SCP)
+    admin, secret = admin_key(server, member)
+    other = start_server(server.data_dir.parent, server.db_url, account=server.account, access_key=server.access_key,
+                         secret_key=server.secret_key)
+    try:
+        there = other.client("iam", key=admin, secret=secret)
+        there.create_user(UserName=unique("warm"))  # the member's SCP levels are now cached there
+        pid = orgs.create_policy(Name=unique("no-users"), Description="", Type=SCP,
+                                 Content=doc("Deny", "iam:CreateUser"))["Policy"]["PolicySummary"]["Id"]
+        orgs.attach_policy(PolicyId=pid, TargetId=member.account_id)
+        attached = time.monotonic()
+
+        def refused() -> bool:
+            try:
+                there.create_user(UserName=unique("probe"))
+            except ClientError as err:
+                assert err.response["Error"]["Code"] == "AccessDenied"
+                return True
+            return False
+
+        while not refused():
+            assert time.monotonic() - attached < 5, "the other node still allows what the SCP denies"
+            time.sleep(0.1)
+        orgs.detach_policy(PolicyId=pid, TargetId=member.account_id)
+        detached = time.monotonic()
+        while refused():
+            assert time.monotonic() - detached < 5, "the other node still denies after the SCP was detached"
+            time.sleep(0.1)
+    finally:
+        stop_server(other)
