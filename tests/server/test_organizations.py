@@ -307,3 +307,35 @@ def test_an_scp_change_reaches_every_node_within_the_cache_bound(server: Server,
             time.sleep(0.1)
     finally:
         stop_server(other)
+
+
+def test_principal_org_keys_are_set_on_every_request(server: Server, org: Org) -> None:
+    """aws:PrincipalOrgID is the caller's organization; aws:PrincipalOrgPaths its path "o-id/r-id/ou-id/"
+    (reference_policies_condition-keys.html): a policy that allows only the organization's principals, or only one
+    OU's, allows them and no one else (an account outside, or the same account before it joined)."""
+    member = org.join()
+    ou = org.orgs.create_organizational_unit(ParentId=org.root, Name="team")["OrganizationalUnit"]["Id"]
+    oid = org.org["Id"]
+    by_org = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": oid}}}]})
+    by_ou = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "iam:ListGroups", "Resource": "*",
+        "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": f"{oid}/{org.root}/{ou}/*"}}}]})
+
+    def user_in(account: Account) -> Any:
+        iam = server.client("iam", key=account.key, secret=account.secret)
+        name = unique("u")
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="org", PolicyDocument=by_org)
+        iam.put_user_policy(UserName=name, PolicyName="ou", PolicyDocument=by_ou)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+
+    inside, outside = user_in(member), user_in(create_account(server))
+    inside.list_users()
+    assert error(outside.list_users)[0] == "AccessDenied"
+    assert error(inside.list_groups)[0] == "AccessDenied"  # not in the OU yet
+    org.orgs.move_account(AccountId=member.account_id, SourceParentId=org.root, DestinationParentId=ou)
+    inside.list_groups()
+    assert error(outside.list_groups)[0] == "AccessDenied"

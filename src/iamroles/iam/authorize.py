@@ -19,11 +19,9 @@ from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
 from .context import CallContext
-from .organizations import scp_levels
+from .organizations import Levels, Standing, org_standing
 
-Levels = tuple[tuple[Policy, ...], ...]
-
-__all__ = ["PolicyCache", "authorize", "caller_scps", "decide", "identity_policies", "request_keys", "caller_policies"]
+__all__ = ["PolicyCache", "authorize", "caller_standing", "decide", "identity_policies", "request_keys", "caller_policies"]
 
 
 class PolicyCache:
@@ -36,8 +34,8 @@ class PolicyCache:
         self._docs: LRU[tuple[str, str, str], Policy] = LRU(limit)
         self._sets: LRU[tuple[Any, ...], tuple[int, tuple[Scope, ...], PolicySet]] = LRU(limit)
         self._combined: LRU[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = LRU(limit)
-        # an account's SCP levels (None: no SCP bounds it), with what they were read from; and sets with them
-        self.scps: LRU[tuple[str, str | None], tuple[int, tuple[Scope, ...], Levels | None]] = LRU(limit)
+        # a caller's standing in its organization (None: in none), with what it was read from; and sets with SCPs
+        self.standings: LRU[tuple[str, str | None], tuple[int, tuple[Scope, ...], Standing | None]] = LRU(limit)
         self._bounded: LRU[tuple[int, int], tuple[PolicySet, Levels, PolicySet]] = LRU(limit)
         self.decisions: dict[Effect, int] = dict.fromkeys(Effect, 0)  # what decide() answered, by effect (for metrics)
 
@@ -90,7 +88,7 @@ class PolicyCache:
         self._docs.clear()
         self._sets.clear()
         self._combined.clear()
-        self.scps.clear()
+        self.standings.clear()
         self._bounded.clear()
 
 
@@ -174,28 +172,27 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     return cached
 
 
-def caller_scps(ctx: CallContext) -> Levels | None:
-    """The SCP levels that bound the caller (root first, each must allow), or None: its account is in no
-    organization, is the management account, or SCPs are not enabled; or the caller is a service-linked role
-    ("SCPs don't affect service-linked roles", orgs_manage_policies_scps). Cached per account and role with the
-    scopes read (any change to the organization, or to the account's membership)."""
+def caller_standing(ctx: CallContext) -> Standing | None:
+    """The caller's account's standing in its organization (None: in none), with no SCP levels for a
+    service-linked role ("SCPs don't affect service-linked roles", orgs_manage_policies_scps). Cached per account
+    and role with the scopes read (any change to the organization, or to the account's membership)."""
     caller = ctx.caller
     cache: PolicyCache = ctx.cache
     key = (caller.account_id, caller.role_key)
-    hit = cache.scps.get(key)
+    hit = cache.standings.get(key)
     if hit is not None and ctx.tx.unchanged(hit[1], hit[0]):
         return hit[2]
     since = ctx.tx.since
     depends: list[Scope] = []
-    levels = scp_levels(ctx.tx, cache.compiled, caller.account_id, depends)
-    if levels is not None and caller.role_key is not None:
+    standing = org_standing(ctx.tx, cache.compiled, caller.account_id, depends)
+    if standing is not None and standing.levels is not None and caller.role_key is not None:
         depends.append(entity_scope("role", caller.account_id, caller.role_key))
         role = ctx.tx.entity("role", caller.account_id, caller.role_key)
         if role is not None and getattr(role, "path", "").startswith("/aws-service-role/"):
-            levels = None
+            standing = Standing(standing.org_id, standing.org_path, None)
     if since is not None:
-        cache.scps[key] = (since, tuple(depends), levels)
-    return levels
+        cache.standings[key] = (since, tuple(depends), standing)
+    return standing
 
 
 _NONE = PolicySet()
@@ -212,13 +209,16 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
     """
     caller = ctx.caller
     context = request_keys(ctx)
+    standing = caller_standing(ctx) if ctx.cache is not None else None
+    if standing is not None:
+        context["aws:PrincipalOrgID"] = standing.org_id
+        context["aws:PrincipalOrgPaths"] = [standing.org_path]
     if keys:
         context.update(keys)
     request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
     policies = _NONE if caller.is_root else caller_policies(ctx)  # the root bypasses identity policies
-    levels = caller_scps(ctx) if ctx.cache is not None else None
-    if levels is not None:  # but not SCPs
-        policies = ctx.cache.with_scps(policies, levels)
+    if standing is not None and standing.levels is not None:  # but not SCPs
+        policies = ctx.cache.with_scps(policies, standing.levels)
     if resource_policy is not None or must_grant:
         policies = ctx.cache.with_resource(policies, resource_policy, must_grant, pins)
     decision = evaluate(request, policies)
@@ -229,7 +229,7 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
 
 def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
     """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
-    if ctx.caller.is_root and (ctx.cache is None or caller_scps(ctx) is None):
+    if ctx.caller.is_root and (ctx.cache is None or getattr(caller_standing(ctx), "levels", None) is None):
         return  # the account root bypasses identity policies, not SCPs
     decision = decide(ctx, action, resource, keys)
     if not decision.allowed:

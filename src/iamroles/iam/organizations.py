@@ -17,12 +17,13 @@ https://docs.aws.amazon.com/organizations/latest/APIReference/API_DetachPolicy.h
 one target and a policy is at most 5,120 characters
 (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
 
-:func:`scp_levels` gives the decision the SCPs of an account's path, root first (``iam.authorize``).
+:func:`org_standing` gives the decision an account's organization, path and SCPs, root first (``iam.authorize``).
 """
 from __future__ import annotations
 
 import secrets
 import string
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -33,7 +34,7 @@ from iamroles.store import Duplicate, Scope, Tx, org_member_scope, org_scope
 from .context import CallContext
 from .registry import Input, Output, operation
 
-__all__ = ["FULL_AWS_ACCESS", "OrganizationsError", "SCP", "org_error", "scp_levels"]
+__all__ = ["FULL_AWS_ACCESS", "OrganizationsError", "SCP", "Levels", "Standing", "org_error", "org_standing"]
 
 SCP = "SERVICE_CONTROL_POLICY"
 FULL_AWS_ACCESS = "p-FullAWSAccess"
@@ -475,19 +476,31 @@ def detach_policy(ctx: CallContext, inp: Input) -> Output:
 # --- enforcement ---------------------------------------------------------------------------------
 
 
-def scp_levels(tx: Tx, compiled: Any, account_id: str, depends: list[Scope]) -> tuple[tuple[Policy, ...], ...] | None:
-    """The SCPs that bound ``account_id``'s principals, one level per node from the root down to the account
-    itself (each level must allow), or None: the account is in no organization, is its management account
-    (SCPs do not affect it, orgs_manage_policies_scps), or SCPs are not enabled. ``compiled(document, kind,
-    name)`` compiles a policy (the decision cache's); ``depends`` gets the scopes read."""
+Levels = tuple[tuple[Policy, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where an account stands in its organization, for the decisions of its principals: the organization's id
+    and the account's path (``aws:PrincipalOrgID``, ``aws:PrincipalOrgPaths``: "o-id/r-id/ou-id/.../"), and the SCP
+    levels that bound it (None: it is the management account, or SCPs are not enabled)."""
+
+    org_id: str
+    org_path: str
+    levels: Levels | None
+
+
+def org_standing(tx: Tx, compiled: Any, account_id: str, depends: list[Scope]) -> Standing | None:
+    """``account_id``'s :class:`Standing`, or None if it is in no organization. The SCP levels run from the root
+    down to the account itself, one per node, each of which must allow; SCPs do not affect the management account
+    (orgs_manage_policies_scps). ``compiled(document, kind, name)`` compiles a policy (the decision cache's);
+    ``depends`` gets the scopes read."""
     depends.append(org_member_scope(account_id))
     org = tx.organization_of(account_id)
     if org is None:
         return None
     oid = org["org_id"]
     depends.append(org_scope(oid))
-    if org["management_account_id"] == account_id or SCP not in tx.org_policy_types(oid):
-        return None
     path = [account_id]
     node = org["parent_id"]
     for _ in range(MAX_OU_DEPTH + 1):
@@ -498,14 +511,16 @@ def scp_levels(tx: Tx, compiled: Any, account_id: str, depends: list[Scope]) -> 
         if unit is None:
             break
         node = unit["parent_id"]
+    nodes = list(reversed(path))
+    org_path = "/".join([oid, *nodes[:-1]]) + "/"
+    if org["management_account_id"] == account_id or SCP not in tx.org_policy_types(oid):
+        return Standing(oid, org_path, None)
     levels = []
-    for target in reversed(path):
+    for target in nodes:
         level = []
         for pid in tx.org_attached(oid, target):
             p = tx.org_policy(oid, pid)
             if p is not None and p["type"] == SCP:
                 level.append(compiled(p["content"], PolicyKind.SCP, f"{p['name']} ({pid})"))
         levels.append(tuple(level))
-    return tuple(levels)
-
-
+    return Standing(oid, org_path, tuple(levels))
