@@ -339,3 +339,34 @@ def test_principal_org_keys_are_set_on_every_request(server: Server, org: Org) -
     org.orgs.move_account(AccountId=member.account_id, SourceParentId=org.root, DestinationParentId=ou)
     inside.list_groups()
     assert error(outside.list_groups)[0] == "AccessDenied"
+
+
+def test_racing_detachments_leave_a_target_its_last_scp(server: Server, org: Org) -> None:
+    """Five DetachPolicy calls at once, one for each SCP a target holds: the rule that every target keeps one SCP
+    (API_DetachPolicy) holds however they interleave; the refused ones answer an AWS error, never a 5xx."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    member = org.join()
+    orgs = org.orgs
+    orgs.enable_policy_type(RootId=org.root, PolicyType=SCP)
+    pids = ["p-FullAWSAccess"]
+    for _ in range(4):
+        pid = orgs.create_policy(Name=unique("allow"), Description="", Type=SCP, Content=doc("Allow", "*"))["Policy"]["PolicySummary"]["Id"]
+        orgs.attach_policy(PolicyId=pid, TargetId=member.account_id)
+        pids.append(pid)
+
+    def detach(pid: str) -> str:
+        client = server.client("organizations", key=org.management.key, secret=org.management.secret)
+        try:
+            client.detach_policy(PolicyId=pid, TargetId=member.account_id)
+        except ClientError as err:
+            assert err.response["ResponseMetadata"]["HTTPStatusCode"] < 500, err.response
+            return str(err.response["Error"]["Code"])
+        return "ok"
+
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(detach, pids))
+    left = orgs.list_policies_for_target(TargetId=member.account_id, Filter=SCP)["Policies"]
+    assert len(left) >= 1, results
+    assert results.count("ok") == len(pids) - len(left)
+    assert set(results) - {"ok"} <= {"ConstraintViolationException", "ConcurrentModificationException"}, results
