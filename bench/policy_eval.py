@@ -552,6 +552,21 @@ class IamrolesSide:
         principals = [pol.Principal.from_dict({**PRINCIPAL, "arn": f"{PRINCIPAL['arn']}-{n}"}) for n in range(SESSIONS)]
         self.inputs = [(principals[n % SESSIONS], i.action, i.resource, i.context, i.time) for n, i in enumerate(items)]
 
+    def with_scps(self) -> IamrolesSide:
+        """The same caller bounded by a four-level organization (root, two OUs, the account): FullAWSAccess at
+        each level and, at the first OU, a guardrail the workload never meets (issue 17), so every decision is
+        the same and what is measured is the SCP levels' cost."""
+        pol = self.pol
+        full = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+        guard = ('{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["organizations:LeaveOrganization",'
+                 '"cloudtrail:StopLogging","cloudtrail:DeleteTrail"],"Resource":"*"}]}')
+        levels = [[pol.parse_policy(full, pol.PolicyKind.SCP, name=f"FullAWSAccess@{n}")] for n in range(4)]
+        levels[1].append(pol.parse_policy(guard, pol.PolicyKind.SCP, name="guardrail"))
+        other = object.__new__(IamrolesSide)
+        other.pol, other.inputs = pol, self.inputs
+        other.policies = pol.PolicySet(identity=self.policies.identity, boundary=self.policies.boundary, scp=levels)
+        return other
+
     def run(self) -> list[str]:
         evaluate, policies, request = self.pol.evaluate, self.policies, self.pol.Request
         return [evaluate(request(principal, action, resource, None, context, when), policies).effect.value
@@ -661,6 +676,13 @@ def run_benchmark(n_requests: int, repeat: int) -> dict[str, Any]:
             "differing_scenarios": dict(Counter(f"{i.scenario}: intended {i.expected}, got {d}"
                                                 for i, d in mismatches).most_common()),
         })
+        scps = side.with_scps()
+        s_seconds, _, s_runs = _best_of(scps.run, repeat)
+        ir["with_scps"] = {
+            "levels": 4,
+            "decisions_per_second": n_requests / s_seconds,
+            "same_decisions": s_runs[0] == ir_decisions,
+        }
     result["iamroles"] = ir
 
     import moto
@@ -716,6 +738,9 @@ def render_text(res: dict[str, Any]) -> str:
         ]
         for k, v in ir["differing_scenarios"].items():
             lines.append(f"    {v:>5}  {k}")
+        sc = ir["with_scps"]
+        lines.append(f"  with SCPs ({sc['levels']} levels: root, 2 OUs, account): {sc['decisions_per_second']:>12,.0f} "
+                     f"decisions/s; same decisions: {'yes' if sc['same_decisions'] else 'NO'}")
     else:
         lines.append(f"iamroles:  NOT AVAILABLE ({ir['error']})")
     m = res["moto"]

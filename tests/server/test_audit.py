@@ -386,6 +386,8 @@ def test_every_mutating_or_secret_answering_operation_waits_for_its_event() -> N
 
     reads = ("Get", "List", "Generate", "Simulate", "Decode")
     for (svc, name), op in OPERATIONS.items():
+        if svc == "organizations":
+            continue  # the JSON endpoint's (server.orgs): held in test_organizations
         found = route(svc, name)
         assert found is not None and found.op is op, name
         secret = found.model.output_shape is not None and holds_secret(found.model.output_shape)

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (register operations)
     groups,
     mfa,
     oidc,
+    organizations,
     passwords,
     policies,
     profiles,

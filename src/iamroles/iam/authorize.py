@@ -19,8 +19,9 @@ from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
 from .context import CallContext
+from .organizations import Levels, Standing, org_standing
 
-__all__ = ["PolicyCache", "authorize", "decide", "identity_policies", "request_keys", "caller_policies"]
+__all__ = ["PolicyCache", "authorize", "caller_standing", "decide", "identity_policies", "request_keys", "caller_policies"]
 
 
 class PolicyCache:
@@ -33,6 +34,9 @@ class PolicyCache:
         self._docs: LRU[tuple[str, str, str], Policy] = LRU(limit)
         self._sets: LRU[tuple[Any, ...], tuple[int, tuple[Scope, ...], PolicySet]] = LRU(limit)
         self._combined: LRU[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = LRU(limit)
+        # a caller's standing in its organization (None: in none), with what it was read from; and sets with SCPs
+        self.standings: LRU[tuple[str, str | None], tuple[int, tuple[Scope, ...], Standing | None]] = LRU(limit)
+        self._bounded: LRU[tuple[int, int], tuple[PolicySet, Levels, PolicySet]] = LRU(limit)
         self.decisions: dict[Effect, int] = dict.fromkeys(Effect, 0)  # what decide() answered, by effect (for metrics)
 
     def compiled(self, document: str, kind: PolicyKind, name: str) -> Policy:
@@ -68,10 +72,24 @@ class PolicyCache:
         self._combined[key] = (base, resource, combined)
         return combined
 
+    def with_scps(self, base: PolicySet, levels: Levels) -> PolicySet:
+        """``base`` bounded by the SCP ``levels`` (kept, as :meth:`with_resource` keeps its sets)."""
+        key = (id(base), id(levels))
+        hit = self._bounded.get(key)
+        if hit is not None and hit[0] is base and hit[1] is levels:
+            return hit[2]
+        bounded = PolicySet(identity=base.identity, resource=base.resource, boundary=base.boundary, session=base.session,
+                            scp=levels, rcp=base.rcp, resource_must_grant=base.resource_must_grant,
+                            resource_pins=base.resource_pins)
+        self._bounded[key] = (base, levels, bounded)
+        return bounded
+
     def clear(self) -> None:
         self._docs.clear()
         self._sets.clear()
         self._combined.clear()
+        self.standings.clear()
+        self._bounded.clear()
 
 
 def _managed(tx: Tx, cache: PolicyCache, arns: list[str], kind: PolicyKind = PolicyKind.IDENTITY) -> list[Policy]:
@@ -154,6 +172,29 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     return cached
 
 
+def caller_standing(ctx: CallContext) -> Standing | None:
+    """The caller's account's standing in its organization (None: in none), with no SCP levels for a
+    service-linked role ("SCPs don't affect service-linked roles", orgs_manage_policies_scps). Cached per account
+    and role with the scopes read (any change to the organization, or to the account's membership)."""
+    caller = ctx.caller
+    cache: PolicyCache = ctx.cache
+    key = (caller.account_id, caller.role_key)
+    hit = cache.standings.get(key)
+    if hit is not None and ctx.tx.unchanged(hit[1], hit[0]):
+        return hit[2]
+    since = ctx.tx.since
+    depends: list[Scope] = []
+    standing = org_standing(ctx.tx, cache.compiled, caller.account_id, depends)
+    if standing is not None and standing.levels is not None and caller.role_key is not None:
+        depends.append(entity_scope("role", caller.account_id, caller.role_key))
+        role = ctx.tx.entity("role", caller.account_id, caller.role_key)
+        if role is not None and getattr(role, "path", "").startswith("/aws-service-role/"):
+            standing = Standing(standing.org_id, standing.org_path, None)
+    if since is not None:
+        cache.standings[key] = (since, tuple(depends), standing)
+    return standing
+
+
 _NONE = PolicySet()
 _DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
 
@@ -168,10 +209,16 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
     """
     caller = ctx.caller
     context = request_keys(ctx)
+    standing = caller_standing(ctx) if ctx.cache is not None else None
+    if standing is not None:
+        context["aws:PrincipalOrgID"] = standing.org_id
+        context["aws:PrincipalOrgPaths"] = [standing.org_path]
     if keys:
         context.update(keys)
     request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
     policies = _NONE if caller.is_root else caller_policies(ctx)  # the root bypasses identity policies
+    if standing is not None and standing.levels is not None:  # but not SCPs
+        policies = ctx.cache.with_scps(policies, standing.levels)
     if resource_policy is not None or must_grant:
         policies = ctx.cache.with_resource(policies, resource_policy, must_grant, pins)
     decision = evaluate(request, policies)
@@ -182,8 +229,8 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
 
 def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
     """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
-    if ctx.caller.is_root:
-        return  # the account root bypasses identity policies (there are no SCPs here yet)
+    if ctx.caller.is_root and (ctx.cache is None or getattr(caller_standing(ctx), "levels", None) is None):
+        return  # the account root bypasses identity policies, not SCPs
     decision = decide(ctx, action, resource, keys)
     if not decision.allowed:
         raise AccessDenied(decision.message())

@@ -42,14 +42,17 @@ def _children(shape: Shape) -> list[Shape]:
 @cache
 def holds_secret(shape: Shape) -> bool:
     """Whether a value of this shape can carry a sensitive value (itself or anything within)."""
-    seen: set[int] = set()
+    # by name: botocore makes a new Shape for a member each time it is asked, so a recursive model
+    # (Organizations' HandshakeResource holds HandshakeResources) never repeats an object; a member's own traits
+    # (sensitive) are read above, before the name decides whether its children were walked
+    seen: set[str] = set()
     todo = [shape]
     while todo:
         s = todo.pop()
         if is_sensitive(s):
             return True
-        if id(s) not in seen:
-            seen.add(id(s))
+        if s.name not in seen:
+            seen.add(s.name)
             todo.extend(_children(s))
     return False
 

@@ -26,7 +26,7 @@ from iamroles.runtime import Service, new_id
 from iamroles.runtime.asgi import Disconnected, content_length, peer, raw_path, read_body, send_answer
 from iamroles.runtime.call import ApiJson, QueryXml, answer
 
-from . import api, query
+from . import api, orgs, query
 
 __all__ = ["create_app"]
 
@@ -58,6 +58,10 @@ class _QueryEndpoint:
             return
         if scope["method"] not in ("GET", "POST"):
             await send_answer(send, 405, b"Method Not Allowed", b"text/plain")
+            return
+        target = orgs.operation_of(scope["headers"])
+        if target is not None:
+            await self._orgs(scope, receive, send, target)
             return
         try:
             body = await _body(scope, receive)
@@ -94,6 +98,25 @@ class _QueryEndpoint:
         params = _form(http)
         scope["iamroles.operation"] = params.get("Action")
         return query.handle(self.service, http, params, client, secure)
+
+    async def _orgs(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
+        """An AWS Organizations call (JSON 1.1): writes and PostgreSQL's reads in a worker thread."""
+        try:
+            body = await _body(scope, receive)
+        except Disconnected:
+            return
+        if body is None:
+            await send_answer(send, *answer(_ORGS_JSON, _TOO_LARGE, new_id()), orgs.JsonWire.media_type)
+            return
+        http = _http_request(scope, body)
+        client, secure = peer(scope)
+        scope["iamroles.operation"] = name
+        if self.inline_reads and not orgs.may_write(name) and len(body) <= INLINE_MAX:
+            reply = orgs.respond(self.service, name, http, client, secure, asyncio.get_running_loop())
+            status, payload = await reply.settled()
+        else:
+            status, payload = await run_in_threadpool(orgs.handle, self.service, name, http, client, secure)
+        await send_answer(send, status, payload, orgs.JsonWire.media_type)
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it is placed as
@@ -141,6 +164,7 @@ INLINE_MAX = 64 << 10  # larger requests are decoded in a worker thread
 _TOO_LARGE = RequestEntityTooLarge(f"The request is larger than {MAX_BODY} bytes.")
 _QUERY_XML = QueryXml()
 _API_JSON = ApiJson()
+_ORGS_JSON = orgs.JsonWire()
 
 
 async def _body(scope: dict[str, Any], receive: Any) -> bytes | None:

@@ -30,6 +30,8 @@ from .sql import (
     Store,
     Tx,
     entity_scope,
+    org_member_scope,
+    org_scope,
     policy_scope,
     principals_scope,
 )
@@ -63,6 +65,8 @@ __all__ = [
     "Tx",
     "User",
     "entity_scope",
+    "org_member_scope",
+    "org_scope",
     "policy_scope",
     "principals_scope",
 ]

@@ -431,6 +431,79 @@ service_access_reports = Table(
     Column("report", Text, nullable=False),
 )
 
+# AWS Organizations (issue 17): one organization per management account; its root, OUs (parent: the root's or an
+# OU's id), member accounts (the management account too), policies (per organization: FullAWSAccess is AWS's,
+# copied into each), their attachments to the root, OUs and accounts, the policy types enabled at the root, and
+# invitations (handshakes).
+org_organizations = Table(
+    "org_organizations",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("management_account_id", String(12), nullable=False, unique=True),
+    Column("root_id", String(34), nullable=False),
+    Column("feature_set", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+org_units = Table(
+    "org_units",
+    metadata,
+    Column("ou_id", String(68), primary_key=True),
+    Column("org_id", String(34), nullable=False),
+    Column("parent_id", String(100), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+org_accounts = Table(
+    "org_accounts",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("org_id", String(34), nullable=False, index=True),
+    Column("parent_id", String(100), nullable=False),
+    Column("joined_method", String(16), nullable=False),
+    Column("joined_at", TS, nullable=False),
+)
+
+org_policies = Table(
+    "org_policies",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("policy_id", String(130), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", String(512), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("aws_managed", Boolean, nullable=False),
+)
+
+org_attachments = Table(
+    "org_attachments",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("policy_id", String(130), primary_key=True),
+    Column("target_id", String(100), primary_key=True),
+    Index("ix_org_attachments_target", "org_id", "target_id"),
+)
+
+org_policy_types = Table(
+    "org_policy_types",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("type", String(32), primary_key=True),
+)
+
+org_handshakes = Table(
+    "org_handshakes",
+    metadata,
+    Column("handshake_id", String(34), primary_key=True),
+    Column("org_id", String(34), nullable=False, index=True),
+    Column("account_id", String(12), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+
 # What a test-mode reset leaves alone: the accounts (and the quotas an operator set for them), the change log
 # (its counter goes on; the reset logs that everything changed, and another process must still read what came
 # before it), the keys that seal session tokens, and the audit trail. Every other table is IAM state and is wiped,
@@ -440,6 +513,13 @@ RESET_KEEPS = frozenset({"accounts", "account_quotas", "change_seq", "change_log
 
 __all__ = [
     "RESET_KEEPS",
+    "org_organizations",
+    "org_units",
+    "org_accounts",
+    "org_policies",
+    "org_attachments",
+    "org_policy_types",
+    "org_handshakes",
     "account_aliases",
     "account_settings",
     "service_linked_role_deletions",

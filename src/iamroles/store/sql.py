@@ -81,7 +81,7 @@ from .records import (
     User,
 )
 
-__all__ = ["Store", "Shared", "Tx", "Writer", "ENTITY_TABLES", "Conflict", "Duplicate", "Scope", "EVERYTHING",
+__all__ = ["Store", "Shared", "Tx", "Writer", "ENTITY_TABLES", "Conflict", "Duplicate", "Scope", "EVERYTHING", "org_scope", "org_member_scope",
            "entity_scope", "policy_scope", "principals_scope"]
 
 ENTITY_TABLES: dict[str, tuple[Table, type[Entity], str]] = {
@@ -252,6 +252,16 @@ def quotas_scope(account_id: str) -> Scope:
 def principals_scope(account_id: str) -> Scope:
     """The account's users, roles and access keys as callers: what :meth:`Tx.generation` follows."""
     return ("principals", account_id)
+
+
+def org_scope(org_id: str) -> Scope:
+    """An organization: its tree, policies, attachments and enabled policy types."""
+    return ("org", org_id)
+
+
+def org_member_scope(account_id: str) -> Scope:
+    """Which organization an account belongs to (none, or one)."""
+    return ("org-account", account_id)
 
 
 def _entity_scopes(kind: str, account_id: str, key: str) -> tuple[Scope, ...]:
@@ -1512,6 +1522,128 @@ class Tx:
         self._w(delete(t.tags).where(tc.account_id == account_id, tc.resource_type == "server_certificate", tc.resource_key == key),
                 scopes=scopes)
 
+
+    # -- AWS Organizations (issue 17) ---------------------------------------------
+    def organization(self, org_id: str) -> dict[str, Any] | None:
+        c = t.org_organizations.c
+        row = self.c.execute(select(t.org_organizations).where(c.org_id == org_id)).first()
+        return _row_dict(row) if row is not None else None
+
+    def organization_of(self, account_id: str) -> dict[str, Any] | None:
+        """The organization ``account_id`` belongs to (the management account's too), with the account's
+        ``parent_id``; None if it is in none."""
+        o, a = t.org_organizations.c, t.org_accounts.c
+        row = self.c.execute(select(t.org_organizations, a.parent_id).join(t.org_accounts, a.org_id == o.org_id)
+                             .where(a.account_id == account_id)).first()
+        return _row_dict(row) if row is not None else None
+
+    def insert_organization(self, org_id: str, management_account_id: str, root_id: str, feature_set: str,
+                            when: datetime) -> None:
+        """The organization, with its management account as its first member (the account's membership
+        is its primary key: an account already in an organization is :class:`Duplicate`)."""
+        scopes = (org_scope(org_id), org_member_scope(management_account_id))
+        self._w(insert(t.org_accounts).values(account_id=management_account_id, org_id=org_id, parent_id=root_id,
+                                              joined_method="CREATED", joined_at=when), scopes=scopes)
+        self._w(insert(t.org_organizations).values(org_id=org_id, management_account_id=management_account_id,
+                                                   root_id=root_id, feature_set=feature_set, created_at=when),
+                scopes=scopes)
+
+    def org_accounts(self, org_id: str, parent_id: str | None = None) -> list[dict[str, Any]]:
+        c = t.org_accounts.c
+        q = select(t.org_accounts).where(c.org_id == org_id)
+        if parent_id is not None:
+            q = q.where(c.parent_id == parent_id)
+        return [_row_dict(r) for r in self.c.execute(q.order_by(c.account_id))]
+
+    def insert_org_account(self, org_id: str, account_id: str, parent_id: str, method: str, when: datetime) -> None:
+        self._w(insert(t.org_accounts).values(account_id=account_id, org_id=org_id, parent_id=parent_id,
+                                              joined_method=method, joined_at=when),
+                scopes=(org_scope(org_id), org_member_scope(account_id)))
+
+    def move_org_account(self, org_id: str, account_id: str, parent_id: str) -> None:
+        c = t.org_accounts.c
+        self._w(update(t.org_accounts).where(c.org_id == org_id, c.account_id == account_id).values(parent_id=parent_id),
+                scopes=(org_scope(org_id), org_member_scope(account_id)))
+
+    def org_unit(self, org_id: str, ou_id: str) -> dict[str, Any] | None:
+        c = t.org_units.c
+        row = self.c.execute(select(t.org_units).where(c.org_id == org_id, c.ou_id == ou_id)).first()
+        return _row_dict(row) if row is not None else None
+
+    def org_units(self, org_id: str, parent_id: str | None = None) -> list[dict[str, Any]]:
+        c = t.org_units.c
+        q = select(t.org_units).where(c.org_id == org_id)
+        if parent_id is not None:
+            q = q.where(c.parent_id == parent_id)
+        return [_row_dict(r) for r in self.c.execute(q.order_by(c.ou_id))]
+
+    def insert_org_unit(self, org_id: str, ou_id: str, parent_id: str, name: str, when: datetime) -> None:
+        self._w(insert(t.org_units).values(ou_id=ou_id, org_id=org_id, parent_id=parent_id, name=name, created_at=when),
+                scopes=(org_scope(org_id),))
+
+    def org_policy(self, org_id: str, policy_id: str) -> dict[str, Any] | None:
+        c = t.org_policies.c
+        row = self.c.execute(select(t.org_policies).where(c.org_id == org_id, c.policy_id == policy_id)).first()
+        return _row_dict(row) if row is not None else None
+
+    def org_policies(self, org_id: str, policy_type: str | None = None) -> list[dict[str, Any]]:
+        c = t.org_policies.c
+        q = select(t.org_policies).where(c.org_id == org_id)
+        if policy_type is not None:
+            q = q.where(c.type == policy_type)
+        return [_row_dict(r) for r in self.c.execute(q.order_by(c.policy_id))]
+
+    def insert_org_policy(self, org_id: str, policy_id: str, policy_type: str, name: str, description: str,
+                          content: str, aws_managed: bool) -> None:
+        self._w(insert(t.org_policies).values(org_id=org_id, policy_id=policy_id, type=policy_type, name=name,
+                                              description=description, content=content, aws_managed=aws_managed),
+                scopes=(org_scope(org_id),))
+
+    def org_attached(self, org_id: str, target_id: str) -> list[str]:
+        """The ids of the policies attached to ``target_id`` (the root, an OU or an account), of any type."""
+        c = t.org_attachments.c
+        q = select(c.policy_id).where(c.org_id == org_id, c.target_id == target_id).order_by(c.policy_id)
+        return list(self.c.execute(q).scalars())
+
+    def org_attach(self, org_id: str, policy_id: str, target_id: str) -> None:
+        """Attached (an attachment there already is :class:`Duplicate`)."""
+        self._w(insert(t.org_attachments).values(org_id=org_id, policy_id=policy_id, target_id=target_id),
+                scopes=(org_scope(org_id),))
+
+    def org_detach(self, org_id: str, policy_id: str, target_id: str) -> bool:
+        c = t.org_attachments.c
+        res = self._w(delete(t.org_attachments).where(c.org_id == org_id, c.policy_id == policy_id, c.target_id == target_id),
+                      scopes=(org_scope(org_id),))
+        return bool(res.rowcount)
+
+    def org_policy_types(self, org_id: str) -> set[str]:
+        c = t.org_policy_types.c
+        return set(self.c.execute(select(c.type).where(c.org_id == org_id)).scalars())
+
+    def enable_org_policy_type(self, org_id: str, policy_type: str) -> None:
+        self._w(insert(t.org_policy_types).values(org_id=org_id, type=policy_type), scopes=(org_scope(org_id),))
+
+    def lock_organization(self, org_id: str) -> None:
+        """On PostgreSQL, the organization's row locked until the transaction ends: its writes take turns (the
+        rule that a target keeps one policy is read, then written). SQLite has one writer at a time anyway."""
+        if self.postgres:
+            c = t.org_organizations.c
+            self._lock(select(c.org_id).where(c.org_id == org_id).with_for_update())
+
+    def org_handshake(self, handshake_id: str) -> dict[str, Any] | None:
+        c = t.org_handshakes.c
+        row = self.c.execute(select(t.org_handshakes).where(c.handshake_id == handshake_id)).first()
+        return _row_dict(row) if row is not None else None
+
+    def insert_org_handshake(self, handshake_id: str, org_id: str, account_id: str, when: datetime, expires: datetime) -> None:
+        self._w(insert(t.org_handshakes).values(handshake_id=handshake_id, org_id=org_id, account_id=account_id,
+                                                state="OPEN", created_at=when, expires_at=expires),
+                scopes=(org_scope(org_id),))
+
+    def set_org_handshake_state(self, handshake_id: str, org_id: str, state: str) -> None:
+        c = t.org_handshakes.c
+        self._w(update(t.org_handshakes).where(c.handshake_id == handshake_id).values(state=state),
+                scopes=(org_scope(org_id),))
 
 def _row_dict(row: Any) -> dict[str, Any]:
     """A row as a dict, times in UTC (SAML providers' rows: not typed yet)."""
