@@ -39,7 +39,7 @@ from ..policy.conditions import OPERATORS, parse_date, parse_number, parse_opera
 from ..policy.document import ConditionClause, Statement
 from ..policy.request import RequestContext
 from ..policy.variables import Var, split_template
-from ..policy.wildcard import Pieces, compile_patterns, plain
+from ..policy.wildcard import Pieces, compile_patterns, pattern_segments, plain
 
 __all__ = ["Counterexample", "ProofResult", "check_access_not_granted", "check_no_new_access"]
 
@@ -137,20 +137,12 @@ def _chars_re(chars: Sequence[tuple[str, bool]], star: z3.ReRef, qmark: z3.ReRef
 
 def _pattern_re(pieces: Pieces, mode: str) -> z3.ReRef:
     """The z3 regex of :func:`iamroles.policy.wildcard.pattern_regex` (same modes, same segment rules)."""
-    chars = [(c, lit) for text, lit in pieces for c in text]
     anything = z3.Star(_any_char())
-    if mode == "glob" or [c for c, _ in chars[:4]] != ["a", "r", "n", ":"]:
-        if mode == "arn":
-            return z3.Empty(_re_sort())
-        return _chars_re(chars, anything, _any_char())
-    segments: list[list[tuple[str, bool]]] = [[]]
-    for ch, lit in chars:
-        if ch == ":" and len(segments) < 6:
-            segments.append([])
-        else:
-            segments[-1].append((ch, lit))
-    if mode == "arn" and len(segments) < 6:
+    segments = pattern_segments(pieces, mode)
+    if segments is None:
         return z3.Empty(_re_sort())
+    if len(segments) == 1:  # a glob, or not an ARN: the whole string
+        return _chars_re(segments[0], anything, _any_char())
     seg_star, seg_q = z3.Star(_not_colon()), _not_colon()
     parts: list[z3.ReRef] = []
     for i, seg in enumerate(segments[:5]):

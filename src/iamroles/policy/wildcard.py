@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["Pieces", "has_wildcard", "pattern_regex", "compile_patterns"]
+__all__ = ["Pieces", "compile_patterns", "has_wildcard", "pattern_regex", "pattern_segments"]
 
 Pieces = tuple[tuple[str, bool], ...]
 
@@ -36,6 +36,32 @@ def _chars_regex(chars: Sequence[tuple[str, bool]], star: str, qmark: str) -> st
     return "".join(out)
 
 
+Chars = list[tuple[str, bool]]
+
+
+def _is_arn(chars: Sequence[tuple[str, bool]]) -> bool:
+    return [c for c, _ in chars[:4]] == ["a", "r", "n", ":"]
+
+
+def pattern_segments(pieces: Pieces, mode: str) -> list[Chars] | None:
+    """How :func:`pattern_regex` reads a pattern in ``mode``: None when it matches nothing (``"arn"`` mode and not
+    six components), one list of characters when it matches as a whole (``"glob"``, or not an ARN), else the ARN's
+    segments (up to six; the sixth, the resource part, keeps its colons). The z3 encoding of the analysis layer
+    reads patterns through this too, so both match alike."""
+    chars = [(c, lit) for text, lit in pieces for c in text]
+    if mode == "glob" or not _is_arn(chars):
+        return None if mode == "arn" else [chars]
+    segments: list[Chars] = [[]]
+    for ch, lit in chars:
+        if ch == ":" and len(segments) < 6:
+            segments.append([])
+        else:
+            segments[-1].append((ch, lit))
+    if mode == "arn" and len(segments) < 6:
+        return None
+    return segments
+
+
 def pattern_regex(pieces: Pieces, mode: str) -> str:
     """The (unanchored) regex source for a pattern.
 
@@ -52,19 +78,11 @@ def pattern_regex(pieces: Pieces, mode: str) -> str:
       colon-delimited components of the ARN is checked separately", so a
       pattern with fewer than six components matches nothing.
     """
-    chars = [(c, lit) for text, lit in pieces for c in text]
-    if mode == "glob" or [c for c, _ in chars[:4]] != ["a", "r", "n", ":"]:
-        if mode == "arn":
-            return "(?!)"
-        return _chars_regex(chars, ".*", ".")
-    segments: list[list[tuple[str, bool]]] = [[]]
-    for ch, lit in chars:
-        if ch == ":" and len(segments) < 6:
-            segments.append([])
-        else:
-            segments[-1].append((ch, lit))
-    if mode == "arn" and len(segments) < 6:
+    segments = pattern_segments(pieces, mode)
+    if segments is None:
         return "(?!)"
+    if len(segments) == 1:  # a glob, or not an ARN: the whole string
+        return _chars_regex(segments[0], ".*", ".")
     head: list[str] = []
     for seg in segments[:5]:
         if mode == "resource" and seg and seg[-1] == ("*", False):
