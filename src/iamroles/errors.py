@@ -45,6 +45,12 @@
     ├── ExpiredTokenException     400  (the web-identity flavour)
     ├── InvalidAuthorizationMessage 400 DecodeAuthorizationMessage: not ours, or expired
     ├── RequestEntityTooLarge     413  a body or query string over iamroles' size cap
+    ├── ExpiredTradeInToken       400  (ExpiredTradeInTokenException) a delegation's trade-in token, used or past
+    ├── InsufficientSessionLifetime 400 GetScopedCredentials past the calling session's expiry
+    ├── InvalidSubjectCredentials 400  GetScopedCredentials called without a session to scope down
+    ├── NameConflict              409  AcquireRole: the role's name is taken
+    ├── RoleModified              409  AcquireRole: the template changed meanwhile
+    ├── RoleTemplateDisabled      400  AcquireRole: a disabled role template
     │   S3's codes (SigV4's S3 mode, and what the middleware answers in S3's words):
     ├── InvalidRequest            400  a header S3 requires is missing (x-amz-content-sha256)
     ├── InvalidArgument           400  an x-amz-content-sha256 that is no hash and no S3 keyword
@@ -120,6 +126,12 @@ __all__ = [
     "InvalidRequest",
     "InvalidURI",
     "XAmzContentSHA256Mismatch",
+    "ExpiredTradeInToken",
+    "InsufficientSessionLifetime",
+    "InvalidSubjectCredentials",
+    "NameConflict",
+    "RoleModified",
+    "RoleTemplateDisabled",
 ]
 
 
@@ -396,3 +408,41 @@ class InternalError(AwsError):
     """S3's name for an internal failure: what the middleware answers for the service's own mistakes."""
 
     code = "InternalError"
+
+
+class ExpiredTradeInToken(_Sender):
+    """GetDelegatedAccessToken: the trade-in token's delegation period is over, or it was already exchanged."""
+
+    code = "ExpiredTradeInTokenException"
+
+
+class InsufficientSessionLifetime(_Sender):
+    """GetScopedCredentials: DurationSeconds past the calling session's own expiration."""
+
+    code = "InsufficientSessionLifetime"
+
+
+class InvalidSubjectCredentials(_Sender):
+    """GetScopedCredentials: the caller's credentials are not a session that can be scoped down."""
+
+    code = "InvalidSubjectCredentials"
+
+
+class NameConflict(_Sender):
+    """AcquireRole: the role a template would make clashes with one the account has."""
+
+    code = "NameConflict"
+    status = 409
+
+
+class RoleModified(_Sender):
+    """AcquireRole: the role template changed while the role was being made."""
+
+    code = "RoleModified"
+    status = 409
+
+
+class RoleTemplateDisabled(_Sender):
+    """AcquireRole: the role template (or that version of it) is disabled."""
+
+    code = "RoleTemplateDisabled"

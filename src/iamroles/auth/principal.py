@@ -73,7 +73,7 @@ class KeyResolver:
         if now.timestamp() >= claims.expires:
             raise ExpiredToken(EXPIRED_TOKEN)
         generation = tx.generation(claims.account)
-        if claims.kind == "assumed-role":
+        if claims.kind == "assumed-role" or (claims.kind == "delegated" and claims.role_arn):
             role = tx.entity("role", claims.account, claims.principal_key)
             if role is None or role.id != claims.user_id.split(":", 1)[0]:
                 raise InvalidClientTokenId(INVALID_TOKEN)  # the role is gone: its sessions end
@@ -81,7 +81,7 @@ class KeyResolver:
             tags.update(claims.tags)
             principal = Principal.from_arn(claims.arn, role_arn=role.arn, user_id=claims.user_id, tags=tags)
             caller = Caller(principal, claims.account, claims.partition, access_key_id, role_key=role.key, session=claims)
-        elif claims.kind == "session-token" and not claims.principal_key:  # the root's session
+        elif claims.kind in ("session-token", "delegated") and not claims.principal_key:  # the root's session
             principal = Principal.from_arn(claims.arn)
             caller = Caller(principal, claims.account, claims.partition, access_key_id, session=claims)
         else:

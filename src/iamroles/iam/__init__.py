@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (register operations)
     account,
     certificates,
     credentials,
+    delegation,
     groups,
     mfa,
     oidc,
@@ -16,6 +17,8 @@ from . import (  # noqa: F401  (register operations)
     saml,
     service_linked,
     simulate,
+    summary,
+    templates,
     users,
 )
 from .authorize import PolicyCache, authorize

@@ -11,9 +11,10 @@ resource type (the Service Authorization Reference for IAM lists none for these)
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from iamroles.errors import EntityAlreadyExists, NoSuchEntity
+from iamroles.errors import EntityAlreadyExists, InvalidInput, NoSuchEntity
 
 from .certificates import SIGNING_CERTIFICATES_PER_USER
 from .common import encode_document, lock_account, page, quota_limit
@@ -186,3 +187,50 @@ def set_security_token_service_preferences(ctx: CallContext, inp: Input) -> Outp
     are), so the setting changes what is reported, not which regions accept a token."""
     ctx.tx.set_account_setting(ctx.account_id, TOKEN_VERSION, inp["GlobalEndpointTokenVersion"])
     return None
+
+
+# -- account properties --------------------------------------------------------------------------------
+# GetAccountProperties / PutAccountProperties (API_GetAccountProperties.html, API_PutAccountProperties.html): keys are
+# Namespace/PropertyName, "exactly one / separating the namespace from the property name", all of one request in one
+# namespace. AWS names no namespace or property beyond "such as Role Manager", and types them ("boolean properties
+# expect true or false") without saying which are which, so iamroles keeps any well-formed property as given, gives it
+# no meaning, and bounds how many an account keeps (AWS states no quota; an unbounded map could fill the store).
+PROPERTIES_PER_ACCOUNT = 100
+_PROPERTY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*/[A-Za-z0-9_-]+$")
+
+
+def _properties(ctx: CallContext) -> dict[str, str]:
+    return {k: v for k, v in ctx.tx.account_settings(ctx.account_id).items() if "/" in k}
+
+
+def _namespaces_read(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    return {"iam:AccountPropertyNamespaces": sorted({k.split("/", 1)[0] for k in _properties(ctx)})}
+
+
+def _namespaces_written(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    return {"iam:AccountPropertyNamespaces": sorted({k.split("/", 1)[0] for k in inp.get("Properties") or {}})}
+
+
+@operation("GetAccountProperties", resource=_any, keys=_namespaces_read)
+def get_account_properties(ctx: CallContext, inp: Input) -> Output:
+    return {"Properties": _properties(ctx)}
+
+
+@operation("PutAccountProperties", resource=_any, keys=_namespaces_written, write=True)
+def put_account_properties(ctx: CallContext, inp: Input) -> Output:
+    props: dict[str, str] = dict(inp["Properties"])
+    if not props:
+        raise InvalidInput("Properties must name at least one property.")
+    for key in props:
+        if not _PROPERTY_KEY.match(key):
+            raise InvalidInput(f"Property key {key} must be Namespace/PropertyName, with exactly one '/'.")
+    namespaces = {k.split("/", 1)[0] for k in props}
+    if len(namespaces) > 1:
+        raise InvalidInput(f"All properties of one request must belong to one namespace (given: {', '.join(sorted(namespaces))}).")
+    lock_account(ctx)  # the count below sees every property set before
+    existing = _properties(ctx)
+    if len(set(existing) | set(props)) > PROPERTIES_PER_ACCOUNT:
+        raise InvalidInput(f"An account keeps at most {PROPERTIES_PER_ACCOUNT} properties.")
+    for key, value in props.items():
+        ctx.tx.set_account_setting(ctx.account_id, key, value)
+    return {}

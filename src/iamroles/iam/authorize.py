@@ -18,10 +18,10 @@ from iamroles.policy import Decision, Effect, Policy, PolicyKind, PolicySet, Req
 from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
-from .context import CallContext
+from .context import CallContext, Caller
 from .organizations import Levels, Standing, org_standing
 
-__all__ = ["PolicyCache", "authorize", "caller_standing", "decide", "identity_policies", "request_keys", "caller_policies"]
+__all__ = ["PolicyCache", "authorize", "bounded_session", "caller_standing", "decide", "identity_policies", "request_keys", "caller_policies"]
 
 
 class PolicyCache:
@@ -68,7 +68,7 @@ class PolicyCache:
             return hit[2]
         combined = PolicySet(identity=base.identity, resource=resource, boundary=base.boundary, session=base.session,
                              scp=base.scp, rcp=base.rcp, resource_must_grant=must_grant,
-                             resource_pins=json.loads(pins) if pins else None)
+                             resource_pins=json.loads(pins) if pins else None, scope=base.scope)
         self._combined[key] = (base, resource, combined)
         return combined
 
@@ -80,7 +80,7 @@ class PolicyCache:
             return hit[2]
         bounded = PolicySet(identity=base.identity, resource=base.resource, boundary=base.boundary, session=base.session,
                             scp=levels, rcp=base.rcp, resource_must_grant=base.resource_must_grant,
-                            resource_pins=base.resource_pins)
+                            resource_pins=base.resource_pins, scope=base.scope)
         self._bounded[key] = (base, levels, bounded)
         return bounded
 
@@ -144,29 +144,37 @@ def request_keys(ctx: CallContext) -> dict[str, Any]:
     return keys
 
 
+def bounded_session(caller: Caller) -> bool:
+    """Whether the caller's session carries policies of its own (session policies, scope-down policies): they bind
+    even the account root's sessions."""
+    session = caller.session
+    return session is not None and bool(session.policy or session.policy_arns or session.scopes)
+
+
 def caller_policies(ctx: CallContext) -> PolicySet:
-    """The caller's policies: identity (with groups), boundary, and a session's policies."""
+    """The caller's policies: identity (with groups), boundary, and a session's policies (for the root's session,
+    its session's policies only: the root has no identity policies)."""
     caller = ctx.caller
     session = caller.session
-    etype, ekey = ("user", caller.user_key) if caller.user_key else ("role", caller.role_key)
-    assert ekey is not None
+    etype, ekey = ("user", caller.user_key) if caller.user_key else ("role", caller.role_key) if caller.role_key else ("root", "")
     key: tuple[Any, ...] = (caller.account_id, etype, ekey)
     if session is not None:
-        key += (session.kind, session.policy, session.policy_arns)
+        key += (session.kind, session.policy, session.policy_arns, session.scopes)
     cache: PolicyCache = ctx.cache  # CallContext holds it as Any (this module imports iam.context)
     cached = cache.policy_set(ctx.tx, key)
     if cached is None:
         since = ctx.tx.since  # before the reads
         depends: list[Scope] = []
-        cached = identity_policies(ctx.tx, cache, caller.account_id, etype, ekey, depends)
+        cached = _NONE if etype == "root" else identity_policies(ctx.tx, cache, caller.account_id, etype, ekey, depends)
         # a federated user with no session policy has no permissions of its own: the policy core denies
         # it (only a resource-based policy naming the session can allow it)
-        if session is not None and (session.policy or session.policy_arns):
+        if session is not None and (session.policy or session.policy_arns or session.scopes):
             depends.extend(policy_scope(a) for a in session.policy_arns)
             policies = list(_managed(ctx.tx, cache, list(session.policy_arns), PolicyKind.SESSION))
             if session.policy:
                 policies.append(cache.compiled(session.policy, PolicyKind.SESSION, "session-policy"))
-            cached = PolicySet(identity=cached.identity, boundary=cached.boundary, session=policies)
+            scope = [cache.compiled(p, PolicyKind.SESSION, f"scope-down-policy-{i}") for i, p in enumerate(session.scopes, 1)]
+            cached = PolicySet(identity=cached.identity, boundary=cached.boundary, session=policies, scope=scope)
         if since is not None:
             cache.store(key, since, tuple(depends), cached)
     return cached
@@ -216,7 +224,8 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
     if keys:
         context.update(keys)
     request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
-    policies = _NONE if caller.is_root else caller_policies(ctx)  # the root bypasses identity policies
+    # the root bypasses identity policies (not its session's own policies)
+    policies = _NONE if caller.is_root and not bounded_session(caller) else caller_policies(ctx)
     if standing is not None and standing.levels is not None:  # but not SCPs
         policies = ctx.cache.with_scps(policies, standing.levels)
     if resource_policy is not None or must_grant:
@@ -229,8 +238,9 @@ def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any]
 
 def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
     """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
-    if ctx.caller.is_root and (ctx.cache is None or getattr(caller_standing(ctx), "levels", None) is None):
-        return  # the account root bypasses identity policies, not SCPs
+    if ctx.caller.is_root and not bounded_session(ctx.caller) and (
+            ctx.cache is None or getattr(caller_standing(ctx), "levels", None) is None):
+        return  # the account root bypasses identity policies, not SCPs (nor its session's policies)
     decision = decide(ctx, action, resource, keys)
     if not decision.allowed:
         raise AccessDenied(decision.message())

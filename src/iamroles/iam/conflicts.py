@@ -34,6 +34,8 @@ CONCURRENT_MODIFICATION = frozenset({
     "UpdateOpenIDConnectProvider", "UpdateOpenIDConnectProviderThumbprint", "UpdateUser",
     "UploadServerCertificate", "UploadSigningCertificate",
     "CreateSAMLProvider", "DeleteSAMLProvider", "TagSAMLProvider", "UntagSAMLProvider", "UpdateSAMLProvider",
+    "AcceptDelegationRequest", "AssociateDelegationRequest", "CreateDelegationRequest", "RejectDelegationRequest",
+    "SendDelegationToken", "UpdateDelegationRequest", "PutAccountProperties", "AcquireRole",
 })
 
 _EXISTS = {

@@ -5,6 +5,9 @@ and siblings; https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_provider
 """
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from iamroles.errors import InvalidInput, LimitExceeded, NoSuchEntity
 from iamroles.store import OidcProvider
 
@@ -121,3 +124,56 @@ register_tagging(
     target=lambda ctx, inp, lock: _get(ctx, inp["OpenIDConnectProviderArn"], for_update=lock).arn,
     resource_keys=lambda ctx, inp: {},
 )
+
+
+_CONTEXT_KEY = re.compile(r"^[A-Za-z0-9_.:/=+\-@#]+( [A-Za-z0-9_.:/=+\-@#]+)*$")
+
+
+def _context_provider(cp: Input) -> None:
+    """The key rules of the model's ContextProvider: ASCII letters, digits, single spaces and ``_ . : / = + - @ #``,
+    no space at either end; SubjectTypeValue and SubjectTypeSourceKey exclusive."""
+    keys = [cp.get("SubjectSourceKey"), cp.get("SubjectTypeSourceKey")]
+    for d in cp.get("KeyDefinitionList") or []:
+        keys += [d.get("SourceKey"), d.get("TargetKey")]
+    for key in keys:
+        if key is not None and not _CONTEXT_KEY.match(key):
+            raise InvalidInput(f"Invalid context provider key {key[:128]!r}: only ASCII letters, numbers, single spaces "
+                               "and _ . : / = + - @ # are allowed, and no space at either end.")
+    if cp.get("SubjectTypeValue") is not None and cp.get("SubjectTypeSourceKey") is not None:
+        raise InvalidInput("Specify either SubjectTypeValue or SubjectTypeSourceKey, not both.")
+
+
+def _update_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    keys: dict[str, Any] = {}
+    if inp.get("IdentityCenterInstanceArn"):
+        keys["iam:RequestIdentityCenterInstanceArn"] = inp["IdentityCenterInstanceArn"]
+    if inp.get("ContextProvider") is not None:
+        keys["iam:EnableIdentityPropagation"] = "true"
+    if inp.get("IdentityCenterInstanceArn"):
+        keys["iam:EnableIdentityCenterAssociation"] = "true"
+    return keys
+
+
+@operation("UpdateOpenIDConnectProvider", resource=_arn_of, keys=_update_keys, write=True)
+def update_open_id_connect_provider(ctx: CallContext, inp: Input) -> Output:
+    """https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateOpenIDConnectProvider.html: a new value and its
+    Remove flag together, or the context provider and the Identity Center association in one request, are
+    InvalidInput; so is removing the context provider while an instance is associated. iamroles has no IAM Identity
+    Center and no trusted identity propagation (CreateOpenIDConnectProvider refuses both too): setting either is
+    InvalidInput after the checks, and a provider never has either, so removing them changes nothing."""
+    context, remove_context = inp.get("ContextProvider"), bool(inp.get("RemoveContextProvider"))
+    instance, remove_instance = inp.get("IdentityCenterInstanceArn"), bool(inp.get("RemoveIdentityCenterInstance"))
+    if context is not None and remove_context:
+        raise InvalidInput("Specify either ContextProvider or RemoveContextProvider, not both.")
+    if instance is not None and remove_instance:
+        raise InvalidInput("Specify either IdentityCenterInstanceArn or RemoveIdentityCenterInstance, not both.")
+    if (context is not None or remove_context) and (instance is not None or remove_instance):
+        raise InvalidInput("A request can change either the context provider or the IAM Identity Center association, not both.")
+    if context is not None:
+        _context_provider(context)
+    _get(ctx, inp["OpenIDConnectProviderArn"], for_update=True)
+    if context is not None:
+        raise InvalidInput("ContextProvider is not supported: iamroles has no trusted identity propagation.")
+    if instance is not None:
+        raise InvalidInput("IdentityCenterInstanceArn is not supported: iamroles has no IAM Identity Center.")
+    return None

@@ -136,6 +136,7 @@ class _Plan:
     identity: tuple[CompiledStatement, ...]
     boundary: tuple[CompiledStatement, ...]
     session: tuple[CompiledStatement, ...]
+    scope: tuple[tuple[CompiledStatement, ...], ...]
 
 
 def _allows(policies: Iterable[Policy], action: str) -> tuple[CompiledStatement, ...]:
@@ -159,6 +160,13 @@ class PolicySet:
     the users and roles the resource policy named when it was saved, by ARN:
     IAM keeps those ids, so a principal deleted and made again under the same
     name is not the one the policy names (reference_policies_elements_principal).
+
+    ``scope``: scope-down policies (GetScopedCredentials), each of which must
+    allow, after the session policies ("The resulting session's permissions
+    are the intersection of the calling session's existing permissions and
+    this scope down policy", API_GetScopedCredentials); their denies are the
+    session's. Session policies (and scopes) bind the account root's sessions
+    too: the root bypasses identity policies, not the policies of its session.
     """
 
     identity: Sequence[Policy] = ()
@@ -169,6 +177,7 @@ class PolicySet:
     rcp: Sequence[Sequence[Policy]] = ()
     resource_must_grant: bool = False
     resource_pins: Mapping[str, str] | None = None
+    scope: Sequence[Policy] = ()
     _plans: dict[str, _Plan] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -176,6 +185,7 @@ class PolicySet:
             object.__setattr__(self, "resource_must_grant", True)
         object.__setattr__(self, "identity", _tuple(self.identity))
         object.__setattr__(self, "session", _tuple(self.session))
+        object.__setattr__(self, "scope", _tuple(self.scope))
         object.__setattr__(self, "scp", tuple(_tuple(level) for level in self.scp))
         object.__setattr__(self, "rcp", tuple(_tuple(level) for level in self.rcp))
 
@@ -199,6 +209,7 @@ class PolicySet:
             (PolicyType.IDENTITY, self.identity),
             (PolicyType.BOUNDARY, (self.boundary,) if self.boundary else ()),
             (PolicyType.SESSION, self.session),
+            (PolicyType.SESSION, self.scope),
         ]
         denies = tuple((t, st) for t, ps in typed for p in ps for st in p.candidates(action) if st.deny)
         return _Plan(
@@ -209,6 +220,7 @@ class PolicySet:
             identity=_allows(self.identity, action),
             boundary=_allows((self.boundary,) if self.boundary else (), action),
             session=_allows(self.session, action),
+            scope=tuple(_allows((p,), action) for p in self.scope),
         )
 
 
@@ -296,8 +308,9 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
 
     # 4/5. identity side
     if principal.type is PrincipalType.ACCOUNT:
-        return Decision(Effect.ALLOW, None, tuple(matches), request)
-    if not (same_account and grant == Grant.ROLE):
+        if not policies.session and not policies.scope:
+            return Decision(Effect.ALLOW, None, tuple(matches), request)
+    elif not (same_account and grant == Grant.ROLE):
         hit = _first(plan.identity, resource, ctx)
         if hit is None:
             return Decision(Effect.IMPLICIT_DENY, PolicyType.IDENTITY, tuple(matches), request)
@@ -318,4 +331,9 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         # session. If the principal is a role session, then the request is Allowed.
         # Otherwise, the request is implicitly denied" (policy-eval-denyallow)
         return Decision(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches), request)
+    for level in plan.scope:
+        hit = _first(level, resource, ctx)
+        if hit is None:
+            return Decision(Effect.IMPLICIT_DENY, PolicyType.SESSION, tuple(matches), request)
+        matches.append(_match(PolicyType.SESSION, hit))
     return Decision(Effect.ALLOW, None, tuple(matches), request)

@@ -34,7 +34,7 @@ from typing import Any
 from iamroles.auth import sigv4
 from iamroles.auth.caller import Caller
 from iamroles.errors import AccessDenied, AwsError, ValidationError
-from iamroles.iam.authorize import decide
+from iamroles.iam.authorize import bounded_session, decide
 from iamroles.iam.common import malformed_policy
 from iamroles.iam.context import CallContext
 from iamroles.policy import Arn, Decision, Policy, PolicyKind
@@ -271,7 +271,7 @@ def _http_from(doc: Any) -> sigv4.HttpRequest:
 
 def authorize_api(service: Service, ctx: CallContext, inp: Mapping[str, Any]) -> dict[str, Any]:
     """``POST /iamroles/v1/authorize``: the calling service must be allowed iamroles:AuthorizeRequest."""
-    if not ctx.caller.is_root:
+    if not ctx.caller.is_root or bounded_session(ctx.caller):
         decision = decide(ctx, AUTHORIZE_ACTION, "*")
         if not decision.allowed:
             raise AccessDenied(decision.message())

@@ -4,6 +4,9 @@
   passing the role to a service (:mod:`iamroles.sts.service`).
 * ``authorize``: another service forwards a request it received; the answer
   is who signed it and the policy decision (:mod:`iamroles.runtime.authorizer`).
+* ``delegation-token``: a delegation partner picks up the exchange token of one
+  of its finalized requests, once (:func:`iamroles.sts.delegation.pick_up`: iamroles
+  has no SNS to publish it to).
 
 Errors use the shape of :func:`iamroles.protocol.error_document` with AWS's
 codes and HTTP statuses. Every call runs in :class:`iamroles.runtime.Call` and is audited like an IAM or
@@ -21,18 +24,22 @@ from iamroles.errors import InvalidAction, ValidationError
 from iamroles.protocol import HIDDEN
 from iamroles.runtime import Call, CallRecord, Reply, Service, authorize_api, new_id
 from iamroles.runtime.call import ApiJson, to_json
+from iamroles.sts.delegation import pick_up
 from iamroles.sts.limits import check_session_limits
 from iamroles.sts.service import service_credentials
 
 __all__ = ["MAX_DEPTH", "handle", "read_json", "respond"]
 
 SERVICE_NAME = "iamroles"
-OPERATIONS = {"service-credentials": "GetServiceCredentials", "authorize": "AuthorizeRequest"}
+OPERATIONS = {"service-credentials": "GetServiceCredentials", "authorize": "AuthorizeRequest",
+              "delegation-token": "ReceiveDelegationToken"}
 # The API's own sensitive members (it has no botocore model to mark them): the forwarded request carries
 # its signature and any session token.
-SENSITIVE = {"service-credentials": frozenset(), "authorize": frozenset({"Request"})}
+SENSITIVE = {"service-credentials": frozenset(), "authorize": frozenset({"Request"}), "delegation-token": frozenset()}
 # Calls whose answer holds a secret: answered only once their event is committed.
-DURABLE = frozenset({"service-credentials"})
+DURABLE = frozenset({"service-credentials", "delegation-token"})
+# Calls that change what is stored: run in a write transaction, their event committed with the change.
+WRITES = frozenset({"delegation-token"})
 _WIRE = ApiJson()
 
 
@@ -89,7 +96,9 @@ def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes
     signed = authenticator.parse(http, services=(SERVICE_NAME,))
     record.access_key_id, record.region = signed.access_key_id, signed.region
     now = service.clock()
-    with service.store.read() as tx:
+    write = name in WRITES
+    record.read_only = not write
+    with service.store.write() if write else service.store.read() as tx:
         caller = authenticator.verify(tx, http, signed, now)
         record.caller = caller
         check_session_limits(caller.session, SERVICE_NAME, OPERATIONS[name])
@@ -97,7 +106,18 @@ def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes
         hidden = SENSITIVE[name]
         record.params = {k: HIDDEN if k in hidden else v for k, v in inp.items()}
         ctx = service.context(caller, tx, now, signed.region, record.source_ip, secure, record.user_agent, record.request_id)
-        out = service_credentials(ctx, inp) if name == "service-credentials" else authorize_api(service, ctx, inp)
+        if name == "service-credentials":
+            out = service_credentials(ctx, inp)
+        elif name == "delegation-token":
+            request_id = inp.get("DelegationRequestId")
+            if not isinstance(request_id, str) or not request_id:
+                raise ValidationError("DelegationRequestId (a string) is required.")
+            out = pick_up(ctx, request_id)
+        else:
+            out = authorize_api(service, ctx, inp)
+        if write:
+            call.audit_in(tx)
+    call.audited = write
     service.note_role_used(ctx, signed.region)
     out["RequestId"] = record.request_id
     return to_json(out)

@@ -119,8 +119,9 @@ class _QueryEndpoint:
         await send_answer(send, status, payload, orgs.JsonWire.media_type)
 
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
-        """``POST /iamroles/v1/NAME``: every call reads (authorise, issue sealed credentials), so it is placed as
-        the Query endpoint's reads are: inline on SQLite, in a worker thread on PostgreSQL or for a large body."""
+        """``POST /iamroles/v1/NAME``: a call that reads (authorise, issue sealed credentials) is placed as the Query
+        endpoint's reads are: inline on SQLite, in a worker thread on PostgreSQL or for a large body; one that writes
+        (``api.WRITES``), always in a worker thread."""
         try:
             body = await _body(scope, receive)
         except Disconnected:
@@ -131,7 +132,7 @@ class _QueryEndpoint:
         http = _http_request(scope, body)
         client, secure = peer(scope)
         scope["iamroles.operation"] = name
-        if self.inline_reads and len(body) + len(http.query) <= INLINE_MAX:
+        if self.inline_reads and name not in api.WRITES and len(body) + len(http.query) <= INLINE_MAX:
             reply = api.respond(self.service, name, http, client, secure, asyncio.get_running_loop())
             status, payload = await reply.settled()
         else:

@@ -504,15 +504,73 @@ org_handshakes = Table(
     Column("expires_at", TS, nullable=False),
 )
 
-# What a test-mode reset leaves alone: the accounts (and the quotas an operator set for them), the change log
-# (its counter goes on; the reset logs that everything changed, and another process must still read what came
+# IAM temporary delegation (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies-temporary-delegation.html):
+# a partner's request for temporary access to a customer's account, in one of the lifecycle's states
+# (iam.delegation); the permission policy is rendered from a registered policy template when the request is made.
+# ``approver``: who accepted it (JSON: the identity the delegated credentials act as); the trade-in token is kept
+# only as its SHA-256 (``token_hash``), and sealed under the master key until the partner has picked it up
+# (``token_sealed``, then NULL); ``exchanged_at``: when it was traded for credentials (once).
+delegation_requests = Table(
+    "delegation_requests",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("partition", String(16), nullable=False),
+    Column("requestor_account", String(12), nullable=False),
+    Column("requestor_arn", String(2048), nullable=False),
+    Column("workflow_id", String(400), nullable=False),
+    Column("owner_account", String(12), nullable=True),
+    Column("owner_id", String(2048), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("description", String(1000), nullable=False),
+    Column("request_message", String(200), nullable=True),
+    Column("template_arn", String(2048), nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("permission_policy", Text, nullable=False),
+    Column("redirect_url", String(255), nullable=True),
+    Column("notification_channel", String(400), nullable=False),
+    Column("session_duration", Integer, nullable=False),
+    Column("only_send_by_owner", Boolean, nullable=False),
+    Column("notes", String(500), nullable=True),
+    Column("rejection_reason", String(500), nullable=True),
+    Column("approver_id", String(2048), nullable=True),
+    Column("approver", Text, nullable=True),
+    Column("token_hash", String(64), nullable=True, unique=True),
+    Column("token_sealed", LargeBinary, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("finalized_at", TS, nullable=True),
+    Column("exchanged_at", TS, nullable=True),
+    # "IAM maintains a uniqueness check on this workflow id for each request" (API_CreateDelegationRequest)
+    UniqueConstraint("requestor_account", "workflow_id", name="uq_delegation_requests_requestor_workflow"),
+    Index("ix_delegation_requests_owner", "owner_account", "request_id"),  # ListDelegationRequests' order
+    Index("ix_delegation_requests_requestor", "requestor_account", "request_id"),
+)
+
+# Policy templates a partner account may name in CreateDelegationRequest, registered by the operator (AWS registers
+# them at partner onboarding: temporary-delegation-policy-templates.html); ``document``: the template's JSON with
+# its @{parameter} placeholders.
+delegation_templates = Table(
+    "delegation_templates",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+# What a test-mode reset leaves alone: the accounts (and the quotas and delegation policy templates an operator set
+# for them), the change log (its counter goes on; the reset logs that everything changed, and another process must still read what came
 # before it), the keys that seal session tokens, and the audit trail. Every other table is IAM state and is wiped,
 # so a table added later is wiped without anyone remembering to list it (the users, access keys, attachments and
 # policies that the reset keeps in part, the bootstrap credentials and AWS's managed policies, are named in Tx.wipe).
-RESET_KEEPS = frozenset({"accounts", "account_quotas", "change_seq", "change_log", "signing_keys", "audit_events"})
+RESET_KEEPS = frozenset({"accounts", "account_quotas", "delegation_templates", "change_seq", "change_log", "signing_keys", "audit_events"})
 
 __all__ = [
     "RESET_KEEPS",
+    "delegation_requests",
+    "delegation_templates",
     "org_organizations",
     "org_units",
     "org_accounts",

@@ -648,6 +648,84 @@ class Tx:
         row = self.c.execute(select(t.service_linked_role_deletions).where(c.task_id == task_id)).first()
         return _row_dict(row) if row else None
 
+    def account_settings(self, account_id: str) -> dict[str, str]:
+        """Every setting the account has, by name."""
+        c = t.account_settings.c
+        return {r.name: r.value for r in self.c.execute(select(c.name, c.value).where(c.account_id == account_id).order_by(c.name))}
+
+    # -- temporary delegation (iam.delegation) -----------------------------------------------------
+    # A request's changes are bookkeeping for caches (no cached value is read from them): their scope names the request.
+    def delegation_request(self, request_id: str, for_update: bool = False) -> dict[str, Any] | None:
+        """The request (a dict of its columns); ``for_update``: its row locked until the transaction ends (on
+        PostgreSQL; SQLite's write transactions are serial)."""
+        c = t.delegation_requests.c
+        q = select(t.delegation_requests).where(c.request_id == request_id)
+        row: Any = self._lock(q.with_for_update()).first() if for_update and self.postgres else self.c.execute(q).first()
+        return _row_dict(row) if row is not None else None
+
+    def delegation_request_by_token(self, token_hash: str) -> dict[str, Any] | None:
+        c = t.delegation_requests.c
+        q = select(t.delegation_requests).where(c.token_hash == token_hash)
+        row: Any = self._lock(q.with_for_update()).first() if self.postgres else self.c.execute(q).first()
+        return _row_dict(row) if row is not None else None
+
+    def delegation_requests(self, *, owner_account: str | None = None, requestor_account: str | None = None,
+                            owner_id: str | None = None, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The requests an account owns (or made, ``requestor_account``), by id, from after ``after``, at most ``limit``."""
+        c = t.delegation_requests.c
+        q = select(t.delegation_requests)
+        if owner_account is not None:
+            q = q.where(c.owner_account == owner_account, c.owner_id.is_not(None))
+        if requestor_account is not None:
+            q = q.where(c.requestor_account == requestor_account)
+        if owner_id is not None:
+            q = q.where(c.owner_id == owner_id)
+        if after is not None:
+            q = q.where(c.request_id >= after)
+        q = q.order_by(c.request_id)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_row_dict(r) for r in self.c.execute(q)]
+
+    def count_delegation_requests(self, requestor_account: str, since: datetime) -> int:
+        """How many requests the account made since ``since`` (the partner's rate, for LimitExceeded)."""
+        c = t.delegation_requests.c
+        q = select(func.count()).select_from(t.delegation_requests).where(c.requestor_account == requestor_account,
+                                                                            c.created_at >= since)
+        return int(self.c.execute(q).scalar_one())
+
+    def insert_delegation_request(self, **values: Any) -> None:
+        self._w(insert(t.delegation_requests).values(**values), scopes=(("delegation", values["request_id"]),))
+
+    def update_delegation_request(self, request_id: str, state: str, **values: Any) -> bool:
+        """Move the request from ``state`` on, with ``values``: False if it is no longer in ``state`` (another
+        transaction moved it first)."""
+        c = t.delegation_requests.c
+        res = self._w(update(t.delegation_requests).where(c.request_id == request_id, c.state == state).values(**values),
+                      scopes=(("delegation", request_id),))
+        return bool(res.rowcount)
+
+    def delegation_template(self, arn: str) -> dict[str, Any] | None:
+        c = t.delegation_templates.c
+        row = self.c.execute(select(t.delegation_templates).where(c.arn == arn)).first()
+        return _row_dict(row) if row is not None else None
+
+    def delegation_templates(self, account_id: str) -> list[dict[str, Any]]:
+        c = t.delegation_templates.c
+        return [_row_dict(r) for r in self.c.execute(select(t.delegation_templates).where(c.account_id == account_id)
+                                                     .order_by(c.arn))]
+
+    def put_delegation_template(self, arn: str, account_id: str, name: str, document: str, when: datetime) -> None:
+        c = t.delegation_templates.c
+        scopes = (("delegation-template", arn),)
+        self._w(delete(t.delegation_templates).where(c.arn == arn), scopes=scopes)
+        self._w(insert(t.delegation_templates).values(arn=arn, account_id=account_id, name=name, document=document,
+                                                      created_at=when), scopes=scopes)
+
+    def delete_delegation_template(self, arn: str) -> bool:
+        c = t.delegation_templates.c
+        return bool(self._w(delete(t.delegation_templates).where(c.arn == arn), scopes=(("delegation-template", arn),)).rowcount)
+
     def generation(self, account_id: str) -> int:
         """A number that changes whenever the account's principals do (users, roles, their tags, access
         keys): a value derived from them under one generation is good while :meth:`generation` returns

@@ -12,7 +12,11 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.htm
   GetCallerIdentity (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html,
   https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html);
 * AssumeRole, AssumeRoleWithWebIdentity, AssumeRoleWithSAML: not GetFederationToken or GetSessionToken
-  (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+  (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html);
+* every kind of session may call GetScopedCredentials ("You can only call GetScopedCredentials with temporary
+  security credentials, for example, credentials from an assumed role or a federated session",
+  https://docs.aws.amazon.com/STS/latest/APIReference/API_GetScopedCredentials.html); a scoped session keeps its kind
+  and so these limits.
 
 How AWS refuses them: IAM does not accept such a token at all, InvalidClientTokenId "The security token included
 in the request is invalid" (HTTP 403; GetSessionToken without MFA: 99designs/aws-vault#15, cloudyr/aws.iam#15;
@@ -56,20 +60,28 @@ _LAUNCH = frozenset({"GetServiceCredentials"})
 LIMITS: dict[str, dict[str, Allowance]] = {
     "federated-user": {
         "iam": _NONE,
-        "sts": Allowance(only=frozenset({"GetCallerIdentity"})),
+        "sts": Allowance(only=frozenset({"GetCallerIdentity", "GetScopedCredentials"})),
         "iamroles": Allowance(refused=_LAUNCH),
     },
     "session-token": {
         "iam": Allowance(only=frozenset(), mfa_lifts=True),
-        "sts": Allowance(only=frozenset({"AssumeRole", "GetCallerIdentity"})),
+        "sts": Allowance(only=frozenset({"AssumeRole", "GetCallerIdentity", "GetScopedCredentials"})),
         "iamroles": Allowance(refused=_LAUNCH, mfa_lifts=True),
     },
     "assumed-role": {
         "sts": Allowance(refused=frozenset({"GetFederationToken", "GetSessionToken"})),
     },
+    # a delegation's credentials (sts.delegation): they mint no other kind of session and take no part in delegation
+    # themselves, whatever the permission policy says (a partner must not pass the customer's trust on)
+    "delegated": {
+        "sts": Allowance(refused=frozenset({"GetFederationToken", "GetSessionToken", "GetDelegatedAccessToken"})),
+        "iam": Allowance(refused=frozenset({"AcceptDelegationRequest", "AssociateDelegationRequest", "CreateDelegationRequest",
+                                            "SendDelegationToken", "UpdateDelegationRequest"})),
+        "iamroles": Allowance(refused=_LAUNCH | {"ReceiveDelegationToken"}),
+    },
 }
 
-_ISSUER = {"federated-user": "GetFederationToken", "session-token": "GetSessionToken"}
+_ISSUER = {"federated-user": "GetFederationToken", "session-token": "GetSessionToken", "delegated": "GetDelegatedAccessToken"}
 
 
 def _refusal(service: str, operation: str, kind: str) -> AwsError:

@@ -80,6 +80,10 @@ class SessionClaims:
     # the unique id of the IAM user whose long-term key asked for a federated user's session: the session ends with
     # that user, not with whoever holds its name later (a session-token's user_id is that id already)
     issuer_id: str | None = None
+    # GetScopedCredentials' scope-down policies, oldest first: each must allow (iamroles.policy.PolicySet.scope)
+    scopes: tuple[str, ...] = ()
+    # filler that makes the token at least as long as GetScopedCredentials' MinimumSessionTokenSize asked
+    padding: str = ""
 
     def to_json(self) -> bytes:
         data = {}
@@ -93,7 +97,7 @@ class SessionClaims:
     @classmethod
     def from_json(cls, raw: bytes) -> SessionClaims:
         data: dict[str, Any] = json.loads(raw)
-        for key in ("transitive_tag_keys", "policy_arns"):
+        for key in ("transitive_tag_keys", "policy_arns", "scopes"):
             if key in data:
                 data[key] = tuple(data[key])
         return cls(**data)
