@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from .analyze import analyze
+from .delegation import accounts_delegation_template
 from .failures import explain
 from .policy import policy
 from .quota import accounts_quota
@@ -40,6 +41,7 @@ main.add_command(analyze)
 main.add_command(serve)
 main.add_command(init)
 accounts.add_command(accounts_quota)
+accounts.add_command(accounts_delegation_template)
 main.add_command(accounts)
 main.add_command(audit)
 main.add_command(audit_prune)

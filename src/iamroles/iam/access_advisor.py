@@ -59,7 +59,7 @@ def _entity_of(ctx: CallContext, arn: str, kinds: tuple[str, ...]) -> tuple[str,
     kind = named.resource_type
     if kind == "policy":
         policy = ctx.tx.policy(arn)
-        if policy is None or policy.account_id not in (ctx.account_id, "aws"):
+        if policy is None or policy.account_id not in (ctx.account_id, ctx.aws_owner):
             raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
         return kind, policy
     found = ctx.tx.entity(kind, ctx.account_id, named.name) if named.account == ctx.account_id else None

@@ -74,13 +74,13 @@ def get_account_authorization_details(ctx: CallContext, inp: Input) -> Output:
             d.update(RolePolicyList=_inline(ctx, "role", r.key), AttachedManagedPolicies=_attached(ctx, "role", r.key),
                      InstanceProfileList=profiles, PermissionsBoundary=boundary_out(r.permissions_boundary))
             items.append(("3", r.key, {"RoleDetailList": d}))
-    owners = ([ctx.account_id] if "LocalManagedPolicy" in wanted else []) + (["aws"] if "AWSManagedPolicy" in wanted else [])
+    owners = ([ctx.account_id] if "LocalManagedPolicy" in wanted else []) + ([ctx.aws_owner] if "AWSManagedPolicy" in wanted else [])
     if owners:
         policies = tx.policies(owners)
         counts = tx.attachment_counts([p.arn for p in policies], ctx.account_id)
         boundaries = tx.boundary_counts([p.arn for p in policies], ctx.account_id)
         for p in policies:
-            if p.account_id == "aws" and not counts.get(p.arn) and not boundaries.get(p.arn):
+            if p.account_id == ctx.aws_owner and not counts.get(p.arn) and not boundaries.get(p.arn):
                 continue  # AWS managed policies are listed when in use
             d = policy_out(ctx, p, counts.get(p.arn, 0), boundaries=boundaries.get(p.arn, 0))
             d["PolicyVersionList"] = [

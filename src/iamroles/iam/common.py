@@ -21,6 +21,7 @@ from .registry import Input
 
 __all__ = [
     "already_exists",
+    "same_partition",
     "lock_account",
     "account_quota",
     "ACCOUNT_QUOTAS",
@@ -107,6 +108,14 @@ def refuse_service_linked(entity: Any) -> None:
     if is_service_linked(entity):
         raise UnmodifiableEntity(f"Cannot perform the operation on the protected role '{entity.name}' - "
                                  "this role is only modifiable by AWS")
+
+
+def same_partition(ctx: CallContext, arn: str) -> None:
+    """ValidationError "Invalid ARN partition" for an ARN of another partition than the caller's account (a policy
+    ARN of aws in an aws-cn account: IAM's answer to AttachRolePolicy, pulumi/pulumi-aws-apigateway#347)."""
+    parts = arn.split(":", 2)
+    if len(parts) == 3 and parts[0] == "arn" and parts[1] != ctx.partition:
+        raise ValidationError("Invalid ARN partition")
 
 
 def lock_account(ctx: CallContext) -> None:

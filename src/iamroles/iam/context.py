@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from iamroles.auth.caller import Caller
 from iamroles.store import Tx
+from iamroles.store.aws_managed import aws_owner
 from iamroles.tokens import MasterKey
 
 __all__ = ["Caller", "CallContext", "KeySets", "Replays"]
@@ -52,6 +53,11 @@ class CallContext:
     @property
     def partition(self) -> str:
         return self.caller.partition
+
+    @property
+    def aws_owner(self) -> str:
+        """Who owns the caller's partition's copies of AWS's managed policies (``policies.account_id``)."""
+        return aws_owner(self.caller.partition)
 
     def arn(self, resource: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:{resource}"

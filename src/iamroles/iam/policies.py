@@ -17,6 +17,7 @@ from .common import (
     page,
     paged,
     policy_text,
+    same_partition,
     tag_keys,
     tags_in,
     tags_out,
@@ -39,15 +40,16 @@ def _arn_of(ctx: CallContext, inp: Input) -> str:
 
 
 def _get(ctx: CallContext, arn: str, for_update: bool = False) -> ManagedPolicy:
+    same_partition(ctx, arn)
     policy = ctx.tx.policy(arn, for_update=for_update)
-    if policy is None or policy.account_id not in (ctx.account_id, "aws"):
+    if policy is None or policy.account_id not in (ctx.account_id, ctx.aws_owner):
         raise NoSuchEntity(f"Policy {arn} was not found.")
     return policy
 
 
 def _owned(ctx: CallContext, arn: str, for_update: bool = False) -> ManagedPolicy:
     policy = _get(ctx, arn, for_update)
-    if policy.account_id == "aws":
+    if policy.account_id == ctx.aws_owner:
         raise InvalidInput(f"Policy {arn} is an AWS managed policy and cannot be modified.")
     return policy
 
@@ -124,7 +126,7 @@ def get_policy(ctx: CallContext, inp: Input) -> Output:
 @operation("ListPolicies", resource=lambda ctx, inp: ctx.arn("policy/"))
 def list_policies(ctx: CallContext, inp: Input) -> Output:
     scope = inp.get("Scope") or "All"
-    owners = {"All": [ctx.account_id, "aws"], "AWS": ["aws"], "Local": [ctx.account_id]}[scope]
+    owners = {"All": [ctx.account_id, ctx.aws_owner], "AWS": [ctx.aws_owner], "Local": [ctx.account_id]}[scope]
     # OnlyAttached: attached to a user, group or role. PolicyUsageFilter: PermissionsPolicy lists the policies
     # in use as permissions policies, PermissionsBoundary those in use as permissions boundaries (API_ListPolicies).
     usage = inp.get("PolicyUsageFilter")

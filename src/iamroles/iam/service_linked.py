@@ -26,7 +26,7 @@ from typing import Any
 
 from iamroles.errors import InvalidInput, NoSuchEntity
 from iamroles.store import Duplicate, Role
-from iamroles.store.aws_managed import AWS_POLICY_PREFIX
+from iamroles.store.aws_managed import AWS_POLICY_PREFIX, in_partition
 from iamroles.tokens import new_unique_id
 
 from .common import SERVICE_ROLE_PATH, account_quota, get_entity, is_service_linked, lock_account
@@ -154,7 +154,7 @@ def create_service_linked_role(ctx: CallContext, inp: Input) -> Output:
         ctx.tx.insert_entity("role", role)
     except Duplicate:  # (the name taken meanwhile: the account's lock makes it unlikely, the unique key decides)
         raise taken from None
-    policy = f"{AWS_POLICY_PREFIX}aws-service-role/{service.policy}"
+    policy = in_partition(f"{AWS_POLICY_PREFIX}aws-service-role/{service.policy}", ctx.partition)
     if ctx.tx.policy(policy, for_share=True) is not None:
         ctx.tx.attach(ctx.account_id, "role", role.key, policy)
     out = role_out(ctx, role)

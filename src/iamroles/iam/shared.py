@@ -23,6 +23,7 @@ from .common import (
     policy_text,
     refuse_service_linked,
     resource_tag_keys,
+    same_partition,
     tag_keys,
     tags_in,
     tags_out,
@@ -40,8 +41,9 @@ ATTACHED_LIMIT = 10
 
 def require_policy(ctx: CallContext, arn: str, for_share: bool = False) -> Any:
     """The managed policy ``arn`` names; ``for_share``: kept from being deleted until the transaction ends."""
+    same_partition(ctx, arn)
     policy = ctx.tx.policy(arn, for_share=for_share)
-    if policy is None or (policy.account_id not in (ctx.account_id, "aws")):
+    if policy is None or (policy.account_id not in (ctx.account_id, ctx.aws_owner)):
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
     return policy
 

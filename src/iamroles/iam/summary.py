@@ -141,7 +141,7 @@ def _document_of(ctx: CallContext, arn: str) -> str | None:
     if kind == "policy":
         policy = ctx.tx.policy(arn)
         authorize(ctx, "iam:GetHumanReadableSummary", arn)
-        if policy is None or policy.account_id not in (ctx.account_id, "aws"):
+        if policy is None or policy.account_id not in (ctx.account_id, ctx.aws_owner):
             raise NoSuchEntity(f"Policy {arn} was not found.")
         docs = ctx.tx.default_documents([arn])
         return docs[arn][1] if arn in docs else None

@@ -19,7 +19,10 @@ from iamroles.iam.users import create_access_key_record
 from iamroles.policy import Principal
 from iamroles.runtime import database_url, default_data_dir
 from iamroles.store import Account, Store, User
+from iamroles.store.aws_managed import in_partition
 from iamroles.tokens import MasterKey, new_secret_access_key, new_unique_id
+
+from .managed import seed_partition
 
 __all__ = ["Settings", "bootstrap", "check_partition", "create_account", "default_data_dir", "ensure_user_key", "home_region",
            "write_credentials"]
@@ -76,6 +79,7 @@ def create_account(store: Store, master_key: MasterKey, account_id: str | None =
         elif tx.account(account_id) is not None:
             raise ValueError(f"account {account_id} already exists")
         tx.insert_account(Account(account_id, partition, datetime.now(UTC)))
+        seed_partition(tx, partition)  # (the first account of a partition brings its AWS managed policies)
         ctx = _system_ctx(tx, master_key, account_id, partition)
         key, secret = create_access_key_record(ctx, None, access_key_id, secret or new_secret_access_key())
     return account_id, key.access_key_id, secret
@@ -94,7 +98,7 @@ def ensure_user_key(store: Store, master_key: MasterKey, account_id: str, user_n
             user = User(account_id, user_name, new_unique_id("AIDA"), "/", ctx.arn(f"user/{user_name}"), ctx.now)
             tx.insert_entity("user", user)
         if policy_arn:
-            tx.attach(account_id, "user", user.key, policy_arn)
+            tx.attach(account_id, "user", user.key, in_partition(policy_arn, account.partition))
         if tx.access_key(access_key_id) is None:
             create_access_key_record(ctx, user.key, access_key_id, secret)
 

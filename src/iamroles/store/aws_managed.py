@@ -6,6 +6,12 @@ into each database but read from the package: the default versions at the first 
 older version only when asked for, from its policy's entry of the versions archive. AWS's managed policies
 cannot be changed by anyone, so nothing is lost by keeping them out of the database, and a newer iamroles brings
 newer documents without a migration.
+
+Every partition has them (an account of ``aws-cn`` attaches ``arn:aws-cn:iam::aws:policy/...``, as in AWS's China
+regions): a partition's copies are rows of their own, owned by :func:`aws_owner` (``aws`` for the ``aws`` partition,
+the partition's name for the others, never a 12-digit account), made for each partition that has an account. Their
+documents are the ``aws`` partition's with every ARN's partition rewritten (``"arn:aws:`` becomes ``"arn:aws-cn:``),
+as AWS's China and GovCloud copies name their own partition's resources.
 """
 from __future__ import annotations
 
@@ -13,16 +19,44 @@ import gzip
 import json
 import threading
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 from .records import ManagedPolicy, PolicyVersion
 
-__all__ = ["AWS_POLICY_PREFIX", "CATALOGUE", "Catalogue", "CataloguedPolicy"]
+__all__ = ["AWS_POLICY_PREFIX", "CATALOGUE", "Catalogue", "CataloguedPolicy", "aws_owner", "AWS_OWNERS", "in_partition"]
 
 AWS_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
+# the partitions iamroles knows (iamroles.policy.parse.PARTITIONS; not imported: the store imports nothing of the policy core)
+_PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
+AWS_OWNERS = frozenset("aws" if p == "aws" else p for p in _PARTITIONS)
+
+
+def aws_owner(partition: str) -> str:
+    """The owner (``policies.account_id``) of ``partition``'s copies of AWS's managed policies."""
+    return "aws" if partition == "aws" else partition
+
+
+def in_partition(text: str, partition: str) -> str:
+    """``text`` (an ARN, or a policy document) with the ``aws`` partition's ARNs made ``partition``'s."""
+    if partition == "aws":
+        return text
+    if text.startswith("arn:aws:"):
+        return f"arn:{partition}:" + text[len("arn:aws:"):]
+    return text.replace('"arn:aws:', f'"arn:{partition}:')
+
+
+def _canonical(arn: str) -> tuple[str, str] | None:
+    """(the ``aws`` partition's ARN, the partition) of an AWS managed policy ARN of any partition."""
+    head, sep, rest = arn.partition(":iam::aws:policy/")
+    if not sep or not head.startswith("arn:"):
+        return None
+    partition = head[len("arn:"):]
+    if partition not in _PARTITIONS:
+        return None
+    return AWS_POLICY_PREFIX + rest, partition
 _DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -74,31 +108,40 @@ class Catalogue:
         return found
 
     def holds(self, arn: str) -> bool:
-        return arn.startswith(AWS_POLICY_PREFIX) and arn in self.policies
+        found = _canonical(arn)
+        return found is not None and found[0] in self.policies
 
-    def records(self) -> list[ManagedPolicy]:
-        return [p.record for p in self.policies.values()]
+    def records(self, partition: str = "aws") -> list[ManagedPolicy]:
+        """The rows of ``partition``'s copies."""
+        if partition == "aws":
+            return [p.record for p in self.policies.values()]
+        owner = aws_owner(partition)
+        return [replace(p.record, arn=in_partition(p.record.arn, partition), account_id=owner) for p in self.policies.values()]
 
     def version(self, arn: str, version_id: str) -> PolicyVersion | None:
-        p = self.policies.get(arn)
-        if p is None or version_id not in p.version_ids:
+        found = _canonical(arn)
+        p = self.policies.get(found[0]) if found is not None else None
+        if found is None or p is None or version_id not in p.version_ids:
             return None
+        canonical, partition = found
         if version_id == p.record.default_version:
-            return PolicyVersion(arn, version_id, p.document, p.document_created)
-        created, document = _older(self._directory, arn[len("arn:aws:iam::aws:"):])[version_id]
-        return PolicyVersion(arn, version_id, document, _when(created))
+            return PolicyVersion(arn, version_id, in_partition(p.document, partition), p.document_created)
+        created, document = _older(self._directory, canonical[len("arn:aws:iam::aws:"):])[version_id]
+        return PolicyVersion(arn, version_id, in_partition(document, partition), _when(created))
 
     def versions(self, arn: str) -> list[PolicyVersion]:
         """Newest first, as ListPolicyVersions answers."""
-        p = self.policies.get(arn)
+        found = _canonical(arn)
+        p = self.policies.get(found[0]) if found is not None else None
         if p is None:
             return []
         return [v for vid in p.version_ids if (v := self.version(arn, vid)) is not None]
 
     def document(self, arn: str, version_id: str) -> str | None:
-        p = self.policies.get(arn)
-        if p is not None and version_id == p.record.default_version:
-            return p.document
+        found = _canonical(arn)
+        p = self.policies.get(found[0]) if found is not None else None
+        if found is not None and p is not None and version_id == p.record.default_version:
+            return in_partition(p.document, found[1])
         v = self.version(arn, version_id)
         return v.document if v is not None else None
 

@@ -56,7 +56,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import schema as t
-from .aws_managed import CATALOGUE
+from .aws_managed import AWS_OWNERS, CATALOGUE
 from .lru import LRU
 from .records import (
     AccessKey,
@@ -1047,13 +1047,13 @@ class Tx:
                 found[r.arn] = (_fix_times(_record(ManagedPolicy, r)), document)
         return found
 
-    def sync_aws_managed(self, catalogue: Sequence[ManagedPolicy]) -> int:
+    def sync_aws_managed(self, catalogue: Sequence[ManagedPolicy], owner: str = "aws") -> int:
         """Make account ``aws``'s policy rows those of ``catalogue`` (new ones added, changed default versions and
         dates taken); their documents are read from the catalogue, so rows of versions an older iamroles stored
         for them go. A row the catalogue no longer has stays (entities may have it attached). Returns how many
         rows changed."""
         c = t.policies.c
-        stored = {r.arn: r for r in self.c.execute(select(c.arn, c.default_version, c.updated_at).where(c.account_id == "aws"))}
+        stored = {r.arn: r for r in self.c.execute(select(c.arn, c.default_version, c.updated_at).where(c.account_id == owner))}
         new = [p for p in catalogue if p.arn not in stored]
         changed = [p for p in catalogue if p.arn in stored and (stored[p.arn].default_version != p.default_version
                                                                 or _utc(stored[p.arn].updated_at) != p.updated_at)]
@@ -1469,9 +1469,10 @@ class Tx:
             if table.name not in t.RESET_KEEPS and table not in in_part:
                 self._w(delete(table), scopes=(EVERYTHING,))
         self._w(delete(t.attachments).where(t.attachments.c.entity_type != "user"), scopes=(EVERYTHING,))
-        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id != "aws"))),
+        aws = list(AWS_OWNERS)
+        self._w(delete(t.policy_versions).where(t.policy_versions.c.policy_arn.in_(select(t.policies.c.arn).where(t.policies.c.account_id.not_in(aws)))),
                 scopes=(EVERYTHING,))
-        self._w(delete(t.policies).where(t.policies.c.account_id != "aws"), scopes=(EVERYTHING,))
+        self._w(delete(t.policies).where(t.policies.c.account_id.not_in(aws)), scopes=(EVERYTHING,))
         self._w(delete(t.access_keys).where(t.access_keys.c.access_key_id.not_in(list(keep_access_keys))), scopes=(EVERYTHING,))
         keep = {(a, u) for a, u in keep_users}
         for u in self.c.execute(select(t.users.c.account_id, t.users.c.name_key)).all():

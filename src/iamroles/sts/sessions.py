@@ -17,7 +17,7 @@ from typing import Any
 
 from iamroles.errors import AccessDenied, InvalidParameterValue, PackedPolicyTooLarge, ValidationError
 from iamroles.iam.authorize import decide
-from iamroles.iam.common import check_document
+from iamroles.iam.common import check_document, same_partition
 from iamroles.iam.context import CallContext
 from iamroles.iam.mfa import verify_mfa
 from iamroles.iam.registry import Input, Output, operation
@@ -63,8 +63,9 @@ def _session_policies(ctx: CallContext, inp: Input) -> tuple[str | None, list[st
         raise ValidationError("1 validation error detected: Value at 'policyArns' failed to satisfy constraint: "
                               f"Member must have length less than or equal to {MAX_POLICY_ARNS}")
     for arn in arns:
+        same_partition(ctx, arn)
         found = ctx.tx.policy(arn)
-        if found is None or found.account_id not in (ctx.account_id, "aws"):
+        if found is None or found.account_id not in (ctx.account_id, ctx.aws_owner):
             raise InvalidParameterValue(f"Policy {arn} does not exist or is not attachable.")
     return policy, arns
 
