@@ -16,22 +16,15 @@ from iamroles.iam import OPERATIONS
 
 NOT_SERVED: dict[str, frozenset[str]] = {
     "iam": frozenset({
-        "AcceptDelegationRequest", "AcquireRole", "AssociateDelegationRequest",
-        "CreateDelegationRequest",
         "DisableOrganizationsRootCredentialsManagement", "DisableOrganizationsRootSessions",
         "DisableOutboundWebIdentityFederation", "EnableOrganizationsRootCredentialsManagement",
         "EnableOrganizationsRootSessions", "EnableOutboundWebIdentityFederation",
-        "GenerateOrganizationsAccessReport", "GetAccountProperties",
-        "GetDelegationRequest", "GetHumanReadableSummary",
-        "GetOrganizationsAccessReport", "GetOutboundWebIdentityFederationInfo", "GetRoleTemplateVersion",
-        "ListDelegationRequests",
-        "ListOrganizationsFeatures", "PutAccountProperties",
-        "RejectDelegationRequest", "SendDelegationToken",
-        "UpdateDelegationRequest",
-        "UpdateOpenIDConnectProvider",
+        "GenerateOrganizationsAccessReport",
+        "GetOrganizationsAccessReport", "GetOutboundWebIdentityFederationInfo",
+        "ListOrganizationsFeatures",
     }),
     "sts": frozenset({
-        "AssumeRoot", "GetDelegatedAccessToken", "GetScopedCredentials", "GetWebIdentityToken",
+        "AssumeRoot", "GetWebIdentityToken",
     }),
 }
 
