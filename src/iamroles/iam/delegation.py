@@ -230,7 +230,7 @@ def _move(ctx: CallContext, req: dict[str, Any], state: str, **values: Any) -> N
     another request moved it first."""
     from iamroles.store import Conflict
 
-    if not ctx.tx.update_delegation_request(req["request_id"], req["state"], updated_at=ctx.now, **values):
+    if not ctx.tx.update_delegation_request(req["request_id"], req["state"], state=state, updated_at=ctx.now, **values):
         raise Conflict(f"delegation request {req['request_id']} changed meanwhile")
 
 

@@ -697,11 +697,11 @@ class Tx:
     def insert_delegation_request(self, **values: Any) -> None:
         self._w(insert(t.delegation_requests).values(**values), scopes=(("delegation", values["request_id"]),))
 
-    def update_delegation_request(self, request_id: str, state: str, **values: Any) -> bool:
-        """Move the request from ``state`` on, with ``values``: False if it is no longer in ``state`` (another
-        transaction moved it first)."""
+    def update_delegation_request(self, request_id: str, from_state: str, **values: Any) -> bool:
+        """Move the request on from ``from_state``, with ``values``: False if it is no longer in ``from_state``
+        (another transaction moved it first)."""
         c = t.delegation_requests.c
-        res = self._w(update(t.delegation_requests).where(c.request_id == request_id, c.state == state).values(**values),
+        res = self._w(update(t.delegation_requests).where(c.request_id == request_id, c.state == from_state).values(**values),
                       scopes=(("delegation", request_id),))
         return bool(res.rowcount)
 
