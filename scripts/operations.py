@@ -23,7 +23,7 @@ def _served() -> dict[str, tuple[list[str], list[str]]]:
     """service -> (served, not served), each sorted, of the operations of botocore's model."""
     import botocore.session
 
-    import iamroles.server.orgs  # noqa: F401  (registers the Organizations operations)
+    import iamroles.server.orgs  # (registers the Organizations operations)
     import iamroles.sts  # noqa: F401  (registers the STS operations)
     from iamroles.iam import OPERATIONS
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import secrets
 from typing import Any
 
 from iamroles.errors import AccessDenied, InsufficientSessionLifetime, InvalidSubjectCredentials, PackedPolicyTooLarge, ValidationError
@@ -62,8 +63,8 @@ def get_scoped_credentials(ctx: CallContext, inp: Input) -> Output:
         expires=now + duration if duration is not None else session.expires, scopes=scopes, padding="")
     token = seal(claims, ctx.keyring.current)
     wanted = inp.get("MinimumSessionTokenSize") or 0
-    while len(token) < wanted:
-        claims = dataclasses.replace(claims, padding=claims.padding + "0" * math.ceil((wanted - len(token)) * 3 / 4 + 1))
+    while len(token) < wanted:  # (random filler: the sealed claims are compressed, and a run of one letter is not)
+        claims = dataclasses.replace(claims, padding=claims.padding + secrets.token_urlsafe(math.ceil((wanted - len(token)) * 3 / 4) + 1))
         token = seal(claims, ctx.keyring.current)
     from datetime import UTC, datetime
 
