@@ -15,7 +15,9 @@ as AWS's China and GovCloud copies name their own partition's resources.
 """
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 import threading
 import zipfile
@@ -46,6 +48,13 @@ def in_partition(text: str, partition: str) -> str:
     if text.startswith("arn:aws:"):
         return f"arn:{partition}:" + text[len("arn:aws:"):]
     return text.replace('"arn:aws:', f'"arn:{partition}:')
+
+
+def _partition_id(policy_id: str, partition: str) -> str:
+    """Another partition's copy has an id of its own (ids are unique, and AWS's China and GovCloud copies have theirs):
+    the same prefix, the rest derived from the partition and the original id, so it is the same at every start."""
+    digest = base64.b32encode(hashlib.sha256(f"{partition}:{policy_id}".encode()).digest()).decode()
+    return policy_id[:4] + digest[: max(len(policy_id) - 4, 17)]
 
 
 def _canonical(arn: str) -> tuple[str, str] | None:
@@ -116,7 +125,8 @@ class Catalogue:
         if partition == "aws":
             return [p.record for p in self.policies.values()]
         owner = aws_owner(partition)
-        return [replace(p.record, arn=in_partition(p.record.arn, partition), account_id=owner) for p in self.policies.values()]
+        return [replace(p.record, arn=in_partition(p.record.arn, partition), account_id=owner,
+                        policy_id=_partition_id(p.record.policy_id, partition)) for p in self.policies.values()]
 
     def version(self, arn: str, version_id: str) -> PolicyVersion | None:
         found = _canonical(arn)
