@@ -615,6 +615,7 @@ _API_DOCS = st.one_of(
         "RoleName": st.one_of(st.sampled_from((SEED_ROLE, SEED_ROLE + "\x00")), _JSON), "RoleArn": _JSON,
         "InstanceProfileName": st.one_of(st.just(SEED_PROFILE), _JSON), "Service": st.one_of(st.just("ecs-tasks.amazonaws.com"), _JSON),
         "SessionName": _JSON, "DurationSeconds": _JSON,
+        "DelegationRequestId": st.one_of(st.sampled_from(("dr-" + "0" * 32, "", "\x00", "a" * 5000)), _JSON),
     }),
 )
 
@@ -622,7 +623,7 @@ _API_DOCS = st.one_of(
 @example(name="authorize", doc=None, raw=b'{"a":' * 10_000 + b"1" + b"}" * 10_000)  # RecursionError: a 500 (issue 11)
 @example(name="service-credentials", doc={"RoleName": "a\x00b", "Service": "ecs-tasks.amazonaws.com"}, raw=None)  # PostgreSQL: a 500
 @settings(max_examples=EXAMPLES * 10, derandomize=SEED is None, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-@given(name=st.sampled_from(("authorize", "service-credentials", "nothing")), doc=_API_DOCS,
+@given(name=st.sampled_from(("authorize", "service-credentials", "delegation-token", "nothing")), doc=_API_DOCS,
        raw=st.one_of(st.none(), st.sampled_from((b"", b"{", b"[" * 3000, b"\xff", b'{"a":1e999999}', b"1" * 5000, b'"\\ud800"'))))
 def test_json_api(fuzzer: Fuzzer, name: str, doc: Any, raw: bytes | None) -> None:
     body = raw if raw is not None else json.dumps(doc).encode()

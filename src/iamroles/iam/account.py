@@ -208,7 +208,7 @@ def _namespaces_read(ctx: CallContext, inp: Input) -> dict[str, Any]:
 
 
 def _namespaces_written(ctx: CallContext, inp: Input) -> dict[str, Any]:
-    return {"iam:AccountPropertyNamespaces": sorted({k.split("/", 1)[0] for k in inp.get("Properties") or {}})}
+    return {"iam:AccountPropertyNamespaces": sorted({k.split("/", 1)[0] for k in inp.get("Properties") or {} if isinstance(k, str)})}
 
 
 @operation("GetAccountProperties", resource=_any, keys=_namespaces_read)
@@ -221,7 +221,9 @@ def put_account_properties(ctx: CallContext, inp: Input) -> Output:
     props: dict[str, str] = dict(inp["Properties"])
     if not props:
         raise InvalidInput("Properties must name at least one property.")
-    for key in props:
+    for key, value in props.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value:
+            raise InvalidInput("Each property needs a key and a value.")
         if not _PROPERTY_KEY.match(key):
             raise InvalidInput(f"Property key {key} must be Namespace/PropertyName, with exactly one '/'.")
     namespaces = {k.split("/", 1)[0] for k in props}
