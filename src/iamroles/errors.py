@@ -32,6 +32,11 @@
     ├── ReportNotPresent          410  GetCredentialReport before any GenerateCredentialReport
     ├── ReportExpired             410  GetCredentialReport of a report past its four hours
     ├── ConcurrentModification    409
+    ├── FeatureEnabled            409  EnableOutboundWebIdentityFederation when it is enabled
+    ├── FeatureDisabled           404  Disable/GetOutboundWebIdentityFederation(Info) when it is not
+    ├── OutboundWebIdentityFederationDisabled 403  GetWebIdentityToken in an account that has not enabled it
+    ├── SessionDurationEscalation 403  a web identity token that would outlive the caller's session
+    ├── JWTPayloadSizeExceeded    400  a web identity token's claims over the size cap
     ├── AccessDenied              403  the policy decision said no
     ├── IncompleteSignature       400  SigV4: malformed Authorization
     ├── MissingAuthenticationToken 403 no credentials at all
@@ -75,6 +80,11 @@ __all__ = [
     "AwsError",
     "AccessDenied",
     "ConcurrentModification",
+    "FeatureDisabled",
+    "FeatureEnabled",
+    "JWTPayloadSizeExceeded",
+    "OutboundWebIdentityFederationDisabled",
+    "SessionDurationEscalation",
     "DeleteConflict",
     "EntityAlreadyExists",
     "ExpiredToken",
@@ -278,6 +288,32 @@ class LimitExceeded(_Sender):
 class ConcurrentModification(_Sender):
     code = "ConcurrentModification"
     status = 409
+
+
+# Outbound identity federation (IAM's and STS's models: FeatureEnabledException, FeatureDisabledException,
+# OutboundWebIdentityFederationDisabledException, SessionDurationEscalationException, JWTPayloadSizeExceededException)
+class FeatureEnabled(_Sender):
+    code = "FeatureEnabled"
+    status = 409
+
+
+class FeatureDisabled(_Sender):
+    code = "FeatureDisabled"
+    status = 404
+
+
+class OutboundWebIdentityFederationDisabled(_Sender):
+    code = "OutboundWebIdentityFederationDisabledException"
+    status = 403
+
+
+class SessionDurationEscalation(_Sender):
+    code = "SessionDurationEscalationException"
+    status = 403
+
+
+class JWTPayloadSizeExceeded(_Sender):
+    code = "JWTPayloadSizeExceededException"
 
 
 class AccessDenied(_Sender):

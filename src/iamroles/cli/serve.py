@@ -99,6 +99,19 @@ _partition = click.option(
     help="The account's partition: aws (the default), aws-cn, aws-us-gov... Its ARNs are that partition's, and its "
          "credentials work only for requests signed for that partition's regions.",
 )
+def _check_public_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An http(s) URL with a host and nothing after its path (a query or fragment would not survive in an issuer
+    URL: OpenID Connect Discovery 1.0, section 3)."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+        raise click.BadParameter("an http:// or https:// URL with a host and no query, fragment or user", param_hint="--public-url")
+    return value.rstrip("/")
+
+
 _db = click.option("--db", "db_url", envvar="IAMROLES_DB", metavar="URL", help="Database URL [default: SQLite in the data dir]; e.g. postgresql+psycopg://user@host/db")
 
 
@@ -160,6 +173,10 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", metavar="URL", help="
 @click.option("--shutdown-timeout", default=30.0, show_default=True, type=click.FloatRange(0), envvar="IAMROLES_SHUTDOWN_TIMEOUT",
               help="On SIGTERM or SIGINT: seconds the requests in flight have to finish (new connections are refused at once) "
                    "before the audit trail is written out and the server exits.")
+@click.option("--public-url", envvar="IAMROLES_PUBLIC_URL", metavar="URL", callback=_check_public_url,
+              help="The URL clients reach this server at (behind a proxy or load balancer: its address). The issuers of "
+                   "web identity tokens (GetWebIdentityToken) are URL/oidc/ID, so every server of one database needs the same "
+                   "[default: this server's endpoint].")
 @click.option("--json", "as_json", is_flag=True, help="Also print the start-up facts (endpoint, account, files; never a secret) "
                                                        "as one JSON object on stdout.")
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
@@ -169,7 +186,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
           read_timeout: float, audit_retention: timedelta | None, audit_export: Path | None, audit_prune_interval: float,
           workers: int | None, tls_cert: Path | None, tls_key: Path | None, metrics_port: int | None, metrics_host: str,
           metrics_token_file: Path | None, access_log: bool, log_format: str, log_level: str, shutdown_timeout: float,
-          as_json: bool) -> None:
+          public_url: str | None, as_json: bool) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
     from iamroles.server import Settings, default_data_dir
 
@@ -195,15 +212,15 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
         raise click.UsageError("--metrics-token-file protects the metrics port: give --metrics-port too")
     options = Serving(proxies, read_timeout, log_level.lower(), log_format, _tls(tls_cert, tls_key), access_log, shutdown_timeout,
                       metrics_port, _secret(None, metrics_token_file, "--metrics-token"))
-    settings = Settings((data_dir or default_data_dir()).absolute(), db_url, account_id, root_access_key, root_secret_key,
-                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions,
-                        audit_retention, audit_export, audit_prune_interval)
     count = _worker_count(workers, test_mode)
     private_files()
     sock = _listen(host, port)  # before anything is created: a port in use fails first, and alone
     if metrics_port is not None:
         options.metrics_sock = _listen(metrics_host, metrics_port, "--metrics-port")
     where = Where(host, port, "https" if options.tls else "http", metrics_host if metrics_port is not None else None, metrics_port)
+    settings = Settings((data_dir or default_data_dir()).absolute(), db_url, account_id, root_access_key, root_secret_key,
+                        test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions,
+                        audit_retention, audit_export, audit_prune_interval, public_url or where.endpoint)
     if count == 1:
         from iamroles.server import prepare, wire
 

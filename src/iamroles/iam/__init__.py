@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (register operations)
     mfa,
     oidc,
     organizations,
+    outbound,
     passwords,
     policies,
     profiles,

@@ -40,6 +40,7 @@ class CallContext:
     keyring: Any = None  # sts.keys.KeyRing: seals session tokens
     mfa_replay: Replays | None = None  # each TOTP code is accepted once
     jwks: KeySets | None = None  # for AssumeRoleWithWebIdentity
+    issuer: Any = None  # iam.outbound.Issuer: the web identity token issuers' URL and signing keys (GetWebIdentityToken)
     # what the operation reports back: the role whose credentials it issued, (account id, role key), for the
     # role's last-used record
     role_used: tuple[str, str] | None = None

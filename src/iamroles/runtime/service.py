@@ -17,6 +17,7 @@ from iamroles.auth.caller import Caller
 from iamroles.auth.regions import Regions, known_regions
 from iamroles.iam import CallContext, PolicyCache
 from iamroles.iam.mfa import MfaReplay
+from iamroles.iam.outbound import Issuer
 from iamroles.store import Store, Tx
 from iamroles.sts.keys import KeyRing
 from iamroles.sts.web_identity import JwksCache
@@ -58,12 +59,14 @@ class Service:
     pruner: Any = None  # server.retention.Pruner: deletes (exports first) events past the retention period
     keyring: Any = None  # sts.keys.KeyRing (made on the store when not given)
     regions: Regions = field(default_factory=known_regions)  # what requests may be signed for: botocore's, or more
+    public_url: str | None = None  # where clients reach this server: the web identity token issuers live under it
 
     def __post_init__(self) -> None:
         self.clock_offset = timedelta(0)  # only test mode moves it
         self.cache = PolicyCache()
         self.mfa_replay = MfaReplay(self.store)
         self.jwks_cache = JwksCache()
+        self.issuer = Issuer(self.public_url, self.master_key)
         if self.keyring is None:
             self.keyring = KeyRing(self.store, self.master_key, self.clock)
         self.authenticator = Authenticator(self.master_key, self.keyring, self.regions)
@@ -79,7 +82,7 @@ class Service:
             caller=caller, tx=tx, now=now, region=region, master_key=self.master_key,
             source_ip=source_ip, secure_transport=secure, user_agent=user_agent,
             request_id=request_id, cache=self.cache, keyring=self.keyring,
-            mfa_replay=self.mfa_replay, jwks=self.jwks_cache,
+            mfa_replay=self.mfa_replay, jwks=self.jwks_cache, issuer=self.issuer,
         )
 
     def note_role_used(self, ctx: CallContext, region: str) -> None:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from iamroles.auth import sigv4
 from iamroles.errors import RequestEntityTooLarge
+from iamroles.iam.outbound import ISSUER_PATH, JWKS_MAX_AGE, documents
 from iamroles.protocol import read_form
 from iamroles.runtime import Service, new_id
 from iamroles.runtime.asgi import Disconnected, content_length, peer, raw_path, read_body, send_answer
@@ -53,7 +54,7 @@ class _QueryEndpoint:
                 return
             await self._api(scope, receive, send, path[len(_API_PREFIX):])
             return
-        if scope["type"] != "http" or path.startswith(("/iamroles/", "/moto-api/")) or path in _PROBES:
+        if scope["type"] != "http" or path.startswith(("/iamroles/", "/moto-api/", ISSUER_PATH)) or path in _PROBES:
             await self.other(scope, receive, send)
             return
         if scope["method"] not in ("GET", "POST"):
@@ -227,6 +228,23 @@ def create_app(service: Service, *, metrics: Any = None, metrics_port: int | Non
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
+    def issuer_document(which: int) -> Any:
+        """An issuer's OpenID Connect discovery document (0) or JWKS (1), to anyone, unauthenticated (verifiers fetch
+        them so): 404 for an issuer that is not, or no longer, published (``iam.outbound.documents``)."""
+        async def serve(request: Request) -> Response:
+            issuer_id = request.path_params["issuer_id"]
+
+            def read() -> Any:
+                with service.store.read() as tx:
+                    return documents(tx, service.issuer, issuer_id, service.clock())
+
+            found = await run_in_threadpool(read)
+            if found is None:
+                return Response(b"Not Found", status_code=404, media_type="text/plain")
+            return JSONResponse(found[which], headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"})
+
+        return serve
+
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
@@ -249,6 +267,8 @@ def create_app(service: Service, *, metrics: Any = None, metrics_port: int | Non
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/iamroles/test/clock", clock, methods=["POST"]),
+            Route(ISSUER_PATH + "{issuer_id}/.well-known/openid-configuration", issuer_document(0), methods=["GET"]),
+            Route(ISSUER_PATH + "{issuer_id}/.well-known/jwks.json", issuer_document(1), methods=["GET"]),
         ]
     )
     app = _QueryEndpoint(service, other)

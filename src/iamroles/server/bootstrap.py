@@ -44,6 +44,7 @@ class Settings:
     audit_retention: timedelta | None = timedelta(days=90)  # None: keep every event (see server.retention)
     audit_export: Path | None = None  # where events are exported before they are deleted
     audit_prune_interval: float = 600.0  # seconds between pruning rounds
+    public_url: str | None = None  # where clients reach the server: web identity token issuers live under it
 
     @property
     def url(self) -> str:

@@ -8,6 +8,7 @@ __all__ = [
     "Account", "AccessKey", "Entity", "Role", "User", "Group", "InstanceProfile", "ManagedPolicy", "PolicyVersion", "Tag",
     "InlinePolicy", "LoginProfile", "PasswordPolicy", "SshPublicKey", "ServiceCredential", "SigningCertificate",
     "ServerCertificate", "OidcProvider", "MfaDevice", "SigningKeyRecord",
+    "OutboundFederation", "JwtKeyRecord",
 ]
 
 
@@ -217,3 +218,27 @@ class SigningKeyRecord:
     sealed: bytes
     created_at: datetime
     retired_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundFederation:
+    """An account's outbound identity federation: enabled or not since ``changed_at``, its issuer's id."""
+
+    account_id: str
+    issuer_id: str
+    enabled: bool
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JwtKeyRecord:
+    """A key that signs an account's web identity tokens: ``sealed``, the private key under the master key;
+    ``public_jwk``, its public half as a JSON Web Key (what the issuer's JWKS publishes)."""
+
+    key_id: str
+    account_id: str
+    algorithm: str
+    sealed: bytes
+    public_jwk: str
+    created_at: datetime
+    active_from: datetime

@@ -225,6 +225,33 @@ signing_keys = Table(
     Column("retired_at", TS, nullable=True),
 )
 
+# Outbound identity federation (GetWebIdentityToken), per account: whether it is enabled, since when (``changed_at``:
+# the last enable or disable), and the random id its issuer URL ends with (made at the first enable and kept, so an
+# account's issuer does not change when it is disabled and enabled again).
+outbound_federation = Table(
+    "outbound_federation",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("issuer_id", String(32), nullable=False, unique=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("changed_at", TS, nullable=False),
+)
+
+# The keys that sign an account's web identity tokens (JWTs), one sequence per algorithm: the private key sealed
+# under the master key, the public key as a JWK (published). A key signs from ``active_from`` until the next key of
+# its account and algorithm is active, and is published from its creation until every token it signed has expired.
+jwt_signing_keys = Table(
+    "jwt_signing_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("algorithm", String(8), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("active_from", TS, nullable=False),
+)
+
 # Virtual MFA devices; the TOTP seed is sealed under the master key.
 mfa_devices = Table(
     "mfa_devices",
@@ -594,6 +621,8 @@ __all__ = [
     "saml_providers",
     "mfa_devices",
     "signing_keys",
+    "outbound_federation",
+    "jwt_signing_keys",
     "audit_events",
     "metadata",
     "accounts",

@@ -65,10 +65,12 @@ from .records import (
     Group,
     InlinePolicy,
     InstanceProfile,
+    JwtKeyRecord,
     LoginProfile,
     ManagedPolicy,
     MfaDevice,
     OidcProvider,
+    OutboundFederation,
     PasswordPolicy,
     PolicyVersion,
     Role,
@@ -284,6 +286,12 @@ def _tag_scopes(account_id: str, resource_type: str, resource_key: str) -> tuple
 
 
 _SIGNING_KEYS: Scope = ("signing-keys",)
+
+
+def _wif_scope(account_id: str) -> Scope:
+    """An account's outbound identity federation: its setting and the keys that sign its web identity tokens."""
+    return ("wif", account_id)
+
 _SEP = "\x1f"  # joins a scope's parts in the change log (no name, ARN or key id can hold it)
 _KEEP_CHANGES = 10_000  # transactions the change log keeps; a reader further behind forgets everything
 
@@ -1395,6 +1403,63 @@ class Tx:
 
     def delete_signing_key(self, key_id: str) -> None:
         self._w(delete(t.signing_keys).where(t.signing_keys.c.key_id == key_id), scopes=(_SIGNING_KEYS,))
+
+    # -- outbound identity federation: the account's setting and the keys that sign its tokens ------------------
+    # Read on every GetWebIdentityToken and every fetch of an issuer's JWKS: kept in the shared rows, invalidated by
+    # the account's scope (the setting's row by its issuer too, for the fetch that knows only the issuer).
+    def outbound_federation(self, account_id: str) -> OutboundFederation | None:
+        key = _wif_scope(account_id)
+        found = self._recall(key)
+        if found is _MISS:
+            since = self.since  # before the read
+            row = self.c.execute(select(t.outbound_federation).where(t.outbound_federation.c.account_id == account_id)).first()
+            found = _fix_times(_record(OutboundFederation, row)) if row else None
+            self._remember(key, key, found, since)
+        return found  # type: ignore[no-any-return]
+
+    def outbound_federation_of_issuer(self, issuer_id: str) -> OutboundFederation | None:
+        key = ("wif-issuer", issuer_id)
+        found = self._recall(key)
+        if found is _MISS:
+            since = self.since
+            row = self.c.execute(select(t.outbound_federation).where(t.outbound_federation.c.issuer_id == issuer_id)).first()
+            found = _fix_times(_record(OutboundFederation, row)) if row else None
+            self._remember(key, key, found, since)
+        return found  # type: ignore[no-any-return]
+
+    def put_outbound_federation(self, setting: OutboundFederation) -> None:
+        """Insert or replace the account's setting (its issuer id never changes once made)."""
+        c = t.outbound_federation.c
+        scopes = (_wif_scope(setting.account_id), ("wif-issuer", setting.issuer_id))
+        values = {f.name: getattr(setting, f.name) for f in fields(OutboundFederation)}
+        done = self._w(update(t.outbound_federation).where(c.account_id == setting.account_id).values(**values), scopes=scopes)
+        if not done.rowcount:
+            self._w(insert(t.outbound_federation).values(**values), scopes=scopes)
+
+    def jwt_signing_keys(self, account_id: str) -> list[JwtKeyRecord]:
+        """The account's web identity token keys, by algorithm, in the order they sign."""
+        key = ("wif-keys", account_id)
+        found = self._recall(key)
+        if found is _MISS:
+            since = self.since
+            c = t.jwt_signing_keys.c
+            rows = self.c.execute(select(t.jwt_signing_keys).where(c.account_id == account_id)
+                                  .order_by(c.algorithm, c.active_from, c.key_id))
+            found = tuple(_fix_times(_record(JwtKeyRecord, r)) for r in rows)
+            self._remember(key, _wif_scope(account_id), found, since)
+        return list(found)
+
+    def accounts_with_jwt_keys(self) -> list[str]:
+        c = t.jwt_signing_keys.c
+        return [r[0] for r in self.c.execute(select(c.account_id).distinct().order_by(c.account_id))]
+
+    def insert_jwt_signing_key(self, record: JwtKeyRecord) -> None:
+        self._w(insert(t.jwt_signing_keys).values(**{f.name: getattr(record, f.name) for f in fields(JwtKeyRecord)}),
+                scopes=(_wif_scope(record.account_id),))
+
+    def delete_jwt_signing_key(self, account_id: str, key_id: str) -> None:
+        c = t.jwt_signing_keys.c
+        self._w(delete(t.jwt_signing_keys).where(c.account_id == account_id, c.key_id == key_id), scopes=(_wif_scope(account_id),))
 
     # -- audit ----------------------------------------------------------------------------------
     def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -1,22 +1,34 @@
-"""Verifying OpenID Connect ID tokens (JWS compact form) against a JWKS, with joserfc.
+"""OpenID Connect ID tokens (JWS compact form), with joserfc: verifying them against a JWKS, and signing our own.
 
-Pure: the token and the key set are arguments. RS256/384/512 and ES256/384
-are accepted; ``none`` and HMAC algorithms never are (a public JWKS cannot
-verify them safely). ``decode_unverified`` reads the issuer before the
-provider's keys are known (the form only, bounded: no deep JSON).
+Pure: the token, the key set and the keys are arguments. RS256/384/512 and
+ES256/384 are accepted; ``none`` and HMAC algorithms never are (a public
+JWKS cannot verify them safely). ``decode_unverified`` reads the issuer
+before the provider's keys are known (the form only, bounded: no deep JSON).
+
+Signing (web identity tokens, GetWebIdentityToken): :func:`new_signing_key`
+makes an RS256 (RSA 2048) or ES384 (P-384) key, its ``kid`` the RFC 7638
+thumbprint of its public half; :func:`sign_jwt` signs a payload with it,
+the header naming the algorithm and the key.
 """
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-__all__ = ["JwtError", "decode_unverified", "verify_jwt"]
+__all__ = ["SIGNING_ALGORITHMS", "JwtError", "NewSigningKey", "decode_unverified", "encode_claims", "new_signing_key",
+           "open_signing_key", "sign_jwt", "verify_jwt"]
+
+# What GetWebIdentityToken signs with (its SigningAlgorithm: "RS256 (RSA with SHA-256) and ES384 (ECDSA using
+# P-384 curve with SHA-384)", STS's model), each with the key type and size it takes here
+SIGNING_ALGORITHMS = ("RS256", "ES384")
+_RSA_BITS = 2048
 
 
 class JwtError(ValueError):
@@ -81,3 +93,44 @@ def verify_jwt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
             continue
         return claims
     raise JwtError("the token's signature does not verify")
+
+
+@dataclass(frozen=True, slots=True)
+class NewSigningKey:
+    """A key made to sign JWTs: the private key (PKCS#8 PEM: to be sealed, never shown) and its public JWK."""
+
+    key_id: str
+    algorithm: str
+    private_pem: bytes
+    public_jwk: dict[str, Any]
+
+
+def new_signing_key(algorithm: str) -> NewSigningKey:
+    """A new key for ``algorithm`` (one of :data:`SIGNING_ALGORITHMS`); its kid is its public key's thumbprint."""
+    if algorithm == "RS256":
+        key: RSAKey | ECKey = RSAKey.generate_key(_RSA_BITS, private=True)
+    elif algorithm == "ES384":
+        key = ECKey.generate_key("P-384", private=True)
+    else:
+        raise ValueError(f"not a signing algorithm: {algorithm!r}")
+    kid = key.thumbprint()
+    public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": algorithm}
+    return NewSigningKey(kid, algorithm, key.as_pem(private=True), public)
+
+
+def open_signing_key(private_pem: bytes, algorithm: str) -> RSAKey | ECKey:
+    """The key :func:`new_signing_key` made, from its PEM (slow for RSA: callers keep it)."""
+    key: RSAKey | ECKey = RSAKey.import_key(private_pem) if algorithm == "RS256" else ECKey.import_key(private_pem)
+    return key
+
+
+def encode_claims(claims: Mapping[str, Any]) -> bytes:
+    """A JWT's payload: the claims as compact JSON (what its size is measured on)."""
+    return json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign_jwt(payload: bytes, key: RSAKey | ECKey, algorithm: str, key_id: str) -> str:
+    """The JWS compact serialisation of ``payload`` signed with ``key`` by ``algorithm``; the header names the key."""
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise ValueError(f"not a signing algorithm: {algorithm!r}")
+    return jws.serialize_compact({"alg": algorithm, "kid": key_id, "typ": "JWT"}, payload, key, algorithms=[algorithm])
