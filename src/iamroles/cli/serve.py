@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -633,6 +633,66 @@ def keys_list(data_dir: Path | None, db_url: str | None, as_json: bool) -> None:
     for row in rows:
         state = f"retired {row.retired_at.isoformat()}" if row.retired_at else "current"
         click.echo(f"{row.key_id}  created {row.created_at.isoformat()}  {state}")
+
+
+@keys.command("rotate-web-identity")
+@click.option("--account-id", "account_ids", multiple=True, metavar="ID",
+              help="Only this account's keys (repeatable) [default: every account that has enabled outbound identity federation].")
+@click.option("--now", "immediately", is_flag=True,
+              help="Sign with the new keys at once (a key thought compromised) instead of publishing them 10 minutes ahead.")
+@_data_dir
+@_db
+@click.option("--json", "as_json", is_flag=True, help="{account: {new, dropped}} as JSON.")
+def keys_rotate_web_identity(account_ids: tuple[str, ...], immediately: bool, data_dir: Path | None, db_url: str | None,
+                             as_json: bool) -> None:
+    """New keys for web identity tokens (GetWebIdentityToken), one per algorithm.
+
+    The issuer's JWKS lists a new key at once; it signs from 10 minutes later (with --now, at once), so that
+    verifiers caching the JWKS know it first. Older keys stay published until every token they signed has
+    expired; keys past that are dropped.
+    """
+    from iamroles.iam.outbound import rotate
+    from iamroles.server import bootstrap
+
+    private_files()
+    store, master_key, _ = bootstrap(existing(data_dir, db_url))
+    if account_ids:
+        with store.read() as tx:
+            have = set(tx.accounts_with_jwt_keys())
+        for account in account_ids:
+            if account not in have:
+                raise click.ClickException(f"account {account} has never enabled outbound identity federation: it has no keys to rotate")
+    done = rotate(store, master_key, datetime.now(UTC), list(account_ids) or None, immediately)
+    if as_json:
+        click.echo(json.dumps({a: {"new": new, "dropped": dropped} for a, (new, dropped) in done.items()}))
+        return
+    if not done:
+        click.echo("no account has enabled outbound identity federation: no keys to rotate")
+    when = "now" if immediately else "in 10 minutes"
+    for account, (new, dropped) in done.items():
+        click.echo(f"{account}: new keys {', '.join(new)} (signing {when})" + (f"; dropped {len(dropped)} spent key(s)" if dropped else ""))
+
+
+@keys.command("list-web-identity")
+@click.option("--account-id", help="Only this account's keys.")
+@_data_dir
+@_db
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of {account_id, key_id, algorithm, created, active_from}.")
+def keys_list_web_identity(account_id: str | None, data_dir: Path | None, db_url: str | None, as_json: bool) -> None:
+    """List the keys that sign web identity tokens (ids and dates, never the keys)."""
+    from iamroles.server import bootstrap
+
+    private_files()
+    store, _, _ = bootstrap(existing(data_dir, db_url))
+    with store.read() as tx:
+        accounts = [account_id] if account_id else tx.accounts_with_jwt_keys()
+        rows = [k for a in accounts for k in tx.jwt_signing_keys(a)]
+    if as_json:
+        click.echo(json.dumps([{"account_id": r.account_id, "key_id": r.key_id, "algorithm": r.algorithm,
+                                "created": r.created_at.isoformat(), "active_from": r.active_from.isoformat()} for r in rows]))
+        return
+    for r in rows:
+        click.echo(f"{r.account_id}  {r.algorithm}  {r.key_id}  created {r.created_at.isoformat()}  signs from {r.active_from.isoformat()}")
 
 
 REVOKE_POLICY = "AWSRevokeOlderSessions"

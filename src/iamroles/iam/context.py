@@ -24,6 +24,8 @@ class KeySets(Protocol):
 
     def get(self, issuer: str) -> Any: ...
 
+    def refresh(self, issuer: str) -> Any: ...
+
 
 @dataclass(slots=True)
 class CallContext:

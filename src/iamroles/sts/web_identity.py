@@ -44,8 +44,8 @@ class JwksCache:
     """
 
     def __init__(self, ttl: float = 300.0, timeout: float = 3.0, max_bytes: int = 1 << 20, backoff: float = 5.0,
-                 max_backoff: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl, self.timeout, self.max_bytes = ttl, timeout, max_bytes
+                 max_backoff: float = 300.0, clock: Callable[[], float] = time.monotonic, min_refresh: float = 5.0) -> None:
+        self.ttl, self.timeout, self.max_bytes, self.min_refresh = ttl, timeout, max_bytes, min_refresh
         self.backoff, self.max_backoff, self.clock = backoff, max_backoff, clock
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, Any]] = {}  # issuer -> (fetched at, key set)
@@ -87,6 +87,17 @@ class JwksCache:
                 self._inflight.pop(issuer, None)
             done.set()
 
+    def refresh(self, issuer: str) -> Any:
+        """The issuer's key set fetched again, unless it was fetched less than ``min_refresh`` seconds ago (a token
+        named a key the kept set lacks: the issuer may have rotated its keys)."""
+        with self._lock:
+            hit = self._keys.get(issuer)
+            if hit is not None:
+                if self.clock() - hit[0] < self.min_refresh:
+                    return hit[1]
+                self._keys[issuer] = (float("-inf"), hit[1])  # stale: the next get fetches
+        return self.get(issuer)
+
     def _fetch(self, issuer: str) -> Any:
         deadline = self.clock() + self.timeout
         config = self._read(issuer.rstrip("/") + "/.well-known/openid-configuration", deadline)
@@ -113,7 +124,7 @@ def _unreachable() -> InvalidIdentityToken:
 
 @operation("AssumeRoleWithWebIdentity", resource=None, service="sts")
 def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
-    from iamroles.tokens.jwt import JwtError, decode_unverified, verify_jwt
+    from iamroles.tokens.jwt import JwtError, UnknownKey, decode_unverified, verify_jwt
 
     token = inp["WebIdentityToken"]
     role_arn = inp["RoleArn"]
@@ -138,7 +149,14 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
         assert ctx.jwks is not None, "an endpoint that takes web identity tokens gives its calls a JWKS cache"
         jwks = ctx.jwks.get(issuer)
     try:
-        claims = verify_jwt(token, jwks)
+        try:
+            claims = verify_jwt(token, jwks)
+        except UnknownKey:
+            if provider.jwks or ctx.jwks is None:
+                raise
+            # a key the issuer's set did not have when fetched: it may have rotated since (fetched again, at most
+            # once per JwksCache.min_refresh per issuer, so that tokens naming made-up keys cannot make us fetch)
+            claims = verify_jwt(token, ctx.jwks.refresh(issuer))
     except JwtError as err:
         raise InvalidIdentityToken(f"The ID Token could not be verified: {err}") from None
     now = ctx.now.timestamp()

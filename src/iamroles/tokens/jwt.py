@@ -22,7 +22,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-__all__ = ["SIGNING_ALGORITHMS", "JwtError", "NewSigningKey", "decode_unverified", "encode_claims", "new_signing_key",
+__all__ = ["SIGNING_ALGORITHMS", "JwtError", "NewSigningKey", "UnknownKey", "decode_unverified", "encode_claims", "new_signing_key",
            "open_signing_key", "sign_jwt", "verify_jwt"]
 
 # What GetWebIdentityToken signs with (its SigningAlgorithm: "RS256 (RSA with SHA-256) and ES384 (ECDSA using
@@ -33,6 +33,10 @@ _RSA_BITS = 2048
 
 class JwtError(ValueError):
     pass
+
+
+class UnknownKey(JwtError):
+    """The token names a key (``kid``) the key set does not have: the issuer may have rotated since it was fetched."""
 
 
 def _b64(part: str) -> bytes:
@@ -83,7 +87,7 @@ def verify_jwt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     kid = header.get("kid")
     keys = [k for k in jwks.get("keys", []) if isinstance(k, dict) and (kid is None or k.get("kid") == kid)]
     if not keys:
-        raise JwtError("no key in the provider's key set matches the token")
+        raise UnknownKey("no key in the provider's key set matches the token")
     for jwk in keys:
         if jwk.get("use", "sig") != "sig" or jwk.get("alg") not in (None, alg):
             continue
