@@ -17,14 +17,14 @@ from iamroles.iam import OPERATIONS
 NOT_SERVED: dict[str, frozenset[str]] = {
     "iam": frozenset({
         "DisableOrganizationsRootCredentialsManagement", "DisableOrganizationsRootSessions",
-        "DisableOutboundWebIdentityFederation", "EnableOrganizationsRootCredentialsManagement",
-        "EnableOrganizationsRootSessions", "EnableOutboundWebIdentityFederation",
+        "EnableOrganizationsRootCredentialsManagement",
+        "EnableOrganizationsRootSessions",
         "GenerateOrganizationsAccessReport",
-        "GetOrganizationsAccessReport", "GetOutboundWebIdentityFederationInfo",
+        "GetOrganizationsAccessReport",
         "ListOrganizationsFeatures",
     }),
     "sts": frozenset({
-        "AssumeRoot", "GetWebIdentityToken",
+        "AssumeRoot",
     }),
 }
 
