@@ -361,3 +361,25 @@ def test_issuers_are_apart(server: Server, enabled: tuple[Account, str]) -> None
     assert httpx.post(f"{issuer}/.well-known/jwks.json", timeout=10).status_code == 405
     never = create_account(server)
     refused(clients(server, never)[0].get_outbound_web_identity_federation_info, "FeatureDisabled", 404)
+
+
+def test_concurrent_enables_make_one_issuer(server: Server, account: Account) -> None:
+    """Racing EnableOutboundWebIdentityFederation calls on one account: one succeeds, the others answer FeatureEnabled
+    (409), and the account has one issuer and one key per algorithm (the account's row lock on PostgreSQL, the one
+    writer on SQLite)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    iams = [clients(server, account)[0] for _ in range(6)]
+
+    def enable(iam: Any) -> str:
+        try:
+            return str(iam.enable_outbound_web_identity_federation()["IssuerIdentifier"])
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+
+    with ThreadPoolExecutor(len(iams)) as pool:
+        answers = list(pool.map(enable, iams))
+    issuers = [a for a in answers if a.startswith("http")]
+    assert len(issuers) == 1 and answers.count("FeatureEnabled") == len(iams) - 1, answers
+    assert iams[0].get_outbound_web_identity_federation_info()["IssuerIdentifier"] == issuers[0]
+    assert sorted(k["alg"] for k in published(issuers[0])[1]["keys"]) == ["ES384", "RS256"]

@@ -50,7 +50,7 @@ from .context import CallContext
 from .registry import Input, Output, operation
 
 __all__ = ["CLOCK_SKEW", "ISSUER_PATH", "Issuer", "JWKS_MAX_AGE", "MAX_TOKEN_LIFETIME", "PUBLISH_AHEAD", "documents",
-           "published_keys", "rotate", "signing_key"]
+           "published_keys", "publishes", "rotate", "seal_key", "signing_key", "spent_keys"]
 
 ISSUER_PATH = "/oidc/"  # under the server's public URL: <public URL>/oidc/<issuer id>
 _ISSUER_ID = re.compile(r"[0-9a-f]{32}")

@@ -1418,13 +1418,16 @@ class Tx:
         return found  # type: ignore[no-any-return]
 
     def outbound_federation_of_issuer(self, issuer_id: str) -> OutboundFederation | None:
+        """The setting whose issuer this is. Asked by anyone, unauthenticated: an issuer that is not one is not
+        remembered, so that made-up ids cannot push what the shared rows hold for signed requests out of them."""
         key = ("wif-issuer", issuer_id)
         found = self._recall(key)
         if found is _MISS:
             since = self.since
             row = self.c.execute(select(t.outbound_federation).where(t.outbound_federation.c.issuer_id == issuer_id)).first()
             found = _fix_times(_record(OutboundFederation, row)) if row else None
-            self._remember(key, key, found, since)
+            if found is not None:
+                self._remember(key, key, found, since)
         return found  # type: ignore[no-any-return]
 
     def put_outbound_federation(self, setting: OutboundFederation) -> None:
