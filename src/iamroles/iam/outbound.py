@@ -25,6 +25,8 @@ Choices where AWS is silent:
   (verifiers that cache the JWKS for its ``max-age`` know it before they meet it; every node switches at the same
   moment) and stays published until every token it signed has expired (:data:`MAX_TOKEN_LIFETIME` after the next key
   took over, plus :data:`CLOCK_SKEW`).
+* ``iamroles serve`` gives an account new keys when its newest are :data:`ROTATE_EVERY` old (checked hourly; one
+  set however many servers share the database); ``iamroles keys rotate-web-identity`` does it at will.
 * Disabling stops new tokens at once; the JWKS stays published while tokens issued before it may still be valid
   (as AWS says it does not affect them), then the issuer's documents answer 404, as they do for an account that never
   enabled it.
@@ -50,7 +52,7 @@ from .context import CallContext
 from .registry import Input, Output, operation
 
 __all__ = ["CLOCK_SKEW", "ISSUER_PATH", "Issuer", "JWKS_MAX_AGE", "MAX_TOKEN_LIFETIME", "PUBLISH_AHEAD", "documents",
-           "published_keys", "publishes", "rotate", "seal_key", "signing_key", "spent_keys"]
+           "published_keys", "publishes", "ROTATE_EVERY", "rotate", "seal_key", "signing_key", "spent_keys"]
 
 ISSUER_PATH = "/oidc/"  # under the server's public URL: <public URL>/oidc/<issuer id>
 _ISSUER_ID = re.compile(r"[0-9a-f]{32}")
@@ -204,21 +206,35 @@ def get_outbound_web_identity_federation_info(ctx: CallContext, inp: Input) -> O
 
 
 # -- rotation (iamroles keys rotate-web-identity) ------------------------------------------------------------------
+ROTATE_EVERY = timedelta(days=30)  # serve makes new keys for an account whose newest are this old (iamroles' choice)
+
+
+def _due(keys: Sequence[JwtKeyRecord], now: datetime, older_than: timedelta | None) -> bool:
+    """Whether an account with ``keys`` is to get new ones: always, or when its newest key is ``older_than``."""
+    return older_than is None or max((k.created_at for k in keys), default=now - older_than) <= now - older_than
+
+
 def rotate(store: Store, master_key: MasterKey, now: datetime, account_ids: Sequence[str] | None = None,
-           immediately: bool = False) -> dict[str, tuple[list[str], list[str]]]:
+           immediately: bool = False, older_than: timedelta | None = None) -> dict[str, tuple[list[str], list[str]]]:
     """New keys (one per algorithm) for each account that has keys (or those named), signing from
     :data:`PUBLISH_AHEAD` after ``now`` (``immediately``: from ``now``, for a key thought compromised; the old keys
     stay published until their tokens expire), and the keys whose tokens have all expired dropped:
-    {account: (new key ids, dropped key ids)}. The keys are made before the transaction that stores them."""
+    {account: (new key ids, dropped key ids)}. ``older_than``: only accounts whose newest key is that old (asked again
+    under the account's lock, so that servers rotating side by side make one set). The keys are made before the
+    transaction that stores them."""
     with store.read() as tx:
         accounts = list(account_ids) if account_ids is not None else tx.accounts_with_jwt_keys()
+        accounts = [a for a in accounts if _due(tx.jwt_signing_keys(a), now, older_than)]
     made = {a: [new_signing_key(alg) for alg in SIGNING_ALGORITHMS] for a in accounts}
     active_from = now if immediately else now + PUBLISH_AHEAD
     done: dict[str, tuple[list[str], list[str]]] = {}
     with store.write() as tx:
         for account in accounts:
             tx.account(account, for_update=True)
-            dropped = [k.key_id for k in spent_keys(tx.jwt_signing_keys(account), now)]
+            keys = tx.jwt_signing_keys(account)
+            if not _due(keys, now, older_than):
+                continue  # another server did it meanwhile
+            dropped = [k.key_id for k in spent_keys(keys, now)]
             for key_id in dropped:
                 tx.delete_jwt_signing_key(account, key_id)
             for new in made[account]:

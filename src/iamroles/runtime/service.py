@@ -57,6 +57,7 @@ class Service:
     audit: Trail | None = None
     usage: UsageLog | None = None
     pruner: Any = None  # server.retention.Pruner: deletes (exports first) events past the retention period
+    rotator: Any = None  # server.rotation.Rotator: new web identity token keys for accounts whose keys are old
     keyring: Any = None  # sts.keys.KeyRing (made on the store when not given)
     regions: Regions = field(default_factory=known_regions)  # what requests may be signed for: botocore's, or more
     public_url: str | None = None  # where clients reach this server: the web identity token issuers live under it

@@ -90,6 +90,9 @@ def wire(settings: Settings, prepared: Prepared) -> Service:
 
     service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store), usage=Usage(store),
                       regions=prepared.regions, public_url=settings.public_url)
+    from .rotation import Rotator
+
+    service.rotator = Rotator(store, master_key, service.clock)
     if settings.audit_retention is not None:
         service.pruner = Pruner(store, settings.audit_retention, settings.audit_export, service.clock,
                                 settings.audit_prune_interval)

@@ -252,6 +252,8 @@ def create_app(service: Service, *, metrics: Any = None, metrics_port: int | Non
         yield
         if service.pruner is not None:
             service.pruner.close()
+        if service.rotator is not None:
+            service.rotator.close()
         if service.audit is not None:
             service.audit.close()
         if service.usage is not None:
