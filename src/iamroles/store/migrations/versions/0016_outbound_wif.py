@@ -1,13 +1,13 @@
 """Outbound identity federation: whether each account issues web identity tokens (GetWebIdentityToken), its
 issuer's id, and the keys that sign its tokens, sealed under the master key (issue 14)
 
-Revision ID: 0015_outbound_wif
+Revision ID: 0016
 Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_outbound_wif"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
