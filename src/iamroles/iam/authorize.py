@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from iamroles.errors import AccessDenied
-from iamroles.policy import Decision, Effect, Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
+from iamroles.policy import Decision, Effect, Policy, PolicyKind, PolicySet, Principal, Request, evaluate, parse_policy
 from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
 from .context import CallContext, Caller
-from .organizations import Levels, Standing, org_standing
+from .organizations import Levels, Standing, org_standing, rcp_applies, service_linked
 
-__all__ = ["PolicyCache", "authorize", "bounded_session", "caller_standing", "decide", "identity_policies", "request_keys", "caller_policies"]
+__all__ = ["PolicyCache", "account_standing", "authorize", "bounded_session", "decide", "decide_trust", "identity_policies",
+           "request_keys", "caller_policies"]
 
 
 class PolicyCache:
@@ -34,9 +35,10 @@ class PolicyCache:
         self._docs: LRU[tuple[str, str, str], Policy] = LRU(limit)
         self._sets: LRU[tuple[Any, ...], tuple[int, tuple[Scope, ...], PolicySet]] = LRU(limit)
         self._combined: LRU[tuple[int, int, bool, str | None], tuple[PolicySet, Policy | None, PolicySet]] = LRU(limit)
-        # a caller's standing in its organization (None: in none), with what it was read from; and sets with SCPs
-        self.standings: LRU[tuple[str, str | None], tuple[int, tuple[Scope, ...], Standing | None]] = LRU(limit)
-        self._bounded: LRU[tuple[int, int], tuple[PolicySet, Levels, PolicySet]] = LRU(limit)
+        # an account's standing in its organization (None: in none), with what it was read from; and sets bounded
+        # by SCP and RCP levels
+        self.standings: LRU[str, tuple[int, tuple[Scope, ...], Standing | None]] = LRU(limit)
+        self._bounded: LRU[tuple[int, int, int], tuple[PolicySet, Levels | None, Levels | None, PolicySet]] = LRU(limit)
         self.decisions: dict[Effect, int] = dict.fromkeys(Effect, 0)  # what decide() answered, by effect (for metrics)
 
     def compiled(self, document: str, kind: PolicyKind, name: str) -> Policy:
@@ -72,16 +74,17 @@ class PolicyCache:
         self._combined[key] = (base, resource, combined)
         return combined
 
-    def with_scps(self, base: PolicySet, levels: Levels) -> PolicySet:
-        """``base`` bounded by the SCP ``levels`` (kept, as :meth:`with_resource` keeps its sets)."""
-        key = (id(base), id(levels))
+    def with_org(self, base: PolicySet, scp: Levels | None, rcp: Levels | None) -> PolicySet:
+        """``base`` bounded by the SCP levels of the caller's account and the RCP levels of the resource's (kept, as
+        :meth:`with_resource` keeps its sets)."""
+        key = (id(base), id(scp), id(rcp))
         hit = self._bounded.get(key)
-        if hit is not None and hit[0] is base and hit[1] is levels:
-            return hit[2]
+        if hit is not None and hit[0] is base and hit[1] is scp and hit[2] is rcp:
+            return hit[3]
         bounded = PolicySet(identity=base.identity, resource=base.resource, boundary=base.boundary, session=base.session,
-                            scp=levels, rcp=base.rcp, resource_must_grant=base.resource_must_grant,
+                            scp=scp or base.scp, rcp=rcp or base.rcp, resource_must_grant=base.resource_must_grant,
                             resource_pins=base.resource_pins, scope=base.scope)
-        self._bounded[key] = (base, levels, bounded)
+        self._bounded[key] = (base, scp, rcp, bounded)
         return bounded
 
     def clear(self) -> None:
@@ -180,27 +183,29 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     return cached
 
 
-def caller_standing(ctx: CallContext) -> Standing | None:
-    """The caller's account's standing in its organization (None: in none), with no SCP levels for a
-    service-linked role ("SCPs don't affect service-linked roles", orgs_manage_policies_scps). Cached per account
-    and role with the scopes read (any change to the organization, or to the account's membership)."""
-    caller = ctx.caller
+def account_standing(ctx: CallContext, account_id: str) -> Standing | None:
+    """``account_id``'s standing in its organization (None: in none): its path, its SCP and RCP levels. Cached per
+    account with the scopes read (any change to the organization, or to the account's membership): one lookup a
+    decision, whatever the number of accounts and policies stored."""
     cache: PolicyCache = ctx.cache
-    key = (caller.account_id, caller.role_key)
-    hit = cache.standings.get(key)
+    hit = cache.standings.get(account_id)
     if hit is not None and ctx.tx.unchanged(hit[1], hit[0]):
         return hit[2]
     since = ctx.tx.since
     depends: list[Scope] = []
-    standing = org_standing(ctx.tx, cache.compiled, caller.account_id, depends)
-    if standing is not None and standing.levels is not None and caller.role_key is not None:
-        depends.append(entity_scope("role", caller.account_id, caller.role_key))
-        role = ctx.tx.entity("role", caller.account_id, caller.role_key)
-        if role is not None and getattr(role, "path", "").startswith("/aws-service-role/"):
-            standing = Standing(standing.org_id, standing.org_path, None)
+    standing = org_standing(ctx.tx, cache.compiled, account_id, depends)
     if since is not None:
-        cache.standings[key] = (since, tuple(depends), standing)
+        cache.standings[account_id] = (since, tuple(depends), standing)
     return standing
+
+
+def _org_keys(context: dict[str, Any], standing: Standing | None, side: str) -> None:
+    """aws:PrincipalOrgID / aws:PrincipalOrgPaths (``side`` "Principal") or aws:ResourceOrgID / aws:ResourceOrgPaths
+    ("Resource") of an account's ``standing`` (reference_policies_condition-keys.html), set after the operation's keys:
+    IAM derives them, nobody supplies them."""
+    if standing is not None:
+        context[f"aws:{side}OrgID"] = standing.org_id
+        context[f"aws:{side}OrgPaths"] = [standing.org_path]
 
 
 _NONE = PolicySet()
@@ -210,37 +215,68 @@ _DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*",
 def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None,
            resource_policy: Policy | None = None, resource_account: str | None = None,
            must_grant: bool = False, pins: str | None = None) -> Decision:
-    """The policy core's decision for the caller (with a resource's policy, if it has one).
+    """The policy core's decision for the caller (with a resource's policy, if it has one), bounded by the SCPs of
+    the caller's account and the RCPs of the resource's (``resource_account``, the caller's own by default).
 
     ``must_grant``: the resource policy must allow the caller by itself (a key policy; a trust policy always must).
     ``pins``: a role's ``trust_pins`` (the unique ids of the principals its trust policy named when saved).
     """
     caller = ctx.caller
+    account = resource_account or caller.account_id
     context = request_keys(ctx)
-    standing = caller_standing(ctx) if ctx.cache is not None else None
-    if standing is not None:
-        context["aws:PrincipalOrgID"] = standing.org_id
-        context["aws:PrincipalOrgPaths"] = [standing.org_path]
     if keys:
         context.update(keys)
-    request = Request(caller.principal, action, resource, resource_account or caller.account_id, context, ctx.now)
     # the root bypasses identity policies (not its session's own policies)
     policies = _NONE if caller.is_root and not bounded_session(caller) else caller_policies(ctx)
-    if standing is not None and standing.levels is not None:  # but not SCPs
-        policies = ctx.cache.with_scps(policies, standing.levels)
-    if resource_policy is not None or must_grant:
-        policies = ctx.cache.with_resource(policies, resource_policy, must_grant, pins)
-    decision = evaluate(request, policies)
-    if ctx.cache is not None:
-        ctx.cache.decisions[decision.effect] += 1
+    cache: PolicyCache | None = ctx.cache
+    if cache is not None:
+        mine = account_standing(ctx, caller.account_id)
+        theirs = mine if account == caller.account_id else account_standing(ctx, account)
+        _org_keys(context, mine, "Principal")
+        _org_keys(context, theirs, "Resource")
+        role_arn = caller.principal.role_arn
+        # but not SCPs (the root included); RCPs bound every principal's requests to a member's resources
+        scp = mine.scp if mine is not None and not service_linked(role_arn) else None
+        rcp = theirs.rcp if theirs is not None and theirs.rcp is not None and rcp_applies(action, resource, role_arn) else None
+        if scp is not None or rcp is not None:
+            policies = cache.with_org(policies, scp, rcp)
+        if resource_policy is not None or must_grant:
+            policies = cache.with_resource(policies, resource_policy, must_grant, pins)
+    elif resource_policy is not None or must_grant:
+        policies = PolicySet(identity=policies.identity, resource=resource_policy, boundary=policies.boundary,
+                             session=policies.session, resource_must_grant=must_grant,
+                             resource_pins=json.loads(pins) if pins else None, scope=policies.scope)
+    decision = evaluate(Request(caller.principal, action, resource, account, context, ctx.now), policies)
+    if cache is not None:
+        cache.decisions[decision.effect] += 1
     return decision
+
+
+def decide_trust(ctx: CallContext, principal: Principal, action: str, role_arn: str, role_account: str, trust: Policy,
+                 context: dict[str, Any]) -> Decision:
+    """A role's trust policy deciding for a principal with no identity policies here (a service principal, a web
+    identity, a SAML session), bounded by the RCPs of the role's account as every request to a member's resource is
+    (RCPs apply to AssumeRoleWithWebIdentity and AssumeRoleWithSAML as to AssumeRole; AWS service principals are
+    not exempt: the data perimeter's RCPs exempt them with aws:PrincipalIsAWSService themselves)."""
+    cache: PolicyCache = ctx.cache
+    policies = cache.with_resource(_NONE, trust, True)
+    theirs = account_standing(ctx, role_account)
+    _org_keys(context, theirs, "Resource")
+    if theirs is not None and theirs.rcp is not None and rcp_applies(action, role_arn, None):
+        policies = cache.with_org(policies, None, theirs.rcp)
+    return evaluate(Request(principal, action, role_arn, role_account, context, ctx.now), policies)
 
 
 def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
     """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
-    if ctx.caller.is_root and not bounded_session(ctx.caller) and (
-            ctx.cache is None or getattr(caller_standing(ctx), "levels", None) is None):
-        return  # the account root bypasses identity policies, not SCPs (nor its session's policies)
+    if ctx.caller.is_root and not bounded_session(ctx.caller) and (ctx.cache is None or not _bounded(ctx, action, resource)):
+        return  # the account root bypasses identity policies, not SCPs or RCPs (nor its session's policies)
     decision = decide(ctx, action, resource, keys)
     if not decision.allowed:
         raise AccessDenied(decision.message())
+
+
+def _bounded(ctx: CallContext, action: str, resource: str) -> bool:
+    """Do organization policies bound the caller's ``action`` on ``resource`` of its own account?"""
+    standing = account_standing(ctx, ctx.caller.account_id)
+    return standing is not None and (standing.scp is not None or (standing.rcp is not None and rcp_applies(action, resource, None)))

@@ -1,5 +1,5 @@
 """AWS Organizations over the wire (issue 17): an organization of iamroles accounts, its root and OUs, and service
-control policies attached to them.
+control and resource control policies attached to them.
 
 The operations follow botocore's ``organizations`` model (the JSON protocol, served by ``server.orgs``). The
 account that calls CreateOrganization becomes its management account
@@ -17,7 +17,18 @@ https://docs.aws.amazon.com/organizations/latest/APIReference/API_DetachPolicy.h
 one target and a policy is at most 5,120 characters
 (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
 
-:func:`org_standing` gives the decision an account's organization, path and SCPs, root first (``iam.authorize``).
+Resource control policies
+(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html): enabled the same way;
+enabling them attaches AWS's ``RCPFullAWSAccess`` to the root, every OU and every account, and it cannot be
+detached. An RCP the management account writes follows the RCP grammar
+(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html, checked by
+:func:`check_rcp`): Version 2012-10-17, every statement a Deny ("For RCPs that you create, the value must be Deny")
+with ``"Principal": "*"`` ("You can only specify * in the Principal element"), no NotPrincipal or NotAction, and
+actions of the services RCPs support only, never ``"*"`` alone. At most five RCPs on a target (RCPFullAWSAccess among
+them), 5,120 characters each (orgs_reference_limits).
+
+:func:`org_standing` gives the decision an account's organization, path, SCPs and RCPs, root first
+(``iam.authorize``); :func:`rcp_applies` says whether a request is one RCPs bound.
 """
 from __future__ import annotations
 
@@ -28,24 +39,52 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from iamroles.errors import AwsError
-from iamroles.policy import Policy, PolicyError, PolicyKind, parse_policy
+from iamroles.policy import Policy, PolicyError, PolicyKind, parse_document, parse_policy
 from iamroles.store import Duplicate, Scope, Tx, org_member_scope, org_scope
 
 from .context import CallContext
 from .registry import Input, Output, operation
 
-__all__ = ["FULL_AWS_ACCESS", "OrganizationsError", "SCP", "Levels", "Standing", "org_error", "org_standing"]
+__all__ = ["FULL_AWS_ACCESS", "RCP", "RCP_FULL_AWS_ACCESS", "RCP_SERVICES", "OrganizationsError", "SCP", "Levels",
+           "Standing", "check_rcp", "org_error", "org_standing", "rcp_applies", "service_linked"]
 
 SCP = "SERVICE_CONTROL_POLICY"
+RCP = "RESOURCE_CONTROL_POLICY"
 FULL_AWS_ACCESS = "p-FullAWSAccess"
+RCP_FULL_AWS_ACCESS = "p-RCPFullAWSAccess"
 _FULL_CONTENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
-# orgs_reference_limits: policies of one type attached to a root, OU or account; an SCP's size
+# orgs_manage_policies_rcps_examples.html: RCPFullAWSAccess, "automatically attached to the organization root, every
+# OU, and every account in your organization, when you enable resource control policies"
+_RCP_FULL_CONTENT = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*",'
+                     '"Resource":"*"}]}')
+# each type's AWS managed policy, attached everywhere while the type is enabled: (id, name, description, content)
+_FULL = {
+    SCP: (FULL_AWS_ACCESS, "FullAWSAccess", "Allows access to every operation", _FULL_CONTENT),
+    RCP: (RCP_FULL_AWS_ACCESS, "RCPFullAWSAccess", "Allows access to every operation", _RCP_FULL_CONTENT),
+}
+_KINDS = {SCP: PolicyKind.SCP, RCP: PolicyKind.RCP}
+# orgs_reference_limits: policies of one type attached to a root, OU or account; an SCP's or an RCP's size
 MAX_ATTACHED = 5
-MAX_SCP_SIZE = 5120
+MAX_POLICY_SIZE = {SCP: 5120, RCP: 5120}
 MAX_OU_DEPTH = 5
 HANDSHAKE_DAYS = 15  # an invitation to join expires after 15 days (API_InviteAccountToOrganization)
 _LOWER = string.ascii_lowercase + string.digits
-SUPPORTED_TYPES = frozenset({SCP})
+SUPPORTED_TYPES = frozenset({SCP, RCP})
+# "RCPs apply to actions for the following AWS services" (orgs_manage_policies_rcps.html#rcp-supported-services): the
+# prefixes an RCP may name, and the only actions RCPs bound (IAM's own, iam:*, are not among them)
+RCP_SERVICES = frozenset({
+    "appstream", "dsql", "clouddirectory", "cloudfront", "cloudsearch", "logs", "networkmonitor", "cognito-identity",
+    "cognito-idp", "comprehend", "comprehendmedical", "firehose", "dynamodb", "dax", "autoscaling", "ecr", "ecr-public",
+    "gamelift", "inspector-scan", "kendra", "kinesisvideo", "memorydb", "aoss", "personalize", "polly", "s3", "swf",
+    "sqs", "textract", "timestream-influxdb", "transcribe", "translate", "workspaces", "appconfig", "autoscaling-plans",
+    "budgets", "servicediscovery", "cloudtrail-data", "codeartifact", "codebuild", "codecommit", "codepipeline",
+    "compute-optimizer", "cost-optimization-hub", "events", "fms", "fis", "health", "rolesanywhere", "kms",
+    "opensearch", "pricing", "pca-connector-ad", "resource-groups", "secretsmanager", "sts", "signin", "support",
+    "transfer", "notifications", "wafv2", "xray",
+})
+# "RCPs do not impact the following permissions": kms:RetireGrant (orgs_manage_policies_rcps.html)
+_RCP_EXEMPT_ACTIONS = frozenset({"kms:retiregrant"})
+_SERVICE_LINKED = ":role/aws-service-role/"
 
 
 class OrganizationsError(AwsError):
@@ -144,9 +183,20 @@ def _is_parent(tx: Tx, org: dict[str, Any], parent: str) -> bool:
 
 
 def _give_full_access(tx: Tx, org: dict[str, Any], target: str) -> None:
-    """A new OU or member gets FullAWSAccess while SCPs are enabled (orgs_manage_policies_scps)."""
-    if SCP in tx.org_policy_types(org["org_id"]):
-        tx.org_attach(org["org_id"], FULL_AWS_ACCESS, target)
+    """A new OU or member gets FullAWSAccess while SCPs are enabled (orgs_manage_policies_scps), and RCPFullAWSAccess
+    while RCPs are (orgs_manage_policies_rcps_syntax: attached to "every OU, and every account")."""
+    for kind in sorted(tx.org_policy_types(org["org_id"])):
+        if kind in _FULL:
+            tx.org_attach(org["org_id"], _FULL[kind][0], target)
+
+
+def _ensure_full_policy(tx: Tx, org_id: str, kind: str) -> str:
+    """The id of ``kind``'s AWS managed policy in the organization, stored if it is not yet (an organization made
+    before RCPs were served has FullAWSAccess only)."""
+    pid, name, description, content = _FULL[kind]
+    if tx.org_policy(org_id, pid) is None:
+        tx.insert_org_policy(org_id, pid, kind, name, description, content, True)
+    return pid
 
 
 # --- the organization ----------------------------------------------------------------------------
@@ -163,8 +213,8 @@ def create_organization(ctx: CallContext, inp: Input) -> Output:
     except Duplicate:  # another CreateOrganization of this account committed first
         raise org_error("AlreadyInOrganizationException",
                                  "The AWS account is already a member of an organization.") from None
-    ctx.tx.insert_org_policy(org_id, FULL_AWS_ACCESS, SCP, "FullAWSAccess", "Allows access to every operation",
-                             _FULL_CONTENT, True)
+    for kind in (SCP, RCP):
+        _ensure_full_policy(ctx.tx, org_id, kind)
     org = ctx.tx.organization(org_id)
     assert org is not None
     return {"Organization": _organization(ctx, org)}
@@ -199,11 +249,12 @@ def enable_policy_type(ctx: CallContext, inp: Input) -> Output:
     if kind in ctx.tx.org_policy_types(oid):
         raise org_error("PolicyTypeAlreadyEnabledException", "The specified policy type is already enabled.")
     ctx.tx.enable_org_policy_type(oid, kind)
-    # enabling SCPs attaches FullAWSAccess to the root, every OU and every account
+    # enabling SCPs attaches FullAWSAccess (RCPs: RCPFullAWSAccess) to the root, every OU and every account
+    full = _ensure_full_policy(ctx.tx, oid, kind)
     targets = [org["root_id"], *(u["ou_id"] for u in ctx.tx.org_units(oid)), *(a["account_id"] for a in ctx.tx.org_accounts(oid))]
     for target in targets:
-        if FULL_AWS_ACCESS not in ctx.tx.org_attached(oid, target):
-            ctx.tx.org_attach(oid, FULL_AWS_ACCESS, target)
+        if full not in ctx.tx.org_attached(oid, target):
+            ctx.tx.org_attach(oid, full, target)
     roots = list_roots(ctx, {})
     assert roots is not None
     return {"Root": roots["Roots"][0]}
@@ -368,16 +419,53 @@ def _policy(ctx: CallContext, org: dict[str, Any], policy_id: str) -> dict[str, 
     return p
 
 
-def _check_content(kind: str, content: str) -> None:
-    if len(content) > MAX_SCP_SIZE:
-        raise org_error("ConstraintViolationException",
-                                 f"The provided policy document exceeds the maximum size of {MAX_SCP_SIZE} characters.",
-                                 "POLICY_CONTENT_LIMIT_EXCEEDED")
+def check_rcp(content: str) -> str | None:
+    """What keeps ``content`` from being a resource control policy the management account may write (None: nothing).
+
+    orgs_manage_policies_rcps_syntax.html: "Every RCP must include a Version element with the value 2012-10-17";
+    Effect: "For RCPs that you create, the value must be Deny" ("The effect of Allow is only supported for the
+    RCPFullAWSAccess policy"); Principal: "Each statement must contain the Principal element. You can only specify
+    * in the Principal element of an RCP"; NotPrincipal and NotAction "are not supported in RCPs"; Action: "You
+    cannot use * in the Action element of a customer managed RCP and have to specify the abbreviation for the
+    service", one of the services RCPs support (orgs_manage_policies_rcps.html#rcp-supported-services)."""
     try:
-        parse_policy(content, PolicyKind.SCP, name="new")
+        document = parse_document(content, PolicyKind.RCP, managed=True)
     except PolicyError as err:
-        raise org_error("MalformedPolicyDocumentException", f"The provided policy document does not meet the "
-                                 f"requirements of the specified policy type. {err.problems[0].message}") from None
+        return err.problems[0].message
+    for i, st in enumerate(document.statements):
+        where = f"Statement {st.sid or i}"
+        if not st.is_deny:
+            return f"{where}: the effect of Allow is only supported for the RCPFullAWSAccess policy; an RCP you create denies."
+        if st.principal is None or not st.principal.wildcard:
+            return f'{where}: you can only specify "*" in the Principal element of an RCP; use a Condition to restrict principals.'
+        for action in st.actions:
+            vendor = action.split(":", 1)[0].lower()
+            if action == "*" or ":" not in action:
+                return f'{where}: you cannot use "*" in the Action element of a customer managed RCP; name the service.'
+            if vendor not in RCP_SERVICES:
+                return f"{where}: the service {vendor} does not support RCPs (action {action})."
+    return None
+
+
+def _check_content(kind: str, content: str) -> None:
+    """A policy of ``kind`` the management account writes: within its size (ConstraintViolationException), and a
+    document of its type (MalformedPolicyDocumentException), each in AWS's words."""
+    size = MAX_POLICY_SIZE[kind]
+    if len(content) > size:
+        raise org_error("ConstraintViolationException",
+                        f"The provided policy document exceeds the maximum size of {size} characters.",
+                        "POLICY_CONTENT_LIMIT_EXCEEDED")
+    problem: str | None = None
+    if kind == RCP:
+        problem = check_rcp(content)
+    else:
+        try:
+            parse_policy(content, _KINDS[kind], name="new")
+        except PolicyError as err:
+            problem = err.problems[0].message
+    if problem is not None:
+        raise org_error("MalformedPolicyDocumentException", "The provided policy document does not meet the "
+                        f"requirements of the specified policy type. {problem}")
 
 
 @operation("CreatePolicy", resource=lambda ctx, inp: "*", write=True, service="organizations")
@@ -464,6 +552,12 @@ def detach_policy(ctx: CallContext, inp: Input) -> Output:
     attached = _of_type(ctx.tx, org, target, p["type"])
     if p["policy_id"] not in attached:
         raise org_error("PolicyNotAttachedException", "The policy isn't attached to the specified target in the specified root.")
+    if p["policy_id"] == RCP_FULL_AWS_ACCESS and p["type"] in ctx.tx.org_policy_types(org["org_id"]):
+        # orgs_manage_policies_rcps_syntax.html: RCPFullAWSAccess "is automatically attached to the organization root,
+        # every OU, and every account ... You cannot detach this policy."
+        raise org_error("ConstraintViolationException",
+                        "You attempted to detach RCPFullAWSAccess, which stays attached to every root, OU and account "
+                        "while resource control policies are enabled.", "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED")
     if len(attached) == 1 and p["type"] in ctx.tx.org_policy_types(org["org_id"]):
         raise org_error("ConstraintViolationException",
                                  "You attempted to detach a policy from an entity that would cause the entity to have "
@@ -481,20 +575,24 @@ Levels = tuple[tuple[Policy, ...], ...]
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """Where an account stands in its organization, for the decisions of its principals: the organization's id
-    and the account's path (``aws:PrincipalOrgID``, ``aws:PrincipalOrgPaths``: "o-id/r-id/ou-id/.../"), and the SCP
-    levels that bound it (None: it is the management account, or SCPs are not enabled)."""
+    """Where an account stands in its organization: the organization's id and the account's path
+    ("o-id/r-id/ou-id/.../": ``aws:PrincipalOrgID`` / ``aws:PrincipalOrgPaths`` for its principals,
+    ``aws:ResourceOrgID`` / ``aws:ResourceOrgPaths`` for its resources), the SCP levels that bound its principals
+    and the RCP levels that bound its resources (None: it is the management account, or the type is not enabled)."""
 
     org_id: str
     org_path: str
-    levels: Levels | None
+    scp: Levels | None
+    rcp: Levels | None = None
 
 
 def org_standing(tx: Tx, compiled: Any, account_id: str, depends: list[Scope]) -> Standing | None:
-    """``account_id``'s :class:`Standing`, or None if it is in no organization. The SCP levels run from the root
-    down to the account itself, one per node, each of which must allow; SCPs do not affect the management account
-    (orgs_manage_policies_scps). ``compiled(document, kind, name)`` compiles a policy (the decision cache's);
-    ``depends`` gets the scopes read."""
+    """``account_id``'s :class:`Standing`, or None if it is in no organization. The levels run from the root down
+    to the account itself, one per node, each of which must allow; SCPs do not affect the management account
+    (orgs_manage_policies_scps) and RCPs do not affect its resources ("RCPs don't affect resources in the management
+    account", orgs_manage_policies_rcps). ``compiled(document, kind, name)`` compiles a policy (the decision cache's);
+    ``depends`` gets the scopes read. What it reads is bounded by the tree's depth and the policies per target,
+    whatever the organization's size."""
     depends.append(org_member_scope(account_id))
     org = tx.organization_of(account_id)
     if org is None:
@@ -513,14 +611,36 @@ def org_standing(tx: Tx, compiled: Any, account_id: str, depends: list[Scope]) -
         node = unit["parent_id"]
     nodes = list(reversed(path))
     org_path = "/".join([oid, *nodes[:-1]]) + "/"
-    if org["management_account_id"] == account_id or SCP not in tx.org_policy_types(oid):
-        return Standing(oid, org_path, None)
-    levels = []
+    kinds = {SCP, RCP} & tx.org_policy_types(oid)
+    if org["management_account_id"] == account_id or not kinds:
+        return Standing(oid, org_path, None, None)
+    levels: dict[str, list[tuple[Policy, ...]]] = {kind: [] for kind in kinds}
     for target in nodes:
-        level = []
+        level: dict[str, list[Policy]] = {kind: [] for kind in kinds}
         for pid in tx.org_attached(oid, target):
             p = tx.org_policy(oid, pid)
-            if p is not None and p["type"] == SCP:
-                level.append(compiled(p["content"], PolicyKind.SCP, f"{p['name']} ({pid})"))
-        levels.append(tuple(level))
-    return Standing(oid, org_path, tuple(levels))
+            if p is not None and p["type"] in level:
+                level[p["type"]].append(compiled(p["content"], _KINDS[p["type"]], f"{p['name']} ({pid})"))
+        for kind in kinds:
+            levels[kind].append(tuple(level[kind]))
+    scp, rcp = levels.get(SCP), levels.get(RCP)
+    return Standing(oid, org_path, tuple(scp) if scp is not None else None, tuple(rcp) if rcp is not None else None)
+
+
+def service_linked(role_arn: str | None) -> bool:
+    """Is ``role_arn`` a service-linked role's (only they live under /aws-service-role/: CreateRole refuses it)?"""
+    return role_arn is not None and _SERVICE_LINKED in role_arn
+
+
+def rcp_applies(action: str, resource: str, caller_role_arn: str | None) -> bool:
+    """Do the RCPs of ``resource``'s account bound this request (orgs_manage_policies_rcps.html)? Only actions of the
+    services RCPs support, on a resource ("RCPs apply to the resources that are authorized as part of an operation
+    request": an action on ``*`` authorises none), not kms:RetireGrant, not by a service-linked role ("RCPs do not
+    apply to calls made by service-linked roles") and not on one ("the service-linked role's trust policy is also not
+    impacted by RCPs")."""
+    if resource == "*":
+        return False
+    vendor, _, _ = action.partition(":")
+    if vendor.lower() not in RCP_SERVICES or action.lower() in _RCP_EXEMPT_ACTIONS:
+        return False
+    return not (service_linked(caller_role_arn) or (resource.startswith("arn:") and ":iam::" in resource and service_linked(resource)))

@@ -48,10 +48,11 @@ from iamroles.errors import (
     InvalidParameterValue,
     ValidationError,
 )
+from iamroles.iam.authorize import decide_trust
 from iamroles.iam.context import CallContext
 from iamroles.iam.registry import Input, Output, operation
 from iamroles.iam.saml import XmlRefused, provider_private_keys, safe_xml
-from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
+from iamroles.policy import Arn, PolicyKind, Principal, PrincipalType
 
 from .sessions import MAX_SESSION_TAGS, _role_from_arn, role_session
 
@@ -459,7 +460,7 @@ def assume_role_with_saml(ctx: CallContext, inp: Input) -> Output:
     principal = Principal(PrincipalType.WEB_IDENTITY, federated=provider_arn)
     trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
     for action in actions:
-        decision = evaluate(Request(principal, action, role_arn, role.account_id, context, ctx.now), PolicySet(resource=trust))
+        decision = decide_trust(ctx, principal, action, role_arn, role.account_id, trust, context)
         if not decision.allowed:
             raise AccessDenied(f"Not authorized to perform {action}")
     duration = _duration(ctx, inp, a, role.max_session_duration)

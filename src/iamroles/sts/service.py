@@ -24,9 +24,9 @@ import secrets
 from typing import Any
 
 from iamroles.errors import AccessDenied, NoSuchEntity, ValidationError
-from iamroles.iam.authorize import decide
+from iamroles.iam.authorize import decide, decide_trust
 from iamroles.iam.context import CallContext
-from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
+from iamroles.policy import Arn, PolicyKind, Principal, PrincipalType
 
 from .sessions import issue
 
@@ -107,8 +107,8 @@ def service_credentials(ctx: CallContext, inp: dict[str, Any]) -> dict[str, Any]
     trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
     context = {"aws:SourceAccount": ctx.account_id, "sts:RoleSessionName": session_name,
                "aws:SourceIp": ctx.source_ip, "aws:SecureTransport": "true" if ctx.secure_transport else "false"}
-    request = Request(Principal(PrincipalType.SERVICE, service=service), "sts:AssumeRole", role.arn, role.account_id, context, ctx.now)
-    trusted = evaluate(request, PolicySet(resource=trust))
+    trusted = decide_trust(ctx, Principal(PrincipalType.SERVICE, service=service), "sts:AssumeRole", role.arn,
+                           role.account_id, trust, context)
     if not trusted.allowed:
         raise AccessDenied(f"{service} is not authorized to perform: sts:AssumeRole on resource: {role.arn}: "
                            "the role's trust policy does not trust this service")

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 from iamroles.errors import AccessDenied, ExpiredTokenException, InvalidIdentityToken, ValidationError
+from iamroles.iam.authorize import decide_trust
 from iamroles.iam.context import CallContext
 from iamroles.iam.registry import Input, Output, operation
-from iamroles.policy import Arn, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate
+from iamroles.policy import Arn, PolicyKind, Principal, PrincipalType
 
 from .sessions import _role_from_arn, role_session
 
@@ -200,8 +201,7 @@ def assume_role_with_web_identity(ctx: CallContext, inp: Input) -> Output:
     if role is None:
         raise denied
     trust = ctx.cache.compiled(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}")
-    decision = evaluate(Request(principal, "sts:AssumeRoleWithWebIdentity", role_arn, role.account_id, context, ctx.now),
-                        PolicySet(resource=trust))
+    decision = decide_trust(ctx, principal, "sts:AssumeRoleWithWebIdentity", role_arn, role.account_id, trust, context)
     if not decision.allowed:
         raise denied
     duration = inp.get("DurationSeconds") or 3600
