@@ -211,6 +211,9 @@ _DERIVED_KEYS = frozenset({
     "aws:userid", "aws:username", "aws:sourceip", "aws:securetransport", "aws:requestedregion", "aws:currenttime",
     "aws:epochtime", "aws:useragent", "aws:tokenissuetime", "aws:multifactorauthpresent", "aws:multifactorauthage",
     "aws:sourceidentity", "aws:federatedprovider", "aws:resourceaccount", "aws:assumedroot",
+    # the resource's account's organization (aws:PrincipalOrgID and aws:PrincipalOrgPaths are aws:Principal*): a
+    # claimed one would pass an RCP or a resource policy's "only our organization's resources" condition
+    "aws:resourceorgid", "aws:resourceorgpaths",
 })
 
 

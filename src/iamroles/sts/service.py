@@ -26,7 +26,7 @@ from typing import Any
 from iamroles.errors import AccessDenied, NoSuchEntity, ValidationError
 from iamroles.iam.authorize import decide, decide_trust
 from iamroles.iam.context import CallContext
-from iamroles.policy import Arn, PolicyKind, Principal, PrincipalType
+from iamroles.policy import Arn, PolicyKind, PolicyType, Principal, PrincipalType
 
 from .sessions import issue
 
@@ -110,6 +110,8 @@ def service_credentials(ctx: CallContext, inp: dict[str, Any]) -> dict[str, Any]
     trusted = decide_trust(ctx, Principal(PrincipalType.SERVICE, service=service), "sts:AssumeRole", role.arn,
                            role.account_id, trust, context)
     if not trusted.allowed:
+        if trusted.denied_by is PolicyType.RCP:  # the organization's guardrail, not the role, refused the service
+            raise AccessDenied(trusted.message())
         raise AccessDenied(f"{service} is not authorized to perform: sts:AssumeRole on resource: {role.arn}: "
                            "the role's trust policy does not trust this service")
     if duration > role.max_session_duration:
