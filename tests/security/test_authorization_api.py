@@ -8,7 +8,8 @@ AWS rules:
   resource's owner decides with its resource policy; the signer's account with its identity policies): a service
   answers for its own account's resources only (README, "iamroles' own API").
 * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html: the properties of the
-  principal (aws:PrincipalArn, aws:PrincipalTag/..., aws:userid...), of its session (aws:MultiFactorAuthPresent,
+  principal (aws:PrincipalArn, aws:PrincipalTag/..., aws:PrincipalOrgID, aws:userid...), of the resource's account
+  (aws:ResourceAccount, aws:ResourceOrgID, aws:ResourceOrgPaths), of its session (aws:MultiFactorAuthPresent,
   aws:TokenIssueTime, aws:SourceIdentity...) and of the request (aws:SourceIp, aws:SecureTransport, aws:CurrentTime...)
   are AWS's to say; services supply their own keys (s3:prefix, aws:ResourceTag/..., aws:RequestTag/...).
 """
@@ -58,6 +59,10 @@ CLAIMS = {
     "current-time": {"aws:CurrentTime": "2020-01-01T00:00:00Z"},
     "source-identity": {"aws:SourceIdentity": "admin"},
     "resource-account": {"aws:ResourceAccount": "444455556666"},
+    # the resource's organization, which RCPs and "only our organization's resources" conditions test
+    "resource-org-id": {"aws:ResourceOrgID": "o-a1b2c3d4e5"},
+    "resource-org-paths": {"aws:ResourceOrgPaths": "o-a1b2c3d4e5/r-ab12/"},
+    "principal-org-id": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
 }
 
 

@@ -146,6 +146,35 @@ def org(server: Server) -> Org:
     return Org(server)
 
 
+# --- which requests RCPs bound (no server) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("action", "resource", "caller_role", "applies"), [
+    ("sts:AssumeRole", "arn:aws:iam::111122223333:role/app", None, True),
+    ("STS:assumerole", "arn:aws:iam::111122223333:role/app", None, True),  # actions are case-insensitive
+    ("s3:GetObject", "arn:aws:s3:::bucket/key", "arn:aws:iam::111122223333:role/app", True),
+    ("sts:GetFederationToken", "arn:aws:sts::111122223333:federated-user/fed", None, True),
+    # IAM is not among the services RCPs support; neither is a service of one's own
+    ("iam:CreateUser", "arn:aws:iam::111122223333:user/x", None, False),
+    ("myapp:Read", "arn:aws:myapp:::thing", None, False),
+    # an action on no resource authorises none (sts:GetCallerIdentity, s3:ListAllMyBuckets)
+    ("s3:ListAllMyBuckets", "*", None, False),
+    ("kms:RetireGrant", "arn:aws:kms:us-east-1:111122223333:key/k", None, False),
+    # service-linked roles: neither their calls nor their trust policies
+    ("s3:GetObject", "arn:aws:s3:::bucket/key", "arn:aws:iam::111122223333:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS", False),
+    ("sts:AssumeRole", "arn:aws:iam::111122223333:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS", None, False),
+    # a path that merely contains the words is not the service-linked path
+    ("sts:AssumeRole", "arn:aws:iam::111122223333:role/team/aws-service-role-like", None, True),
+])
+def test_which_requests_rcps_bound(action: str, resource: str, caller_role: str | None, applies: bool) -> None:
+    """orgs_manage_policies_rcps.html: RCPs apply to actions of the supported services (IAM is not one), to "the
+    resources that are authorized as part of an operation request", not to calls made by service-linked roles nor
+    to their trust policies, not to kms:RetireGrant."""
+    from iamroles.iam.organizations import rcp_applies
+
+    assert rcp_applies(action, resource, caller_role) is applies
+
+
 # --- the policy type -----------------------------------------------------------------------------
 
 
