@@ -552,19 +552,33 @@ class IamrolesSide:
         principals = [pol.Principal.from_dict({**PRINCIPAL, "arn": f"{PRINCIPAL['arn']}-{n}"}) for n in range(SESSIONS)]
         self.inputs = [(principals[n % SESSIONS], i.action, i.resource, i.context, i.time) for n, i in enumerate(items)]
 
-    def with_scps(self) -> IamrolesSide:
+    def with_org(self, rcps: bool = False) -> IamrolesSide:
         """The same caller bounded by a four-level organization (root, two OUs, the account): FullAWSAccess at
         each level and, at the first OU, a guardrail the workload never meets (issue 17), so every decision is
-        the same and what is measured is the SCP levels' cost."""
+        the same and what is measured is the SCP levels' cost. ``rcps``: the resources bounded too, by four RCP
+        levels (RCPFullAWSAccess at each and, at the first OU, the data perimeter's RCP on every RCP-supported
+        service the workload calls, which its principal, of the perimeter's account, passes: its condition is
+        tested on most requests)."""
         pol = self.pol
         full = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
         guard = ('{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["organizations:LeaveOrganization",'
                  '"cloudtrail:StopLogging","cloudtrail:DeleteTrail"],"Resource":"*"}]}')
         levels = [[pol.parse_policy(full, pol.PolicyKind.SCP, name=f"FullAWSAccess@{n}")] for n in range(4)]
         levels[1].append(pol.parse_policy(guard, pol.PolicyKind.SCP, name="guardrail"))
+        rcp_levels: list[list[Any]] = []
+        if rcps:
+            rcp_full = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}'
+            perimeter = json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Deny", "Principal": "*", "Resource": "*",
+                "Action": ["s3:*", "sqs:*", "kms:*", "dynamodb:*", "logs:*", "secretsmanager:*", "sts:*"],
+                "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalAccount": [ACCOUNT, "444455556666"]},
+                              "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}}]})
+            rcp_levels = [[pol.parse_policy(rcp_full, pol.PolicyKind.RCP, name=f"RCPFullAWSAccess@{n}")] for n in range(4)]
+            rcp_levels[1].append(pol.parse_policy(perimeter, pol.PolicyKind.RCP, name="perimeter"))
         other = object.__new__(IamrolesSide)
         other.pol, other.inputs = pol, self.inputs
-        other.policies = pol.PolicySet(identity=self.policies.identity, boundary=self.policies.boundary, scp=levels)
+        other.policies = pol.PolicySet(identity=self.policies.identity, boundary=self.policies.boundary, scp=levels,
+                                       rcp=rcp_levels)
         return other
 
     def run(self) -> list[str]:
@@ -676,13 +690,13 @@ def run_benchmark(n_requests: int, repeat: int) -> dict[str, Any]:
             "differing_scenarios": dict(Counter(f"{i.scenario}: intended {i.expected}, got {d}"
                                                 for i, d in mismatches).most_common()),
         })
-        scps = side.with_scps()
-        s_seconds, _, s_runs = _best_of(scps.run, repeat)
-        ir["with_scps"] = {
-            "levels": 4,
-            "decisions_per_second": n_requests / s_seconds,
-            "same_decisions": s_runs[0] == ir_decisions,
-        }
+        for key, bounded in (("with_scps", side.with_org()), ("with_scps_rcps", side.with_org(rcps=True))):
+            s_seconds, _, s_runs = _best_of(bounded.run, repeat)
+            ir[key] = {
+                "levels": 4,
+                "decisions_per_second": n_requests / s_seconds,
+                "same_decisions": s_runs[0] == ir_decisions,
+            }
     result["iamroles"] = ir
 
     import moto
@@ -738,9 +752,12 @@ def render_text(res: dict[str, Any]) -> str:
         ]
         for k, v in ir["differing_scenarios"].items():
             lines.append(f"    {v:>5}  {k}")
-        sc = ir["with_scps"]
-        lines.append(f"  with SCPs ({sc['levels']} levels: root, 2 OUs, account): {sc['decisions_per_second']:>12,.0f} "
-                     f"decisions/s; same decisions: {'yes' if sc['same_decisions'] else 'NO'}")
+        for key, what in (("with_scps", "SCPs"), ("with_scps_rcps", "SCPs + RCPs")):
+            sc = ir[key]
+            label = f"  with {what} ({sc['levels']} levels each: root, 2 OUs, account):"
+            lines.append(f"{label:<58}{sc['decisions_per_second']:>12,.0f} decisions/s "
+                         f"({sc['decisions_per_second'] / ir['decisions_per_second']:.2f}x the plain figure); "
+                         f"same decisions: {'yes' if sc['same_decisions'] else 'NO'}")
     else:
         lines.append(f"iamroles:  NOT AVAILABLE ({ir['error']})")
     m = res["moto"]

@@ -50,3 +50,6 @@ def test_benchmark_runs_and_is_deterministic(capsys: pytest.CaptureFixture[str])
     assert ours["decisions_sha256"] == second["iamroles"]["decisions_sha256"]
     assert ours["outcomes"] == second["iamroles"]["outcomes"]
     assert first["workload"] == second["workload"]
+    # bounded by a four-level organization (SCPs; SCPs and RCPs) that the workload never meets: the same decisions
+    for key in ("with_scps", "with_scps_rcps"):
+        assert ours[key]["levels"] == 4 and ours[key]["same_decisions"] is True, key
