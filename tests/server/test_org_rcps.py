@@ -575,3 +575,53 @@ def test_racing_rcp_attachments_and_detachments(server: Server, org: Org) -> Non
     assert results[now.index(RCP_FULL)] == "ConstraintViolationException"
     assert results.count("ok") == 4, results
     assert assumes(stranger, partner)
+
+
+def test_an_rcp_caps_a_web_identity_trust_policy(server: Server, org: Org, tmp_path: Any) -> None:
+    """A member's role trusts every subject of an OIDC provider; an RCP at the root denies
+    sts:AssumeRoleWithWebIdentity to tokens of other repositories than the organization's (RCPs apply to STS's
+    role-assuming actions, the principal's kind notwithstanding: orgs_manage_policies_rcps.html, the data
+    perimeter's "trusted OIDC identity providers" RCP): the other repository's token is refused in STS's words
+    for AssumeRoleWithWebIdentity, the organization's is not; detached, both are allowed."""
+    import subprocess
+    import sys
+
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from .test_oidc import claims, jwks_of, jwt
+
+    host = "token.ci.example.com"
+    member = org.join()
+    org.orgs.enable_policy_type(RootId=org.root, PolicyType=RCP)
+    iam = server.client("iam", key=member.key, secret=member.secret)
+    provider = iam.create_open_id_connect_provider(Url=f"https://{host}", ClientIDList=["sts.amazonaws.com"],
+                                                   ThumbprintList=["a" * 40])["OpenIDConnectProviderArn"]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(jwks_of(key)))
+    subprocess.run([sys.executable, "-m", "iamroles", "oidc", "jwks", provider, str(jwks), "--data-dir", str(server.data_dir),
+                    *(["--db", server.db_url] if server.db_url else [])], check=True, capture_output=True)
+    arn = iam.create_role(RoleName=unique("ci"), AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringEquals": {f"{host}:aud": "sts.amazonaws.com"}}}]}))["Role"]["Arn"]
+    sts = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1", config=Config(signature_version=UNSIGNED))
+
+    def assumes_as(sub: str) -> bool:
+        try:
+            sts.assume_role_with_web_identity(RoleArn=arn, RoleSessionName="ci-run", WebIdentityToken=jwt(key, claims(sub=sub)))
+        except ClientError as err:
+            r = err.response
+            assert (r["Error"]["Code"], r["Error"]["Message"]) == ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+            return False
+        return True
+
+    ours, theirs = "repo:acme/app:ref:refs/heads/main", "repo:evil/app:ref:refs/heads/main"
+    assert assumes_as(ours) and assumes_as(theirs)
+    pid = create_rcp(org, rcp(deny("sts:AssumeRoleWithWebIdentity", {"StringNotLikeIfExists": {f"{host}:sub": "repo:acme/*"}})))
+    org.orgs.attach_policy(PolicyId=pid, TargetId=org.root)
+    assert assumes_as(ours) and not assumes_as(theirs)
+    org.orgs.detach_policy(PolicyId=pid, TargetId=org.root)
+    assert assumes_as(theirs)
