@@ -329,6 +329,12 @@ def test_guardrails_hold_whatever_iam_allows(server: Server, org: Org) -> None:
     assert assumes(admin, role(server, member, f"arn:aws:iam::{member.account_id}:root"))
     orgs.detach_policy(PolicyId=perimeter, TargetId=org.root)
     assert assumes(stranger, partner)  # detached: the decision follows at once
+    # an RCP at the member's OU bounds the organization's own principals too, the management account's included
+    everyone = create_rcp(org, rcp(deny("sts:AssumeRole")))
+    orgs.attach_policy(PolicyId=everyone, TargetId=ou)
+    assert not assumes(insider, partner) and not assumes(stranger, partner)
+    assert assumes(stranger, home)
+    orgs.detach_policy(PolicyId=everyone, TargetId=ou)
 
     # an RCP's own words, on an STS call that says why: GetFederationToken's resource is the member's
     orgs.attach_policy(PolicyId=create_rcp(org, rcp(deny("sts:GetFederationToken"))), TargetId=member.account_id)
