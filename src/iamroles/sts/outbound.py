@@ -37,7 +37,7 @@ from iamroles.errors import (
     SessionDurationEscalation,
     ValidationError,
 )
-from iamroles.iam.authorize import authorize, caller_standing
+from iamroles.iam.authorize import account_standing, authorize
 from iamroles.iam.context import CallContext
 from iamroles.iam.outbound import signing_key
 from iamroles.iam.registry import Input, Output, operation
@@ -114,7 +114,7 @@ def get_web_identity_token(ctx: CallContext, inp: Input) -> Output:
     subject = principal.role_arn if principal.type is PrincipalType.ASSUMED_ROLE and principal.role_arn else principal.arn
     audiences = list(dict.fromkeys(inp["Audience"]))
     aws: dict[str, Any] = {"aws_account": ctx.account_id, "source_region": ctx.region, "principal_id": subject}
-    standing = caller_standing(ctx) if ctx.cache is not None else None
+    standing = account_standing(ctx, ctx.caller.account_id) if ctx.cache is not None else None
     if standing is not None:
         aws["org_id"] = standing.org_id
         aws["ou_path"] = standing.org_path
