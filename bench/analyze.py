@@ -167,7 +167,8 @@ def _load_account(store: Any, roles: int, policies: int) -> None:
 def account_bench(roles: int, policies: int, quiet: bool = False) -> dict[str, Any]:
     import tempfile
 
-    from iamroles.analysis.account import Snapshot, escalations, external_access, trust_graph, unused_access
+    from iamroles.analysis.account import Snapshot, external_access, trust_graph, unused_access
+    from iamroles.analysis.escalation import escalations
     from iamroles.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:

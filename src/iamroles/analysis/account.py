@@ -1,46 +1,81 @@
 """Analyses of a server's accounts, read from its store: who can assume what (the trust graph), external access
-(Access Analyzer's findings for roles), privilege-escalation paths, and unused access.
+(Access Analyzer's findings), and unused access. Privilege-escalation paths are a graph search over the same
+snapshot (``analysis.escalation``).
 
-Every edge and step is decided by :func:`iamroles.policy.evaluate`, the evaluator that authorises requests: a
-trust edge is an ``sts:AssumeRole`` (``...WithWebIdentity``, ``...WithSAML``) request the role's trust policy and
-the caller's own policies allow; an escalation step is an IAM request the principal's policies allow.
+Every edge is decided by :func:`iamroles.policy.evaluate`, the evaluator that authorises requests: a trust edge is
+an ``sts:AssumeRole`` (``...WithWebIdentity``, ``...WithSAML``) request that the role's trust policy and the
+caller's own policies allow, bounded by the caller's service control policies and the role's resource control
+policies (``analysis.orgs``), with the condition keys the analysis knows set: the caller's (``aws:PrincipalArn``,
+``aws:PrincipalAccount``, ``aws:PrincipalTag/...``, ``aws:PrincipalOrgID``, ...) and the role's
+(``aws:ResourceAccount``, ``aws:ResourceOrgID``, ``aws:ResourceTag/...``).
 
-An edge whose trust statement has conditions the analysis cannot know (``sts:ExternalId``, a tag, a source IP)
-is checked with those conditions taken as met, and reported with them, as Access Analyzer reports the
-conditions under which access is granted; an edge that the evaluator allows with no context at all is
-``unconditional``.
+A trust statement's conditions on keys the analysis cannot know (``sts:ExternalId``, a token's audience, a source
+IP, ``aws:SourceAccount``) are taken as met, and the edge is reported with them, as Access Analyzer reports the
+conditions under which access is granted; conditions on keys it knows are evaluated, so a trust that requires a
+tag the caller lacks is no edge. An edge the evaluator allows with no unknown condition is ``unconditional``.
 """
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..policy import Policy, PolicyDocument, PolicyError, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate, parse_policy
-from ..policy.compile import Grant
+from ..catalog import CATALOG
+from ..policy import Effect, Policy, PolicyError, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate, parse_policy
+from ..policy.compile import CompiledStatement
+from ..policy.document import ConditionClause
 from ..store import Store, Tx
+from .orgs import Standing, rcp_applies, standings
 
-__all__ = ["Edge", "Escalation", "Node", "Snapshot", "Unused", "escalations", "external_access", "trust_graph", "unused_access",
-           "to_dot", "to_svg"]
+__all__ = ["Edge", "Finding", "Node", "Snapshot", "Unused", "external_access", "trust_graph", "unused_access", "to_dot", "to_svg",
+           "EXTERNAL_ACCOUNT"]
 
 EXTERNAL_ACCOUNT = "000000000000"  # stands for any account outside the zone (no real account has this id)
-_ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 _DENY_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
 _ASSUME = {"aws": "sts:AssumeRole", "oidc": "sts:AssumeRoleWithWebIdentity", "saml": "sts:AssumeRoleWithSAML"}
+SERVICE_ROLE_PATH = "/aws-service-role/"  # service-linked roles live here, and only they
+_SOMEONE = "user/someone"  # a stand-in for any user of another account, whose own policies allow everything
+
+# Condition keys whose values the analysis knows for a principal it holds (the rest, a request would bring)
+_KNOWN_PRINCIPAL_KEYS = frozenset({
+    "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:username",
+    "aws:principalisawsservice", "aws:principalservicename", "aws:principalorgid", "aws:principalorgpaths",
+    "aws:principaltagkeys",
+})
+_KNOWN_RESOURCE_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths"})
 
 
 @dataclass
 class Node:
-    """A principal: a user, a role (its sessions), an account root, a service, an identity provider."""
+    """A principal: a user, a role (its sessions), an account root, a service, an identity provider, or a
+    stand-in for a principal outside the store (``external:...``)."""
 
     id: str  # an ARN, a service name, a provider ARN, or ``external:...``
     kind: str  # user, role, account, service, oidc, saml, external
     account: str | None
     principal: Principal | None = None
-    policies: PolicySet = field(default_factory=PolicySet)
+    policies: PolicySet = field(default_factory=PolicySet)  # identity, boundary and SCP levels
     tags: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)  # the keys it brings to every request (its organization's)
+    # its identity policies with where each comes from: a managed policy's ARN, "inline:<type>/<name>/<policy>"
+    sources: tuple[tuple[str, Policy], ...] = ()
+    boundary_arn: str | None = None
+    service_linked: bool = False
+    # a stand-in's tags are its own to choose: a condition on them is unknown, not failed
+    tags_known: bool = True
+
+    @property
+    def partition(self) -> str:
+        parts = self.id.removeprefix("external:").split(":")
+        return parts[1] if len(parts) > 2 and parts[0] == "arn" else "aws"
+
+    @property
+    def name(self) -> str:
+        return self.id.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -48,8 +83,9 @@ class Edge:
     source: str
     target: str  # a role's ARN
     action: str
-    conditions: tuple[str, ...]  # the trust statement's conditions, as "Operator key values"
+    conditions: tuple[str, ...]  # the trust statement's conditions the analysis cannot know, as "Operator key values"
     statement: int
+    clauses: tuple[ConditionClause, ...] = ()  # the same conditions, as the policy has them
 
     def to_dict(self) -> dict[str, Any]:
         return {"from": self.source, "to": self.target, "action": self.action, "conditions": list(self.conditions),
@@ -61,23 +97,54 @@ class _Role:
     node: Node
     arn: str
     name: str
+    key: str
     account: str
     trust: Policy | None
     pins: dict[str, str] | None
     created_at: datetime
     last_used_at: datetime | None
+    rcp: tuple[tuple[Policy, ...], ...] = ()  # the RCP levels of its account (a role is the resource of AssumeRole)
+    resource_keys: dict[str, Any] = field(default_factory=dict)
+    profiles: tuple[str, ...] = ()  # the instance profiles it is in
+
+
+@dataclass
+class Group:
+    arn: str
+    name: str
+    key: str
+    account: str
+    sources: tuple[tuple[str, Policy], ...]
+    members: set[str]  # user ARNs
 
 
 @dataclass
 class Snapshot:
-    """What the analyses read: every account's users, roles, providers and policies, compiled once."""
+    """What the analyses read: every account's users, groups, roles, providers, policies and organization
+    standing, compiled once."""
 
     nodes: dict[str, Node]
     roles: dict[str, _Role]
     accounts: list[str]
     keys: list[dict[str, Any]]
     users: dict[str, dict[str, Any]]
-    managed: dict[str, dict[str, Any]]  # managed policy ARN -> {account, attached: [(type, key)], versions}
+    managed: dict[str, dict[str, Any]]  # customer managed policy ARN -> {account, name, default_version, versions: {id: text}}
+    groups: dict[str, Group] = field(default_factory=dict)
+    orgs: dict[str, Standing] = field(default_factory=dict)
+    admin_policy: dict[str, tuple[str, Policy]] = field(default_factory=dict)  # partition -> AdministratorAccess
+    _compiled: dict[tuple[str, str], Policy] = field(default_factory=dict, repr=False)
+
+    def compile(self, text: str, kind: PolicyKind, name: str) -> Policy:
+        """A stored document compiled (once per text and kind); one the parser no longer takes allows nothing."""
+        key = (text, kind.value)
+        hit = self._compiled.get(key)
+        if hit is None:
+            try:
+                hit = parse_policy(text, kind, name)
+            except PolicyError:
+                hit = parse_policy(_DENY_ALL, kind, name)
+            self._compiled[key] = hit
+        return hit
 
     @classmethod
     def load(cls, store: Store, accounts: Sequence[str] | None = None) -> Snapshot:
@@ -86,204 +153,356 @@ class Snapshot:
 
     @classmethod
     def _load(cls, tx: Tx, only: Sequence[str] | None) -> Snapshot:
-        nodes: dict[str, Node] = {}
-        roles: dict[str, _Role] = {}
-        keys: list[dict[str, Any]] = []
-        users: dict[str, dict[str, Any]] = {}
-        managed: dict[str, dict[str, Any]] = {}
-        compiled: dict[tuple[str, str], Policy] = {}
+        snap = cls({}, {}, [], [], {}, {})
+        compile_ = snap.compile
+        documents: dict[str, str | None] = {}
 
-        def compile_(text: str, kind: PolicyKind, name: str) -> Policy:
-            key = (text, kind.value)
-            hit = compiled.get(key)
-            if hit is None:
-                try:
-                    hit = parse_policy(text, kind, name)
-                except PolicyError:  # a stored document the parser no longer takes: it allows nothing
-                    hit = parse_policy(_DENY_ALL, kind, name)
-                compiled[key] = hit
-            return hit
+        def default_documents(arns: Iterable[str]) -> dict[str, str]:
+            wanted = list(dict.fromkeys(arns))
+            missing = [a for a in wanted if a not in documents]
+            for i in range(0, len(missing), 500):
+                chunk = missing[i:i + 500]
+                found = tx.default_documents(chunk)
+                for a in chunk:
+                    documents[a] = found[a][1] if a in found else None
+            return {a: d for a in wanted if (d := documents[a]) is not None}
 
-        def policy_set(account: str, etype: str, ekey: str, boundary_arn: str | None) -> PolicySet:
-            owners = [(etype, ekey)] + ([("group", g) for g in tx.groups_of(account, ekey)] if etype == "user" else [])
-            identity: list[Policy] = []
-            for ot, ok in owners:
-                identity += [compile_(i.document, PolicyKind.IDENTITY, f"{ot}/{ok}/{i.name}") for i in tx.inlines(account, ot, ok)]
-                arns = tx.attached(account, ot, ok)
-                for arn, (_, doc) in tx.default_documents(arns).items():
-                    identity.append(compile_(doc, PolicyKind.IDENTITY, arn))
-            boundary = None
-            if boundary_arn:
-                docs = tx.default_documents([boundary_arn])
-                boundary = compile_(docs[boundary_arn][1] if boundary_arn in docs else _DENY_ALL, PolicyKind.BOUNDARY, boundary_arn)
-            return PolicySet(identity=identity, boundary=boundary)
+        def boundary(arn: str | None) -> Policy | None:
+            if not arn:
+                return None
+            doc = default_documents([arn]).get(arn)
+            return compile_(doc if doc is not None else _DENY_ALL, PolicyKind.BOUNDARY, arn)
 
-        account_ids = [a.account_id for a in tx.accounts() if only is None or a.account_id in only]
-        for account in account_ids:
+        snap.accounts = [a.account_id for a in tx.accounts() if only is None or a.account_id in only]
+        snap.orgs = standings(tx, snap.accounts, compile_)
+        for account in snap.accounts:
             partition = (tx.account(account) or tx.accounts()[0]).partition
+            standing = snap.orgs.get(account)
+            principal_keys: dict[str, Any] = standing.principal_keys() if standing else {}
+            scp = standing.scp if standing else ()
+            admin = f"arn:{partition}:iam::aws:policy/AdministratorAccess"
+            if partition not in snap.admin_policy and (doc := default_documents([admin]).get(admin)) is not None:
+                snap.admin_policy[partition] = (admin, compile_(doc, PolicyKind.IDENTITY, admin))
             root = f"arn:{partition}:iam::{account}:root"
-            nodes[root] = Node(root, "account", account, Principal.from_arn(root))
-            for user in tx.entities("user", account):
-                tags = {t.key: t.value for t in tx.tags(account, "user", user.key)}
-                ps = policy_set(account, "user", user.key, user.permissions_boundary)
-                nodes[user.arn] = Node(user.arn, "user", account, Principal.from_arn(user.arn, user_id=user.id, tags=tags), ps, tags)
-                events = tx.audit(account_id=account, principal_arn=user.arn, limit=1)
-                last_event = _event_time(events[0]) if events else None
-                users[user.arn] = {"name": user.name, "key": user.key, "account": account, "created_at": user.created_at,
-                                   "groups": set(tx.groups_of(account, user.key)), "last_event": last_event}
-                for k in tx.access_keys(account, user.key):
-                    keys.append({"access_key_id": k.access_key_id, "user": user.arn, "status": k.status, "created_at": k.created_at,
-                                 "last_used_at": k.last_used_at, "last_used_service": k.last_used_service})
+            snap.nodes[root] = Node(root, "account", account, Principal.from_arn(root), PolicySet(scp=scp), context=principal_keys)
+
+            # every policy of the account's users, groups and roles, read a table at a time
+            inline: dict[tuple[str, str], list[Any]] = {}
+            for etype, ekey, ip in tx.account_inlines(account):
+                inline.setdefault((etype, ekey), []).append(ip)
+            attached: dict[tuple[str, str], list[str]] = {}
+            for etype, ekey, arn in tx.account_attachments(account):
+                attached.setdefault((etype, ekey), []).append(arn)
+            docs = default_documents(arn for arns in attached.values() for arn in arns)
+
+            def own(etype: str, ekey: str, ename: str, inline: dict[tuple[str, str], list[Any]] = inline,
+                    attached: dict[tuple[str, str], list[str]] = attached, docs: dict[str, str] = docs) -> list[tuple[str, Policy]]:
+                out = [(f"inline:{etype}/{ename}/{i.name}", compile_(i.document, PolicyKind.IDENTITY, f"{etype}/{ename}/{i.name}"))
+                       for i in inline.get((etype, ekey), ())]
+                out += [(arn, compile_(docs[arn], PolicyKind.IDENTITY, arn)) for arn in attached.get((etype, ekey), ()) if arn in docs]
+                return out
+
+            members: dict[str, set[str]] = {}  # group key -> user keys
+            in_groups: dict[str, list[str]] = {}  # user key -> group keys
+            for gk, uk in tx.account_memberships(account):
+                members.setdefault(gk, set()).add(uk)
+                in_groups.setdefault(uk, []).append(gk)
+            users = tx.entities("user", account)
+            user_arns = {u.key: u.arn for u in users}
+            groups: dict[str, Group] = {}
+            for group in tx.entities("group", account):
+                groups[group.key] = snap.groups[group.arn] = Group(
+                    group.arn, group.name, group.key, account, tuple(own("group", group.key, group.name)),
+                    {user_arns[k] for k in members.get(group.key, ()) if k in user_arns})
+            user_tags = tx.account_tags(account, "user")
+            passwords = tx.account_login_profiles(account)
+            keys: dict[str, list[Any]] = {}
+            for k in tx.account_access_keys(account):
+                keys.setdefault(k.user_key or "", []).append(k)
+            latest = tx.audit_latest(account)
+            for user in users:
+                tags = {t.key: t.value for t in user_tags.get(user.key, ())}
+                sources = own("user", user.key, user.name)
+                for gk in in_groups.get(user.key, ()):
+                    if gk in groups:
+                        sources += list(groups[gk].sources)
+                ps = PolicySet(identity=[p for _, p in sources], boundary=boundary(user.permissions_boundary), scp=scp)
+                snap.nodes[user.arn] = Node(user.arn, "user", account, Principal.from_arn(user.arn, user_id=user.id, tags=tags), ps, tags,
+                                            dict(principal_keys), tuple(sources), user.permissions_boundary)
+                profile = passwords.get(user.id)
+                user_keys = keys.get(user.key, [])
+                snap.users[user.arn] = {"name": user.name, "key": user.key, "id": user.id, "account": account, "created_at": user.created_at,
+                                        "groups": set(in_groups.get(user.key, ())), "last_event": latest.get(user.arn),
+                                        "password_set_at": profile.password_set_at if profile else None,
+                                        "key_count": len(user_keys)}
+                for k in user_keys:
+                    snap.keys.append({"access_key_id": k.access_key_id, "user": user.arn, "status": k.status, "created_at": k.created_at,
+                                      "last_used_at": k.last_used_at, "last_used_service": k.last_used_service})
+            profiles: dict[str, list[str]] = {}
+            profile_names = {ip.key: ip.name for ip in tx.entities("instance_profile", account)}
+            for pk, rk in tx.account_profile_roles(account):
+                profiles.setdefault(rk, []).append(profile_names.get(pk, pk))
+            role_tags = tx.account_tags(account, "role")
             for role in tx.entities("role", account):
-                tags = {t.key: t.value for t in tx.tags(account, "role", role.key)}
-                ps = policy_set(account, "role", role.key, role.permissions_boundary)
+                tags = {t.key: t.value for t in role_tags.get(role.key, ())}
+                linked = role.path.startswith(SERVICE_ROLE_PATH)
+                sources = own("role", role.key, role.name)
+                # "SCPs don't affect service-linked roles" (orgs_manage_policies_scps)
+                ps = PolicySet(identity=[p for _, p in sources], boundary=boundary(role.permissions_boundary), scp=() if linked else scp)
                 session = f"arn:{partition}:sts::{account}:assumed-role/{role.name}/analysis"
                 principal = Principal.from_arn(session, role_arn=role.arn, user_id=f"{role.id}:analysis", tags=tags)
-                node = Node(role.arn, "role", account, principal, ps, tags)
-                nodes[role.arn] = node
+                node = Node(role.arn, "role", account, principal, ps, tags, dict(principal_keys), tuple(sources), role.permissions_boundary,
+                            linked)
+                snap.nodes[role.arn] = node
                 trust = compile_(role.trust_policy, PolicyKind.TRUST, f"trust:{role.arn}") if role.trust_policy else None
-                roles[role.arn] = _Role(node, role.arn, role.name, account, trust, json.loads(role.trust_pins) if role.trust_pins else None,
-                                        role.created_at, role.last_used_at)
+                resource_keys: dict[str, Any] = standing.resource_keys() if standing else {}
+                resource_keys.update({f"aws:ResourceTag/{k}": v for k, v in tags.items()})
+                snap.roles[role.arn] = _Role(node, role.arn, role.name, role.key, account, trust,
+                                             json.loads(role.trust_pins) if role.trust_pins else None, role.created_at, role.last_used_at,
+                                             standing.rcp if standing else (), resource_keys, tuple(profiles.get(role.key, ())))
             for p in tx.oidc_providers(account):
-                nodes[p.arn] = Node(p.arn, "oidc", account, Principal(PrincipalType.WEB_IDENTITY, federated=p.arn, account=account))
+                snap.nodes[p.arn] = Node(p.arn, "oidc", account, Principal(PrincipalType.WEB_IDENTITY, federated=p.arn, account=account))
             for s in tx.saml_providers(account):
                 arn = s["arn"]
-                nodes[arn] = Node(arn, "saml", account, Principal(PrincipalType.WEB_IDENTITY, federated=arn, account=account))
+                snap.nodes[arn] = Node(arn, "saml", account, Principal(PrincipalType.WEB_IDENTITY, federated=arn, account=account))
+            versions: dict[str, dict[str, str]] = {}
+            for v in tx.account_policy_versions(account):
+                versions.setdefault(v.policy_arn, {})[v.version_id] = v.document
             for mp in tx.policies([account]):
-                managed[mp.arn] = {"account": account, "name": mp.name, "attached": tx.attachments_of(mp.arn),
-                                   "default_version": mp.default_version,
-                                   "versions": [v.version_id for v in tx.policy_versions(mp.arn)]}
-        return cls(nodes, roles, account_ids, keys, users, managed)
+                snap.managed[mp.arn] = {"account": account, "name": mp.name, "default_version": mp.default_version,
+                                        "versions": versions.get(mp.arn, {})}
+        return snap
+
+
+# -- evaluation with what the analysis knows --------------------------------------------------------------------
+
+def may(policies: PolicySet, action: str) -> bool:
+    """Can any Allow of these identity policies name ``action`` at all? (If not, no request for it is allowed, and
+    the evaluator need not be asked resource by resource.)"""
+    return bool(policies.plan(action).identity)  # (the plan is kept per action by the policy set)
+
+
+def allowed(node: Node, action: str, resource: str, account: str | None, context: dict[str, Any] | None = None,
+            policies: PolicySet | None = None) -> bool:
+    """Does the evaluator allow ``node`` (with ``policies`` in place of its own) ``action`` on ``resource``?"""
+    assert node.principal is not None
+    ps = node.policies if policies is None else policies
+    if node.kind != "account" and not may(ps, action):
+        return False
+    ctx = {**node.context, **context} if context else node.context
+    return evaluate(Request(node.principal, action, resource, account, ctx), ps).allowed
+
+
+def _known(key: str, node: Node) -> bool:
+    k = key.lower()
+    if k in _KNOWN_PRINCIPAL_KEYS or k in _KNOWN_RESOURCE_KEYS or k.startswith("aws:resourcetag/"):
+        return True
+    return k.startswith("aws:principaltag/") and node.tags_known and node.kind in ("user", "role", "account")
+
+
+def _text(c: ConditionClause) -> str:
+    return f"{c.operator} {c.key} {', '.join(c.values)}"
+
+
+def _relaxed(trust: Policy, index: int, node: Node) -> tuple[Policy, tuple[ConditionClause, ...]]:
+    """The trust policy with statement ``index``'s conditions on keys the analysis cannot know dropped (taken as
+    met), and those conditions."""
+    doc = trust.document
+    st = doc.statements[index]
+    unknown = tuple(c for c in st.conditions if not _known(c.key, node))
+    kept = tuple(c for c in st.conditions if _known(c.key, node))
+    statements = list(doc.statements)
+    statements[index] = replace(st, conditions=kept)
+    return Policy(replace(doc, statements=tuple(statements)), trust.kind, trust.name), unknown
 
 
 # -- who can assume what ---------------------------------------------------------------------------------------
 
-def _conditions(doc: PolicyDocument, index: int) -> tuple[str, ...]:
-    st = doc.statements[index]
-    return tuple(f"{c.operator} {c.key} {', '.join(c.values)}" for c in st.conditions)
+class _Index:
+    """The principals an element can name, found by what it names rather than by trying everyone."""
+
+    def __init__(self, nodes: Iterable[Node]) -> None:
+        self.all = [n for n in nodes if n.principal is not None]
+        self.by_id = {n.id: n for n in self.all}
+        # the principals of each account that a grant to the account can let in: its root, stand-ins, and the users
+        # and roles whose own policies name sts:AssumeRole at all (a grant to the account delegates to them)
+        self.by_account: dict[tuple[str, str], list[Node]] = {}
+        for n in self.all:
+            if n.kind in ("user", "role", "account", "external") and n.account and n.principal is not None and n.principal.arn:
+                if n.kind in ("user", "role") and not may(n.policies, _ASSUME["aws"]):
+                    continue
+                self.by_account.setdefault((n.partition, n.account), []).append(n)
+
+    def named(self, cs: CompiledStatement, own_partition: str) -> Iterable[tuple[Node, bool]]:
+        """(node, named only by its account) for each node the statement's Principal can name."""
+        p = cs.principals
+        if p is None:
+            return
+        if p.wildcard or cs.not_principal:
+            for n in self.all:
+                yield n, False
+            return
+        for name in (*p.direct, *p.roles, *p.services, *p.federated):
+            found = self.by_id.get(name) or self.by_id.get(f"external:{name}")
+            if found is not None:
+                yield found, False
+        for partition, account in {*((own_partition, a) for a in p.accounts), *p.account_arns}:
+            for n in self.by_account.get((partition, account), ()):
+                yield n, True
 
 
-def _without_conditions(trust: Policy, index: int) -> Policy:
-    doc = trust.document
-    statements = list(doc.statements)
-    statements[index] = replace(statements[index], conditions=())
-    return Policy(replace(doc, statements=tuple(statements)), trust.kind, trust.name)
-
-
-def _candidates(role: _Role, snap: Snapshot, extra: Iterable[Node]) -> list[tuple[Node, str]]:
+def _candidates(role: _Role, index: _Index) -> list[tuple[Node, str]]:
     """The principals the trust policy could name (by ARN, role, account, wildcard, service, provider), each with
     the action it would assume the role by."""
     assert role.trust is not None
     out: dict[str, tuple[Node, str]] = {}
-    everyone = list(snap.nodes.values()) + list(extra)
+    own_partition = role.arn.split(":")[1]
     for cs in role.trust.statements:
-        if cs.deny or cs.principals is None:
+        if cs.deny:
             continue
-        p = cs.principals
-        for node in everyone:
-            if node.principal is None or node.id == role.arn:  # a role is not drawn assuming itself
+        for node, by_account in index.named(cs, own_partition):
+            if node.id == role.arn or node.id in out:  # a role is not drawn assuming itself
                 continue
             if node.kind in ("oidc", "saml"):
-                if p.wildcard or node.id in p.federated:
-                    out[node.id] = (node, _ASSUME[node.kind])
-            elif p.wildcard or cs.not_principal or (grant := p.grant(node.principal)) != Grant.NONE:
-                # a grant to the caller's account only: its own policies must allow sts:AssumeRole (cheap to rule out)
-                if not (p.wildcard or cs.not_principal) and grant == Grant.ACCOUNT and node.kind in ("user", "role") \
-                        and not _may(node, _ASSUME["aws"]):
-                    continue
-                out.setdefault(node.id, (node, _ASSUME["aws"]))
+                out[node.id] = (node, _ASSUME[node.kind])
+                continue
+            assert node.principal is not None
+            if node.principal.type is PrincipalType.WEB_IDENTITY:
+                continue
+            # a grant to the caller's account only: its own policies must allow sts:AssumeRole on the role (asked
+            # of its own policies first: their plans are kept, a policy set with the trust policy is made anew)
+            if by_account and node.kind in ("user", "role") and not allowed(node, _ASSUME["aws"], role.arn, role.account):
+                continue
+            out[node.id] = (node, _ASSUME["aws"])
     return list(out.values())
 
 
-def _edge(role: _Role, node: Node, action: str) -> Edge | None:
-    """The trust edge from ``node`` to ``role`` when the evaluator allows it: first with no context (unconditional),
-    then with each granting statement's conditions taken as met."""
+def role_policies(role: _Role, node: Node, trust: Policy | None, action: str, policies: PolicySet | None = None) -> PolicySet:
+    """What decides ``node`` assuming ``role``: its own policies (or ``policies``) and SCPs, the trust policy, and
+    the role's account's RCPs (which do not bound AWS service principals, orgs_manage_policies_rcps)."""
+    ps = node.policies if policies is None else policies
+    service = node.principal is not None and node.principal.type is PrincipalType.SERVICE
+    rcp = role.rcp if rcp_applies(action) and not service and not node.service_linked else ()
+    return PolicySet(identity=ps.identity, boundary=ps.boundary, session=ps.session, scp=ps.scp, rcp=rcp, resource=trust,
+                     resource_pins=role.pins)
+
+
+def assume_edge(role: _Role, node: Node, action: str, policies: PolicySet | None = None) -> Edge | None:
+    """The trust edge from ``node`` to ``role`` when the evaluator allows it: first with the keys the analysis
+    knows only (unconditional), then with each granting statement's unknown conditions taken as met."""
     assert role.trust is not None and node.principal is not None
-    request = Request(node.principal, action, role.arn, role.account)
-
-    def allowed(trust: Policy) -> bool:
-        ps = node.policies
-        return evaluate(request, PolicySet(identity=ps.identity, boundary=ps.boundary, resource=trust,
-                                           resource_pins=role.pins)).allowed
-
-    if allowed(role.trust):
-        hit = evaluate(request, PolicySet(identity=node.policies.identity, boundary=node.policies.boundary, resource=role.trust,
-                                          resource_pins=role.pins)).matches
-        index = next((m.index for m in hit if m.policy_type.value == "resource"), 0)
+    request = Request(node.principal, action, role.arn, role.account, {**node.context, **role.resource_keys})
+    decision = evaluate(request, role_policies(role, node, role.trust, action, policies))
+    if decision.allowed:
+        index = next((m.index for m in decision.matches if m.policy_type.value == "resource"), 0)
         return Edge(node.id, role.arn, action, (), index)
+    if decision.effect is Effect.EXPLICIT_DENY:
+        return None  # an explicit deny: no Allow's conditions taken as met can lift it
     for cs in role.trust.statements:
         if cs.deny or not cs.statement.conditions or not cs.matches_action(action.lower()):
             continue
-        if allowed(_without_conditions(role.trust, cs.index)):
-            return Edge(node.id, role.arn, action, _conditions(role.trust.document, cs.index), cs.index)
+        relaxed, unknown = _relaxed(role.trust, cs.index, node)
+        if not unknown:
+            continue
+        if evaluate(request, role_policies(role, node, relaxed, action, policies)).allowed:
+            return Edge(node.id, role.arn, action, tuple(_text(c) for c in unknown), cs.index, unknown)
     return None
 
 
-def _external_nodes(zone: Sequence[str] | None) -> list[Node]:
-    """Stand-ins for principals outside the zone: another account's root and a user there whose own policies
-    allow everything (the other account's policies are not ours to know), an anonymous caller."""
-    allow_all = parse_policy(_ALLOW_ALL, PolicyKind.IDENTITY, "external-identity")
+def _external_nodes() -> list[Node]:
+    """Stand-ins for principals outside the zone and outside every organization the store holds: another
+    account's root and a user there whose own policies allow everything (the other account's policies are not
+    ours to know; its tags are its own to choose), an anonymous caller."""
+    allow_all = parse_policy(ALLOW_ALL, PolicyKind.IDENTITY, "external-identity")
     root = f"arn:aws:iam::{EXTERNAL_ACCOUNT}:root"
-    user = f"arn:aws:iam::{EXTERNAL_ACCOUNT}:user/someone"
+    user = f"arn:aws:iam::{EXTERNAL_ACCOUNT}:{_SOMEONE}"
     return [
-        Node(f"external:{root}", "external", EXTERNAL_ACCOUNT, Principal.from_arn(root)),
-        Node(f"external:{user}", "external", EXTERNAL_ACCOUNT, Principal.from_arn(user), PolicySet(identity=[allow_all])),
-        Node("external:anonymous", "external", None, Principal(PrincipalType.ANONYMOUS)),
+        Node(f"external:{root}", "external", EXTERNAL_ACCOUNT, Principal.from_arn(root), tags_known=False),
+        Node(f"external:{user}", "external", EXTERNAL_ACCOUNT, Principal.from_arn(user), PolicySet(identity=[allow_all]), tags_known=False),
+        Node("external:anonymous", "external", None, Principal(PrincipalType.ANONYMOUS), tags_known=False),
     ]
 
 
+def _condition_principals(cs: CompiledStatement) -> tuple[set[str], set[str]]:
+    """Accounts and principal ARNs a statement's conditions name (``aws:PrincipalAccount``, ``aws:PrincipalArn``
+    with no wildcard): outsiders a ``"Principal": "*"`` statement may let in."""
+    accounts: set[str] = set()
+    arns: set[str] = set()
+    for c in cs.statement.conditions:
+        key = c.key.lower()
+        if key == "aws:principalaccount":
+            accounts.update(v for v in c.values if v.isdigit() and len(v) == 12)
+        elif key == "aws:principalarn":
+            arns.update(v for v in c.values if "*" not in v and "?" not in v)
+    return accounts, arns
+
+
 def _named_outsiders(snap: Snapshot) -> list[Node]:
-    """Principals the trust policies name that the store does not hold (another account, its users and roles),
-    as stand-ins whose own policies allow everything."""
-    allow_all = PolicySet(identity=[parse_policy(_ALLOW_ALL, PolicyKind.IDENTITY, "external-identity")])
+    """Principals the trust policies name (in Principal, or in the conditions of a statement open to ``*``) that
+    the store does not hold (another account, its users and roles), as stand-ins whose own policies allow
+    everything."""
+    allow_all = PolicySet(identity=[parse_policy(ALLOW_ALL, PolicyKind.IDENTITY, "external-identity")])
     out: dict[str, Node] = {}
     known = set(snap.accounts)
+
+    def account_nodes(partition: str, account: str) -> None:
+        if account in known:
+            return
+        root = f"arn:{partition}:iam::{account}:root"
+        out.setdefault(root, Node(f"external:{root}", "external", account, Principal.from_arn(root), tags_known=False))
+        user = f"arn:{partition}:iam::{account}:{_SOMEONE}"
+        out.setdefault(user, Node(f"external:{user}", "external", account, Principal.from_arn(user), allow_all, tags_known=False))
+
+    def principal_node(arn: str) -> None:
+        parts = arn.split(":")
+        if arn in snap.nodes or (len(parts) > 4 and parts[4] in known):
+            return  # a principal of an account the store holds (or held: a deleted one names nobody)
+        try:
+            if ":role/" in arn:
+                acct, name = arn.split(":")[4], arn.rsplit("/", 1)[1]
+                principal = Principal.from_arn(f"arn:{arn.split(':')[1]}:sts::{acct}:assumed-role/{name}/someone", role_arn=arn)
+            else:
+                principal = Principal.from_arn(arn)
+        except (ValueError, IndexError):
+            return
+        out.setdefault(arn, Node(f"external:{arn}", "external", principal.account, principal, allow_all, tags_known=False))
+
     for role in snap.roles.values():
+        own = role.arn.split(":")[1]
         for cs in role.trust.statements if role.trust else ():
             p = cs.principals
-            if p is None:
+            if p is None or cs.deny:
                 continue
             # bare account ids name accounts of the role's own partition; account ARNs keep theirs
-            own = role.arn.split(":")[1]
             for partition, account in {*((own, a) for a in p.accounts), *p.account_arns}:
-                if account in known:
-                    continue
-                root = f"arn:{partition}:iam::{account}:root"
-                out.setdefault(root, Node(f"external:{root}", "external", account, Principal.from_arn(root)))
-                user = f"arn:{partition}:iam::{account}:user/someone"
-                out.setdefault(user, Node(f"external:{user}", "external", account, Principal.from_arn(user), allow_all))
+                account_nodes(partition, account)
             for arn in p.direct | p.roles:
-                if arn in snap.nodes:
-                    continue
-                try:
-                    if ":role/" in arn:
-                        acct, name = arn.split(":")[4], arn.rsplit("/", 1)[1]
-                        principal = Principal.from_arn(f"arn:aws:sts::{acct}:assumed-role/{name}/someone", role_arn=arn)
-                    else:
-                        principal = Principal.from_arn(arn)
-                except ValueError:
-                    continue
-                out.setdefault(arn, Node(f"external:{arn}", "external", principal.account, principal, allow_all))
+                principal_node(arn)
+            if p.wildcard:
+                accounts, arns = _condition_principals(cs)
+                for account in accounts:
+                    account_nodes(own, account)
+                for arn in arns:
+                    principal_node(arn)
     return list(out.values())
 
 
 def trust_graph(snap: Snapshot, *, external: bool = False) -> list[Edge]:
-    """Every principal -> role edge the evaluator allows (services and providers included)."""
+    """Every principal -> role edge the evaluator allows (services and providers included; with ``external``,
+    stand-ins for principals outside the store too)."""
     edges: list[Edge] = []
-    extra = _external_nodes(None) if external else []
     services: dict[str, Node] = {}
     for role in snap.roles.values():
-        if role.trust is None:
-            continue
-        for cs in role.trust.statements:
+        for cs in role.trust.statements if role.trust else ():
             for s in cs.principals.services if cs.principals else ():
                 services.setdefault(s, Node(s, "service", None, Principal(PrincipalType.SERVICE, service=s)))
-    named = _named_outsiders(snap) if external else []
+    extra = [*_external_nodes(), *_named_outsiders(snap)] if external else []
+    index = _Index([*snap.nodes.values(), *extra, *services.values()])
     for role in snap.roles.values():
         if role.trust is None:
             continue
-        for node, action in _candidates(role, snap, [*extra, *named, *services.values()]):
-            edge = _edge(role, node, action)
+        for node, action in _candidates(role, index):
+            edge = assume_edge(role, node, action)
             if edge is not None:
                 edges.append(edge)
     return edges
@@ -293,42 +512,120 @@ def trust_graph(snap: Snapshot, *, external: bool = False) -> list[Edge]:
 
 @dataclass(frozen=True)
 class Finding:
-    """An Access Analyzer finding: a role reachable from outside the zone of trust."""
+    """An Access Analyzer finding (ExternalAccess): a role in the zone of trust that a principal outside it can
+    assume, directly or through roles of the zone it can assume first (``via``)."""
 
     resource: str
     principal: str
     action: str
     conditions: tuple[str, ...]
     is_public: bool
+    clauses: tuple[ConditionClause, ...] = ()
+    via: tuple[str, ...] = ()  # roles assumed on the way, first to last
+    rcp: bool = False  # resource control policies took part in the decision
+    principal_type: str = "AWS"  # AWS or Federated
+
+    @property
+    def id(self) -> str:
+        """A stable finding id (the same access, the same id, run after run), as Access Analyzer's are UUIDs."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join([self.resource, self.principal, self.action, *self.conditions, "via", *self.via])))
+
+    @property
+    def account(self) -> str:
+        return self.resource.split(":")[4]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"resource": self.resource, "resourceType": "AWS::IAM::Role", "principal": {"AWS": self.principal},
-                "action": [self.action], "condition": list(self.conditions), "isPublic": self.is_public, "status": "ACTIVE"}
+        condition: dict[str, str] = {}
+        for c in self.clauses:
+            condition[c.key] = ",".join(c.values) if c.key not in condition else condition[c.key] + "," + ",".join(c.values)
+        return {"id": self.id, "findingType": "ExternalAccess", "resource": self.resource, "resourceType": "AWS::IAM::Role",
+                "resourceOwnerAccount": self.account, "principal": {self.principal_type: self.principal}, "action": [self.action],
+                "condition": condition, "conditions": list(self.conditions), "isPublic": self.is_public, "via": list(self.via),
+                "resourceControlPolicyRestriction": "APPLIED" if self.rcp else "NOT_APPLICABLE", "status": "ACTIVE"}
+
+    def __str__(self) -> str:
+        cond = f" if {'; '.join(self.conditions)}" if self.conditions else ""
+        via = f" via {' -> '.join(self.via)}" if self.via else ""
+        return f"{'PUBLIC ' if self.is_public else ''}{self.resource}: {self.principal} can {self.action}{via}{cond}"
 
 
-def external_access(snap: Snapshot, zone: Sequence[str]) -> list[Finding]:
-    """Roles that a principal outside ``zone`` (account ids) can assume: a real principal of an account outside
-    the zone, an identity provider of one, or a stand-in for any other account (public when the stand-in of any
-    account, or anyone, gets in with no condition)."""
+def _outsider(edge: Edge, snap: Snapshot, zone: set[str]) -> tuple[str, str, bool] | None:
+    """(principal, principal type, public) when the edge's source is outside the zone, else None."""
+    node = snap.nodes.get(edge.source)
+    if node is None:  # a stand-in or a service
+        if not edge.source.startswith("external:"):
+            return None  # an AWS service principal: not external access (Access Analyzer reports none)
+        if _stand_in_account(edge.source) in zone:
+            return None
+        principal = edge.source.removeprefix("external:")
+        if principal.endswith(_SOMEONE):  # the stand-in for any principal of an account: the account, as a policy names it
+            principal = principal.removesuffix(_SOMEONE) + "root"
+        # public: anyone at all, or any account's principals with no condition
+        public = principal == "anonymous" or (principal == f"arn:aws:iam::{EXTERNAL_ACCOUNT}:root" and not edge.conditions)
+        return principal, "AWS", public
+    if node.kind in ("oidc", "saml"):
+        # whoever holds the provider's token or assertion: outside every zone (Access Analyzer's Federated findings)
+        return node.id, "Federated", False
+    if node.account is not None and node.account not in zone:
+        return node.id, "AWS", False
+    return None
+
+
+def external_access(snap: Snapshot, zone: Sequence[str], *, chains: bool = True) -> list[Finding]:
+    """Roles of ``zone`` (account ids) that a principal outside it can assume: a real principal of an account
+    outside the zone, an identity provider's federated users, or a stand-in for any other account (public when
+    the stand-in of any account, or anyone, gets in with no condition). With ``chains``, also the roles such a
+    principal reaches by assuming roles of the zone one after another (shortest chain each), with every
+    condition met on the way.
+
+    Role trust policies are the only resource-based policies iamroles stores (a service's resource policies,
+    such as the key policies the authoriser takes, come with each request and are not stored), so they are what
+    this reports, as Access Analyzer reports ``AWS::IAM::Role``."""
     zone_set = set(zone)
     out: list[Finding] = []
-    for edge in trust_graph(snap, external=True):
+    graph = trust_graph(snap, external=True)
+    inward: dict[str, list[Edge]] = {}  # role -> edges from roles of the zone
+    entries: dict[str, list[tuple[Edge, tuple[str, str, bool]]]] = {}
+    for edge in graph:
         role = snap.roles[edge.target]
         if role.account not in zone_set:
             continue
-        node = snap.nodes.get(edge.source)
-        if node is None:  # a stand-in or a service
-            if not edge.source.startswith("external:"):
-                continue
-            if _stand_in_account(edge.source) in zone_set:
-                continue
-            # public: anyone at all, or any account's root with no condition
-            public = edge.source == "external:anonymous" or (edge.source == f"external:arn:aws:iam::{EXTERNAL_ACCOUNT}:root"
-                                                             and not edge.conditions)
-            out.append(Finding(role.arn, edge.source.removeprefix("external:"), edge.action, edge.conditions, public))
-        elif node.account is not None and node.account not in zone_set:
-            out.append(Finding(role.arn, node.id, edge.action, edge.conditions, False))
-    return out
+        who = _outsider(edge, snap, zone_set)
+        if who is not None:
+            entries.setdefault(edge.target, []).append((edge, who))
+            out.append(Finding(role.arn, who[0], edge.action, edge.conditions, who[2], edge.clauses, (), bool(role.rcp), who[1]))
+        elif edge.source in snap.roles and snap.roles[edge.source].account in zone_set:
+            inward.setdefault(edge.source, []).append(edge)
+    out = list(dict.fromkeys(out))  # an account's root and its stand-in user make one finding
+    if not chains:
+        return out
+    # breadth first from each outsider's entry roles, through role -> role edges of the zone
+    direct = {(f.resource, f.principal) for f in out}
+    starts: dict[str, list[tuple[str, Edge, tuple[str, str, bool]]]] = {}
+    for target, found in entries.items():
+        for edge, who in found:
+            starts.setdefault(who[0], []).append((target, edge, who))
+    for principal, first in sorted(starts.items()):
+        seen: dict[str, tuple[tuple[str, ...], tuple[Edge, ...]]] = {t: ((), (e,)) for t, e, _ in first}
+        frontier = [t for t, _, _ in first]
+        who = first[0][2]
+        while frontier:
+            nxt = []
+            for at in frontier:
+                via, path = seen[at]
+                for e in inward.get(at, ()):
+                    if e.target in seen:
+                        continue
+                    seen[e.target] = ((*via, at), (*path, e))
+                    nxt.append(e.target)
+                    if (e.target, principal) not in direct:
+                        conds = tuple(dict.fromkeys(c for step in (*path, e) for c in step.conditions))
+                        clauses = tuple(dict.fromkeys(c for step in (*path, e) for c in step.clauses))
+                        role = snap.roles[e.target]
+                        out.append(Finding(e.target, principal, e.action, conds, who[2] and not conds, clauses, (*via, at),
+                                           bool(role.rcp), who[1]))
+            frontier = nxt
+    return list(dict.fromkeys(out))
 
 
 def _stand_in_account(node_id: str) -> str | None:
@@ -337,153 +634,58 @@ def _stand_in_account(node_id: str) -> str | None:
     return parts[4] if len(parts) > 5 and parts[4] else None
 
 
-# -- privilege escalation ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Escalation:
-    """A path from a principal to permissions it does not hold: each step a request the evaluator allows."""
-
-    principal: str
-    steps: tuple[tuple[str, str, str], ...]  # (who, action, on what)
-    gains: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"principal": self.principal, "gains": self.gains,
-                "path": [{"as": who, "action": action, "resource": what} for who, action, what in self.steps]}
-
-    def __str__(self) -> str:
-        path = " -> ".join(f"{action} on {what}" + (f" (as {who})" if who != self.principal else "") for who, action, what in self.steps)
-        return f"{self.principal}: {path} => {self.gains}"
-
-
-def _may(node: Node, action: str) -> bool:
-    """Can any Allow of the node's own policies name ``action`` at all? (If not, no request for it is allowed, and
-    the evaluator need not be asked resource by resource.)"""
-    memo = node.__dict__.setdefault("_may", {})
-    hit = memo.get(action)
-    if hit is None:
-        hit = memo[action] = any(not st.deny for p in node.policies.identity for st in p.candidates(action))
-    return bool(hit)
-
-
-def _can(node: Node, action: str, resource: str, account: str | None, context: dict[str, Any] | None = None) -> bool:
-    assert node.principal is not None
-    if not _may(node, action):
-        return False
-    return evaluate(Request(node.principal, action, resource, account, context or {}), node.policies).allowed
-
-
-def _is_admin(node: Node) -> bool:
-    return _can(node, "iam:CreateUser", f"arn:aws:iam::{node.account}:user/x", node.account) and \
-        _can(node, "iam:AttachRolePolicy", f"arn:aws:iam::{node.account}:role/x", node.account)
-
-
-def _techniques(node: Node, snap: Snapshot) -> list[tuple[str, str, str]]:
-    """(action, resource, what it gains) for each known technique the evaluator lets ``node`` use."""
-    acct = node.account
-    found: list[tuple[str, str, str]] = []
-    own_kind = "user" if node.kind == "user" else "role"
-    own_name = node.id.rsplit("/", 1)[-1]
-    # policies of its own: write them, attach to them, or rewrite a managed policy attached to it
-    for action in (f"iam:Put{own_kind.title()}Policy", f"iam:Attach{own_kind.title()}Policy"):
-        if _can(node, action, node.id, acct):
-            found.append((action, node.id, "any permission (a policy of its own)"))
-    bounded = node.policies.boundary is not None  # removing a boundary gains only where there is one
-    if bounded and node.kind == "role" and _can(node, "iam:DeleteRolePermissionsBoundary", node.id, acct):
-        found.append(("iam:DeleteRolePermissionsBoundary", node.id, "what its boundary held back"))
-    if bounded and node.kind == "user" and _can(node, "iam:DeleteUserPermissionsBoundary", node.id, acct):
-        found.append(("iam:DeleteUserPermissionsBoundary", node.id, "what its boundary held back"))
-    versions = _may(node, "iam:CreatePolicyVersion") or _may(node, "iam:SetDefaultPolicyVersion")
-    for arn, info in snap.managed.items() if versions else ():
-        if info["account"] != acct:
-            continue
-        groups = snap.users[node.id]["groups"] if node.kind == "user" else set()
-        mine = any((t == own_kind and k == own_name.lower()) or (t == "group" and k in groups) for _, t, k in info["attached"])
-        if mine:
-            if _can(node, "iam:CreatePolicyVersion", arn, acct):
-                found.append(("iam:CreatePolicyVersion", arn, "any permission (a new default version of a policy attached to it)"))
-            elif len(info["versions"]) > 1 and _can(node, "iam:SetDefaultPolicyVersion", arn, acct):
-                found.append(("iam:SetDefaultPolicyVersion", arn, "the permissions of another version of a policy attached to it"))
-    # other users: their credentials
-    credentials = any(_may(node, a) for a in ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"))
-    for uarn, user in snap.users.items() if credentials else ():
-        if uarn == node.id or user["account"] != acct:
-            continue
-        for action in ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"):
-            if _can(node, action, uarn, acct):
-                found.append((action, uarn, f"the permissions of {uarn}"))
-                break
-    # groups: join one
-    if node.kind == "user" and _may(node, "iam:AddUserToGroup"):
-        mine_groups = snap.users[node.id]["groups"]
-        for info in snap.managed.values():
-            for _, t, k in info["attached"]:
-                if t == "group" and info["account"] == acct and k not in mine_groups:
-                    group_arn = f"arn:aws:iam::{acct}:group/{k}"
-                    if _can(node, "iam:AddUserToGroup", group_arn, acct):
-                        found.append(("iam:AddUserToGroup", group_arn, f"the permissions of group {k}"))
-    # roles: rewrite a trust policy and assume it; pass it to a service that runs a workload
-    roles = _may(node, "iam:UpdateAssumeRolePolicy") or _may(node, "iam:PassRole")
-    for rarn, role in snap.roles.items() if roles else ():
-        if rarn == node.id or role.account != acct:
-            continue
-        if _can(node, "iam:UpdateAssumeRolePolicy", rarn, acct) and _can(node, "sts:AssumeRole", rarn, acct):
-            found.append(("iam:UpdateAssumeRolePolicy", rarn, f"the permissions of {rarn} (trust rewritten, then sts:AssumeRole)"))
-        if role.trust is not None:
-            for cs in role.trust.statements:
-                for service in cs.principals.services if cs.principals else ():
-                    if _can(node, "iamroles:LaunchWorkload", rarn, acct, {"iamroles:ServicePrincipal": service}) and \
-                            _can(node, "iam:PassRole", rarn, acct, {"iam:PassedToService": service}):
-                        found.append(("iam:PassRole", rarn, f"the permissions of {rarn} (passed to {service}, which runs a workload)"))
-    return found
-
-
-def escalations(snap: Snapshot, edges: Sequence[Edge] | None = None) -> list[Escalation]:
-    """For every user and role that is not already an administrator: the techniques it can use itself, and
-    those it can use after assuming a role it can reach (one hop)."""
-    edges = trust_graph(snap) if edges is None else edges
-    reach: dict[str, list[str]] = {}
-    for e in edges:
-        if not e.conditions:
-            reach.setdefault(e.source, []).append(e.target)
-    out: list[Escalation] = []
-    cache: dict[str, list[tuple[str, str, str]]] = {}
-    admins = {n.id for n in snap.nodes.values() if n.kind in ("user", "role") and _is_admin(n)}
-    for node in snap.nodes.values():
-        if node.kind not in ("user", "role") or node.id in admins:
-            continue
-        for action, resource, gains in cache.setdefault(node.id, _techniques(node, snap)):
-            out.append(Escalation(node.id, ((node.id, action, resource),), gains))
-        for target in reach.get(node.id, ()):
-            hop = snap.nodes[target]
-            if target in admins:
-                continue
-            for action, resource, gains in cache.setdefault(target, _techniques(hop, snap)):
-                out.append(Escalation(node.id, ((node.id, "sts:AssumeRole", target), (target, action, resource)), gains))
-    return out
-
-
 # -- unused access -----------------------------------------------------------------------------------------------
+
+# Access Analyzer's unused-access finding types (API_FindingSummaryV2.html); a user with no activity at all is
+# iamroles' own (AWS reports its password and keys instead)
+FINDING_TYPES = {"role": "UnusedIAMRole", "access-key": "UnusedIAMUserAccessKey", "password": "UnusedIAMUserPassword",
+                 "user": "UnusedIAMUser", "permission": "UnusedPermission"}
+
 
 @dataclass(frozen=True)
 class Unused:
-    kind: str  # role, access-key, user
+    """An Access Analyzer unused-access finding: a role, an access key, a password or a user not used in the
+    period, or permissions a role or user holds and has not used (``services``: namespace -> the actions unused
+    there, empty when the whole service is)."""
+
+    kind: str  # role, access-key, password, user, permission
     id: str
     owner: str
     last_used: datetime | None
+    services: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "owner": self.owner,
-                "lastUsed": self.last_used.isoformat() if self.last_used else None}
+        out: dict[str, Any] = {"findingType": FINDING_TYPES[self.kind], "kind": self.kind, "id": self.id, "owner": self.owner,
+                               "lastUsed": self.last_used.isoformat() if self.last_used else None}
+        if self.kind == "permission":
+            out["unusedServices"] = sorted(ns for ns, acts in self.services.items() if not acts)
+            out["unusedActions"] = {ns: list(acts) for ns, acts in sorted(self.services.items()) if acts}
+        return out
 
     def __str__(self) -> str:
         when = f"last used {self.last_used:%Y-%m-%d}" if self.last_used else "never used"
+        if self.kind == "permission":
+            whole = sorted(ns for ns, acts in self.services.items() if not acts)
+            some = {ns: acts for ns, acts in sorted(self.services.items()) if acts}
+            parts = []
+            if whole:
+                parts.append(f"services unused: {', '.join(whole)}")
+            for ns, acts in some.items():
+                shown = ", ".join(acts[:4]) + (f" and {len(acts) - 4} more" if len(acts) > 4 else "")
+                parts.append(f"{ns} actions unused: {shown}")
+            return f"permissions of {self.id}: {'; '.join(parts)}"
         return f"{self.kind} {self.id} ({self.owner}): {when}"
 
 
-def unused_access(snap: Snapshot, days: int, now: datetime | None = None) -> list[Unused]:
-    """Roles, active access keys and users not used in ``days`` days, older than that themselves: a role by its
-    RoleLastUsed, a key by its AccessKeyLastUsed, a user by its newest event in the audit trail or its keys' use."""
+def unused_access(snap: Snapshot, days: int, now: datetime | None = None, *, store: Store | None = None,
+                  permissions: bool = True) -> list[Unused]:
+    """Access Analyzer's unused access over ``days`` days (https://docs.aws.amazon.com/IAM/latest/UserGuide/
+    access-analyzer-findings.html#access-analyzer-unused-access): roles not used (RoleLastUsed), active access
+    keys not used (AccessKeyLastUsed), passwords not used (iamroles has no console to sign in to, so a password
+    set before the period was never used in it), users with no activity at all (their newest event in the audit
+    trail, or their keys' use), each older than the period itself; and with ``store`` (the audit trail), the
+    permissions of each role and user its policies allow and it has not used: whole services it made no request
+    of, and within the services it used, the actions it did not call."""
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=days)
 
@@ -494,12 +696,91 @@ def unused_access(snap: Snapshot, days: int, now: datetime | None = None) -> lis
     out += [Unused("access-key", k["access_key_id"], k["user"], k["last_used_at"]) for k in snap.keys
             if k["status"] == "Active" and stale(k["last_used_at"], k["created_at"])]
     for arn, user in snap.users.items():
+        if user["password_set_at"] is not None and _utc(user["password_set_at"]) < cutoff:
+            out.append(Unused("password", arn, user["account"], None))
         # a user's last activity: its newest event in the audit trail, or its keys' last use
         seen = [t for t in [user["last_event"], *(k["last_used_at"] for k in snap.keys if k["user"] == arn)] if t is not None]
         last = max((_utc(t) for t in seen), default=None)
         if stale(last, user["created_at"]):
             out.append(Unused("user", arn, user["account"], last))
+    if permissions and store is not None:
+        out += unused_permissions(snap, store, cutoff)
     return out
+
+
+def unused_permissions(snap: Snapshot, store: Store, cutoff: datetime) -> list[Unused]:
+    """For each role and user created before ``cutoff``: what its policies allow (identity policies within its
+    permissions boundary, by the catalogue of AWS's actions) that the audit trail shows no request for since
+    ``cutoff`` (a request counts whether it was allowed or not, as service last accessed counts attempts)."""
+    used: dict[str, dict[str, set[str]]] = {}  # principal ARN -> namespace -> actions (lower-cased)
+    with store.read() as tx:
+        for account in snap.accounts:
+            users = [a for a, u in snap.users.items() if u["account"] == account]
+            sessions = {f"arn:{snap.nodes[r.arn].partition}:sts::{account}:assumed-role/{r.name}/": r.arn
+                        for r in snap.roles.values() if r.account == account}
+            for service, action, principal, _, _ in tx.audit_access(account, users, list(sessions), cutoff):
+                owner = principal if principal in snap.users else next((arn for p, arn in sessions.items() if principal.startswith(p)), None)
+                if owner is not None:
+                    used.setdefault(owner, {}).setdefault(service.lower(), set()).add(action.lower())
+    out: list[Unused] = []
+    created = {**{a: u["created_at"] for a, u in snap.users.items()}, **{r.arn: r.created_at for r in snap.roles.values()}}
+    for arn, when in created.items():
+        if _utc(when) >= cutoff:
+            continue
+        node = snap.nodes[arn]
+        if node.service_linked:
+            continue  # its permissions are the service's, not the account's to trim
+        granted = _granted(node.policies.identity)
+        if node.policies.boundary is not None:
+            bounded = _granted([node.policies.boundary])
+            granted = {ns: acts & bounded.get(ns, frozenset()) for ns, acts in granted.items()}
+        mine = used.get(arn, {})
+        unused: dict[str, tuple[str, ...]] = {}
+        for ns, acts in sorted(granted.items()):
+            if not acts:
+                continue
+            if ns not in mine:
+                unused[ns] = ()
+                continue
+            rest = sorted(a for a in acts if a.lower() not in mine[ns])
+            if rest:
+                unused[ns] = tuple(f"{ns}:{a}" for a in rest)
+        if unused:
+            out.append(Unused("permission", arn, node.account or "", None, unused))
+    return out
+
+
+_GRANTED: dict[tuple[tuple[bool, tuple[str, ...]], ...], dict[str, frozenset[str]]] = {}
+
+
+def _granted(policies: Sequence[Policy]) -> dict[str, frozenset[str]]:
+    """The catalogue's actions (namespace -> action names) that an Allow statement of ``policies`` names, with
+    resources and conditions not weighed (as service last accessed lists what policies could reach)."""
+    shapes = tuple(sorted({(st.not_action, st.statement.actions) for p in policies for st in p.statements if not st.deny}))
+    hit = _GRANTED.get(shapes)
+    if hit is not None:
+        return hit
+    statements = [st for p in policies for st in p.statements if not st.deny]
+    namespaces: set[str] = set()
+    everything = any(st.not_action or any(a.split(":", 1)[0] in ("*", "") or "*" in a.split(":", 1)[0] or "?" in a.split(":", 1)[0]
+                                          for a in st.statement.actions) for st in statements)
+    if everything:
+        namespaces = set(CATALOG.services())
+    else:
+        namespaces = {a.split(":", 1)[0].lower() for st in statements for a in st.statement.actions}
+    found: dict[str, frozenset[str]] = {}
+    for ns in sorted(namespaces):
+        try:
+            names = [a.name for a in CATALOG.actions(ns)]
+        except (KeyError, ValueError):
+            continue
+        acts = frozenset(n for n in names if any(st.matches_action(f"{ns}:{n}".lower()) for st in statements))
+        if acts:
+            found[ns] = acts
+    if len(_GRANTED) > 4096:
+        _GRANTED.clear()
+    _GRANTED[shapes] = found
+    return found
 
 
 def _event_time(record: str) -> datetime | None:
@@ -519,32 +800,47 @@ _SHAPES = {"user": "ellipse", "role": "box", "account": "house", "service": "hex
            "external": "octagon"}
 
 
-def to_dot(edges: Sequence[Edge], snap: Snapshot) -> str:
-    """The trust graph in Graphviz's language: principals -> roles, conditional edges dashed with their conditions."""
-    def q(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def quote(text: str) -> str:
+    """A DOT string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    lines = ["digraph trust {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=8];']
-    ids = {e.source for e in edges} | {e.target for e in edges}
+
+def node_decls(ids: Iterable[str], snap: Snapshot, highlight: Iterable[str] = ()) -> list[str]:
+    """DOT declarations of ``ids``, grouped in a cluster per account."""
+    marked = set(highlight)
     by_account: dict[str, list[str]] = {}
     for i in sorted(ids):
         node = snap.nodes.get(i)
         kind = node.kind if node else ("external" if i.startswith("external:") else "service")
         label = i.rsplit(":", 1)[-1] if kind in ("user", "role", "account") else i
-        decl = f"  {q(i)} [label={q(label)}, shape={_SHAPES.get(kind, 'ellipse')}];"
+        extra = ', style=filled, fillcolor="#f4cccc"' if i in marked else ""
+        decl = f"  {quote(i)} [label={quote(label)}, shape={_SHAPES.get(kind, 'ellipse')}{extra}];"
         by_account.setdefault(node.account if node and node.account else "", []).append(decl)
+    lines: list[str] = []
     for account, decls in sorted(by_account.items()):
         if account:
-            lines.append(f"  subgraph {q('cluster_' + account)} {{ label={q('account ' + account)};")
+            lines.append(f"  subgraph {quote('cluster_' + account)} {{ label={quote('account ' + account)};")
             lines.extend("  " + d for d in decls)
             lines.append("  }")
         else:
             lines.extend(decls)
+    return lines
+
+
+def to_dot(edges: Sequence[Edge], snap: Snapshot) -> str:
+    """The trust graph in Graphviz's language: principals -> roles, conditional edges dashed with their conditions."""
+    lines = ["digraph trust {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=8];']
+    lines += node_decls({e.source for e in edges} | {e.target for e in edges}, snap)
     for e in edges:
-        style = f", style=dashed, label={q('; '.join(e.conditions))}" if e.conditions else ""
-        lines.append(f"  {q(e.source)} -> {q(e.target)} [tooltip={q(e.action)}{style}];")
+        style = f", style=dashed, label={quote('; '.join(e.conditions))}" if e.conditions else ""
+        lines.append(f"  {quote(e.source)} -> {quote(e.target)} [tooltip={quote(e.action)}{style}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _label(i: str) -> str:
+    parts = i.removeprefix("external:").split(":", 5)
+    return f"{parts[4]}:{parts[5]}" if len(parts) == 6 and parts[0] == "arn" else i.removeprefix("external:")
 
 
 def to_svg(edges: Sequence[Edge], snap: Snapshot) -> str:
@@ -556,10 +852,6 @@ def to_svg(edges: Sequence[Edge], snap: Snapshot) -> str:
     sources = sorted({e.source for e in edges} - set(roles))
     row, top, left_x, right_x, width = 26, 30, 20, 560, 900
     height = top + row * max(len(roles), len(sources), 1) + 20
-
-    def label(i: str) -> str:
-        parts = i.removeprefix("external:").split(":", 5)
-        return f"{parts[4]}:{parts[5]}" if len(parts) == 6 and parts[0] == "arn" else i.removeprefix("external:")
 
     ys = {s: top + row * n for n, s in enumerate(sources)}
     ys.update({r: top + row * n for n, r in enumerate(roles)})
@@ -585,8 +877,8 @@ def to_svg(edges: Sequence[Edge], snap: Snapshot) -> str:
     for i in sources:
         node = snap.nodes.get(i)
         kind = node.kind if node else ("external" if i.startswith("external:") else "service")
-        out.append(f'<text x="{left_x}" y="{ys[i]}" fill="{colours.get(kind, "#d62728")}">{escape(label(i))} ({kind})</text>')
+        out.append(f'<text x="{left_x}" y="{ys[i]}" fill="{colours.get(kind, "#d62728")}">{escape(_label(i))} ({kind})</text>')
     for r in roles:
-        out.append(f'<text x="{right_x}" y="{ys[r]}" fill="{colours["role"]}">{escape(label(r))}</text>')
+        out.append(f'<text x="{right_x}" y="{ys[r]}" fill="{colours["role"]}">{escape(_label(r))}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,8 @@ EXIT_UNKNOWN = 6
 
 @click.group()
 def analyze() -> None:
-    """Prove properties of policies (no new access, access not granted) with an SMT solver."""
+    """Questions asked of policies: proofs (no new access, access not granted) with an SMT solver, and a server's
+    accounts (trust graph, external access, escalation paths, unused access)."""
 
 
 def _load(path: str, kind: str) -> Policy:
@@ -112,9 +115,9 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", help="Database URL [d
 _accounts = click.option("--account", "accounts", multiple=True, metavar="ID", help="Only these accounts (repeatable) [default: all].")
 
 
-def _snapshot(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...]) -> Any:
-    """The store's accounts, read (never written: no migration, no account made)."""
-    from iamroles.analysis.account import Snapshot
+@contextmanager
+def _store(data_dir: Path | None, db_url: str | None) -> Iterator[Any]:
+    """The server's store, opened to be read (never written: no migration, no account made)."""
     from iamroles.runtime import database_url, default_data_dir
     from iamroles.store import Store
 
@@ -123,9 +126,17 @@ def _snapshot(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ..
         raise click.ClickException(f"no store at {url.split('///', 1)[1]} (start `iamroles serve` first, or pass --data-dir/--db)")
     store = Store(url)
     try:
-        return Snapshot.load(store, list(accounts) or None)
+        yield store
     finally:
         store.close()
+
+
+def _snapshot(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...]) -> Any:
+    """The store's accounts, read."""
+    from iamroles.analysis.account import Snapshot
+
+    with _store(data_dir, db_url) as store:
+        return Snapshot.load(store, list(accounts) or None)
 
 
 @analyze.command("trust-graph")
@@ -140,10 +151,7 @@ def trust_graph(data_dir: Path | None, db_url: str | None, accounts: tuple[str, 
                 as_json: bool) -> None:
     """Who can assume what: every principal -> role edge (users, role sessions, account roots, services, OIDC/SAML
     providers) that the evaluator allows, with the trust statement's conditions on the edge."""
-    import shutil
-    import subprocess
-
-    from iamroles.analysis.account import to_dot
+    from iamroles.analysis.account import to_dot, to_svg
     from iamroles.analysis.account import trust_graph as graph
 
     snap = _snapshot(data_dir, db_url, accounts)
@@ -158,58 +166,84 @@ def trust_graph(data_dir: Path | None, db_url: str | None, accounts: tuple[str, 
     dot = to_dot(edges, snap)
     if dot_file:
         dot_file.write_text(dot)
-    if svg_file:
-        exe = shutil.which("dot")
-        if exe is None:
-            from iamroles.analysis.account import to_svg
-
-            svg_file.write_text(to_svg(edges, snap))
-            click.echo(f"Graphviz's dot is not installed: drew {svg_file} with iamroles' own simple layout", err=True)
-        else:
-            subprocess.run([exe, "-Tsvg", "-o", str(svg_file)], input=dot.encode(), check=True)
+    _draw(dot, svg_file, lambda: to_svg(edges, snap))
 
 
 @analyze.command("external-access")
 @_data_dir
 @_db
 @click.option("--zone", required=True, metavar="ACCOUNT[,ACCOUNT]", help="The zone of trust: account ids.")
+@click.option("--direct", is_flag=True, help="Only roles an outsider assumes itself, not those it reaches through roles of the zone.")
 @_json
-def external_access(data_dir: Path | None, db_url: str | None, zone: str, as_json: bool) -> None:
-    """Roles in the zone that a principal outside it can assume, as Access Analyzer's findings. Exit 5 when
-    there is one."""
+def external_access(data_dir: Path | None, db_url: str | None, zone: str, direct: bool, as_json: bool) -> None:
+    """Roles in the zone that a principal outside it can assume (another account's, an identity provider's
+    federated users, anyone), directly or by assuming roles of the zone one after another, with the conditions it
+    must meet, as Access Analyzer's findings; SCPs and RCPs applied. Exit 5 when there is one."""
     from iamroles.analysis.account import external_access as find
 
     accounts = tuple(a.strip() for a in zone.split(",") if a.strip())
-    findings = find(_snapshot(data_dir, db_url, ()), accounts)
+    findings = find(_snapshot(data_dir, db_url, ()), accounts, chains=not direct)
     if as_json:
         click.echo(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
     else:
         for f in findings:
-            cond = f" if {'; '.join(f.conditions)}" if f.conditions else ""
-            click.echo(f"{'PUBLIC ' if f.is_public else ''}{f.resource}: {f.principal} can {f.action}{cond}")
+            click.echo(str(f))
         click.echo(f"{len(findings)} findings")
     if findings:
         raise SystemExit(EXIT_FOUND)
+
+
+def _draw(dot: str, svg_file: Path | None, fallback: Any) -> None:
+    """Write ``dot`` as SVG with Graphviz's ``dot`` when installed, else ``fallback()`` (iamroles' own layout)."""
+    import shutil
+    import subprocess
+
+    if svg_file is None:
+        return
+    exe = shutil.which("dot")
+    if exe is None:
+        svg_file.write_text(fallback())
+        click.echo(f"Graphviz's dot is not installed: drew {svg_file} with iamroles' own simple layout", err=True)
+    else:
+        subprocess.run([exe, "-Tsvg", "-o", str(svg_file)], input=dot.encode(), check=True)
 
 
 @analyze.command("escalation")
 @_data_dir
 @_db
 @_accounts
+@click.option("--to", "to", metavar="ACTION[:RESOURCE]",
+              help="Paths to this permission (e.g. s3:GetObject:arn:aws:s3:::bucket/key; RESOURCE defaults to *) "
+                   "[default: to an administrator].")
+@click.option("--from", "sources", multiple=True, metavar="ARN", help="Only paths from these users or roles (repeatable).")
+@click.option("--dot", "dot_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the paths in Graphviz's DOT language.")
+@click.option("--svg", "svg_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the paths as SVG (with Graphviz's `dot` when installed, else a simple layout of iamroles' own).")
 @_json
-def escalation(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], as_json: bool) -> None:
-    """Privilege-escalation paths: principals that can gain permissions through known techniques (policy
-    writes and versions, boundary removal, other users' credentials, group joins, trust rewrites, PassRole to a
-    service that runs workloads), directly or after assuming a role. Exit 5 when there is one."""
-    from iamroles.analysis.account import escalations
+def escalation(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], to: str | None, sources: tuple[str, ...],
+               dot_file: Path | None, svg_file: Path | None, as_json: bool) -> None:
+    """Privilege-escalation paths: for each user and role, the shortest path to an administrator (or to the
+    permission --to names) through roles it assumes, roles it passes to services, other users' credentials, and
+    the policies, groups, policy versions and boundaries it can change; each step allowed by the evaluator with
+    boundaries, SCPs and RCPs applied. Exit 5 when there is one."""
+    from iamroles.analysis.escalation import Target, escalations, paths_to_dot, paths_to_svg
 
-    found = escalations(_snapshot(data_dir, db_url, accounts))
+    try:
+        target = Target.parse(to)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    snap = _snapshot(data_dir, db_url, accounts)
+    found = escalations(snap, target=target, sources=list(sources) or None)
     if as_json:
-        click.echo(json.dumps({"paths": [e.to_dict() for e in found]}, indent=2))
+        click.echo(json.dumps({"target": str(target), "paths": [e.to_dict() for e in found]}, indent=2))
     else:
         for e in found:
             click.echo(str(e))
-        click.echo(f"{len(found)} paths")
+        click.echo(f"{len(found)} paths to {target}")
+    dot = paths_to_dot(found, snap)
+    if dot_file:
+        dot_file.write_text(dot)
+    _draw(dot, svg_file, lambda: paths_to_svg(found))
     if found:
         raise SystemExit(EXIT_FOUND)
 
@@ -219,12 +253,16 @@ def escalation(data_dir: Path | None, db_url: str | None, accounts: tuple[str, .
 @_db
 @_accounts
 @click.option("--days", default=90, show_default=True, type=click.IntRange(min=1), help="Unused for this many days.")
+@click.option("--no-permissions", "no_permissions", is_flag=True, help="Leave out unused permissions (roles, keys, passwords, users only).")
 @_json
-def unused(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], days: int, as_json: bool) -> None:
-    """Roles and access keys not used in DAYS days (from their last-used data). Exit 5 when there is one."""
-    from iamroles.analysis.account import unused_access
+def unused(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], days: int, no_permissions: bool, as_json: bool) -> None:
+    """Unused access, as Access Analyzer finds it: roles, access keys, passwords and users not used in DAYS days,
+    and each role's and user's permissions (services, and actions within the services it used) its policies
+    allow and the audit trail shows it has not used. Exit 5 when there is one."""
+    from iamroles.analysis.account import Snapshot, unused_access
 
-    found = unused_access(_snapshot(data_dir, db_url, accounts), days)
+    with _store(data_dir, db_url) as store:
+        found = unused_access(Snapshot.load(store, list(accounts) or None), days, store=store, permissions=not no_permissions)
     if as_json:
         click.echo(json.dumps({"unused": [u.to_dict() for u in found]}, indent=2))
     else:

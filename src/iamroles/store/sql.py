@@ -1464,6 +1464,66 @@ class Tx:
         c = t.jwt_signing_keys.c
         self._w(delete(t.jwt_signing_keys).where(c.account_id == account_id, c.key_id == key_id), scopes=(_wif_scope(account_id),))
 
+    # -- a whole account at once (the analyses read every entity: a query per table, not per entity) -------
+    def account_inlines(self, account_id: str) -> list[tuple[str, str, InlinePolicy]]:
+        """Every inline policy of the account's users, groups and roles: (entity type, entity key, policy)."""
+        c = t.inline_policies.c
+        q = select(c.entity_type, c.entity_key, c.name, c.document).where(c.account_id == account_id)
+        rows = self.c.execute(q.order_by(c.entity_type, c.entity_key, c.name_key))
+        return [(r.entity_type, r.entity_key, InlinePolicy(r.name, r.document)) for r in rows]
+
+    def account_attachments(self, account_id: str) -> list[tuple[str, str, str]]:
+        """Every managed policy attachment in the account: (entity type, entity key, policy ARN)."""
+        c = t.attachments.c
+        q = select(c.entity_type, c.entity_key, c.policy_arn).where(c.account_id == account_id)
+        return [(r.entity_type, r.entity_key, r.policy_arn) for r in self.c.execute(q.order_by(c.entity_type, c.entity_key, c.policy_arn))]
+
+    def account_tags(self, account_id: str, resource_type: str) -> dict[str, list[Tag]]:
+        """The tags of every resource of ``resource_type`` in the account, by resource key."""
+        c = t.tags.c
+        q = select(c.resource_key, c.key, c.value).where(c.account_id == account_id, c.resource_type == resource_type)
+        found: dict[str, list[Tag]] = {}
+        for r in self.c.execute(q.order_by(c.resource_key, c.position)):
+            found.setdefault(r.resource_key, []).append(Tag(r.key, r.value))
+        return found
+
+    def account_memberships(self, account_id: str) -> list[tuple[str, str]]:
+        """Every group membership in the account: (group key, user key)."""
+        c = t.group_members.c
+        q = select(c.group_key, c.user_key).where(c.account_id == account_id).order_by(c.group_key, c.user_key)
+        return [(r.group_key, r.user_key) for r in self.c.execute(q)]
+
+    def account_profile_roles(self, account_id: str) -> list[tuple[str, str]]:
+        """Every role in an instance profile of the account: (profile key, role key)."""
+        c = t.instance_profile_roles.c
+        q = select(c.profile_key, c.role_key).where(c.account_id == account_id).order_by(c.profile_key, c.role_key)
+        return [(r.profile_key, r.role_key) for r in self.c.execute(q)]
+
+    def account_policy_versions(self, account_id: str) -> list[PolicyVersion]:
+        """Every version of the account's customer managed policies."""
+        p, v = t.policies.c, t.policy_versions
+        q = select(v).join(t.policies, p.arn == v.c.policy_arn).where(p.account_id == account_id)
+        return [_fix_times(_record(PolicyVersion, r)) for r in self.c.execute(q.order_by(v.c.policy_arn, v.c.version_id))]
+
+    def account_access_keys(self, account_id: str) -> list[AccessKey]:
+        """Every access key of the account's users (not the root's), oldest first."""
+        c = t.access_keys.c
+        q = select(t.access_keys).where(c.account_id == account_id, c.user_key.is_not(None)).order_by(c.created_at, c.access_key_id)
+        return [_fix_times(_record(AccessKey, r)) for r in self.c.execute(q)]
+
+    def account_login_profiles(self, account_id: str) -> dict[str, LoginProfile]:
+        """Every user's password (its hash and dates) in the account, by user id."""
+        c = t.login_profiles.c
+        rows = self.c.execute(select(t.login_profiles).where(c.account_id == account_id))
+        return {r.user_id: _fix_times(_record(LoginProfile, r)) for r in rows}
+
+    def audit_latest(self, account_id: str) -> dict[str, datetime]:
+        """The time of each principal's newest event in the account's audit trail, by principal ARN."""
+        c = t.audit_events.c
+        q = select(c.principal_arn, func.max(c.event_time).label("latest")).where(c.account_id == account_id,
+                                                                                  c.principal_arn.is_not(None))
+        return {r.principal_arn: r.latest if r.latest.tzinfo else r.latest.replace(tzinfo=UTC) for r in self.c.execute(q.group_by(c.principal_arn))}
+
     # -- audit ----------------------------------------------------------------------------------
     def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
