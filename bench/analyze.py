@@ -109,6 +109,7 @@ def main() -> int:
 
 ACCOUNT_TARGET_SECONDS = 10.0
 ACCOUNT = "111122223333"
+ADMIN_DOC = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
 def _load_account(store: Any, roles: int, policies: int) -> None:
@@ -146,11 +147,14 @@ def _load_account(store: Any, roles: int, policies: int) -> None:
                                      last_used_at=then + timedelta(days=rng.randrange(200))))
         tx.insert_entities("role", role_records)
         actions = [["s3:GetObject", "s3:PutObject"], ["dynamodb:*Item", "dynamodb:Query"], ["sqs:SendMessage"], ["logs:*"],
-                   ["ec2:Describe*"], ["kms:Decrypt"], ["iam:Get*", "iam:List*"], ["sts:AssumeRole"], ["iam:PassRole"]]
+                   ["ec2:Describe*"], ["kms:Decrypt"], ["iam:Get*", "iam:List*"], ["sts:AssumeRole"],
+                   ["iam:PassRole", "iamroles:LaunchWorkload"], ["iam:CreateAccessKey"]]
         for j in range(policies):
             arn = f"arn:aws:iam::{a}:policy/p-{j:05d}"
             acts = actions[j % len(actions)]
             resource = f"arn:aws:iam::{a}:role/role-{j % roles:05d}" if acts[0].startswith(("sts:", "iam:PassRole")) else "*"
+            if acts[0] == "iam:CreateAccessKey":
+                resource = f"arn:aws:iam::{a}:user/user-{j % 100:04d}"
             document = json.dumps({"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": acts, "Resource": resource},
                 {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}]})
@@ -162,6 +166,12 @@ def _load_account(store: Any, roles: int, policies: int) -> None:
                 tx.attach(a, "role", owner.key, arn)
         for k in range(100):
             tx.attach(a, "user", users[k].key, f"arn:aws:iam::{a}:policy/p-{k:05d}")
+        # administrators: one role in fifty (half of them trusting the account, half a service) and one user in
+        # fifty, for the escalation search to reach (by AssumeRole, PassRole and CreateAccessKey)
+        for i in (i for start in range(0, roles, 50) for i in (start + 3, start + 4) if i < roles):
+            tx.put_inline(a, "role", role_records[i].key, "admin", ADMIN_DOC)
+        for k in range(0, 100, 50):
+            tx.put_inline(a, "user", users[k + 9].key, "admin", ADMIN_DOC)
 
 
 def account_bench(roles: int, policies: int, quiet: bool = False) -> dict[str, Any]:
@@ -176,25 +186,30 @@ def account_bench(roles: int, policies: int, quiet: bool = False) -> dict[str, A
         store.migrate()
         _load_account(store, roles, policies)
         times: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         counts: dict[str, int] = {}
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         snap = Snapshot.load(store)
-        times["load"] = time.perf_counter() - started
+        times["load"], cpu["load"] = time.perf_counter() - started, time.process_time() - cpu_started
         for name, run in (("trust graph", lambda: trust_graph(snap)), ("external access", lambda: external_access(snap, [ACCOUNT])),
-                          ("escalation", lambda: escalations(snap)), ("unused (90 days)", lambda: unused_access(snap, 90))):
-            t0 = time.perf_counter()
+                          ("escalation", lambda: escalations(snap)),
+                          ("unused (90 days)", lambda: unused_access(snap, 90, store=store))):
+            t0, c0 = time.perf_counter(), time.process_time()
             counts[name] = len(run())
-            times[name] = time.perf_counter() - t0
+            times[name], cpu[name] = time.perf_counter() - t0, time.process_time() - c0
         store.close()
     total = sum(times.values())
     if not quiet:
         print(f"\naccount of {roles} roles, {policies} managed policies, 100 users (SQLite store):")
+        print(f"  {'':<20} {'wall':>8}     {'cpu':>8}")
         for name, seconds in times.items():
             found = f"{counts[name]:6d} found" if name in counts else ""
-            print(f"  {name:<20} {seconds * 1000:8.0f} ms  {found}")
-        print(f"  {'total':<20} {total * 1000:8.0f} ms  {'ok' if total < ACCOUNT_TARGET_SECONDS else 'MISSED'} (target < {ACCOUNT_TARGET_SECONDS:.0f} s)")
-    return {"roles": roles, "policies": policies, "seconds": {k: round(v, 3) for k, v in times.items()}, "found": counts,
-            "total_seconds": round(total, 3)}
+            print(f"  {name:<20} {seconds * 1000:8.0f} ms  {cpu[name] * 1000:8.0f} ms  {found}")
+        print(f"  {'total':<20} {total * 1000:8.0f} ms  {sum(cpu.values()) * 1000:8.0f} ms  "
+              f"{'ok' if total < ACCOUNT_TARGET_SECONDS else 'MISSED'} (target < {ACCOUNT_TARGET_SECONDS:.0f} s of wall time; cpu time is this "
+              "process's, less what other processes on the machine take)")
+    return {"roles": roles, "policies": policies, "seconds": {k: round(v, 3) for k, v in times.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in cpu.items()}, "found": counts, "total_seconds": round(total, 3)}
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -287,10 +287,23 @@ def allowed(node: Node, action: str, resource: str, account: str | None, context
     """Does the evaluator allow ``node`` (with ``policies`` in place of its own) ``action`` on ``resource``?"""
     assert node.principal is not None
     ps = node.policies if policies is None else policies
-    if node.kind != "account" and not may(ps, action):
+    # no resource policy takes part: an Allow of its identity policies naming the resource is needed (asked first,
+    # as most resources are not named)
+    if node.kind != "account" and not names(ps.plan(action).identity, resource, node.principal.keys):
         return False
-    ctx = {**node.context, **context} if context else node.context
-    return evaluate(Request(node.principal, action, resource, account, ctx), ps).allowed
+    request = Request(node.principal, action, resource, account, {**node.context, **context} if context else node.context)
+    return evaluate(request, ps).allowed
+
+
+def names(statements: Iterable[CompiledStatement], resource: str, keys: Mapping[str, Any]) -> bool:
+    """Can one of these statements name ``resource`` (its Resource element, conditions not weighed)? A statement
+    whose resources hold policy variables says yes (they need the whole request to resolve): a quick test that
+    never rules out what the evaluator would allow."""
+    for st in statements:
+        resources = st.statement.resources
+        if resources is None or any("${" in r for r in resources) or st.match_resource(resource, keys):
+            return True
+    return False
 
 
 def _known(key: str, node: Node) -> bool:
@@ -713,13 +726,12 @@ def unused_permissions(snap: Snapshot, store: Store, cutoff: datetime) -> list[U
     permissions boundary, by the catalogue of AWS's actions) that the audit trail shows no request for since
     ``cutoff`` (a request counts whether it was allowed or not, as service last accessed counts attempts)."""
     used: dict[str, dict[str, set[str]]] = {}  # principal ARN -> namespace -> actions (lower-cased)
+    # a role's requests are its sessions': arn:...:sts::ACCOUNT:assumed-role/NAME/SESSION
+    sessions = {f"arn:{snap.nodes[r.arn].partition}:sts::{r.account}:assumed-role/{r.name}": r.arn for r in snap.roles.values()}
     with store.read() as tx:
         for account in snap.accounts:
-            users = [a for a, u in snap.users.items() if u["account"] == account]
-            sessions = {f"arn:{snap.nodes[r.arn].partition}:sts::{account}:assumed-role/{r.name}/": r.arn
-                        for r in snap.roles.values() if r.account == account}
-            for service, action, principal, _, _ in tx.audit_access(account, users, list(sessions), cutoff):
-                owner = principal if principal in snap.users else next((arn for p, arn in sessions.items() if principal.startswith(p)), None)
+            for service, action, principal in tx.audit_usage(account, cutoff):
+                owner = principal if principal in snap.users else sessions.get(principal.rsplit("/", 1)[0])
                 if owner is not None:
                     used.setdefault(owner, {}).setdefault(service.lower(), set()).add(action.lower())
     out: list[Unused] = []
@@ -732,17 +744,15 @@ def unused_permissions(snap: Snapshot, store: Store, cutoff: datetime) -> list[U
             continue  # its permissions are the service's, not the account's to trim
         granted = _granted(node.policies.identity)
         if node.policies.boundary is not None:
-            bounded = _granted([node.policies.boundary])
-            granted = {ns: acts & bounded.get(ns, frozenset()) for ns, acts in granted.items()}
+            granted = _within(granted, _granted([node.policies.boundary]))
         mine = used.get(arn, {})
         unused: dict[str, tuple[str, ...]] = {}
         for ns, acts in sorted(granted.items()):
-            if not acts:
-                continue
             if ns not in mine:
                 unused[ns] = ()
                 continue
-            rest = sorted(a for a in acts if a.lower() not in mine[ns])
+            names = acts if acts is not None else frozenset(a.name for a in CATALOG.actions(ns))
+            rest = sorted(a for a in names if a.lower() not in mine[ns])
             if rest:
                 unused[ns] = tuple(f"{ns}:{a}" for a in rest)
         if unused:
@@ -750,37 +760,61 @@ def unused_permissions(snap: Snapshot, store: Store, cutoff: datetime) -> list[U
     return out
 
 
-_GRANTED: dict[tuple[tuple[bool, tuple[str, ...]], ...], dict[str, frozenset[str]]] = {}
+Granted = dict[str, frozenset[str] | None]  # namespace -> the action names granted (None: all of the service's)
+_GRANTED: dict[tuple[tuple[bool, tuple[str, ...]], ...], Granted] = {}
 
 
-def _granted(policies: Sequence[Policy]) -> dict[str, frozenset[str]]:
-    """The catalogue's actions (namespace -> action names) that an Allow statement of ``policies`` names, with
-    resources and conditions not weighed (as service last accessed lists what policies could reach)."""
-    shapes = tuple(sorted({(st.not_action, st.statement.actions) for p in policies for st in p.statements if not st.deny}))
+def _wild_service(pattern: str) -> bool:
+    """Does an action pattern other than ``*`` leave its service open (``*:Get*``, ``s?s:Send*``)?"""
+    service, colon, _ = pattern.partition(":")
+    return pattern != "*" and (not colon or "*" in service or "?" in service)
+
+
+def _granted(policies: Sequence[Policy]) -> Granted:
+    """The catalogue's services and actions that an Allow statement of ``policies`` names, with resources and
+    conditions not weighed (as service last accessed lists what policies could reach). A service named whole
+    (``*``, ``logs:*``) is not read: its actions are needed only if it was used."""
+    statements = [st for p in policies for st in p.statements if not st.deny]
+    shapes = tuple(sorted({(st.not_action, st.statement.actions) for st in statements}))
     hit = _GRANTED.get(shapes)
     if hit is not None:
         return hit
-    statements = [st for p in policies for st in p.statements if not st.deny]
-    namespaces: set[str] = set()
-    everything = any(st.not_action or any(a.split(":", 1)[0] in ("*", "") or "*" in a.split(":", 1)[0] or "?" in a.split(":", 1)[0]
-                                          for a in st.statement.actions) for st in statements)
-    if everything:
-        namespaces = set(CATALOG.services())
-    else:
-        namespaces = {a.split(":", 1)[0].lower() for st in statements for a in st.statement.actions}
-    found: dict[str, frozenset[str]] = {}
-    for ns in sorted(namespaces):
-        try:
-            names = [a.name for a in CATALOG.actions(ns)]
-        except (KeyError, ValueError):
+    whole: set[str] = set()
+    some: dict[str, set[str]] = {}
+    for st in statements:
+        patterns = st.statement.actions
+        if st.not_action or any(_wild_service(a) for a in patterns):
+            # NotAction, or a wildcard in the service's part: every service's actions, tried one by one
+            for ns in CATALOG.services():
+                some.setdefault(ns, set()).update(a.name for a in CATALOG.actions(ns) if st.matches_action(f"{ns}:{a.name}".lower()))
             continue
-        acts = frozenset(n for n in names if any(st.matches_action(f"{ns}:{n}".lower()) for st in statements))
-        if acts:
-            found[ns] = acts
+        for pattern in patterns:
+            service, _, name = pattern.partition(":")
+            if pattern == "*":
+                whole.update(CATALOG.services())
+            elif name == "*":
+                whole.add(service.lower())
+            else:
+                some.setdefault(service.lower(), set()).update(a.name for a in CATALOG.matching_actions(pattern))
+    result: Granted = {ns: None for ns in whole if CATALOG.has_service(ns)}
+    result.update({ns: frozenset(acts) for ns, acts in some.items() if acts and ns not in whole})
     if len(_GRANTED) > 4096:
         _GRANTED.clear()
-    _GRANTED[shapes] = found
-    return found
+    _GRANTED[shapes] = result
+    return result
+
+
+def _within(granted: Granted, boundary: Granted) -> Granted:
+    """What ``granted`` keeps within a permissions boundary's grants."""
+    out: Granted = {}
+    for ns, acts in granted.items():
+        if ns not in boundary:
+            continue
+        bound = boundary[ns]
+        kept = bound if acts is None else acts if bound is None else acts & bound
+        if kept is None or kept:
+            out[ns] = kept
+    return out
 
 
 def _event_time(record: str) -> datetime | None:

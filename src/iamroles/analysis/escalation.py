@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 from ..policy import Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
 from ..policy.compile import Grant
-from .account import ALLOW_ALL, Edge, Node, Snapshot, assume_edge, may, node_decls, quote, role_policies, trust_graph
+from .account import ALLOW_ALL, Edge, Node, Snapshot, assume_edge, may, names, node_decls, quote, role_policies, trust_graph
 
 __all__ = ["ADMIN_PROBES", "Escalation", "Gain", "Graph", "State", "Step", "Target", "escalations", "paths_to_dot", "paths_to_svg"]
 
@@ -219,11 +219,17 @@ class Graph:
         return hit
 
     def _allowed(self, node: Node, ps: PolicySet, action: str, resource: str, context: dict[str, Any] | None = None) -> bool:
+        """Does the evaluator allow ``node`` (under ``ps``) ``action`` on ``resource`` of its own account? (No
+        resource policy takes part, so an Allow of its identity policies naming the resource is needed: asked
+        first, as most resources are not named.)"""
         assert node.principal is not None
-        if not may(ps, action):
+        allows = ps.plan(action).identity
+        if not allows:
             return False
-        ctx = {**node.context, **context} if context else node.context
-        return evaluate(Request(node.principal, action, resource, node.account, ctx), ps).allowed
+        if not names(allows, resource, node.principal.keys):
+            return False
+        request = Request(node.principal, action, resource, node.account, {**node.context, **context} if context else node.context)
+        return evaluate(request, ps).allowed
 
     def _fill(self, template: str, node: Node) -> str:
         key = (template, node.partition, node.account)
@@ -293,8 +299,10 @@ class Graph:
                     role = snap.roles[e.target]
                     if role.account != node.account or e.target == me or role.node.service_linked:
                         continue
+                    if not self._allowed(node, ps, "iam:PassRole", e.target, {"iam:PassedToService": service}):
+                        continue
                     launch = self._launch(node, ps, service, e.target, generic)
-                    if launch is not None and self._allowed(node, ps, "iam:PassRole", e.target, {"iam:PassedToService": service}):
+                    if launch is not None:
                         yield (Step(me, "iam:PassRole", e.target, f"the permissions of {e.target} (passed to {service}, which runs a "
                                     "workload with it)", e.conditions, launch),), e.target
         # other users' credentials

@@ -1517,6 +1517,15 @@ class Tx:
         rows = self.c.execute(select(t.login_profiles).where(c.account_id == account_id))
         return {r.user_id: _fix_times(_record(LoginProfile, r)) for r in rows}
 
+    def audit_usage(self, account_id: str, since: datetime) -> list[tuple[str, str, str]]:
+        """What the account's principals asked for at or after ``since`` (allowed or not): each (service, operation,
+        principal ARN) once."""
+        c = t.audit_events.c
+        q = (select(c.event_source, c.event_name, c.principal_arn)
+             .where(c.account_id == account_id, c.event_time >= since, c.principal_arn.is_not(None))
+             .group_by(c.event_source, c.event_name, c.principal_arn))
+        return [(r.event_source, r.event_name, r.principal_arn) for r in self.c.execute(q)]
+
     def audit_latest(self, account_id: str) -> dict[str, datetime]:
         """The time of each principal's newest event in the account's audit trail, by principal ARN."""
         c = t.audit_events.c
