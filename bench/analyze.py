@@ -12,10 +12,14 @@ wildcards, conditions of every family and policy variables), as one policy set:
 
 Target: each under a second.
 
-Account analyses (``iamroles.analysis.account``) over one account of 1,000 roles, 2,000 managed policies (two
-attached to each role), 100 users and two other accounts' principals named in trust policies, bulk-loaded into a
-SQLite store (as bench/scale.py loads roles): the store read and compiled (``Snapshot.load``), then the trust graph,
-external access, escalation paths and unused access, each timed. Target: all of it in seconds (under 10 s).
+Account analyses (``iamroles.analysis.account``, ``iamroles.analysis.escalation``) over one account of 1,000 roles,
+2,000 managed policies (two attached to each role: S3, DynamoDB, SQS, logs, EC2, KMS, IAM reads, sts:AssumeRole of
+one role, iam:PassRole with iamroles:LaunchWorkload of one role, iam:CreateAccessKey for one user), 100 users, 40
+administrator roles and users (one role in fifty trusting the account, one in fifty a service, one user in fifty),
+and another account's principals named in trust policies, bulk-loaded into a SQLite store (as bench/scale.py loads
+roles): the store read and compiled (``Snapshot.load``), then the trust graph, external access (with chains of
+roles), escalation paths (the graph search from every user and role to an administrator) and unused access (with
+unused permissions from the audit trail), each timed, wall and cpu. Target: all of it in seconds (under 10 s).
 
 Usage: ``python bench/analyze.py [--json] [--roles 1000] [--policies 2000]``
 """

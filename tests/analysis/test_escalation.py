@@ -74,8 +74,14 @@ def test_steps_say_what_else_they_need(found: dict[str, Escalation]) -> None:
     # a trust condition the analysis cannot know is on the step, and the path says it is conditional
     assert found["mfa-user"].steps[0].conditions == ("Bool aws:MultiFactorAuthPresent true",) and found["mfa-user"].conditional
     assert not found["hopper"].conditional
-    text = str(found["hopper"])
-    assert "as arn:aws:iam::" in text and text.endswith("=> administrator (" + found["hopper"].reaches + ")")
+    assert str(found["hopper"]).splitlines() == [
+        f"{found['hopper'].principal}: administrator in 3 steps",
+        "  1. sts:AssumeRole on role/hop-a",
+        "  2. as role/hop-a: iam:CreateAccessKey on user/ops",
+        "  3. as user/ops: iam:AttachUserPolicy on user/ops",
+    ]
+    assert str(found["mfa-user"]).splitlines()[0].endswith("administrator in 1 step (conditional)")
+    assert found["hopper"].reaches.endswith("user/ops (with any permission)")
     d = found["hopper"].to_dict()
     assert [s["action"] for s in d["path"]] == ["sts:AssumeRole", "iam:CreateAccessKey", "iam:AttachUserPolicy"]
 

@@ -682,7 +682,8 @@ class Unused:
             some = {ns: acts for ns, acts in sorted(self.services.items()) if acts}
             parts = []
             if whole:
-                parts.append(f"services unused: {', '.join(whole)}")
+                listed = ", ".join(whole[:6]) + (f" and {len(whole) - 6} more" if len(whole) > 6 else "")
+                parts.append(f"services unused: {listed}")
             for ns, acts in some.items():
                 shown = ", ".join(acts[:4]) + (f" and {len(acts) - 4} more" if len(acts) > 4 else "")
                 parts.append(f"{ns} actions unused: {shown}")

@@ -45,7 +45,7 @@ from ..policy import Policy, PolicyKind, PolicySet, Request, evaluate, parse_pol
 from ..policy.compile import Grant
 from .account import ALLOW_ALL, Edge, Node, Snapshot, assume_edge, may, names, node_decls, quote, role_policies, trust_graph
 
-__all__ = ["ADMIN_PROBES", "Escalation", "Gain", "Graph", "State", "Step", "Target", "escalations", "paths_to_dot", "paths_to_svg"]
+__all__ = ["ADMIN_PROBES", "Escalation", "Gain", "Graph", "State", "Step", "Target", "escalations", "paths_to_dot", "paths_to_svg", "short"]
 
 REGION = "us-east-1"  # the region of the resources the probes name (a policy bound to other regions is not admin's)
 # an administrator may do all of these (the resources: made-up names in the principal's own account)
@@ -84,6 +84,8 @@ LAUNCHERS: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {
 }
 MAX_VERSIONS = 5  # a managed policy keeps at most five versions (reference_iam-quotas)
 MAX_KEYS = 2  # a user has at most two access keys (reference_iam-quotas)
+_BECOME = frozenset({"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML", "iam:UpdateAssumeRolePolicy",
+                     "iam:PassRole", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"})
 _STATE_LIMIT = 20_000  # states one search may settle (a bound on a pathological account, never met in practice)
 
 
@@ -120,15 +122,28 @@ class Step(NamedTuple):
     conditions: tuple[str, ...] = ()
     also: tuple[str, ...] = ()
 
+    @property
+    def becomes(self) -> bool:
+        """Does the step make its actor another principal (rather than gain permissions where it is)?"""
+        return self.action in _BECOME
+
     def to_dict(self) -> dict[str, Any]:
         return {"as": self.who, "action": self.action, "resource": self.resource, "gains": self.gains,
                 "conditions": list(self.conditions), "also": list(self.also)}
 
     def text(self, start: str) -> str:
+        """The step for people: ``as WHO: ACTION on RESOURCE (with ...) if ...``, names of the starting principal's
+        account without their ARN's head."""
         also = f" (with {', '.join(self.also)})" if self.also else ""
-        who = f" as {self.who}" if self.who != start else ""
+        who = f"as {short(self.who, start)}: " if self.who != start else ""
         cond = f" if {'; '.join(self.conditions)}" if self.conditions else ""
-        return f"{self.action} on {self.resource}{also}{who}{cond}"
+        return f"{who}{self.action} on {short(self.resource, start)}{also}{cond}"
+
+
+def short(arn: str, start: str) -> str:
+    """``arn`` without ``arn:PARTITION:iam::ACCOUNT:`` when it is of ``start``'s account (``user/ops``)."""
+    head = start.rsplit(":", 1)[0] + ":"
+    return arn[len(head):] if arn.startswith(head) and head.startswith("arn:") else arn
 
 
 @dataclass(frozen=True)
@@ -171,7 +186,10 @@ class Escalation:
                 "path": [s.to_dict() for s in self.steps]}
 
     def __str__(self) -> str:
-        return f"{self.principal}: {' -> '.join(s.text(self.principal) for s in self.steps)} => {self.gains} ({self.reaches})"
+        n = len(self.steps)
+        head = f"{self.principal}: {self.gains} in {n} step{'s' if n > 1 else ''}{' (conditional)' if self.conditional else ''}"
+        lines = [head, *(f"  {i}. {s.text(self.principal)}" for i, s in enumerate(self.steps, 1))]
+        return "\n".join(lines)
 
 
 Move = tuple[tuple[Step, ...], State]
@@ -517,9 +535,11 @@ def paths_to_svg(paths: Sequence[Escalation]) -> str:
     target, conditional steps dashed."""
     from xml.sax.saxutils import escape
 
-    def short(i: str) -> str:
-        parts = i.split(":", 5)
-        return parts[5] if len(parts) == 6 and parts[0] == "arn" else i
+    def box(p: Escalation, s: Step) -> str:
+        """What the principal is after the step: the one it became, or itself with what it gained."""
+        if s.becomes:
+            return short(s.resource, p.principal)
+        return f"{short(s.who, p.principal)}: {s.gains.split(' (')[0]}"
 
     box_w, gap, row, top = 190, 60, 54, 30
     longest = max((len(p.steps) for p in paths), default=0)
@@ -533,7 +553,7 @@ def paths_to_svg(paths: Sequence[Escalation]) -> str:
            '</text>']
     for n, p in enumerate(paths):
         y = top + row * n
-        boxes = [short(p.principal)] + [short(s.resource) for s in p.steps] + [p.gains]
+        boxes = [short(p.principal, p.principal)] + [box(p, s) for s in p.steps] + [p.gains]
         for i, text in enumerate(boxes):
             x = 20 + i * (box_w + gap)
             fill = "#f4cccc" if i == 0 else "#cc0000" if i == len(boxes) - 1 else "#eeeeee"

@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -254,15 +255,19 @@ def escalation(data_dir: Path | None, db_url: str | None, accounts: tuple[str, .
 @_accounts
 @click.option("--days", default=90, show_default=True, type=click.IntRange(min=1), help="Unused for this many days.")
 @click.option("--no-permissions", "no_permissions", is_flag=True, help="Leave out unused permissions (roles, keys, passwords, users only).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None, metavar="DATE",
+              help="Judge as of this UTC date or time (YYYY-MM-DD[THH:MM:SS]) [default: now].")
 @_json
-def unused(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], days: int, no_permissions: bool, as_json: bool) -> None:
+def unused(data_dir: Path | None, db_url: str | None, accounts: tuple[str, ...], days: int, no_permissions: bool, as_of: datetime | None,
+           as_json: bool) -> None:
     """Unused access, as Access Analyzer finds it: roles, access keys, passwords and users not used in DAYS days,
     and each role's and user's permissions (services, and actions within the services it used) its policies
     allow and the audit trail shows it has not used. Exit 5 when there is one."""
     from iamroles.analysis.account import Snapshot, unused_access
 
     with _store(data_dir, db_url) as store:
-        found = unused_access(Snapshot.load(store, list(accounts) or None), days, store=store, permissions=not no_permissions)
+        now = as_of.replace(tzinfo=UTC) if as_of is not None else None
+        found = unused_access(Snapshot.load(store, list(accounts) or None), days, now, store=store, permissions=not no_permissions)
     if as_json:
         click.echo(json.dumps({"unused": [u.to_dict() for u in found]}, indent=2))
     else:
