@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -295,6 +295,18 @@ def allowed(node: Node, action: str, resource: str, account: str | None, context
     return evaluate(request, ps).allowed
 
 
+def exact_resources(statements: Iterable[CompiledStatement]) -> set[str] | None:
+    """The resources these statements name, when each names them by exact ARN (no wildcard, policy variable or
+    NotResource); None otherwise. (A shortcut to the resources worth asking the evaluator about.)"""
+    out: set[str] = set()
+    for st in statements:
+        resources = st.statement.resources
+        if resources is None or st.statement.not_resource or any("*" in r or "?" in r or "${" in r for r in resources):
+            return None
+        out.update(resources)
+    return out
+
+
 def names(statements: Iterable[CompiledStatement], resource: str, keys: Mapping[str, Any]) -> bool:
     """Can one of these statements name ``resource`` (its Resource element, conditions not weighed)? A statement
     whose resources hold policy variables says yes (they need the whole request to resolve): a quick test that
@@ -339,15 +351,26 @@ class _Index:
         self.by_id = {n.id: n for n in self.all}
         # the principals of each account that a grant to the account can let in: its root, stand-ins, and the users
         # and roles whose own policies name sts:AssumeRole at all (a grant to the account delegates to them)
+        # (the users and roles whose statements name roles by exact ARN are kept by those ARNs: the rest are tried)
         self.by_account: dict[tuple[str, str], list[Node]] = {}
+        self.exact: dict[tuple[str, str], dict[str, list[Node]]] = {}
         for n in self.all:
             if n.kind in ("user", "role", "account", "external") and n.account and n.principal is not None and n.principal.arn:
-                if n.kind in ("user", "role") and not may(n.policies, _ASSUME["aws"]):
-                    continue
-                self.by_account.setdefault((n.partition, n.account), []).append(n)
+                where = (n.partition, n.account)
+                if n.kind in ("user", "role"):
+                    allows = n.policies.plan(_ASSUME["aws"]).identity
+                    if not allows:
+                        continue
+                    named = exact_resources(allows)
+                    if named is not None:
+                        for arn in named:
+                            self.exact.setdefault(where, {}).setdefault(arn, []).append(n)
+                        continue
+                self.by_account.setdefault(where, []).append(n)
 
-    def named(self, cs: CompiledStatement, own_partition: str) -> Iterable[tuple[Node, bool]]:
-        """(node, named only by its account) for each node the statement's Principal can name."""
+    def named(self, cs: CompiledStatement, own_partition: str, role_arn: str) -> Iterable[tuple[Node, bool]]:
+        """(node, named only by its account) for each node the statement's Principal can name (and, for a grant to
+        an account, whose own policies may name ``role_arn``)."""
         p = cs.principals
         if p is None:
             return
@@ -360,7 +383,7 @@ class _Index:
             if found is not None:
                 yield found, False
         for partition, account in {*((own_partition, a) for a in p.accounts), *p.account_arns}:
-            for n in self.by_account.get((partition, account), ()):
+            for n in (*self.by_account.get((partition, account), ()), *self.exact.get((partition, account), {}).get(role_arn, ())):
                 yield n, True
 
 
@@ -373,7 +396,7 @@ def _candidates(role: _Role, index: _Index) -> list[tuple[Node, str]]:
     for cs in role.trust.statements:
         if cs.deny:
             continue
-        for node, by_account in index.named(cs, own_partition):
+        for node, by_account in index.named(cs, own_partition, role.arn):
             if node.id == role.arn or node.id in out:  # a role is not drawn assuming itself
                 continue
             if node.kind in ("oidc", "saml"):
@@ -500,9 +523,10 @@ def _named_outsiders(snap: Snapshot) -> list[Node]:
     return list(out.values())
 
 
-def trust_graph(snap: Snapshot, *, external: bool = False) -> list[Edge]:
+def trust_graph(snap: Snapshot, *, external: bool = False, sources: Callable[[Node], bool] | None = None) -> list[Edge]:
     """Every principal -> role edge the evaluator allows (services and providers included; with ``external``,
-    stand-ins for principals outside the store too)."""
+    stand-ins for principals outside the store too; with ``sources``, only the edges from the principals it
+    keeps)."""
     edges: list[Edge] = []
     services: dict[str, Node] = {}
     for role in snap.roles.values():
@@ -515,6 +539,8 @@ def trust_graph(snap: Snapshot, *, external: bool = False) -> list[Edge]:
         if role.trust is None:
             continue
         for node, action in _candidates(role, index):
+            if sources is not None and not sources(node):
+                continue
             edge = assume_edge(role, node, action)
             if edge is not None:
                 edges.append(edge)

@@ -43,7 +43,20 @@ from typing import Any, NamedTuple
 
 from ..policy import Policy, PolicyKind, PolicySet, Request, evaluate, parse_policy
 from ..policy.compile import Grant
-from .account import ALLOW_ALL, Edge, Node, Snapshot, assume_edge, may, names, node_decls, quote, role_policies, trust_graph
+from .account import (
+    ALLOW_ALL,
+    Edge,
+    Node,
+    Snapshot,
+    assume_edge,
+    exact_resources,
+    may,
+    names,
+    node_decls,
+    quote,
+    role_policies,
+    trust_graph,
+)
 
 __all__ = ["ADMIN_PROBES", "Escalation", "Gain", "Graph", "State", "Step", "Target", "escalations", "paths_to_dot", "paths_to_svg", "short"]
 
@@ -198,9 +211,17 @@ Move = tuple[tuple[Step, ...], State]
 class Graph:
     """The search graph over ``snap``'s users and roles; moves and tests are computed once per state."""
 
-    def __init__(self, snap: Snapshot, edges: Sequence[Edge] | None = None) -> None:
+    def __init__(self, snap: Snapshot, edges: Sequence[Edge] | None = None, target: Target | None = None) -> None:
         self.snap = snap
-        edges = trust_graph(snap) if edges is None else edges
+        self._policies: dict[State, PolicySet] = {}
+        self._holds: dict[tuple[State, Target], bool] = {}
+        self._filled: dict[tuple[str, str, str | None], str] = {}
+        if edges is None:
+            # the edges a search can take: from services (to pass roles to them) and from the users and roles that
+            # do not hold the target already (a search starts at those, and stops at the others)
+            aim = target or Target()
+            edges = trust_graph(snap, sources=lambda n: n.kind == "service" or (
+                n.kind in ("user", "role") and not self.holds(State(n.id), aim)))
         self.assume: dict[str, list[Edge]] = {}
         self.by_service: dict[str, list[Edge]] = {}  # service -> its edges to roles
         for e in edges:
@@ -216,10 +237,7 @@ class Graph:
         for arn, r in snap.roles.items():
             self.roles.setdefault(r.account, []).append(arn)
         self._moves: dict[State, list[Move]] = {}
-        self._policies: dict[State, PolicySet] = {}
-        self._holds: dict[tuple[State, Target], bool] = {}
         self._trusts: dict[str, Policy] = {}
-        self._filled: dict[tuple[str, str, str | None], str] = {}
 
     # -- a state's permissions ------------------------------------------------------------------------------
     def policies(self, state: State) -> PolicySet:
@@ -309,11 +327,14 @@ class Graph:
         # pass a role to a service that runs a workload with it
         if may(ps, "iam:PassRole"):
             own_launch = may(ps, "iamroles:LaunchWorkload")
+            exact = exact_resources(ps.plan("iam:PassRole").identity)  # the roles it may pass, when named exactly
             for service, edges in self.by_service.items():
                 generic = self._launcher(node, ps, service)
                 if generic is None and not own_launch:
                     continue  # nothing it may do has this service run a workload
                 for e in edges:
+                    if exact is not None and e.target not in exact:
+                        continue
                     role = snap.roles[e.target]
                     if role.account != node.account or e.target == me or role.node.service_linked:
                         continue
@@ -488,8 +509,8 @@ def escalations(snap: Snapshot, edges: Sequence[Edge] | None = None, target: Tar
                 sources: Sequence[str] | None = None) -> list[Escalation]:
     """For every user and role (or those of ``sources``) that does not hold ``target`` (an administrator by
     default): its shortest path to it, if it has one."""
-    graph = Graph(snap, edges)
     aim = target or Target()
+    graph = Graph(snap, edges, aim)
     starts = [n.id for n in snap.nodes.values() if n.kind in ("user", "role")]
     if sources is not None:
         wanted = set(sources)
