@@ -20,6 +20,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from iamroles.analysis.account import EXTERNAL_ACCOUNT as EXTERNAL
 from iamroles.analysis.account import external_access, to_dot, trust_graph, unused_access
 from iamroles.cli import main
 from iamroles.runtime import database_url
@@ -199,3 +200,44 @@ def test_cli(planted: Server, clean: Server, tmp_path: Path) -> None:
     assert runner.invoke(main, ["analyze", "external-access", *clean_args, "--zone", clean.account]).exit_code == 0
     missing = runner.invoke(main, ["analyze", "unused", "--data-dir", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "no store" in missing.output
+
+
+def test_external_access_through_a_resource_policy_iamroles_does_not_store(planted: Server, tmp_path: Path) -> None:
+    """A bucket policy a service gives the authoriser: the partner account may read, a statement open to everyone
+    but held to the owner's account lets no outsider in, one held by a source IP is reported with its condition;
+    a key policy (it must allow the principal itself) naming the partner is a finding too."""
+    from iamroles.analysis.account import resource_policy_access
+    from iamroles.policy import parse_policy
+
+    a = planted.account
+    bucket = parse_policy(doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/*"},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::shared/*",
+         "Condition": {"StringEquals": {"aws:PrincipalAccount": a}}},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:List*", "Resource": "arn:aws:s3:::shared",
+         "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}), "resource")
+    snap = snapshot(planted)
+    found = resource_policy_access(snap, [a], "arn:aws:s3:::shared/report.csv", bucket, owner=a)
+    by_action = {(f.action, f.principal): f for f in found}
+    assert (("s3:GetObject", f"arn:aws:iam::{OTHER}:root")) in by_action
+    assert not any(f.action == "s3:PutObject" for f in found)  # the owner's account only
+    assert not any(f.action == "s3:List*" for f in found)  # on the bucket, not this object
+    listing = resource_policy_access(snap, [a], "arn:aws:s3:::shared", bucket, owner=a)
+    [anyone] = [f for f in listing if f.action == "s3:List*" and f.principal == f"arn:aws:iam::{EXTERNAL}:root"]
+    assert anyone.conditions == ("IpAddress aws:SourceIp 203.0.113.0/24",) and not anyone.is_public
+    d = by_action[("s3:GetObject", f"arn:aws:iam::{OTHER}:root")].to_dict()
+    assert d["resourceType"] == "AWS::S3::Bucket" and d["resourceOwnerAccount"] == a and d["isPublic"] is False
+    key = f"arn:aws:kms:us-east-1:{a}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    key_policy = parse_policy(doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "kms:Decrypt",
+                                   "Resource": "*"}), "resource")
+    [decrypt] = resource_policy_access(snap, [a], key, key_policy, must_grant=True)
+    assert decrypt.action == "kms:Decrypt" and decrypt.to_dict()["resourceType"] == "AWS::KMS::Key"
+    assert resource_policy_access(snap, [a, OTHER], key, key_policy, must_grant=True) == []
+    # the same from the command line
+    (tmp_path / "bucket.json").write_text(json.dumps(json.loads(doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "s3:GetObject", "Resource": "*"}))))
+    args = ["--data-dir", str(planted.data_dir)] + (["--db", planted.db_url] if planted.db_url else [])
+    out = CliRunner().invoke(main, ["analyze", "external-access", *args, "--zone", a, "--direct", "--json",
+                                    "--resource-policy", f"arn:aws:s3:::shared={tmp_path / 'bucket.json'}"])
+    assert out.exit_code == 5, out.output
+    assert any(f["resourceType"] == "AWS::S3::Bucket" and f["resourceOwnerAccount"] == a for f in json.loads(out.stdout)["findings"])

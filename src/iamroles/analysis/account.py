@@ -25,13 +25,13 @@ from typing import Any
 
 from ..catalog import CATALOG
 from ..policy import Effect, Policy, PolicyError, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate, parse_policy
-from ..policy.compile import CompiledStatement
+from ..policy.compile import CompiledStatement, Grant
 from ..policy.document import ConditionClause
 from ..store import Store, Tx
 from .orgs import Standing, rcp_applies, standings
 
-__all__ = ["Edge", "Finding", "Node", "Snapshot", "Unused", "external_access", "trust_graph", "unused_access", "to_dot", "to_svg",
-           "EXTERNAL_ACCOUNT"]
+__all__ = ["Edge", "Finding", "Node", "Snapshot", "Unused", "external_access", "resource_policy_access", "trust_graph", "unused_access",
+           "to_dot", "to_svg", "EXTERNAL_ACCOUNT"]
 
 EXTERNAL_ACCOUNT = "000000000000"  # stands for any account outside the zone (no real account has this id)
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -428,20 +428,27 @@ def assume_edge(role: _Role, node: Node, action: str, policies: PolicySet | None
     knows only (unconditional), then with each granting statement's unknown conditions taken as met."""
     assert role.trust is not None and node.principal is not None
     request = Request(node.principal, action, role.arn, role.account, {**node.context, **role.resource_keys})
-    decision = evaluate(request, role_policies(role, node, role.trust, action, policies))
+    return granted_edge(node, request, role.trust, lambda p: role_policies(role, node, p, action, policies))
+
+
+def granted_edge(node: Node, request: Request, policy: Policy, decide: Callable[[Policy], PolicySet]) -> Edge | None:
+    """The edge from ``node`` to ``request``'s resource when the evaluator allows the request under
+    ``decide(policy)`` (``policy``: the resource's policy), first as it is, then with each granting statement's
+    conditions on keys the analysis cannot know taken as met (and reported on the edge)."""
+    decision = evaluate(request, decide(policy))
     if decision.allowed:
         index = next((m.index for m in decision.matches if m.policy_type.value == "resource"), 0)
-        return Edge(node.id, role.arn, action, (), index)
+        return Edge(node.id, request.resource, request.action, (), index)
     if decision.effect is Effect.EXPLICIT_DENY:
         return None  # an explicit deny: no Allow's conditions taken as met can lift it
-    for cs in role.trust.statements:
-        if cs.deny or not cs.statement.conditions or not cs.matches_action(action.lower()):
+    for cs in policy.statements:
+        if cs.deny or not cs.statement.conditions or not cs.matches_action(request.action.lower()):
             continue
-        relaxed, unknown = _relaxed(role.trust, cs.index, node)
+        relaxed, unknown = _relaxed(policy, cs.index, node)
         if not unknown:
             continue
-        if evaluate(request, role_policies(role, node, relaxed, action, policies)).allowed:
-            return Edge(node.id, role.arn, action, tuple(_text(c) for c in unknown), cs.index, unknown)
+        if evaluate(request, decide(relaxed)).allowed:
+            return Edge(node.id, request.resource, request.action, tuple(_text(c) for c in unknown), cs.index, unknown)
     return None
 
 
@@ -563,6 +570,8 @@ class Finding:
     via: tuple[str, ...] = ()  # roles assumed on the way, first to last
     rcp: bool = False  # resource control policies took part in the decision
     principal_type: str = "AWS"  # AWS or Federated
+    resource_type: str = "AWS::IAM::Role"
+    owner: str | None = None  # the resource's account, when its ARN does not say (an S3 bucket's)
 
     @property
     def id(self) -> str:
@@ -571,13 +580,13 @@ class Finding:
 
     @property
     def account(self) -> str:
-        return self.resource.split(":")[4]
+        return self.owner or self.resource.split(":")[4]
 
     def to_dict(self) -> dict[str, Any]:
         condition: dict[str, str] = {}
         for c in self.clauses:
             condition[c.key] = ",".join(c.values) if c.key not in condition else condition[c.key] + "," + ",".join(c.values)
-        return {"id": self.id, "findingType": "ExternalAccess", "resource": self.resource, "resourceType": "AWS::IAM::Role",
+        return {"id": self.id, "findingType": "ExternalAccess", "resource": self.resource, "resourceType": self.resource_type,
                 "resourceOwnerAccount": self.account, "principal": {self.principal_type: self.principal}, "action": [self.action],
                 "condition": condition, "conditions": list(self.conditions), "isPublic": self.is_public, "via": list(self.via),
                 "resourceControlPolicyRestriction": "APPLIED" if self.rcp else "NOT_APPLICABLE", "status": "ACTIVE"}
@@ -665,6 +674,112 @@ def external_access(snap: Snapshot, zone: Sequence[str], *, chains: bool = True)
                                            bool(role.rcp), who[1]))
             frontier = nxt
     return list(dict.fromkeys(out))
+
+
+_RESOURCE_TYPES = {"s3": "AWS::S3::Bucket", "kms": "AWS::KMS::Key", "sqs": "AWS::SQS::Queue", "sns": "AWS::SNS::Topic",
+                   "secretsmanager": "AWS::SecretsManager::Secret", "lambda": "AWS::Lambda::Function", "iam": "AWS::IAM::Role"}
+
+
+def resource_type_of(arn: str) -> str:
+    """Access Analyzer's resource type for an ARN (``Custom::<service>`` for a service AWS does not have there)."""
+    parts = arn.split(":")
+    service = parts[2] if len(parts) > 2 and parts[0] == "arn" else "unknown"
+    return _RESOURCE_TYPES.get(service, f"Custom::{service}")
+
+
+def resource_policy_access(snap: Snapshot, zone: Sequence[str], resource: str, policy: Policy, *, owner: str | None = None,
+                           must_grant: bool = False) -> list[Finding]:
+    """External access through a resource-based policy iamroles does not store: one a service declares to the
+    authoriser or the middleware (a bucket policy, a key policy: ``must_grant``), given with the resource's ARN and
+    its account (``owner``, when the ARN has none, as an S3 bucket's). For each Allow statement and each action it
+    names, each principal outside ``zone`` the evaluator lets act (the statement's unknown conditions taken as met
+    and reported), bounded by the owner's RCPs; AWS service principals are not external access."""
+    zone_set = set(zone)
+    parts = resource.split(":")
+    account = owner or (parts[4] if len(parts) > 4 else "")
+    standing = snap.orgs.get(account)
+    rcp = standing.rcp if standing else ()
+    resource_keys = standing.resource_keys() if standing else {}
+    outsiders = [n for n in [*snap.nodes.values(), *_external_nodes(), *_policy_outsiders(snap, policy, resource)]
+                 if n.principal is not None and n.kind in ("user", "role", "account", "external")
+                 and (n.account is None or n.account not in zone_set) and _stand_in_account(n.id) not in zone_set]
+    out: list[Finding] = []
+    for cs in policy.statements:
+        if cs.deny or cs.principals is None:
+            continue
+        for pattern in _representatives(cs, resource):
+            action, shown = pattern
+            for node in outsiders:
+                assert node.principal is not None
+                if not cs.not_principal and not cs.principals.wildcard and cs.grant(node.principal) == Grant.NONE:
+                    continue
+                request = Request(node.principal, action, resource, account or None, {**node.context, **resource_keys})
+                applies = rcp if rcp_applies(action) and not node.service_linked else ()
+
+                def decide(p: Policy, node: Node = node, applies: Any = applies) -> PolicySet:
+                    return PolicySet(identity=node.policies.identity, boundary=node.policies.boundary, scp=node.policies.scp,
+                                     rcp=applies, resource=p, resource_must_grant=must_grant)
+
+                edge = granted_edge(node, request, policy, decide)
+                if edge is None:
+                    continue
+                who = _outsider(edge, snap, zone_set)
+                if who is None:
+                    continue
+                out.append(Finding(resource, who[0], shown, edge.conditions, who[2], edge.clauses, (), bool(applies), who[1],
+                                   resource_type_of(resource), owner))
+    return list(dict.fromkeys(out))
+
+
+def _policy_outsiders(snap: Snapshot, policy: Policy, resource: str) -> list[Node]:
+    """Stand-ins for the principals of accounts the store does not hold that a resource policy names."""
+    own = resource.split(":")[1] if resource.startswith("arn:") else "aws"
+    allow_all = PolicySet(identity=[parse_policy(ALLOW_ALL, PolicyKind.IDENTITY, "external-identity")])
+    out: dict[str, Node] = {}
+    for cs in policy.statements:
+        p = cs.principals
+        if p is None or cs.deny:
+            continue
+        accounts = {*((own, a) for a in p.accounts), *p.account_arns}
+        for arn in p.direct | p.roles:
+            parts = arn.split(":")
+            if len(parts) > 4 and parts[4].isdigit():
+                accounts.add((parts[1], parts[4]))
+        for partition, account in accounts:
+            if account in snap.accounts:
+                continue
+            root = f"arn:{partition}:iam::{account}:root"
+            out.setdefault(root, Node(f"external:{root}", "external", account, Principal.from_arn(root), tags_known=False))
+            user = f"arn:{partition}:iam::{account}:{_SOMEONE}"
+            out.setdefault(user, Node(f"external:{user}", "external", account, Principal.from_arn(user), allow_all, tags_known=False))
+        for arn in p.direct:
+            if arn not in snap.nodes and ":user/" in arn:
+                try:
+                    out.setdefault(arn, Node(f"external:{arn}", "external", arn.split(":")[4], Principal.from_arn(arn), allow_all,
+                                             tags_known=False))
+                except ValueError:
+                    continue
+    return list(out.values())
+
+
+def _representatives(cs: CompiledStatement, resource: str) -> list[tuple[str, str]]:
+    """(an action to ask the evaluator about, the action as the finding shows it) for each action a statement
+    names: the action itself, or for a pattern one of AWS's actions it matches (the pattern shown)."""
+    out: list[tuple[str, str]] = []
+    if cs.not_action:
+        service = resource.split(":")[2] if resource.startswith("arn:") and len(resource.split(":")) > 2 else ""
+        found = next((a for a in CATALOG.actions(service) if cs.matches_action(f"{service}:{a.name}".lower())), None)
+        if found is not None:
+            out.append((f"{service}:{found.name}", "NotAction " + ", ".join(cs.statement.actions)))
+        return out
+    for pattern in cs.statement.actions:
+        if "*" not in pattern and "?" not in pattern:
+            out.append((pattern, pattern))
+            continue
+        matched = CATALOG.matching_actions(pattern)
+        concrete = f"{pattern.partition(':')[0]}:{matched[0].name}" if matched else pattern.replace("*", "x").replace("?", "x")
+        out.append((concrete, pattern))
+    return out
 
 
 def _stand_in_account(node_id: str) -> str | None:

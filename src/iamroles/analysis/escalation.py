@@ -305,7 +305,9 @@ class Graph:
                     yield (step, *steps), State(target, frozenset({gain}))
         for step, gain in self._gains(node, ps, node):
             if gain not in state.gains:
-                yield (step,), State(state.principal, state.gains | {gain})
+                # a policy has one default version: another one made default replaces the one chosen before
+                kept = frozenset(g for g in state.gains if not (gain.drop and g.drop == gain.drop))
+                yield (step,), State(state.principal, kept | {gain})
 
     def _become(self, state: State, node: Node, ps: PolicySet) -> Iterable[tuple[tuple[Step, ...], str]]:
         snap, me = self.snap, node.id
@@ -460,7 +462,7 @@ class Graph:
                         continue
                     policy = snap.compile(text, PolicyKind.IDENTITY, f"{origin} {vid}")
                     yield (Step(me, "iam:SetDefaultPolicyVersion", origin, f"the permissions of version {vid} of {info['name']}"),
-                           Gain(f"version:{origin}", f"{info['name']} {vid}", (policy,), drop=origin))
+                           Gain(f"version:{origin}:{vid}", f"{info['name']} {vid}", (policy,), drop=origin))
         if subject.boundary_arn:
             unbound = Gain("unbound", "no permissions boundary", unbound=True)
             if self._allowed(node, ps, f"iam:Delete{kind}PermissionsBoundary", arn):

@@ -175,15 +175,37 @@ def trust_graph(data_dir: Path | None, db_url: str | None, accounts: tuple[str, 
 @_db
 @click.option("--zone", required=True, metavar="ACCOUNT[,ACCOUNT]", help="The zone of trust: account ids.")
 @click.option("--direct", is_flag=True, help="Only roles an outsider assumes itself, not those it reaches through roles of the zone.")
+@click.option("--resource-policy", "resource_policies", multiple=True, metavar="ARN=FILE",
+              help="Also a resource-based policy iamroles does not store (a bucket or key policy a service gives the "
+                   "authoriser), for the resource ARN (repeatable).")
+@click.option("--resource-owner", metavar="ACCOUNT", help="The account of --resource-policy resources whose ARN names none "
+                                                           "(an S3 bucket's) [default: the zone's first].")
+@click.option("--must-grant", is_flag=True, help="The --resource-policy documents must allow a principal themselves, as a KMS key "
+                                                 "policy must.")
 @_json
-def external_access(data_dir: Path | None, db_url: str | None, zone: str, direct: bool, as_json: bool) -> None:
+def external_access(data_dir: Path | None, db_url: str | None, zone: str, direct: bool, resource_policies: tuple[str, ...],
+                    resource_owner: str | None, must_grant: bool, as_json: bool) -> None:
     """Roles in the zone that a principal outside it can assume (another account's, an identity provider's
-    federated users, anyone), directly or by assuming roles of the zone one after another, with the conditions it
-    must meet, as Access Analyzer's findings; SCPs and RCPs applied. Exit 5 when there is one."""
+    federated users, anyone), directly or by assuming roles of the zone one after another, and what it may do
+    through the resource policies given, with the conditions it must meet, as Access Analyzer's findings; SCPs and
+    RCPs applied. Exit 5 when there is one."""
     from iamroles.analysis.account import external_access as find
+    from iamroles.analysis.account import resource_policy_access
 
     accounts = tuple(a.strip() for a in zone.split(",") if a.strip())
-    findings = find(_snapshot(data_dir, db_url, ()), accounts, chains=not direct)
+    given = []
+    for item in resource_policies:
+        arn, eq, path = item.rpartition("=")
+        if not eq or not arn.startswith("arn:"):
+            raise click.BadParameter(f"{item!r}: expected ARN=FILE", param_hint="--resource-policy")
+        given.append((arn, _load(path, "resource")))
+    snap = _snapshot(data_dir, db_url, ())
+    findings = find(snap, accounts, chains=not direct)
+    for arn, policy in given:
+        parts = arn.split(":")
+        named = parts[4] if len(parts) > 4 else ""
+        owner = resource_owner or (None if named else accounts[0])
+        findings += resource_policy_access(snap, accounts, arn, policy, owner=owner, must_grant=must_grant)
     if as_json:
         click.echo(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
     else:
