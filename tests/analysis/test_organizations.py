@@ -10,13 +10,10 @@ principal may do to a member account's resources, STS's roles among them, and is
 outsiders out), https://docs.aws.amazon.com/access-analyzer/latest/APIReference/API_ExternalAccessDetails.html
 (``resourceControlPolicyRestriction``: APPLIED when an RCP took part).
 
-Resource control policies are served by another piece of work (issue 17); until it lands here, the RCP is written
-to the store's organization tables (migration 0014's) directly, as its policy type and attachments are kept there.
 """
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +23,6 @@ import pytest
 from iamroles.analysis.account import external_access
 from iamroles.analysis.escalation import escalations
 from iamroles.analysis.orgs import RCP
-from iamroles.runtime import database_url
-from iamroles.store import Store
 from tests.server.conftest import Server
 from tests.server.test_organizations import Org, admin_of
 from tests.server.test_partitions import Account
@@ -55,26 +50,13 @@ def _plant(srv: Server, account: Account, management: str) -> None:
     iam.create_role(RoleName="sibling", AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{management}:root"}))
 
 
-def _rcp(srv: Server, org: Org, targets: list[str], perimeter_on: str) -> None:
-    """RCPs enabled as AWS enables them (RCPFullAWSAccess at every level) and a perimeter on one account: no
-    sts:AssumeRole by a principal outside the organization (AWS's example data perimeter RCP)."""
-    oid = org.org["Id"]
-    full = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
-    perimeter = json.dumps({"Version": "2012-10-17", "Statement": [{
+def _perimeter(org: Org) -> str:
+    """AWS's example data perimeter RCP: no sts:AssumeRole by a principal outside the organization (AWS services
+    exempt by the condition, as the example has it)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*",
-        "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": oid}, "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}}]})
-    store = Store(database_url(srv.data_dir, srv.db_url))
-    try:
-        with store.write() as tx:
-            tx.enable_org_policy_type(oid, RCP)
-            full_id, perimeter_id = "p-" + secrets.token_hex(4), "p-" + secrets.token_hex(4)
-            tx.insert_org_policy(oid, full_id, RCP, "RCPFullAWSAccess", "full", full, True)
-            tx.insert_org_policy(oid, perimeter_id, RCP, "perimeter", "outsiders may not assume roles", perimeter, False)
-            for target in targets:
-                tx.org_attach(oid, full_id, target)
-            tx.org_attach(oid, perimeter_id, perimeter_on)
-    finally:
-        store.close()
+        "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": org.org["Id"]},
+                      "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}}]})
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -89,7 +71,10 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     orgs.enable_policy_type(RootId=org.root, PolicyType=SCP)
     no_iam = orgs.create_policy(Name="no-iam", Description="d", Type=SCP, Content=doc({"Effect": "Deny", "Action": "iam:*", "Resource": "*"}))
     orgs.attach_policy(PolicyId=no_iam["Policy"]["PolicySummary"]["Id"], TargetId=guarded.account_id)
-    _rcp(srv, org, [org.root, org.management.account_id, guarded.account_id, unguarded.account_id], guarded.account_id)
+    # RCPs enabled (RCPFullAWSAccess everywhere) and the perimeter on the guarded account
+    orgs.enable_policy_type(RootId=org.root, PolicyType=RCP)
+    perimeter = orgs.create_policy(Name="perimeter", Description="d", Type=RCP, Content=_perimeter(org))
+    orgs.attach_policy(PolicyId=perimeter["Policy"]["PolicySummary"]["Id"], TargetId=guarded.account_id)
     yield World(srv, org, guarded, unguarded)
     next(gen, None)
 

@@ -415,10 +415,9 @@ def _candidates(role: _Role, index: _Index) -> list[tuple[Node, str]]:
 
 def role_policies(role: _Role, node: Node, trust: Policy | None, action: str, policies: PolicySet | None = None) -> PolicySet:
     """What decides ``node`` assuming ``role``: its own policies (or ``policies``) and SCPs, the trust policy, and
-    the role's account's RCPs (which do not bound AWS service principals, orgs_manage_policies_rcps)."""
+    the role's account's RCPs (when they bound the request: ``catalog.organizations.rcp_applies``)."""
     ps = node.policies if policies is None else policies
-    service = node.principal is not None and node.principal.type is PrincipalType.SERVICE
-    rcp = role.rcp if rcp_applies(action) and not service and not node.service_linked else ()
+    rcp = role.rcp if rcp_applies(action, role.arn, node.principal.role_arn if node.principal else None) else ()
     return PolicySet(identity=ps.identity, boundary=ps.boundary, session=ps.session, scp=ps.scp, rcp=rcp, resource=trust,
                      resource_pins=role.pins)
 
@@ -714,7 +713,7 @@ def resource_policy_access(snap: Snapshot, zone: Sequence[str], resource: str, p
                 if not cs.not_principal and not cs.principals.wildcard and cs.grant(node.principal) == Grant.NONE:
                     continue
                 request = Request(node.principal, action, resource, account or None, {**node.context, **resource_keys})
-                applies = rcp if rcp_applies(action) and not node.service_linked else ()
+                applies = rcp if rcp_applies(action, resource, node.principal.role_arn) else ()
 
                 def decide(p: Policy, node: Node = node, applies: Any = applies) -> PolicySet:
                     return PolicySet(identity=node.policies.identity, boundary=node.policies.boundary, scp=node.policies.scp,

@@ -9,10 +9,10 @@ operations, not on them, so they read the same rows themselves):
   (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html);
 - "SCPs don't affect users or roles in the management account", nor service-linked roles
   (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html);
-- "RCPs don't affect resources in the management account", nor requests by AWS service principals or
-  service-linked roles, and they apply to a subset of services only, STS among them (so a role's trust is
-  bounded by them) and IAM not
-  (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html);
+- "RCPs don't affect resources in the management account", nor requests by or on service-linked roles, and they
+  apply to a subset of services only, STS among them (so a role's trust is bounded by them, for AWS service
+  principals too) and IAM not (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html;
+  which requests, :func:`iamroles.catalog.organizations.rcp_applies`, as the enforcement decides);
 - a principal in an organization carries ``aws:PrincipalOrgID`` and ``aws:PrincipalOrgPaths``, a resource in one
   ``aws:ResourceOrgID`` and ``aws:ResourceOrgPaths``
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..catalog.organizations import RCP_SERVICES, rcp_applies
 from ..policy import Policy, PolicyKind
 from ..store import Tx
 
@@ -29,9 +30,6 @@ __all__ = ["RCP", "RCP_SERVICES", "SCP", "Levels", "Standing", "rcp_applies", "s
 
 SCP = "SERVICE_CONTROL_POLICY"
 RCP = "RESOURCE_CONTROL_POLICY"
-# the services whose actions RCPs bound (orgs_manage_policies_rcps.html, "List of AWS services that support RCPs";
-# the five AWS launched them with, as AWS Control Tower's RCP controls list them: controlreference/rcp-controls.html)
-RCP_SERVICES = frozenset({"s3", "sts", "kms", "sqs", "secretsmanager"})
 _MAX_DEPTH = 6  # the root, five levels of OUs (orgs_reference_limits)
 
 Levels = tuple[tuple[Policy, ...], ...]
@@ -54,11 +52,6 @@ class Standing:
 
     def resource_keys(self) -> dict[str, str | list[str]]:
         return {"aws:ResourceOrgID": self.org_id, "aws:ResourceOrgPaths": [self.org_path]}
-
-
-def rcp_applies(action: str) -> bool:
-    """Do resource control policies bound ``action`` (by its service)?"""
-    return action.split(":", 1)[0].lower() in RCP_SERVICES
 
 
 def _levels(tx: Tx, org_id: str, nodes: Sequence[str], policy_type: str, kind: PolicyKind, compile_: Compile) -> Levels:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from iamroles.catalog.organizations import RCP_SERVICES, rcp_applies, service_linked
 from iamroles.errors import AwsError
 from iamroles.policy import Policy, PolicyError, PolicyKind, parse_document, parse_policy
 from iamroles.store import Duplicate, Scope, Tx, org_member_scope, org_scope
@@ -70,21 +71,6 @@ MAX_OU_DEPTH = 5
 HANDSHAKE_DAYS = 15  # an invitation to join expires after 15 days (API_InviteAccountToOrganization)
 _LOWER = string.ascii_lowercase + string.digits
 SUPPORTED_TYPES = frozenset({SCP, RCP})
-# "RCPs apply to actions for the following AWS services" (orgs_manage_policies_rcps.html#rcp-supported-services): the
-# prefixes an RCP may name, and the only actions RCPs bound (IAM's own, iam:*, are not among them)
-RCP_SERVICES = frozenset({
-    "appstream", "dsql", "clouddirectory", "cloudfront", "cloudsearch", "logs", "networkmonitor", "cognito-identity",
-    "cognito-idp", "comprehend", "comprehendmedical", "firehose", "dynamodb", "dax", "autoscaling", "ecr", "ecr-public",
-    "gamelift", "inspector-scan", "kendra", "kinesisvideo", "memorydb", "aoss", "personalize", "polly", "s3", "swf",
-    "sqs", "textract", "timestream-influxdb", "transcribe", "translate", "workspaces", "appconfig", "autoscaling-plans",
-    "budgets", "servicediscovery", "cloudtrail-data", "codeartifact", "codebuild", "codecommit", "codepipeline",
-    "compute-optimizer", "cost-optimization-hub", "events", "fms", "fis", "health", "rolesanywhere", "kms",
-    "opensearch", "pricing", "pca-connector-ad", "resource-groups", "secretsmanager", "sts", "signin", "support",
-    "transfer", "notifications", "wafv2", "xray",
-})
-# "RCPs do not impact the following permissions": kms:RetireGrant (orgs_manage_policies_rcps.html)
-_RCP_EXEMPT_ACTIONS = frozenset({"kms:retiregrant"})
-_SERVICE_LINKED = ":role/aws-service-role/"
 
 
 class OrganizationsError(AwsError):
@@ -627,20 +613,3 @@ def org_standing(tx: Tx, compiled: Any, account_id: str, depends: list[Scope]) -
     return Standing(oid, org_path, tuple(scp) if scp is not None else None, tuple(rcp) if rcp is not None else None)
 
 
-def service_linked(role_arn: str | None) -> bool:
-    """Is ``role_arn`` a service-linked role's (only they live under /aws-service-role/: CreateRole refuses it)?"""
-    return role_arn is not None and _SERVICE_LINKED in role_arn
-
-
-def rcp_applies(action: str, resource: str, caller_role_arn: str | None) -> bool:
-    """Do the RCPs of ``resource``'s account bound this request (orgs_manage_policies_rcps.html)? Only actions of the
-    services RCPs support, on a resource ("RCPs apply to the resources that are authorized as part of an operation
-    request": an action on ``*`` authorises none), not kms:RetireGrant, not by a service-linked role ("RCPs do not
-    apply to calls made by service-linked roles") and not on one ("the service-linked role's trust policy is also not
-    impacted by RCPs")."""
-    if resource == "*":
-        return False
-    vendor, _, _ = action.partition(":")
-    if vendor.lower() not in RCP_SERVICES or action.lower() in _RCP_EXEMPT_ACTIONS:
-        return False
-    return not (service_linked(caller_role_arn) or (resource.startswith("arn:") and ":iam::" in resource and service_linked(resource)))
