@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iamroles.analysis.proofs import _FOLDS, Counterexample, check_access_not_granted, check_no_new_access
+from iamroles.analysis.principals import _FOLDS
+from iamroles.analysis.proofs import Counterexample, check_access_not_granted, check_no_new_access
 from iamroles.cli import main
 from iamroles.policy import Policy, PolicySet, evaluate, parse_policy
 
@@ -162,11 +163,15 @@ def test_access_not_granted_answers_as_the_evaluator() -> None:
         check_access_not_granted(p)
 
 
-def test_resource_policies_are_refused_not_misjudged() -> None:
+def test_policies_of_different_kinds_are_refused_not_misjudged() -> None:
+    # a trust policy is compared with a trust policy (tests/analysis/test_proofs_principals.py), never with an
+    # identity-based policy: their requests are not the same requests
     trust = parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}), "trust")
     with pytest.raises(ValueError):
-        check_no_new_access(trust, trust)
+        check_no_new_access(trust, pol(allow("sts:AssumeRole")))
+    with pytest.raises(ValueError):
+        check_access_not_granted(pol(allow("s3:*")), ["s3:GetObject"], principals=["111122223333"])
 
 
 def test_unmodelled_conditions_never_give_a_wrong_answer() -> None:
