@@ -26,6 +26,7 @@ setting" is a comparison of strengths, which the solver decides; a counterexampl
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,6 +64,10 @@ def folded(text: str) -> z3.ReRef:
 
 _TYPES: tuple[PrincipalType, ...] = tuple(PrincipalType)
 _IAM = (PrincipalType.ACCOUNT, PrincipalType.USER, PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER)
+IAM_TYPES = _IAM
+# the order in which the proofs look at the types of caller (the likeliest counterexamples first)
+CASE_ORDER = (PrincipalType.USER, PrincipalType.ASSUMED_ROLE, PrincipalType.ACCOUNT, PrincipalType.FEDERATED_USER,
+              PrincipalType.SERVICE, PrincipalType.WEB_IDENTITY, PrincipalType.CANONICAL_USER, PrincipalType.ANONYMOUS)
 _BOUNDED = (PrincipalType.USER, PrincipalType.ASSUMED_ROLE)  # who can have a permissions boundary
 _SESSIONS = (PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER)  # who can have session policies
 
@@ -72,6 +77,50 @@ DERIVED_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:princ
                           "aws:principalisawsservice", "aws:principalservicename", "aws:principaltagkeys",
                           "aws:resourceaccount"})
 TAG_PREFIX = "aws:principaltag/"
+
+
+# keys whose values hold the caller's or the resource's account, delimited by non-digits (an ARN's colons)
+_ACCOUNT_KEYS = frozenset({"aws:principalaccount", "aws:principalarn", "aws:userid", "aws:resourceaccount"})
+_RUN_12 = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+_DIGITS = re.compile(r"[0-9]+")
+_FRESH = ("123456789012", "210987654321", "100000000001", "200000000002", "300000000003")
+
+
+def named_accounts(policies: Iterable[Policy], patterns: Iterable[str] = ()) -> list[str] | None:
+    """The account ids the policies name (every run of exactly 12 digits in their strings), when no policy can
+    tell one account it does not name from another (else None): then a caller of an unnamed account decides as a
+    caller of one fresh account, and the proof may take the accounts to be among these and two fresh ones, which
+    z3 decides far faster than a string unequal to others.
+
+    Why that holds: an account stands in every value the caller derives (aws:PrincipalArn, aws:PrincipalAccount,
+    aws:userid, aws:ResourceAccount) between non-digits, so an equality can only meet it whole, and a pattern
+    only through a run of literal digits: one of 12 is a named account, a longer one never fits. It fails for a
+    pattern with a shorter run of digits (``arn:aws:iam::1111*``) on those keys, or a policy variable reading
+    them (their value then flows into other strings); ``patterns``: more patterns read against the caller."""
+    from ..policy.variables import Var, split_template
+
+    named: set[str] = set()
+    for p in policies:
+        variables = p.document.has_variables
+        for st in p.document.statements:
+            element = st.principal
+            texts = [*(element.aws if element else ()), *(st.resources or ()), *(v for c in st.conditions for v in c.values)]
+            for text in texts:
+                named.update(_RUN_12.findall(text))
+                if variables and "${" in text:
+                    for part in split_template(text) or ():
+                        if isinstance(part, Var) and part.key in _ACCOUNT_KEYS:
+                            return None
+            for c in st.conditions:
+                op = c.operator.lower()
+                if c.key.lower() in _ACCOUNT_KEYS and ("like" in op or "arn" in op):
+                    if any(len(run) < 12 for v in c.values for run in _DIGITS.findall(v)):
+                        return None
+    for pattern in patterns:
+        if any(len(run) < 12 for run in _DIGITS.findall(pattern)):
+            return None
+        named.update(_RUN_12.findall(pattern))
+    return sorted(named)
 
 
 def is_derived(key: str) -> bool:
@@ -204,6 +253,15 @@ class Caller:
         cut = rest.rindex("/") + 1
         return z3.And(self.is_(PrincipalType.ASSUMED_ROLE), self.partition == _s(arn.partition), self.account == _s(arn.account),
                       self.path == _s(rest[:cut]), self.role == _s(rest[cut:]))
+
+    def accounts_among(self, named: Sequence[str]) -> list[z3.BoolRef]:
+        """The caller's account one of ``named`` or a fresh one, the resource's one of those or another fresh one
+        (sound where :func:`named_accounts` says so)."""
+        fresh = [a for a in _FRESH if a not in named][:2]
+        out = [z3.Implies(self.is_iam, z3.Or(*(self.account == _s(a) for a in [*named, fresh[0]])))]
+        if self.resource_account_tied:
+            out.append(z3.Or(*(self.resource_account == _s(a) for a in [*named, *fresh])))
+        return out
 
     def tie_resource_account(self) -> list[z3.BoolRef]:
         """The resource's account as a string of its own (a policy reads aws:ResourceAccount)."""
@@ -526,7 +584,9 @@ def polish(spec: Mapping[str, Any], bounded: bool, confirmed: Any) -> tuple[dict
         elif f.type is T.USER:
             attempt(Facts(**{**_fields(f), "user_id": f"AIDA{_EXAMPLE_ID}"}), best[1])
     elif f.type is T.SERVICE:
-        attempt(Facts(T.SERVICE, service="ec2.amazonaws.com"), best[1])
+        attempt(Facts(T.SERVICE, service=f.service.lower()), best[1])
+        if not best[0].service.endswith(".amazonaws.com"):
+            attempt(Facts(T.SERVICE, service="ec2.amazonaws.com"), best[1])
     return best[0].spec(), best[1]
 
 

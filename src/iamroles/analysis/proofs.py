@@ -575,6 +575,10 @@ class _Encoder:
         """A confirmed counterexample made plainer where the evaluator still confirms it (nothing, here)."""
         return cex
 
+    def cases(self) -> list[list[z3.BoolRef]]:
+        """The cases each query is split into (each its own query; one case here)."""
+        return [[]]
+
     def block(self, cex: Counterexample) -> z3.BoolRef:
         return z3.Not(z3.And(self.resource == z3.StringVal(cex.resource),
                              *(self._pin(name, value) for name, value in cex.context.items())))
@@ -596,15 +600,34 @@ class _CallerEncoder(_Encoder):
         super().__init__(policies)
         self.trust = all(p.kind is PolicyKind.TRUST for p in policies)
         self.caller = Caller()
+        self._policies = policies
         self._levels: dict[int, tuple[z3.BoolRef, z3.BoolRef, z3.BoolRef]] = {}
         self._denies: dict[int, z3.BoolRef] = {}
+        self.patterns: list[str] = []  # more patterns read against the caller's ARN (check_access_not_granted's principals)
 
     def domain(self) -> list[z3.BoolRef]:
         out = super().domain() + self.caller.domain()
         if "aws:resourceaccount" in self.keys:
             out += self.caller.tie_resource_account()
         out += self._key_ties()
+        accounts = _principals.named_accounts(self._policies, self.patterns)
+        if accounts is not None:
+            out += self.caller.accounts_among(accounts)
         return out + self.caller.ties()
+
+    def cases(self) -> list[list[z3.BoolRef]]:
+        """One query per type of caller, and for an IAM caller whose resource account a policy reads, one per
+        whether the resource is in the caller's account: z3 decides each in a fraction of the time it takes over
+        them all (measured: 8 s for one query, 0.1 s for its case of role sessions; a query undecided in 20 s,
+        0.3 s for each of its cases once the accounts are also among those named, :func:`named_accounts`)."""
+        c = self.caller
+        out: list[list[z3.BoolRef]] = []
+        for t in _principals.CASE_ORDER:
+            if c.resource_account_tied and t in _principals.IAM_TYPES:
+                out += [[c.is_(t), c.same_account], [c.is_(t), z3.Not(c.same_account)]]
+            else:
+                out.append([c.is_(t)])
+        return out
 
     def _key_ties(self) -> list[z3.BoolRef]:
         out: list[z3.BoolRef] = []
@@ -778,6 +801,19 @@ def _check(constraints: Sequence[z3.BoolRef], timeout_ms: int) -> tuple[Any, z3.
 
 def _solve_one(enc: _Encoder, base: Sequence[z3.BoolRef], action: str | None, confirm: Any,
                deadline: float) -> tuple[str, Counterexample | None, str]:
+    """PASS when no case of the encoder has a request, FAIL with the first confirmed, else UNKNOWN."""
+    unknown = None
+    for case in enc.cases():
+        result, cex, why = _solve_case(enc, [*base, *case], action, confirm, deadline)
+        if result == FAIL:
+            return result, cex, why
+        if result == UNKNOWN:
+            unknown = unknown or why  # another case may still have a counterexample
+    return (UNKNOWN, None, unknown) if unknown is not None else (PASS, None, "")
+
+
+def _solve_case(enc: _Encoder, base: Sequence[z3.BoolRef], action: str | None, confirm: Any,
+                deadline: float) -> tuple[str, Counterexample | None, str]:
     def left() -> int:
         return max(1, int((deadline - time.perf_counter()) * 1000))
 
@@ -1030,6 +1066,7 @@ def _access_named(p: Policy, actions: Sequence[str], resources: Sequence[str], p
     enc = _CallerEncoder([p])
     within = enc.resource_matches(resources) if resources else None
     restrict = [z3.Or(*(enc.caller.matches(spec) for spec in principals))] if principals else []
+    enc.patterns = [spec for spec in principals if "*" in spec or "?" in spec]
 
     def goal(enc: _Encoder, active: Sequence[CompiledStatement], use: Callable[[CompiledStatement], z3.BoolRef]) -> z3.BoolRef | None:
         assert isinstance(enc, _CallerEncoder)

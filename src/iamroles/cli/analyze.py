@@ -58,6 +58,13 @@ def _report(result: ProofResult, as_json: bool) -> None:
         if result.counterexample is not None:
             c = result.counterexample
             click.echo(f"  counterexample: {c.action} on {c.resource}")
+            if c.principal is not None:
+                from iamroles.analysis.principals import describe
+
+                bounded = ", with a permissions boundary" if c.bounded else ""
+                click.echo(f"    caller: {describe(c.principal)}{bounded}; the resource's account {c.resource_account}")
+                if c.setting is not None:
+                    click.echo(f"    setting: {c.setting}")
             for key, value in sorted(c.context.items()):
                 click.echo(f"    {key} = {json.dumps(list(value) if isinstance(value, tuple) else value)}")
             if not c.context:
@@ -69,8 +76,9 @@ def _report(result: ProofResult, as_json: bool) -> None:
         raise SystemExit(code)
 
 
-_kind = click.option("--kind", type=click.Choice(["identity", "boundary", "session"]), default="identity", show_default=True,
-                     help="What the documents are (identity-based policies are compared).")
+_kind = click.option("--kind", type=click.Choice(["identity", "boundary", "session", "resource", "trust"]), default="identity",
+                     show_default=True, help="What the documents are: identity-based policies (one or more compared as a "
+                     "caller's), or one resource-based or role trust policy (compared for every caller and setting).")
 _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 _timeout = click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds before UNKNOWN.")
 
@@ -83,7 +91,8 @@ _timeout = click.option("--timeout", default=60.0, show_default=True, type=click
 @_json
 def check_no_new_access(old: str, new: str, kind: str, timeout: float, as_json: bool) -> None:
     """Does NEW allow any request OLD does not? PASS is a proof over every request (action, resource and
-    context); FAIL comes with such a request, confirmed by the evaluator. Exit 0 PASS, 5 FAIL, 6 UNKNOWN."""
+    context, and for a resource-based or trust policy every caller and every setting of the caller's other
+    policies); FAIL comes with such a request, confirmed by the evaluator. Exit 0 PASS, 5 FAIL, 6 UNKNOWN."""
     _report(_proofs().check_no_new_access(_load(old, kind), _load(new, kind), timeout_ms=int(timeout * 1000)), as_json)
 
 
@@ -95,17 +104,28 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.argument("policy_file", metavar="POLICY")
 @click.option("--actions", "actions", multiple=True, metavar="A[,A...]", help="Actions (wildcards allowed), repeatable.")
 @click.option("--resources", "resources", multiple=True, metavar="ARN[,ARN...]", help="Resource ARNs (wildcards allowed), repeatable.")
+@click.option("--principals", "principals", multiple=True, metavar="P[,P...]",
+              help="Resource-based and trust policies: only these callers, repeatable: an account id or account ARN, a "
+                   "role ARN (its sessions), a user/session/federated-user ARN, an OIDC/SAML provider ARN, "
+                   "service:NAME (or a service's DNS name), federated:NAME, canonical:ID, anonymous, *.")
 @_kind
 @_timeout
 @_json
-def check_access_not_granted(policy_file: str, actions: tuple[str, ...], resources: tuple[str, ...], kind: str, timeout: float,
-                             as_json: bool) -> None:
-    """Is none of ACTIONS on RESOURCES granted by POLICY, in any context? PASS is a proof; FAIL comes with a
-    request the evaluator allows. Exit 0 PASS, 5 FAIL, 6 UNKNOWN."""
-    acts, res = _split(actions), _split(resources)
-    if not acts and not res:
-        raise click.UsageError("name at least one of --actions or --resources")
-    _report(_proofs().check_access_not_granted(_load(policy_file, kind), acts, res, timeout_ms=int(timeout * 1000)), as_json)
+def check_access_not_granted(policy_file: str, actions: tuple[str, ...], resources: tuple[str, ...], principals: tuple[str, ...],
+                             kind: str, timeout: float, as_json: bool) -> None:
+    """Is none of ACTIONS on RESOURCES (by PRINCIPALS) granted by POLICY, in any context? PASS is a proof; FAIL
+    comes with a request the evaluator allows. Exit 0 PASS, 5 FAIL, 6 UNKNOWN."""
+    acts, res, who = _split(actions), _split(resources), _split(principals)
+    if not acts and not res and not who:
+        raise click.UsageError("name at least one of --actions, --resources or --principals")
+    if who and kind not in ("resource", "trust"):
+        raise click.UsageError("--principals is for resource-based and trust policies (--kind resource or trust)")
+    policy = _load(policy_file, kind)
+    try:
+        result = _proofs().check_access_not_granted(policy, acts, res, timeout_ms=int(timeout * 1000), principals=who)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    _report(result, as_json)
 
 
 # -- analyses of a server's store -----------------------------------------------------------------------------------
