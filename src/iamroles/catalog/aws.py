@@ -151,8 +151,9 @@ GLOBAL_CONDITION_KEYS: tuple[ConditionKey, ...] = tuple(ConditionKey(name, kind,
 ))
 _GLOBAL_LOWER = frozenset(k.name.lower() for k in GLOBAL_CONDITION_KEYS)
 
-# ${Name} and <name> in a key or an ARN format stand for text the request supplies
-_VARIABLE = re.compile(r"\$\{[^}]*\}|<[^>]*>")
+# ${Name} and <name> in a key or an ARN format stand for text the request supplies, as does tag-key in the
+# reference's secretsmanager:ResourceTag/tag-key and ssm:resourceTag/tag-key (the services list ${TagKey} for them)
+_VARIABLE = re.compile(r"\$\{[^}]*\}|<[^>]*>|(?<=[Tt]ag/)tag-key\Z")
 
 
 def _key_pattern(name: str) -> re.Pattern[str]:
@@ -324,22 +325,40 @@ class Catalog:
     # -- condition keys -------------------------------------------------------------------------------------------
     def condition_key(self, name: str) -> ConditionKey | None:
         """The condition key ``name`` (``aws:SourceIp``, ``s3:prefix``, ``aws:ResourceTag/team``), global or of its
-        service, matched case-insensitively and through variable parts; None if AWS defines no such key."""
-        low = name.lower()
+        service, matched case-insensitively and through variable parts; None if AWS defines no such key. A key
+        whose prefix is not its service's (AWS Marketplace lists ``catalog:ChangeType``) is found too."""
+        return self._condition_key(name.lower())
+
+    @lru_cache(maxsize=8192)  # noqa: B019 (one catalogue per process, kept for good)
+    def _condition_key(self, low: str) -> ConditionKey | None:
         for key in GLOBAL_CONDITION_KEYS:
-            if key.name.lower() == low or (_VARIABLE.search(key.name) and _key_pattern(key.name).match(name)):
+            if key.name.lower() == low or (_VARIABLE.search(key.name) and _key_pattern(key.name).match(low)):
                 return key
-        prefix, sep, _ = name.partition(":")
+        prefix, sep, _ = low.partition(":")
         service = self._service(prefix) if sep else None
-        if service is None:
-            return None
-        hit = service.condition_keys.get(low)
-        if hit is not None:
-            return hit
-        for pattern, key in service.key_patterns:
-            if pattern.match(name):
-                return key
-        return None
+        if service is not None:
+            hit = service.condition_keys.get(low)
+            if hit is not None:
+                return hit
+            for pattern, key in service.key_patterns:
+                if pattern.match(low):
+                    return key
+        return self._foreign_keys.get(low)
+
+    @cached_property
+    def _foreign_keys(self) -> dict[str, ConditionKey]:
+        """The keys a service lists under a prefix that is not its own (read once, at the first key no service of
+        its prefix has: every service's list of keys, about 0.1 s)."""
+        found: dict[str, ConditionKey] = {}
+        for prefix in self._service_names:
+            try:
+                listed = _load("conditionKeys", f"{prefix}.json")
+            except FileNotFoundError:
+                continue
+            for key, raw in listed.items():
+                if not key.startswith(f"{prefix}:"):
+                    found.setdefault(key, ConditionKey(raw["key"], raw.get("type", "String"), raw.get("description", "")))
+        return found
 
     def action_condition_keys(self, action: Action | str, arn: str | None = None) -> tuple[str, ...]:
         """The condition keys AWS lists for ``action``: its own, and those of its resource types (of the types ``arn``
@@ -359,6 +378,15 @@ class Catalog:
     def supports_condition_key(self, action: Action | str, key: str, arn: str | None = None) -> bool:
         """Whether ``key`` (a concrete key such as ``aws:ResourceTag/team``) is a global key or one AWS lists for
         ``action`` (and for the resource types ``arn`` has, when given)."""
+        if isinstance(action, str):
+            return self._supports(action.lower(), key.lower(), arn)
+        return self._supports_key(action, key, arn)
+
+    @lru_cache(maxsize=16384)  # noqa: B019 (one catalogue per process, kept for good)
+    def _supports(self, action: str, key: str, arn: str | None) -> bool:
+        return self._supports_key(action, key, arn)
+
+    def _supports_key(self, action: Action | str, key: str, arn: str | None) -> bool:
         if key.lower() in _GLOBAL_LOWER or any(_key_pattern(k.name).match(key) for k in GLOBAL_CONDITION_KEYS
                                                if _VARIABLE.search(k.name)):
             return True
