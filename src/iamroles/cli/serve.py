@@ -177,6 +177,12 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", metavar="URL", help="
               help="The URL clients reach this server at (behind a proxy or load balancer: its address). The issuers of "
                    "web identity tokens (GetWebIdentityToken) are URL/oidc/ID, so every server of one database needs the same "
                    "[default: this server's endpoint].")
+@click.option("--validate-policies", type=click.Choice(["off", "warn", "deny"]), default="off", show_default=True,
+              envvar="IAMROLES_VALIDATE_POLICIES",
+              help="Access Analyzer's policy checks (iamroles policy validate --findings) on every policy document stored "
+                   "(CreatePolicy, CreatePolicyVersion, Put*Policy, CreateRole, UpdateAssumeRolePolicy, Organizations' "
+                   "CreatePolicy): warn logs and audits the findings; deny also refuses ERROR and SECURITY_WARNING "
+                   "findings with MalformedPolicyDocument.")
 @click.option("--json", "as_json", is_flag=True, help="Also print the start-up facts (endpoint, account, files; never a secret) "
                                                        "as one JSON object on stdout.")
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, account_id: str | None,
@@ -186,7 +192,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
           read_timeout: float, audit_retention: timedelta | None, audit_export: Path | None, audit_prune_interval: float,
           workers: int | None, tls_cert: Path | None, tls_key: Path | None, metrics_port: int | None, metrics_host: str,
           metrics_token_file: Path | None, access_log: bool, log_format: str, log_level: str, shutdown_timeout: float,
-          public_url: str | None, as_json: bool) -> None:
+          public_url: str | None, validate_policies: str, as_json: bool) -> None:
     """Run the IAM + STS endpoint (AWS Query protocol)."""
     from iamroles.server import Settings, default_data_dir
 
@@ -220,7 +226,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, accou
     where = Where(host, port, "https" if options.tls else "http", metrics_host if metrics_port is not None else None, metrics_port)
     settings = Settings((data_dir or default_data_dir()).absolute(), db_url, account_id, root_access_key, root_secret_key,
                         test_mode, admin_access_key, admin_secret_key, cache_ttl, partition, regions,
-                        audit_retention, audit_export, audit_prune_interval, public_url or where.endpoint)
+                        audit_retention, audit_export, audit_prune_interval, public_url or where.endpoint, validate_policies)
     if count == 1:
         from iamroles.server import prepare, wire
 

@@ -18,6 +18,7 @@ from iamroles.store import Role, Tag
 from .conflicts import already_exists
 from .context import CallContext
 from .registry import Input
+from .review import review_policy
 
 __all__ = [
     "already_exists",
@@ -242,9 +243,14 @@ def malformed_policy() -> Iterator[None]:
         raise MalformedPolicyDocument(str(err)) from None
 
 
-def check_document(document: str, kind: PolicyKind, managed: bool = False) -> PolicyDocument:
+def check_document(document: str, kind: PolicyKind, managed: bool = False, ctx: CallContext | None = None) -> PolicyDocument:
+    """The parsed document, or MalformedPolicyDocument; with ``ctx``, a document about to be stored, also checked as
+    ``serve --validate-policies`` says (iam.review)."""
     with malformed_policy():
-        return parse_document(document, kind, managed)
+        parsed = parse_document(document, kind, managed)
+    if ctx is not None:
+        review_policy(ctx, document, kind)
+    return parsed
 
 
 @lru_cache(maxsize=4096)

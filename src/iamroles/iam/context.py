@@ -48,6 +48,10 @@ class CallContext:
     role_used: tuple[str, str] | None = None
     # the result of the operation's prepared work, done outside the transaction (iam.registry.Operation.prepare)
     prepared: Any = None
+    # iamroles serve --validate-policies (iam.review): "off", "warn" or "deny"; and the findings of the documents
+    # the call stored, for its audit event
+    validate_policies: str = "off"
+    policy_findings: list[dict[str, Any]] | None = None
 
     @property
     def account_id(self) -> str:

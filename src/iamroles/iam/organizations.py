@@ -45,6 +45,7 @@ from iamroles.store import Duplicate, Scope, Tx, org_member_scope, org_scope
 
 from .context import CallContext
 from .registry import Input, Output, operation
+from .review import review_policy
 
 __all__ = ["FULL_AWS_ACCESS", "RCP", "RCP_FULL_AWS_ACCESS", "RCP_SERVICES", "OrganizationsError", "SCP", "Levels",
            "Standing", "check_rcp", "org_error", "org_standing", "rcp_applies", "service_linked"]
@@ -433,9 +434,10 @@ def check_rcp(content: str) -> str | None:
     return None
 
 
-def _check_content(kind: str, content: str) -> None:
+def _check_content(ctx: CallContext, kind: str, content: str) -> None:
     """A policy of ``kind`` the management account writes: within its size (ConstraintViolationException), and a
-    document of its type (MalformedPolicyDocumentException), each in AWS's words."""
+    document of its type (MalformedPolicyDocumentException), each in AWS's words; then as ``serve
+    --validate-policies`` says (iam.review)."""
     size = MAX_POLICY_SIZE[kind]
     if len(content) > size:
         raise org_error("ConstraintViolationException",
@@ -452,6 +454,7 @@ def _check_content(kind: str, content: str) -> None:
     if problem is not None:
         raise org_error("MalformedPolicyDocumentException", "The provided policy document does not meet the "
                         f"requirements of the specified policy type. {problem}")
+    review_policy(ctx, content, _KINDS[kind], lambda message: org_error("MalformedPolicyDocumentException", message))
 
 
 @operation("CreatePolicy", resource=lambda ctx, inp: "*", write=True, service="organizations")
@@ -461,7 +464,7 @@ def create_policy(ctx: CallContext, inp: Input) -> Output:
     if kind not in SUPPORTED_TYPES:
         raise org_error("PolicyTypeNotAvailableForOrganizationException",
                                  "You can't use the specified policy type with the feature set currently enabled for this organization.")
-    _check_content(kind, inp["Content"])
+    _check_content(ctx, kind, inp["Content"])
     oid = org["org_id"]
     if any(p["name"] == inp["Name"] for p in ctx.tx.org_policies(oid, kind)):
         raise org_error("DuplicatePolicyException", "A policy with the same name already exists.")

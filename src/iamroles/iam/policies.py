@@ -89,7 +89,7 @@ def _check_size(document: str) -> None:
 @operation("CreatePolicy", resource=_arn_of, keys=lambda ctx, inp: tag_keys(inp), write=True)
 def create_policy(ctx: CallContext, inp: Input) -> Output:
     document = inp["PolicyDocument"]
-    check_document(document, PolicyKind.IDENTITY, managed=True)
+    check_document(document, PolicyKind.IDENTITY, managed=True, ctx=ctx)
     _check_size(document)
     tags = tags_in(inp, "TagsPerPolicy")
     arn = _arn_of(ctx, inp)
@@ -171,7 +171,7 @@ def _version_out(v: PolicyVersion, default: str, document: bool = True) -> dict[
 def create_policy_version(ctx: CallContext, inp: Input) -> Output:
     policy = _owned(ctx, inp["PolicyArn"], for_update=True)
     document = inp["PolicyDocument"]
-    check_document(document, PolicyKind.IDENTITY, managed=True)
+    check_document(document, PolicyKind.IDENTITY, managed=True, ctx=ctx)
     _check_size(document)
     if len(ctx.tx.policy_versions(policy.arn)) >= MAX_VERSIONS:
         raise LimitExceeded(

@@ -97,7 +97,7 @@ def check_trust_policy(ctx: CallContext, document: str) -> str | None:
     pins: dict[str, str] = {}
     if policy_text(document) > TRUST_POLICY_LIMIT:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}")
-    parsed = check_document(document, PolicyKind.TRUST)
+    parsed = check_document(document, PolicyKind.TRUST, ctx=ctx)
     # Principals must be of the role's partition, and those in accounts this server holds must exist, as IAM checks
     # on save: "You can't create a role to delegate access between an AWS GovCloud (US) account and a standard AWS
     # account" ("Invalid principal in policy", https://repost.aws/knowledge-center/iam-trust-policy-error).

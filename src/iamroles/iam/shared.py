@@ -69,7 +69,7 @@ def register_shared(kind: str, word: str, *, boundary: bool, tags: bool) -> None
         entity = get_entity(ctx, kind, inp[param], for_update=True)  # the owner of the size quota, locked before counting
         refuse_service_linked(entity)
         document = inp["PolicyDocument"]
-        check_document(document, PolicyKind.IDENTITY)
+        check_document(document, PolicyKind.IDENTITY, ctx=ctx)
         others = sum(
             policy_text(p.document)
             for p in ctx.tx.inlines(ctx.account_id, kind, entity.key)

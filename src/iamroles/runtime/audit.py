@@ -113,13 +113,15 @@ _WIDTH: dict[str, int] = {c.name: int(getattr(c.type, "length", 0)) for c in aud
 def event_record(*, when: datetime, service: str, operation: str, region: str, source_ip: str, user_agent: str,
                  request_id: str, caller: Caller | None, access_key_id: str | None, params: Mapping[str, Any],
                  error_code: str | None, error_message: str | None, read_only: bool,
-                 response: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 response: Mapping[str, Any] | None = None, additional: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The event; ``params`` and ``response`` must already be redacted (:func:`iamroles.protocol.redact`).
 
     ``responseElements`` is the answer of a call that changed something or issued credentials, as CloudTrail
     records it for "actions that make changes (create, update, or delete actions)"
     (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html),
-    null for reads, failures and answers with nothing in them."""
+    null for reads, failures and answers with nothing in them. ``additional`` is CloudTrail's
+    ``additionalEventData`` ("Additional data about the event that was not part of the request or response"): the
+    policy validation findings of a stored document (serve --validate-policies)."""
     identity: dict[str, Any] | None = None
     if caller is not None:
         p = caller.principal
@@ -144,6 +146,7 @@ def event_record(*, when: datetime, service: str, operation: str, region: str, s
         "responseElements": (_clean(response) or None) if response is not None and error_code is None else None,
         "errorCode": error_code,
         "errorMessage": error_message,
+        **({"additionalEventData": dict(additional)} if additional else {}),
         "requestID": request_id,
         "eventID": new_id(),
         "readOnly": read_only,
@@ -280,7 +283,7 @@ class AuditLog:
             when=when, service=call.service, operation=call.operation, region=call.region, source_ip=call.source_ip,
             user_agent=call.user_agent, request_id=call.request_id, caller=call.caller, access_key_id=call.access_key_id,
             params=call.params, error_code=call.error_code, error_message=call.error_message, read_only=call.read_only,
-            response=call.response,
+            response=call.response, additional=call.additional,
         )
         caller = call.caller
         account, arn = (caller.account_id, caller.principal.arn) if caller is not None else (None, None)

@@ -23,7 +23,7 @@ from iamroles.sts.keys import KeyRing
 from iamroles.sts.web_identity import JwksCache
 from iamroles.tokens import MasterKey
 
-from .trail import Trail
+from .trail import CallRecord, Trail
 
 __all__ = ["Service", "UsageLog", "database_url", "default_data_dir"]
 
@@ -61,6 +61,7 @@ class Service:
     keyring: Any = None  # sts.keys.KeyRing (made on the store when not given)
     regions: Regions = field(default_factory=known_regions)  # what requests may be signed for: botocore's, or more
     public_url: str | None = None  # where clients reach this server: the web identity token issuers live under it
+    validate_policies: str = "off"  # serve --validate-policies: off, warn or deny (iam.review)
 
     def __post_init__(self) -> None:
         self.clock_offset = timedelta(0)  # only test mode moves it
@@ -84,7 +85,14 @@ class Service:
             source_ip=source_ip, secure_transport=secure, user_agent=user_agent,
             request_id=request_id, cache=self.cache, keyring=self.keyring,
             mfa_replay=self.mfa_replay, jwks=self.jwks_cache, issuer=self.issuer,
+            validate_policies=self.validate_policies,
         )
+
+    @staticmethod
+    def note_findings(ctx: CallContext, record: CallRecord) -> None:
+        """The findings of the documents a call stored (serve --validate-policies), into its audit event."""
+        if ctx.policy_findings:
+            record.additional = {"policyValidationFindings": ctx.policy_findings}
 
     def note_role_used(self, ctx: CallContext, region: str) -> None:
         """The role whose credentials the call issued, for RoleLastUsed."""

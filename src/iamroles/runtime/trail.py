@@ -57,6 +57,7 @@ class CallRecord:
     error_code: str | None = None
     error_message: str | None = None
     response: Mapping[str, Any] | None = None  # a change's or a credential issuance's output, redacted as ``params``
+    additional: Mapping[str, Any] | None = None  # CloudTrail's additionalEventData (no secret either)
 
 
 class Settling(Protocol):

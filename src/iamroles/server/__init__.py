@@ -89,7 +89,8 @@ def wire(settings: Settings, prepared: Prepared) -> Service:
     from .usage import Usage
 
     service = Service(store, master_key, test_mode=settings.test_mode, on_reset=reset, audit=AuditLog(store), usage=Usage(store),
-                      regions=prepared.regions, public_url=settings.public_url)
+                      regions=prepared.regions, public_url=settings.public_url,
+                      validate_policies=settings.validate_policies)
     from .rotation import Rotator
 
     service.rotator = Rotator(store, master_key, service.clock)

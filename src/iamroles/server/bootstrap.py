@@ -45,6 +45,7 @@ class Settings:
     audit_export: Path | None = None  # where events are exported before they are deleted
     audit_prune_interval: float = 600.0  # seconds between pruning rounds
     public_url: str | None = None  # where clients reach the server: web identity token issuers live under it
+    validate_policies: str = "off"  # off, warn or deny: Access Analyzer's checks on every stored policy (iam.review)
 
     @property
     def url(self) -> str:

@@ -111,6 +111,7 @@ def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes
         except AccessDenied as err:
             raise org_error("AccessDeniedException", err.message) from None
         output = op.func(ctx, inp)
+        service.note_findings(ctx, record)
         if write:
             if op_model.output_shape is not None and output is not None:
                 record.response = redact(output, op_model.output_shape)

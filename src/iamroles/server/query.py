@@ -144,6 +144,7 @@ def _signed(call: Call, http: sigv4.HttpRequest, params: dict[str, str], secure:
                 ctx.prepared = prepared
                 assert found is not None and found.op is not None  # (_enter raised InvalidAction otherwise)
                 output = found.op.func(ctx, inp)
+                service.note_findings(ctx, record)
                 if found.durable and op_model.output_shape is not None:  # a change or a credential issuance: CloudTrail's responseElements
                     record.response = redact(output, op_model.output_shape)
                 if write:
