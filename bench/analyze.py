@@ -10,6 +10,18 @@ wildcards, conditions of every family and policy variables), as one policy set:
    confirms;
 3. access not granted: ``dynamodb:DeleteTable`` on ``*`` (PASS) and ``s3:PutObject`` on an uploads key (FAIL).
 
+And over policies that name principals (every caller, in every setting of its other policies): a bucket policy of
+9 statements (two partner accounts, a role of the account, CloudTrail and AWS Config with aws:SourceAccount, the
+organization by aws:PrincipalOrgID, a Deny without TLS, a Deny NotPrincipal guard on deletions) and a role trust
+policy of 4 (a role of the account, a partner account with sts:ExternalId, GitHub's OIDC provider pinned to a
+repository, EC2):
+
+4. no new access from each to itself regrouped (PASS); to itself with a partner account added, the partner's
+   sts:ExternalId dropped, and the GitHub subject widened (FAIL each);
+5. access not granted: writes to an account the bucket policy does not name (PASS), reads to it (FAIL: it may be
+   in the organization), deletions to a partner (PASS), writes to CloudTrail (FAIL); the role to an account its
+   trust policy does not name (PASS), to the partner (FAIL).
+
 Target: each under a second.
 
 Account analyses (``iamroles.analysis.account``, ``iamroles.analysis.escalation``) over one account of 1,000 roles,
@@ -86,6 +98,7 @@ def main() -> int:
         ("access-not-granted s3:PutObject uploads (FAIL)",
          lambda: check_access_not_granted(base, ["s3:PutObject"], ["arn:aws:s3:::app-data/uploads/*"]), "FAIL"),
     ]
+    runs += named_runs()
     out: list[dict[str, Any]] = []
     ok = True
     for name, run, expected in runs:
@@ -101,7 +114,8 @@ def main() -> int:
             print(f"{name:<50} {result.result:<8} {seconds * 1000:8.0f} ms  {'ok' if good else 'MISSED (target < 1 s)'}")
             if result.counterexample:
                 c = result.counterexample
-                print(f"{'':<50} counterexample: {c.action} on {c.resource} {json.dumps(c.context)}")
+                who = f" by {c.principal}" if c.principal is not None else ""
+                print(f"{'':<50} counterexample: {c.action} on {c.resource}{who} {json.dumps(c.context)}")
             for a in result.approximated:
                 print(f"{'':<50} approximated: {a}")
     account = account_bench(args.roles, args.policies, quiet=args.json)
@@ -114,6 +128,96 @@ def main() -> int:
 ACCOUNT_TARGET_SECONDS = 10.0
 ACCOUNT = "111122223333"
 ADMIN_DOC = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+PARTNERS = ("444455556666", "777788889999")
+BUCKET = "arn:aws:s3:::app-data"
+
+
+def _bucket_policy(extra_partner: bool = False) -> dict[str, Any]:
+    objects = f"{BUCKET}/*"
+    readers = [f"arn:aws:iam::{p}:root" for p in PARTNERS] + (["arn:aws:iam::999988887777:root"] if extra_partner else [])
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "PartnersRead", "Effect": "Allow", "Principal": {"AWS": readers}, "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": [BUCKET, objects]},
+        {"Sid": "AppWrites", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/app/writer"},
+         "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": f"{BUCKET}/uploads/*"},
+        {"Sid": "TrailAcl", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",
+         "Resource": BUCKET, "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}},
+        {"Sid": "TrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"{BUCKET}/AWSLogs/{ACCOUNT}/*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT, "s3:x-amz-acl": "bucket-owner-full-control"}}},
+        {"Sid": "ConfigWrite", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"{BUCKET}/config/*", "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}},
+        {"Sid": "OrgRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"{BUCKET}/shared/*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}},
+        {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [BUCKET, objects],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "NoDeletes", "Effect": "Deny", "NotPrincipal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root",
+                                                                         f"arn:aws:iam::{ACCOUNT}:role/app/writer"]},
+         "Action": ["s3:DeleteObject", "s3:DeleteBucket"], "Resource": [BUCKET, objects]},
+        {"Sid": "NoPublicAcl", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObjectAcl", "Resource": objects,
+         "Condition": {"StringEquals": {"s3:x-amz-acl": ["public-read", "public-read-write"]}}},
+    ]}
+
+
+def _trust_policy(external_id: bool = True, subject: str = "repo:org/app:ref:refs/heads/main") -> dict[str, Any]:
+    gh = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    partner: dict[str, Any] = {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{PARTNERS[0]}:root"},
+                               "Action": "sts:AssumeRole"}
+    if external_id:
+        partner["Condition"] = {"StringEquals": {"sts:ExternalId": "partner-7"}}
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Deployer", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/deployer"},
+         "Action": ["sts:AssumeRole", "sts:TagSession"]},
+        partner,
+        {"Sid": "GitHub", "Effect": "Allow", "Principal": {"Federated": gh}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                       "StringLike": {"token.actions.githubusercontent.com:sub": subject}}},
+        {"Sid": "Ec2", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+    ]}
+
+
+def _regrouped(doc: dict[str, Any]) -> dict[str, Any]:
+    """The same statements in another order, Sids renamed, each Action list reversed (same meaning)."""
+    rng = random.Random(2026)
+    statements = json.loads(json.dumps(doc["Statement"]))
+    rng.shuffle(statements)
+    for i, st in enumerate(statements):
+        st["Sid"] = f"S{i}"
+        if isinstance(st.get("Action"), list):
+            st["Action"] = st["Action"][::-1]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def named_runs() -> list[tuple[str, Any, str]]:
+    from iamroles.policy import PolicyKind
+
+    def res(doc: dict[str, Any]) -> Policy:
+        return parse_policy(json.dumps(doc), PolicyKind.RESOURCE, name="bucket")
+
+    def trust(doc: dict[str, Any]) -> Policy:
+        return parse_policy(json.dumps(doc), PolicyKind.TRUST, name="trust")
+
+    bucket, role = res(_bucket_policy()), trust(_trust_policy())
+    return [
+        ("bucket: no-new-access, regrouped (PASS)", lambda: check_no_new_access(bucket, res(_regrouped(_bucket_policy()))), "PASS"),
+        ("bucket: no-new-access, one more account (FAIL)", lambda: check_no_new_access(bucket, res(_bucket_policy(True))), "FAIL"),
+        ("bucket: writes not granted to another account (PASS)",
+         lambda: check_access_not_granted(bucket, ["s3:PutObject", "s3:DeleteObject"], principals=["123456789012"]), "PASS"),
+        ("bucket: reads granted to the organization (FAIL)",
+         lambda: check_access_not_granted(bucket, ["s3:GetObject"], [f"{BUCKET}/*"], principals=["123456789012"]), "FAIL"),
+        ("bucket: deletions not granted to a partner (PASS)",
+         lambda: check_access_not_granted(bucket, ["s3:Delete*"], principals=[PARTNERS[0]]), "PASS"),
+        ("bucket: writes granted to CloudTrail (FAIL)",
+         lambda: check_access_not_granted(bucket, ["s3:PutObject"], principals=["cloudtrail.amazonaws.com"]), "FAIL"),
+        ("trust: no-new-access, regrouped (PASS)", lambda: check_no_new_access(role, trust(_regrouped(_trust_policy()))), "PASS"),
+        ("trust: no-new-access, ExternalId dropped (FAIL)", lambda: check_no_new_access(role, trust(_trust_policy(False))), "FAIL"),
+        ("trust: no-new-access, GitHub subject widened (FAIL)",
+         lambda: check_no_new_access(role, trust(_trust_policy(subject="repo:org/*"))), "FAIL"),
+        ("trust: not granted to another account (PASS)",
+         lambda: check_access_not_granted(role, ["sts:AssumeRole"], principals=["123456789012"]), "PASS"),
+        ("trust: granted to the partner (FAIL)",
+         lambda: check_access_not_granted(role, ["sts:AssumeRole"], principals=[PARTNERS[0]]), "FAIL"),
+    ]
 
 
 def _load_account(store: Any, roles: int, policies: int) -> None:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iamroles.analysis.principals import _FOLDS
+from iamroles.analysis.patterns import _FOLDS
 from iamroles.analysis.proofs import Counterexample, check_access_not_granted, check_no_new_access
 from iamroles.cli import main
 from iamroles.policy import Policy, PolicySet, evaluate, parse_policy

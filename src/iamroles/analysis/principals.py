@@ -36,31 +36,10 @@ import z3
 
 from ..policy import Arn, Policy, PolicyKind, PolicySet, PrincipalType, Request, evaluate, parse_policy
 from ..policy.compile import CompiledStatement
+from .patterns import MAX_CHAR, folded
 
-__all__ = ["Caller", "Setting", "DERIVED_KEYS", "distinguishing", "granting", "settings"]
-
-_MAX_CHAR = 0x2FFFF
-
-# characters whose lower case is each ASCII letter (str.lower, as the evaluator folds): the letter, its capital,
-# and KELVIN SIGN for k; a test enumerates Unicode to hold this table to Python's
-_FOLDS: dict[str, str] = {c: c + c.upper() for c in "abcdefghijklmnopqrstuvwxyz"}
-_FOLDS["k"] += "\u212a"
-
-
-class Unsupported(Exception):
-    """A construct the encoding does not model exactly (it becomes a free boolean)."""
-
-
-def folded(text: str) -> z3.ReRef:
-    """Strings whose ``str.lower()`` is ``text.lower()`` (ASCII text only; others are not encoded)."""
-    low = text.lower()
-    if not low.isascii():
-        raise Unsupported("case-insensitive comparison with non-ASCII text")
-    parts = [z3.Union(*(z3.Re(z3.StringVal(x)) for x in _FOLDS[c])) if c in _FOLDS else z3.Re(z3.StringVal(c)) for c in low]
-    if not parts:
-        return z3.Re(z3.StringVal(""))
-    return parts[0] if len(parts) == 1 else z3.Concat(*parts)
-
+__all__ = ["CASE_ORDER", "DERIVED_KEYS", "IAM_TYPES", "TAG_PREFIX", "Caller", "Facts", "Setting", "describe", "distinguishing", "granting",
+           "is_derived", "named_accounts", "polish", "settings"]
 
 _TYPES: tuple[PrincipalType, ...] = tuple(PrincipalType)
 _IAM = (PrincipalType.ACCOUNT, PrincipalType.USER, PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER)
@@ -137,7 +116,7 @@ def _s(text: str) -> z3.SeqRef:
 
 
 def _one_of(var: z3.SeqRef, values: Iterable[str]) -> z3.BoolRef:
-    tests = [var == _s(v) for v in values if all(ord(c) <= _MAX_CHAR for c in v)]
+    tests = [var == _s(v) for v in values if all(ord(c) <= MAX_CHAR for c in v)]
     return z3.Or(*tests) if tests else z3.BoolVal(False)
 
 
@@ -279,10 +258,6 @@ class Caller:
         mine = str(model.eval(self.account, model_completion=True).as_string())
         return "999999999999" if mine != "999999999999" else "888888888888"
 
-    def nice(self) -> list[z3.BoolRef]:
-        """Preferences for a readable caller the solver finds cheap (the rest is :func:`polish`'s)."""
-        return [z3.Implies(self.is_iam, self.partition == _s("aws")), z3.Not(self.bounded)]
-
     # -- the keys the evaluator derives from the caller ---------------------------------------------------------
     def derived(self, key: str) -> tuple[z3.BoolRef, z3.SeqRef | None] | None:
         """(present, value) of a key derived from the caller (value None: a free value, as a principal tag's), or
@@ -401,7 +376,7 @@ class Caller:
         (its web identities); ``service:NAME`` or a bare DNS name (that service); ``canonical:ID``; ``anonymous``.
         A ``*`` or ``?`` in an ARN is a wildcard."""
         from ..policy.wildcard import plain
-        from .proofs import _pattern_re as pattern_re
+        from .patterns import pattern_re
 
         T = PrincipalType
         spec = spec.strip()

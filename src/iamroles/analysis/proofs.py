@@ -39,10 +39,15 @@ from ..policy.conditions import OPERATORS, parse_date, parse_number, parse_opera
 from ..policy.document import ConditionClause, Statement
 from ..policy.request import RequestContext
 from ..policy.variables import Var, split_template
-from ..policy.wildcard import Pieces, compile_patterns, pattern_segments, plain
+from ..policy.wildcard import compile_patterns, plain
 from . import principals as _principals
-from .principals import Caller, Facts, Setting, folded
-from .principals import Unsupported as _Unsupported
+from .patterns import Unsupported as _Unsupported
+from .patterns import any_char as _any_char
+from .patterns import chars_re as _chars_re
+from .patterns import folded
+from .patterns import literal as _literal
+from .patterns import pattern_re as _pattern_re
+from .principals import Caller, Facts, Setting
 
 __all__ = ["Counterexample", "ProofResult", "check_access_not_granted", "check_no_new_access"]
 
@@ -51,7 +56,6 @@ _RETRIES = 4
 _VAR_TEXT = re.compile(r"\$\{[^}]*\}")
 _NICE_MS = 500  # time given to finding a readable counterexample once there is one
 _NICE_STEP_MS = 120  # and to each of its preferences (one the solver finds hard is dropped)
-_MAX_CHAR = 0x2FFFF  # z3's largest character; a policy literal beyond it is not encoded
 _CALLER = Principal.from_arn("arn:aws:iam::111122223333:user/analyzer")
 
 _STRING_FAMILIES = frozenset({"string", "string_ic", "string_like", "arn", "bool", "binary"})
@@ -109,65 +113,6 @@ class ProofResult:
         return {"result": self.result, "message": self.message,
                 "counterexample": self.counterexample.to_dict() if self.counterexample else None,
                 "approximated": self.approximated, "seconds": round(self.seconds, 4)}
-
-
-# -- regular expressions for wildcard patterns, as iamroles.policy.wildcard builds them -------------------------
-
-def _re_sort() -> z3.ReSortRef:
-    return z3.ReSort(z3.StringSort())
-
-
-def _any_char() -> z3.ReRef:
-    return z3.AllChar(_re_sort())
-
-
-def _not_colon() -> z3.ReRef:
-    return z3.Union(z3.Range("\x00", "9"), z3.Range(";", chr(_MAX_CHAR)))
-
-
-def _literal(text: str) -> z3.ReRef:
-    if any(ord(c) > _MAX_CHAR for c in text):
-        raise _Unsupported(f"a character beyond U+{_MAX_CHAR:X} in {text!r}")
-    return z3.Re(z3.StringVal(text))
-
-
-def _chars_re(chars: Sequence[tuple[str, bool]], star: z3.ReRef, qmark: z3.ReRef) -> z3.ReRef:
-    parts: list[z3.ReRef] = []
-    buf: list[str] = []
-    for ch, lit in chars:
-        if not lit and ch in "*?":
-            if buf:
-                parts.append(_literal("".join(buf)))
-                buf = []
-            parts.append(star if ch == "*" else qmark)
-        else:
-            buf.append(ch)
-    if buf or not parts:
-        parts.append(_literal("".join(buf)))
-    return parts[0] if len(parts) == 1 else z3.Concat(*parts)
-
-
-def _pattern_re(pieces: Pieces, mode: str) -> z3.ReRef:
-    """The z3 regex of :func:`iamroles.policy.wildcard.pattern_regex` (same modes, same segment rules)."""
-    anything = z3.Star(_any_char())
-    segments = pattern_segments(pieces, mode)
-    if segments is None:
-        return z3.Empty(_re_sort())
-    if len(segments) == 1:  # a glob, or not an ARN: the whole string
-        return _chars_re(segments[0], anything, _any_char())
-    seg_star, seg_q = z3.Star(_not_colon()), _not_colon()
-    parts: list[z3.ReRef] = []
-    for i, seg in enumerate(segments[:5]):
-        if i:
-            parts.append(_literal(":"))
-        if mode == "resource" and seg and seg[-1] == ("*", False):
-            parts.append(z3.Concat(_chars_re(seg[:-1], seg_star, seg_q), anything))
-        else:
-            parts.append(_chars_re(seg, seg_star, seg_q))
-    if len(segments) == 6:
-        parts.append(_literal(":"))
-        parts.append(_chars_re(segments[5], anything, _any_char()))
-    return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
 
 # -- the request's unknowns ------------------------------------------------------------------------------------
@@ -572,7 +517,12 @@ class _Encoder:
         return out
 
     def polish(self, cex: Counterexample, confirm: Callable[[Counterexample], bool]) -> Counterexample:
-        """A confirmed counterexample made plainer where the evaluator still confirms it (nothing, here)."""
+        """A confirmed counterexample made plainer where the evaluator still confirms it: each context key the
+        request does not need left out."""
+        for key in sorted(cex.context):
+            fewer = replace(cex, context={k: v for k, v in cex.context.items() if k != key})
+            if confirm(fewer):
+                cex = fewer
         return cex
 
     def cases(self) -> list[list[z3.BoolRef]]:
@@ -708,8 +658,8 @@ class _CallerEncoder(_Encoder):
         )
 
     def nice(self) -> list[z3.BoolRef]:
-        mine = super().nice()
-        return mine[:1] + self.caller.nice() + mine[1:]  # the resource, then the caller, then the context
+        # the caller is made plain by polish, through the evaluator, which is faster than asking the solver
+        return super().nice()
 
     def polish(self, cex: Counterexample, confirm: Callable[[Counterexample], bool]) -> Counterexample:
         """The caller made plain (:func:`iamroles.analysis.principals.polish`), the resource's account kept the
@@ -728,7 +678,7 @@ class _CallerEncoder(_Encoder):
             role = replace(out, resource=f"arn:{Facts.of(spec).partition or 'aws'}:iam::{account}:role/example")
             if confirm(role):
                 out = role
-        return out
+        return super().polish(out, confirm)
 
     def block(self, cex: Counterexample) -> z3.BoolRef:
         assert cex.principal is not None and cex.resource_account is not None
@@ -900,9 +850,15 @@ def _allowed_by(active: Sequence[CompiledStatement], policies: Sequence[Policy],
     return [use(cs) for cs in mine if not cs.deny], [use(cs) for cs in mine if cs.deny]
 
 
-def _twin(cs: CompiledStatement) -> tuple[Statement, bool]:
-    """A statement's meaning (its Sid aside), to find it unchanged on the other side."""
-    return replace(cs.statement, sid=None), cs.policy.document.has_variables
+def _twin(cs: CompiledStatement) -> tuple[Any, ...]:
+    """A statement's meaning (its Sid and the order of its lists aside), to find it unchanged on the other side."""
+    st = cs.statement
+    element = st.principal
+    principal = None if element is None else (element.wildcard, frozenset(element.aws), frozenset(s.lower() for s in element.service),
+                                             frozenset(element.federated), frozenset(element.canonical_user))
+    return (st.effect, frozenset(a.lower() for a in st.actions), st.not_action,
+            None if st.resources is None else frozenset(st.resources), st.not_resource, principal, st.not_principal,
+            frozenset((c.operator, c.key.lower(), frozenset(c.values)) for c in st.conditions), cs.policy.document.has_variables)
 
 
 def _as_list(policies: Policy | Sequence[Policy]) -> list[Policy]:
@@ -1084,7 +1040,7 @@ def _access_named(p: Policy, actions: Sequence[str], resources: Sequence[str], p
         assert req is not None
         cex = replace(cex, setting=_principals.granting(p, req, cex.bounded))
     message = {
-        PASS: "no request for the named access is granted by the policy, to any of the named principals",
+        PASS: "no request for the named access is granted by the policy" + (", to any of the named principals" if principals else ""),
         FAIL: "the policy grants some of the named access",
         UNKNOWN: why,
     }[result]
