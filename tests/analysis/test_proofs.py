@@ -14,13 +14,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from iamroles.analysis.patterns import _FOLDS
 from iamroles.analysis.proofs import Counterexample, check_access_not_granted, check_no_new_access
 from iamroles.cli import main
 from iamroles.policy import Policy, PolicySet, evaluate, parse_policy
+
+_NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
 def pol(*statements: dict[str, Any]) -> Policy:
@@ -241,7 +243,8 @@ requests = st.builds(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# no shrinking: a failure is reported as found, not replayed through minutes of solver calls
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=_NO_SHRINK)
 @given(old=policies, new=policies, probes=st.lists(requests, max_size=25))
 def test_no_new_access_agrees_with_the_evaluator(old: Policy, new: Policy, probes: list[Counterexample]) -> None:
     r = check_no_new_access(old, new, timeout_ms=20_000)
@@ -251,11 +254,13 @@ def test_no_new_access_agrees_with_the_evaluator(old: Policy, new: Policy, probe
     elif r.result == "PASS":
         for probe in probes:
             assert not (allowed(new, probe) and not allowed(old, probe)), probe
-        # the same policy never gains access over itself
-    assert check_no_new_access(new, new, timeout_ms=20_000).result == "PASS"
+    # the same policy never gains access over itself: never FAIL, and PASS unless the solver ran out of time
+    same = check_no_new_access(new, new, timeout_ms=20_000)
+    assert same.result == "PASS" or (same.result == "UNKNOWN" and "gave up" in same.message), same
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# no shrinking: a failure is reported as found, not replayed through minutes of solver calls
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=_NO_SHRINK)
 @given(p=policies, action=st.sampled_from(ACTIONS[:6]), resource=st.sampled_from(RESOURCES[1:6]), probes=st.lists(requests, max_size=25))
 def test_access_not_granted_agrees_with_the_evaluator(p: Policy, action: str, resource: str, probes: list[Counterexample]) -> None:
     import re
