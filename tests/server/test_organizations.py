@@ -268,7 +268,8 @@ def test_malformed_requests_get_errors_not_failures(server: Server, org: Org) ->
 def test_an_scp_change_reaches_every_node_within_the_cache_bound(server: Server, org: Org) -> None:
     """Two ``iamroles serve`` processes on one PostgreSQL: an SCP attached through one bounds the member's calls
     through the other within its --cache-ttl (1 s by default; DetachPolicy: "the changes to permissions ... are
-    immediate" on AWS), and its detachment likewise; the other node had the member's SCPs cached before."""
+    immediate" on AWS), and its new content (UpdatePolicy) and its detachment likewise; the other node had the
+    member's SCPs cached before."""
     import time
 
     from .conftest import start_server, stop_server
@@ -299,6 +300,17 @@ def test_an_scp_change_reaches_every_node_within_the_cache_bound(server: Server,
 
         while not refused():
             assert time.monotonic() - attached < 5, "the other node still allows what the SCP denies"
+            time.sleep(0.1)
+        # UpdatePolicy's new content reaches it the same way (API_UpdatePolicy)
+        orgs.update_policy(PolicyId=pid, Content=doc("Deny", "iam:ListGroups"))
+        updated = time.monotonic()
+        while refused():
+            assert time.monotonic() - updated < 5, "the other node still enforces the policy's old content"
+            time.sleep(0.1)
+        orgs.update_policy(PolicyId=pid, Content=doc("Deny", "iam:CreateUser"))
+        updated = time.monotonic()
+        while not refused():
+            assert time.monotonic() - updated < 5, "the other node does not enforce the policy's new content"
             time.sleep(0.1)
         orgs.detach_policy(PolicyId=pid, TargetId=member.account_id)
         detached = time.monotonic()

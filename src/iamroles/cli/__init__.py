@@ -8,6 +8,7 @@ import click
 from .analyze import analyze
 from .delegation import accounts_delegation_template
 from .failures import explain
+from .org import org
 from .policy import policy
 from .quota import accounts_quota
 from .serve import accounts, audit, audit_prune, init, keys, oidc, roles, serve
@@ -38,6 +39,7 @@ def main() -> None:
 
 main.add_command(policy)
 main.add_command(analyze)
+main.add_command(org)
 main.add_command(serve)
 main.add_command(init)
 accounts.add_command(accounts_quota)

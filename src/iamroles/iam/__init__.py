@@ -8,6 +8,8 @@ from . import (  # noqa: F401  (register operations)
     groups,
     mfa,
     oidc,
+    org_admin,
+    org_tree,
     organizations,
     outbound,
     passwords,
@@ -22,8 +24,8 @@ from . import (  # noqa: F401  (register operations)
     templates,
     users,
 )
-from .authorize import PolicyCache, authorize
+from .authorize import PolicyCache, authorize, authorize_on
 from .context import CallContext, Caller
 from .registry import OPERATIONS, Operation, Stale
 
-__all__ = ["OPERATIONS", "Operation", "CallContext", "Caller", "PolicyCache", "Stale", "authorize"]
+__all__ = ["OPERATIONS", "Operation", "CallContext", "Caller", "PolicyCache", "Stale", "authorize", "authorize_on"]

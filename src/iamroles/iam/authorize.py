@@ -20,9 +20,10 @@ from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
 from .context import CallContext, Caller
 from .organizations import Levels, Standing, org_standing, rcp_applies, service_linked
+from .registry import On
 
-__all__ = ["PolicyCache", "account_standing", "authorize", "bounded_session", "decide", "decide_trust", "identity_policies",
-           "request_keys", "caller_policies"]
+__all__ = ["PolicyCache", "account_standing", "authorize", "authorize_on", "bounded_session", "decide", "decide_trust",
+           "identity_policies", "request_keys", "caller_policies"]
 
 
 class PolicyCache:
@@ -267,11 +268,17 @@ def decide_trust(ctx: CallContext, principal: Principal, action: str, role_arn: 
     return evaluate(Request(principal, action, role_arn, role_account, context, ctx.now), policies)
 
 
-def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
-    """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
-    if ctx.caller.is_root and not bounded_session(ctx.caller) and (ctx.cache is None or not _bounded(ctx, action, resource)):
-        return  # the account root bypasses identity policies, not SCPs or RCPs (nor its session's policies)
-    decision = decide(ctx, action, resource, keys)
+def authorize(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None,
+              resource_policy: Policy | None = None, resource_account: str | None = None) -> None:
+    """Raise AccessDenied unless the caller may perform ``action`` on ``resource`` (of ``resource_account``, governed
+    by ``resource_policy``, if given: across accounts both it and the caller's policies must allow)."""
+    own = resource_policy is None and resource_account in (None, ctx.caller.account_id)
+    if (own and ctx.caller.is_root and not bounded_session(ctx.caller)
+            and (ctx.cache is None or not _bounded(ctx, action, resource))):
+        # the account root bypasses identity policies, not SCPs or RCPs (nor its session's policies, nor another
+        # account's resource policy)
+        return
+    decision = decide(ctx, action, resource, keys, resource_policy=resource_policy, resource_account=resource_account)
     if not decision.allowed:
         raise AccessDenied(decision.message())
 
@@ -280,3 +287,13 @@ def _bounded(ctx: CallContext, action: str, resource: str) -> bool:
     """Do organization policies bound the caller's ``action`` on ``resource`` of its own account?"""
     standing = account_standing(ctx, ctx.caller.account_id)
     return standing is not None and (standing.scp is not None or (standing.rcp is not None and rcp_applies(action, resource, None)))
+
+
+def authorize_on(ctx: CallContext, action: str, resource: str | tuple[On, ...], keys: Mapping[str, Any] | None = None) -> None:
+    """:func:`authorize` on an operation's resource, or on each of the resources it acts on (with the condition keys
+    each brings): AccessDenied unless every one is allowed."""
+    if isinstance(resource, str):
+        authorize(ctx, action, resource, keys)
+        return
+    for on in resource:
+        authorize(ctx, on.action or action, on.arn, {**keys, **on.keys} if keys else on.keys, on.policy, on.account)

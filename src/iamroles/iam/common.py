@@ -138,6 +138,9 @@ ACCOUNT_QUOTAS: dict[str, tuple[str, int]] = {
     "VirtualMFADevicesPerAccount": ("mfa", 5000),
     "ServerCertificatesPerAccount": ("server_certificate", 20),
     "SAMLProvidersPerAccount": ("saml", 100),
+    # AWS Organizations' accounts in an organization (of its management account; open invitations count too):
+    # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html; iam.organizations counts them
+    "AccountsPerOrganization": ("org_account", 10),
 }
 
 

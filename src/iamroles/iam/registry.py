@@ -15,18 +15,40 @@ does the work itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from iamroles.policy import Policy
 
 from .conflicts import answering_conflicts
 from .context import CallContext
 
-__all__ = ["Operation", "OPERATIONS", "operation", "Input", "Output", "Prepare", "Stale"]
+__all__ = ["On", "Operation", "OPERATIONS", "operation", "Input", "Output", "Prepare", "Stale"]
 
 Input = Mapping[str, Any]
 Output = dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class On:
+    """One of the resources a call acts on, with the condition keys that resource brings (its aws:ResourceTag/*).
+    A call on several (Organizations' AttachPolicy: the policy and its target) is authorised on each of them, as
+    AWS authorises an action whose reference lists several resource types: every one must be allowed."""
+
+    arn: str
+    keys: Mapping[str, Any] = field(default_factory=dict)
+    # the resource's account when it is not the caller's (the call is then cross-account: both the caller's
+    # policies and the resource's ``policy`` must allow it), and the resource-based policy that governs it
+    account: str | None = None
+    policy: Policy | None = None
+    # authorised for this action instead of the operation's (a create that tags what it creates needs the tagging
+    # action on it too)
+    action: str | None = None
+
+
 Func = Callable[[CallContext, Input], Output]
-ResourceOf = Callable[[CallContext, Input], str]
+# the ARN a call is authorised on, or the resources it acts on (each authorised)
+ResourceOf = Callable[[CallContext, Input], str | tuple[On, ...]]
 KeysOf = Callable[[CallContext, Input], dict[str, Any]]
 # (ctx in a read transaction, input) -> the slow work, run outside any transaction; its result is ctx.prepared
 Prepare = Callable[[CallContext, Input], Callable[[], Any]]

@@ -25,8 +25,12 @@ def target_operation(target: str, prefix: str) -> str | None:
     return name if dot and head == prefix and name else None
 
 
-def json_envelope(code: str, message: str) -> bytes:
-    return json.dumps({"__type": code, "Message": message}, separators=(",", ":")).encode()
+def json_envelope(code: str, message: str, reason: str | None = None) -> bytes:
+    """The protocol's error document (with the ``Reason`` member some errors' shapes have)."""
+    doc = {"__type": code, "Message": message}
+    if reason is not None:
+        doc["Reason"] = reason
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 @cache

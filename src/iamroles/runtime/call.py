@@ -57,6 +57,9 @@ class Wire(Protocol):
 
     def error(self, status: int, code: str, message: str, fault: str, request_id: str) -> bytes: ...
 
+    # a wire whose errors carry the error's ``Reason`` (Organizations' JSON protocol) writes it with
+    # ``error_with_reason(status, code, message, fault, request_id, reason)``; others leave it out
+
 
 @dataclass(frozen=True, slots=True)
 class QueryXml:
@@ -100,7 +103,12 @@ class ShortJson:
 
 
 def answer(wire: Wire, err: AwsError, request_id: str) -> tuple[int, bytes]:
-    """``err`` as ``wire`` writes it, with its HTTP status."""
+    """``err`` as ``wire`` writes it, with its HTTP status (and the ``Reason`` some AWS errors carry, on a wire
+    that writes it)."""
+    reason = getattr(err, "reason", None)
+    with_reason = getattr(wire, "error_with_reason", None)
+    if reason is not None and with_reason is not None:
+        return err.status, bytes(with_reason(err.status, err.code, err.message, err.fault, request_id, reason))
     return err.status, wire.error(err.status, err.code, err.message, err.fault, request_id)
 
 

@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 
 from iamroles import iam  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
-from iamroles.errors import AccessDenied, InvalidAction
-from iamroles.iam import OPERATIONS, authorize
+from iamroles.errors import AccessDenied, AwsError, InvalidAction
+from iamroles.iam import OPERATIONS, authorize_on
 from iamroles.iam.organizations import org_error
 from iamroles.protocol import check_input, json_envelope, redact, render_json, service_model, target_operation
 from iamroles.runtime import Call, CallRecord, Reply, Service, new_id
+from iamroles.store import Conflict
 from iamroles.sts.limits import check_session_limits
 
 __all__ = ["SERVICE", "TARGET_PREFIX", "JsonWire", "handle", "operation_of", "respond"]
@@ -41,6 +42,9 @@ class JsonWire:
     def error(self, status: int, code: str, message: str, fault: str, request_id: str) -> bytes:
         return json_envelope(code, message)
 
+    def error_with_reason(self, status: int, code: str, message: str, fault: str, request_id: str, reason: str) -> bytes:
+        return json_envelope(code, message, reason)
+
 
 _WIRE = JsonWire()
 
@@ -55,6 +59,14 @@ def operation_of(headers: list[tuple[bytes, bytes]]) -> str | None:
                 return None
             return target_operation(text, TARGET_PREFIX) or ""
     return None
+
+
+_IAM_CONFLICTS = frozenset({"ConcurrentModification", "ServiceFailure", "EntityAlreadyExists"})
+
+
+def _concurrent() -> AwsError:
+    return org_error("ConcurrentModificationException", "AWS Organizations can't complete your request because it "
+                     "conflicts with another attempt to modify the same entity. Try again later.")
 
 
 def may_write(name: str) -> bool:
@@ -107,10 +119,16 @@ def _call(call: Call, name: str, http: sigv4.HttpRequest, secure: bool) -> bytes
         ctx = service.context(caller, tx, now, signed.region, record.source_ip, secure, record.user_agent, record.request_id)
         try:
             if op.resource is not None:
-                authorize(ctx, op.action, op.resource(ctx, inp))
+                authorize_on(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
+            output = op.func(ctx, inp)
         except AccessDenied as err:
             raise org_error("AccessDeniedException", err.message) from None
-        output = op.func(ctx, inp)
+        except AwsError as err:
+            if err.code in _IAM_CONFLICTS:  # a collision with another request (iam.conflicts answers in IAM's words)
+                raise _concurrent() from None
+            raise
+        except Conflict:
+            raise _concurrent() from None
         service.note_findings(ctx, record)
         if write:
             if op_model.output_shape is not None and output is not None:

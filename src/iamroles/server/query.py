@@ -19,7 +19,7 @@ from botocore.model import OperationModel, ServiceModel
 from iamroles import iam, sts  # noqa: F401  (register operations)
 from iamroles.auth import sigv4
 from iamroles.errors import EntityTemporarilyUnmodifiable, IncompleteSignature, InvalidAction, InvalidQueryParameter
-from iamroles.iam import OPERATIONS, CallContext, Operation, Stale, authorize
+from iamroles.iam import OPERATIONS, CallContext, Operation, Stale, authorize_on
 from iamroles.iam.context import Caller
 from iamroles.policy import Arn, Principal, PrincipalType
 from iamroles.protocol import holds_secret, parse_request, redact, render_response, repeated_query_name, service_model
@@ -182,7 +182,7 @@ def _enter(call: Call, tx: Tx, http: sigv4.HttpRequest, params: dict[str, str], 
     op = found.op
     ctx = service.context(caller, tx, now, signed.region, record.source_ip, secure, record.user_agent, record.request_id)
     if op.resource is not None:
-        authorize(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
+        authorize_on(ctx, op.action, op.resource(ctx, inp), op.keys(ctx, inp) if op.keys else None)
     return ctx, op_model, inp
 
 

@@ -490,6 +490,11 @@ org_accounts = Table(
     Column("parent_id", String(100), nullable=False),
     Column("joined_method", String(16), nullable=False),
     Column("joined_at", TS, nullable=False),
+    # what CreateAccount named the account and its owner's e-mail address (unique, as AWS's are); None for an
+    # account that joined by invitation (described by its id)
+    Column("name", String(128)),
+    Column("email", String(64)),
+    Index("ix_org_accounts_email", "email", unique=True),
 )
 
 org_policies = Table(
@@ -529,6 +534,52 @@ org_handshakes = Table(
     Column("state", String(16), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS, nullable=False),
+    Column("updated_at", TS),  # when it was last answered (accepted, declined, canceled): shown for 30 days more
+    Index("ix_org_handshakes_account_id", "account_id"),
+)
+
+# Organizations' tags (API_TagResource.html): on the root, OUs, accounts and policies, keys as given (case-sensitive,
+# unlike IAM's), at most 50 per resource.
+org_tags = Table(
+    "org_tags",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("resource_id", String(130), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+# CreateAccount's requests (API_CreateAccountStatus.html): each with how it ended and the account it made.
+org_create_account_requests = Table(
+    "org_create_account_requests",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("org_id", String(34), nullable=False, index=True),
+    Column("account_name", String(50), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("account_id", String(12)),
+    Column("failure_reason", String(64)),
+    Column("requested_at", TS, nullable=False),
+    Column("completed_at", TS),
+)
+
+# Delegated administrators (API_RegisterDelegatedAdministrator.html): a member account per service principal.
+org_delegated_admins = Table(
+    "org_delegated_admins",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("account_id", String(12), primary_key=True),
+    Column("service_principal", String(128), primary_key=True),
+    Column("enabled_at", TS, nullable=False),
+)
+
+# The organization's resource-based delegation policy (API_PutResourcePolicy.html): one per organization.
+org_resource_policies = Table(
+    "org_resource_policies",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("policy_id", String(131), nullable=False),
+    Column("content", Text, nullable=False),
 )
 
 # IAM temporary delegation (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies-temporary-delegation.html):
@@ -605,6 +656,10 @@ __all__ = [
     "org_attachments",
     "org_policy_types",
     "org_handshakes",
+    "org_tags",
+    "org_create_account_requests",
+    "org_delegated_admins",
+    "org_resource_policies",
     "account_aliases",
     "account_settings",
     "service_linked_role_deletions",

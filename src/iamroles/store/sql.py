@@ -1745,6 +1745,17 @@ class Tx:
         row = self.c.execute(select(t.org_organizations).where(c.org_id == org_id)).first()
         return _row_dict(row) if row is not None else None
 
+    def organizations(self) -> list[dict[str, Any]]:
+        """Every organization, by id (``iamroles org``)."""
+        c = t.org_organizations.c
+        return [_row_dict(r) for r in self.c.execute(select(t.org_organizations).order_by(c.org_id))]
+
+    def org_attachments(self, org_id: str) -> list[tuple[str, str]]:
+        """Every (policy id, target id) attachment of the organization."""
+        c = t.org_attachments.c
+        q = select(c.policy_id, c.target_id).where(c.org_id == org_id).order_by(c.target_id, c.policy_id)
+        return [(r.policy_id, r.target_id) for r in self.c.execute(q)]
+
     def organization_of(self, account_id: str) -> dict[str, Any] | None:
         """The organization ``account_id`` belongs to (the management account's too), with the account's
         ``parent_id``; None if it is in none."""
@@ -1764,17 +1775,52 @@ class Tx:
                                                    root_id=root_id, feature_set=feature_set, created_at=when),
                 scopes=scopes)
 
-    def org_accounts(self, org_id: str, parent_id: str | None = None) -> list[dict[str, Any]]:
+    def org_accounts(self, org_id: str, parent_id: str | None = None, after: str | None = None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+        """The organization's accounts (those under ``parent_id`` only, if given) in id order: all, or at most
+        ``limit`` of those after the id ``after`` (a page, read from the index)."""
         c = t.org_accounts.c
         q = select(t.org_accounts).where(c.org_id == org_id)
         if parent_id is not None:
             q = q.where(c.parent_id == parent_id)
-        return [_row_dict(r) for r in self.c.execute(q.order_by(c.account_id))]
+        if after is not None:
+            q = q.where(c.account_id > after)
+        q = q.order_by(c.account_id)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_row_dict(r) for r in self.c.execute(q)]
 
-    def insert_org_account(self, org_id: str, account_id: str, parent_id: str, method: str, when: datetime) -> None:
+    def org_account(self, org_id: str, account_id: str) -> dict[str, Any] | None:
+        """A member of the organization (its row), or None."""
+        c = t.org_accounts.c
+        row = self.c.execute(select(t.org_accounts).where(c.org_id == org_id, c.account_id == account_id)).first()
+        return _row_dict(row) if row is not None else None
+
+    def count_org_accounts(self, org_id: str) -> int:
+        c = t.org_accounts.c
+        return int(self.c.execute(select(func.count()).select_from(t.org_accounts).where(c.org_id == org_id)).scalar() or 0)
+
+    def insert_org_account(self, org_id: str, account_id: str, parent_id: str, method: str, when: datetime,
+                           name: str | None = None, email: str | None = None) -> None:
+        """A member (an e-mail address another account has is :class:`Duplicate`, as is an account that is a member
+        already)."""
         self._w(insert(t.org_accounts).values(account_id=account_id, org_id=org_id, parent_id=parent_id,
-                                              joined_method=method, joined_at=when),
+                                              joined_method=method, joined_at=when, name=name, email=email),
                 scopes=(org_scope(org_id), org_member_scope(account_id)))
+
+    def org_email_taken(self, email: str) -> bool:
+        c = t.org_accounts.c
+        return self.c.execute(select(c.account_id).where(c.email == email)).first() is not None
+
+    def remove_org_account(self, org_id: str, account_id: str) -> None:
+        """The account out of the organization, with what the organization kept of it: its attachments, tags and
+        delegations."""
+        scopes = (org_scope(org_id), org_member_scope(account_id))
+        a, at, tg, d = t.org_accounts.c, t.org_attachments.c, t.org_tags.c, t.org_delegated_admins.c
+        self._w(delete(t.org_attachments).where(at.org_id == org_id, at.target_id == account_id), scopes=scopes)
+        self._w(delete(t.org_tags).where(tg.org_id == org_id, tg.resource_id == account_id), scopes=scopes)
+        self._w(delete(t.org_delegated_admins).where(d.org_id == org_id, d.account_id == account_id), scopes=scopes)
+        self._w(delete(t.org_accounts).where(a.org_id == org_id, a.account_id == account_id), scopes=scopes)
 
     def move_org_account(self, org_id: str, account_id: str, parent_id: str) -> None:
         c = t.org_accounts.c
@@ -1786,28 +1832,89 @@ class Tx:
         row = self.c.execute(select(t.org_units).where(c.org_id == org_id, c.ou_id == ou_id)).first()
         return _row_dict(row) if row is not None else None
 
-    def org_units(self, org_id: str, parent_id: str | None = None) -> list[dict[str, Any]]:
+    def org_units(self, org_id: str, parent_id: str | None = None, after: str | None = None,
+                  limit: int | None = None) -> list[dict[str, Any]]:
+        """The organization's OUs (the children of ``parent_id`` only, if given) in id order, paged as
+        :meth:`org_accounts`."""
         c = t.org_units.c
         q = select(t.org_units).where(c.org_id == org_id)
         if parent_id is not None:
             q = q.where(c.parent_id == parent_id)
-        return [_row_dict(r) for r in self.c.execute(q.order_by(c.ou_id))]
+        if after is not None:
+            q = q.where(c.ou_id > after)
+        q = q.order_by(c.ou_id)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_row_dict(r) for r in self.c.execute(q)]
+
+    def count_org_units(self, org_id: str) -> int:
+        c = t.org_units.c
+        return int(self.c.execute(select(func.count()).select_from(t.org_units).where(c.org_id == org_id)).scalar() or 0)
 
     def insert_org_unit(self, org_id: str, ou_id: str, parent_id: str, name: str, when: datetime) -> None:
         self._w(insert(t.org_units).values(ou_id=ou_id, org_id=org_id, parent_id=parent_id, name=name, created_at=when),
                 scopes=(org_scope(org_id),))
+
+    def rename_org_unit(self, org_id: str, ou_id: str, name: str) -> None:
+        c = t.org_units.c
+        self._w(update(t.org_units).where(c.org_id == org_id, c.ou_id == ou_id).values(name=name), scopes=(org_scope(org_id),))
+
+    def delete_org_unit(self, org_id: str, ou_id: str) -> None:
+        """An (empty) OU, with its attachments and tags."""
+        c, at, tg = t.org_units.c, t.org_attachments.c, t.org_tags.c
+        scopes = (org_scope(org_id),)
+        self._w(delete(t.org_attachments).where(at.org_id == org_id, at.target_id == ou_id), scopes=scopes)
+        self._w(delete(t.org_tags).where(tg.org_id == org_id, tg.resource_id == ou_id), scopes=scopes)
+        self._w(delete(t.org_units).where(c.org_id == org_id, c.ou_id == ou_id), scopes=scopes)
 
     def org_policy(self, org_id: str, policy_id: str) -> dict[str, Any] | None:
         c = t.org_policies.c
         row = self.c.execute(select(t.org_policies).where(c.org_id == org_id, c.policy_id == policy_id)).first()
         return _row_dict(row) if row is not None else None
 
-    def org_policies(self, org_id: str, policy_type: str | None = None) -> list[dict[str, Any]]:
+    def org_policies(self, org_id: str, policy_type: str | None = None, after: str | None = None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+        """The organization's policies (of ``policy_type`` only, if given) in id order, paged as :meth:`org_accounts`."""
         c = t.org_policies.c
         q = select(t.org_policies).where(c.org_id == org_id)
         if policy_type is not None:
             q = q.where(c.type == policy_type)
-        return [_row_dict(r) for r in self.c.execute(q.order_by(c.policy_id))]
+        if after is not None:
+            q = q.where(c.policy_id > after)
+        q = q.order_by(c.policy_id)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_row_dict(r) for r in self.c.execute(q)]
+
+    def count_org_policies(self, org_id: str, policy_type: str) -> int:
+        c = t.org_policies.c
+        q = select(func.count()).select_from(t.org_policies).where(c.org_id == org_id, c.type == policy_type, c.aws_managed.is_(False))
+        return int(self.c.execute(q).scalar() or 0)
+
+    def update_org_policy(self, org_id: str, policy_id: str, name: str, description: str, content: str) -> None:
+        """New name, description or content: the decisions of every account below where it is attached follow
+        (the organization's scope)."""
+        c = t.org_policies.c
+        self._w(update(t.org_policies).where(c.org_id == org_id, c.policy_id == policy_id)
+                .values(name=name, description=description, content=content), scopes=(org_scope(org_id),))
+
+    def delete_org_policy(self, org_id: str, policy_id: str) -> None:
+        """A policy attached nowhere, with its tags."""
+        c, tg = t.org_policies.c, t.org_tags.c
+        scopes = (org_scope(org_id),)
+        self._w(delete(t.org_tags).where(tg.org_id == org_id, tg.resource_id == policy_id), scopes=scopes)
+        self._w(delete(t.org_policies).where(c.org_id == org_id, c.policy_id == policy_id), scopes=scopes)
+
+    def org_targets(self, org_id: str, policy_id: str, after: str | None = None, limit: int | None = None) -> list[str]:
+        """The roots, OUs and accounts a policy is attached to, in id order (paged as :meth:`org_accounts`)."""
+        c = t.org_attachments.c
+        q = select(c.target_id).where(c.org_id == org_id, c.policy_id == policy_id)
+        if after is not None:
+            q = q.where(c.target_id > after)
+        q = q.order_by(c.target_id)
+        if limit is not None:
+            q = q.limit(limit)
+        return list(self.c.execute(q).scalars())
 
     def insert_org_policy(self, org_id: str, policy_id: str, policy_type: str, name: str, description: str,
                           content: str, aws_managed: bool) -> None:
@@ -1839,6 +1946,14 @@ class Tx:
     def enable_org_policy_type(self, org_id: str, policy_type: str) -> None:
         self._w(insert(t.org_policy_types).values(org_id=org_id, type=policy_type), scopes=(org_scope(org_id),))
 
+    def disable_org_policy_type(self, org_id: str, policy_type: str) -> None:
+        """The type disabled at the root, and every policy of that type detached from everything."""
+        c, at, p = t.org_policy_types.c, t.org_attachments.c, t.org_policies.c
+        scopes = (org_scope(org_id),)
+        of_type = select(p.policy_id).where(p.org_id == org_id, p.type == policy_type)
+        self._w(delete(t.org_attachments).where(at.org_id == org_id, at.policy_id.in_(of_type)), scopes=scopes)
+        self._w(delete(t.org_policy_types).where(c.org_id == org_id, c.type == policy_type), scopes=scopes)
+
     def lock_organization(self, org_id: str) -> None:
         """On PostgreSQL, the organization's row locked until the transaction ends: its writes take turns (the
         rule that a target keeps one policy is read, then written). SQLite has one writer at a time anyway."""
@@ -1856,10 +1971,121 @@ class Tx:
                                                 state="OPEN", created_at=when, expires_at=expires),
                 scopes=(org_scope(org_id),))
 
-    def set_org_handshake_state(self, handshake_id: str, org_id: str, state: str) -> None:
+    def set_org_handshake_state(self, handshake_id: str, org_id: str, state: str, when: datetime | None = None) -> None:
         c = t.org_handshakes.c
-        self._w(update(t.org_handshakes).where(c.handshake_id == handshake_id).values(state=state),
+        self._w(update(t.org_handshakes).where(c.handshake_id == handshake_id).values(state=state, updated_at=when),
                 scopes=(org_scope(org_id),))
+
+    def org_handshakes(self, org_id: str | None = None, account_id: str | None = None, after: str | None = None,
+                       limit: int | None = None) -> list[dict[str, Any]]:
+        """Handshakes an organization sent (``org_id``) or an account received (``account_id``), in id order, paged
+        as :meth:`org_accounts`."""
+        c = t.org_handshakes.c
+        q = select(t.org_handshakes)
+        if org_id is not None:
+            q = q.where(c.org_id == org_id)
+        if account_id is not None:
+            q = q.where(c.account_id == account_id)
+        if after is not None:
+            q = q.where(c.handshake_id > after)
+        q = q.order_by(c.handshake_id)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_row_dict(r) for r in self.c.execute(q)]
+
+    def count_open_org_handshakes(self, org_id: str, now: datetime) -> int:
+        """Invitations still open (each counts against the organization's accounts until answered or expired)."""
+        c = t.org_handshakes.c
+        q = select(func.count()).select_from(t.org_handshakes).where(c.org_id == org_id, c.state == "OPEN", c.expires_at > now)
+        return int(self.c.execute(q).scalar() or 0)
+
+    # tags (case-sensitive keys)
+    def org_tags(self, org_id: str, resource_id: str) -> list[tuple[str, str]]:
+        c = t.org_tags.c
+        q = select(c.key, c.value).where(c.org_id == org_id, c.resource_id == resource_id).order_by(c.key)
+        return [(r.key, r.value) for r in self.c.execute(q)]
+
+    def set_org_tags(self, org_id: str, resource_id: str, tags: Sequence[tuple[str, str]]) -> None:
+        """Add or overwrite tags."""
+        c = t.org_tags.c
+        scopes = (org_scope(org_id),)
+        for key, value in tags:
+            res = self._w(update(t.org_tags).where(c.org_id == org_id, c.resource_id == resource_id, c.key == key)
+                          .values(value=value), scopes=scopes)
+            if not res.rowcount:
+                self._w(insert(t.org_tags).values(org_id=org_id, resource_id=resource_id, key=key, value=value), scopes=scopes)
+
+    def remove_org_tags(self, org_id: str, resource_id: str, keys: Sequence[str]) -> None:
+        c = t.org_tags.c
+        self._w(delete(t.org_tags).where(c.org_id == org_id, c.resource_id == resource_id, c.key.in_(list(keys))),
+                scopes=(org_scope(org_id),))
+
+    # CreateAccount's requests
+    def insert_org_create_request(self, request_id: str, org_id: str, name: str, state: str, account_id: str | None,
+                                  failure: str | None, requested: datetime, completed: datetime | None) -> None:
+        self._w(insert(t.org_create_account_requests).values(
+            request_id=request_id, org_id=org_id, account_name=name, state=state, account_id=account_id,
+            failure_reason=failure, requested_at=requested, completed_at=completed), scopes=(org_scope(org_id),))
+
+    def org_create_requests(self, org_id: str, request_id: str | None = None, states: Sequence[str] | None = None,
+                            after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        c = t.org_create_account_requests.c
+        q = select(t.org_create_account_requests).where(c.org_id == org_id)
+        if request_id is not None:
+            q = q.where(c.request_id == request_id)
+        if states:
+            q = q.where(c.state.in_(list(states)))
+        if after is not None:
+            q = q.where(c.request_id > after)
+        q = q.order_by(c.request_id)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_row_dict(r) for r in self.c.execute(q)]
+
+    # delegated administrators
+    def org_delegations(self, org_id: str, account_id: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
+        """Delegated administrators and their services, by account then service."""
+        c = t.org_delegated_admins.c
+        q = select(t.org_delegated_admins).where(c.org_id == org_id)
+        if account_id is not None:
+            q = q.where(c.account_id == account_id)
+        if service is not None:
+            q = q.where(c.service_principal == service)
+        return [_row_dict(r) for r in self.c.execute(q.order_by(c.account_id, c.service_principal))]
+
+    def insert_org_delegation(self, org_id: str, account_id: str, service: str, when: datetime) -> None:
+        """A delegation (one there already is :class:`Duplicate`)."""
+        self._w(insert(t.org_delegated_admins).values(org_id=org_id, account_id=account_id, service_principal=service,
+                                                      enabled_at=when), scopes=(org_scope(org_id),))
+
+    def delete_org_delegation(self, org_id: str, account_id: str, service: str) -> None:
+        c = t.org_delegated_admins.c
+        self._w(delete(t.org_delegated_admins).where(c.org_id == org_id, c.account_id == account_id,
+                                                     c.service_principal == service), scopes=(org_scope(org_id),))
+
+    # the delegation policy
+    def org_resource_policy(self, org_id: str) -> dict[str, Any] | None:
+        c = t.org_resource_policies.c
+        row = self.c.execute(select(t.org_resource_policies).where(c.org_id == org_id)).first()
+        return _row_dict(row) if row is not None else None
+
+    def put_org_resource_policy(self, org_id: str, policy_id: str, content: str) -> None:
+        c = t.org_resource_policies.c
+        scopes = (org_scope(org_id),)
+        res = self._w(update(t.org_resource_policies).where(c.org_id == org_id).values(content=content), scopes=scopes)
+        if not res.rowcount:
+            self._w(insert(t.org_resource_policies).values(org_id=org_id, policy_id=policy_id, content=content), scopes=scopes)
+
+    def delete_org_resource_policy(self, org_id: str) -> None:
+        self._w(delete(t.org_resource_policies).where(t.org_resource_policies.c.org_id == org_id), scopes=(org_scope(org_id),))
+
+    def delete_organization(self, org_id: str, management_account_id: str) -> None:
+        """The organization and all it holds (it has no member but its management account by now)."""
+        scopes = (org_scope(org_id), org_member_scope(management_account_id))
+        for table in (t.org_tags, t.org_create_account_requests, t.org_delegated_admins, t.org_resource_policies,
+                      t.org_handshakes, t.org_attachments, t.org_policy_types, t.org_policies, t.org_units,
+                      t.org_accounts, t.org_organizations):
+            self._w(delete(table).where(table.c.org_id == org_id), scopes=scopes)
 
 def _row_dict(row: Any) -> dict[str, Any]:
     """A row as a dict, times in UTC (SAML providers' rows: not typed yet)."""
