@@ -1,13 +1,13 @@
 """AWS Organizations' other operations (issue 17): tags, CreateAccount's requests, delegated administrators, the
 delegation policy; the name and e-mail address of an account CreateAccount made; when a handshake was answered
 
-Revision ID: 0018_org_ops
+Revision ID: 0017
 Revises: 0016
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_org_ops"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
