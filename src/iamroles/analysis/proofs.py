@@ -769,20 +769,24 @@ def _solve_case(enc: _Encoder, base: Sequence[z3.BoolRef], action: str | None, c
 
     blocks: list[z3.BoolRef] = []
     for attempt in range(_RETRIES):
+        began = time.perf_counter()
         answer, solver = _check([*base, *blocks], left())
+        took_ms = (time.perf_counter() - began) * 1000
         if answer == z3.unsat:
             return PASS, None, ""
         if answer != z3.sat:
             return UNKNOWN, None, f"the solver gave up ({solver.reason_unknown()})"
         cex = enc.counterexample(solver.model(), action)
-        if attempt == 0:  # there is an answer: look for a readable one first, one preference at a time
-            nice_until = min(deadline, time.perf_counter() + _NICE_MS / 1000)
+        if attempt == 0:  # there is an answer: look for a readable one first, one preference at a time, each given
+            # a few times what the answer took (z3 can stall on a preference however easy; polish does the rest)
+            step_ms = int(min(_NICE_STEP_MS, max(20.0, 3 * took_ms)))
+            nice_until = min(deadline, time.perf_counter() + min(_NICE_MS, max(60.0, 10 * took_ms)) / 1000)
             model, kept = None, list[z3.BoolRef]()
             for preference in enc.nice():
                 budget = int((nice_until - time.perf_counter()) * 1000)
                 if budget <= 0:
                     break
-                answer, tried = _check([*base, *kept, preference], min(budget, _NICE_STEP_MS))
+                answer, tried = _check([*base, *kept, preference], min(budget, step_ms))
                 if answer == z3.sat:
                     model = tried.model()
                     kept.append(preference)
