@@ -15,6 +15,7 @@ resource policy must grant by itself) is new access. So:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -259,6 +260,12 @@ def test_access_not_granted_by_principal() -> None:
     public = res(grant("*"))
     r = check_access_not_granted(public, ["s3:GetObject"], principals=["anonymous"])
     assert r.result == "FAIL" and r.counterexample is not None and r.counterexample.principal == {"anonymous": True}
+    # the counterexample is a caller asked about (an account named only in --principals, a user, a role pattern)
+    for who, field, wanted in [(A, "arn", rf"arn:aws:(iam|sts)::{A}:"), (f"arn:aws:iam::{A}:user/bob1", "arn", rf"arn:aws:iam::{A}:user/bob1\Z"),
+                               ("arn:aws:iam::1111*:role/x", "role_arn", r"arn:aws:iam::1111\d{8}:role/x\Z")]:
+        r = check_access_not_granted(public, ["s3:GetObject"], principals=[who])
+        assert r.result == "FAIL" and r.counterexample is not None and r.counterexample.principal is not None, (who, r.to_dict())
+        assert re.match(wanted, str(r.counterexample.principal.get(field, ""))), (who, r.to_dict())
     with pytest.raises(ValueError):
         check_access_not_granted(p, ["s3:GetObject"], principals=["not a principal"])
 

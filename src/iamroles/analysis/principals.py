@@ -34,12 +34,12 @@ from typing import Any
 
 import z3
 
-from ..policy import Arn, Policy, PolicyKind, PolicySet, PrincipalType, Request, evaluate, parse_policy
+from ..policy import Arn, Policy, PolicyKind, PolicySet, Principal, PrincipalType, Request, evaluate, parse_policy
 from ..policy.compile import CompiledStatement
 from .patterns import MAX_CHAR, folded
 
 __all__ = ["CASE_ORDER", "DERIVED_KEYS", "IAM_TYPES", "TAG_PREFIX", "Caller", "Facts", "Setting", "describe", "distinguishing", "granting",
-           "is_derived", "named_accounts", "polish", "settings"]
+           "is_derived", "named_accounts", "polish", "settings", "spec_names"]
 
 _TYPES: tuple[PrincipalType, ...] = tuple(PrincipalType)
 _IAM = (PrincipalType.ACCOUNT, PrincipalType.USER, PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER)
@@ -65,7 +65,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _FRESH = ("123456789012", "210987654321", "100000000001", "200000000002", "300000000003")
 
 
-def named_accounts(policies: Iterable[Policy], patterns: Iterable[str] = ()) -> list[str] | None:
+def named_accounts(policies: Iterable[Policy], patterns: Iterable[str] = (), constants: Iterable[str] = ()) -> list[str] | None:
     """The account ids the policies name (every run of exactly 12 digits in their strings), when no policy can
     tell one account it does not name from another (else None): then a caller of an unnamed account decides as a
     caller of one fresh account, and the proof may take the accounts to be among these and two fresh ones, which
@@ -75,7 +75,8 @@ def named_accounts(policies: Iterable[Policy], patterns: Iterable[str] = ()) -> 
     aws:userid, aws:ResourceAccount) between non-digits, so an equality can only meet it whole, and a pattern
     only through a run of literal digits: one of 12 is a named account, a longer one never fits. It fails for a
     pattern with a shorter run of digits (``arn:aws:iam::1111*``) on those keys, or a policy variable reading
-    them (their value then flows into other strings); ``patterns``: more patterns read against the caller."""
+    them (their value then flows into other strings); ``patterns``: more patterns read against the caller,
+    ``constants``: more strings compared with it (check_access_not_granted's principals)."""
     from ..policy.variables import Var, split_template
 
     named: set[str] = set()
@@ -99,6 +100,8 @@ def named_accounts(policies: Iterable[Policy], patterns: Iterable[str] = ()) -> 
         if any(len(run) < 12 for run in _DIGITS.findall(pattern)):
             return None
         named.update(_RUN_12.findall(pattern))
+    for text in constants:
+        named.update(_RUN_12.findall(text))
     return sorted(named)
 
 
@@ -567,6 +570,45 @@ def polish(spec: Mapping[str, Any], bounded: bool, confirmed: Any) -> tuple[dict
 
 def _fields(f: Facts) -> dict[str, Any]:
     return {name: getattr(f, name) for name in Facts.__slots__}
+
+
+def spec_names(spec: str, p: Principal) -> bool:
+    """Whether the caller ``p`` is one ``spec`` names, as :meth:`Caller.matches` encodes it (the replay's check that
+    a counterexample stays within check_access_not_granted's principals)."""
+    from ..policy.wildcard import compile_patterns, plain
+
+    T = PrincipalType
+    spec = spec.strip()
+    iam = p.type in _IAM
+    wild = "*" in spec or "?" in spec
+
+    def like(value: str | None) -> bool:
+        if value is None:
+            return False
+        return compile_patterns((plain(spec),), False, "glob").match(value) is not None if wild else value == spec
+
+    if spec == "*":
+        return True
+    if spec == "anonymous":
+        return p.type is T.ANONYMOUS
+    for prefix, t, value in (("service:", T.SERVICE, p.service), ("federated:", T.WEB_IDENTITY, p.federated),
+                             ("canonical:", T.CANONICAL_USER, p.canonical_user)):
+        if spec.startswith(prefix):
+            return p.type is t and value == spec[len(prefix):]
+    if spec.isdigit() and len(spec) == 12:
+        return iam and p.account == spec
+    arn = Arn.maybe(spec)
+    if arn is None:
+        return p.type is T.SERVICE and p.service == spec
+    if arn.resource == "root":
+        if wild:
+            return iam and like(f"arn:{p.partition}:iam::{p.account}:root")
+        return iam and p.partition == arn.partition and p.account == arn.account
+    if arn.service == "iam" and arn.resource.startswith(("oidc-provider/", "saml-provider/")):
+        return p.type is T.WEB_IDENTITY and like(p.federated)
+    if arn.service == "iam" and arn.resource.startswith("role/"):
+        return p.type is T.ASSUMED_ROLE and like(p.role_arn)
+    return iam and like(p.arn)
 
 
 def describe(spec: Mapping[str, Any]) -> str:

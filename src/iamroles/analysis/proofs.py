@@ -553,14 +553,16 @@ class _CallerEncoder(_Encoder):
         self._policies = policies
         self._levels: dict[int, tuple[z3.BoolRef, z3.BoolRef, z3.BoolRef]] = {}
         self._denies: dict[int, z3.BoolRef] = {}
-        self.patterns: list[str] = []  # more patterns read against the caller's ARN (check_access_not_granted's principals)
+        # what check_access_not_granted's principals compare the caller with: patterns (with wildcards), and strings
+        self.patterns: list[str] = []
+        self.constants: list[str] = []
 
     def domain(self) -> list[z3.BoolRef]:
         out = super().domain() + self.caller.domain()
         if "aws:resourceaccount" in self.keys:
             out += self.caller.tie_resource_account()
         out += self._key_ties()
-        accounts = _principals.named_accounts(self._policies, self.patterns)
+        accounts = _principals.named_accounts(self._policies, self.patterns, self.constants)
         if accounts is not None:
             out += self.caller.accounts_among(accounts)
         return out + self.caller.ties()
@@ -1027,6 +1029,7 @@ def _access_named(p: Policy, actions: Sequence[str], resources: Sequence[str], p
     within = enc.resource_matches(resources) if resources else None
     restrict = [z3.Or(*(enc.caller.matches(spec) for spec in principals))] if principals else []
     enc.patterns = [spec for spec in principals if "*" in spec or "?" in spec]
+    enc.constants = [spec for spec in principals if "*" not in spec and "?" not in spec]
 
     def goal(enc: _Encoder, active: Sequence[CompiledStatement], use: Callable[[CompiledStatement], z3.BoolRef]) -> z3.BoolRef | None:
         assert isinstance(enc, _CallerEncoder)
@@ -1034,9 +1037,19 @@ def _access_named(p: Policy, actions: Sequence[str], resources: Sequence[str], p
             return None
         return enc.standing(active, p, use)[1] >= 1
 
+    asked_actions = compile_patterns(tuple(plain(a.lower()) for a in actions), True, "glob") if actions else None
+    asked_resources = compile_patterns(tuple(plain(r) for r in resources), False, "resource") if resources and "*" not in resources else None
+
     def confirm(cex: Counterexample) -> bool:
+        """Granted by the evaluator, and still a request for the access asked about (polish must not leave it)."""
         req = _replayed(cex)
-        return req is not None and _principals.granting(p, req, cex.bounded) is not None
+        if req is None or (asked_actions is not None and asked_actions.match(cex.action.lower()) is None):
+            return False
+        if asked_resources is not None and asked_resources.match(cex.resource) is None:
+            return False
+        if principals and not any(_principals.spec_names(spec, req.principal) for spec in principals):
+            return False
+        return _principals.granting(p, req, cex.bounded) is not None
 
     result, cex, why, approximated = _prove(goal, [p], actions, confirm, timeout_ms, within, enc, restrict=restrict)
     if cex is not None:
