@@ -74,8 +74,8 @@ def named_accounts(policies: Iterable[Policy], patterns: Iterable[str] = (), con
     Why that holds: an account stands in every value the caller derives (aws:PrincipalArn, aws:PrincipalAccount,
     aws:userid, aws:ResourceAccount) between non-digits, so an equality can only meet it whole, and a pattern
     only through a run of literal digits: one of 12 is a named account, a longer one never fits. It fails for a
-    pattern with a shorter run of digits (``arn:aws:iam::1111*``) on those keys, or a policy variable reading
-    them (their value then flows into other strings); ``patterns``: more patterns read against the caller,
+    pattern with a shorter run of digits (``arn:aws:iam::1111*``) or a policy variable (its value may hold any
+    digits) on those keys, or a policy variable reading them (their value then flows into other strings); ``patterns``: more patterns read against the caller,
     ``constants``: more strings compared with it (check_access_not_granted's principals)."""
     from ..policy.variables import Var, split_template
 
@@ -96,6 +96,8 @@ def named_accounts(policies: Iterable[Policy], patterns: Iterable[str] = (), con
                 if c.key.lower() in _ACCOUNT_KEYS and ("like" in op or "arn" in op):
                     if any(len(run) < 12 for v in c.values for run in _DIGITS.findall(v)):
                         return None
+                    if variables and any("${" in v for v in c.values):
+                        return None  # a variable's value may hold any digits
     for pattern in patterns:
         if any(len(run) < 12 for run in _DIGITS.findall(pattern)):
             return None
