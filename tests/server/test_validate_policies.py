@@ -7,7 +7,8 @@ https://docs.aws.amazon.com/access-analyzer/latest/APIReference/API_ValidatePoli
 same; ``warn`` logs and audits the findings (CloudTrail's additionalEventData,
 https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html). ``deny``
 refuses an ERROR or SECURITY_WARNING finding as IAM refuses a bad document: MalformedPolicyDocument (400), or for
-Organizations MalformedPolicyDocumentException (API_CreatePolicy.html of Organizations); nothing is stored.
+Organizations MalformedPolicyDocumentException (API_CreatePolicy.html, API_UpdatePolicy.html of Organizations);
+nothing is stored.
 """
 from __future__ import annotations
 
@@ -149,7 +150,12 @@ def test_deny_covers_organizations_policies(servers: dict[str, Server]) -> None:
     assert "INVALID_ACTION" in exc.value.response["Error"]["Message"]
     assert [p["Name"] for p in orgs.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]] == ["FullAWSAccess"]
     good = doc({"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"})
-    orgs.create_policy(Name=unique("scp"), Description="d", Type="SERVICE_CONTROL_POLICY", Content=good)
+    pid = orgs.create_policy(Name=unique("scp"), Description="d", Type="SERVICE_CONTROL_POLICY", Content=good)["Policy"]["PolicySummary"]["Id"]
+    # UpdatePolicy (API_UpdatePolicy.html) is checked as CreatePolicy: refused, the content kept
+    with pytest.raises(ClientError) as exc:
+        orgs.update_policy(PolicyId=pid, Content=bad)
+    assert exc.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
+    assert json.loads(orgs.describe_policy(PolicyId=pid)["Policy"]["Content"]) == json.loads(good)
 
 
 def test_warn_accepts_logs_and_audits(servers: dict[str, Server]) -> None:

@@ -181,7 +181,7 @@ _db = click.option("--db", "db_url", envvar="IAMROLES_DB", metavar="URL", help="
               envvar="IAMROLES_VALIDATE_POLICIES",
               help="Access Analyzer's policy checks (iamroles policy validate --findings) on every policy document stored "
                    "(CreatePolicy, CreatePolicyVersion, Put*Policy, CreateRole, UpdateAssumeRolePolicy, Organizations' "
-                   "CreatePolicy): warn logs and audits the findings; deny also refuses ERROR and SECURITY_WARNING "
+                   "CreatePolicy and UpdatePolicy): warn logs and audits the findings; deny also refuses ERROR and SECURITY_WARNING "
                    "findings with MalformedPolicyDocument.")
 @click.option("--json", "as_json", is_flag=True, help="Also print the start-up facts (endpoint, account, files; never a secret) "
                                                        "as one JSON object on stdout.")

@@ -5,7 +5,8 @@ stored (:func:`iamroles.analysis.validate_findings`, the checks of ``iamroles po
 ``iamroles.policy_validation``: the operation, the caller, each finding's type, code, place and message, never the
 document) and recorded in the call's audit event (CloudTrail's ``additionalEventData.policyValidationFindings``).
 ``deny``: as ``warn``, but a document with an ERROR or SECURITY_WARNING finding is refused, as a document with a
-syntax error is (MalformedPolicyDocument, or Organizations' MalformedPolicyDocumentException), the message naming
+syntax error is (MalformedPolicyDocument, or Organizations' MalformedPolicyDocumentException on CreatePolicy and
+UpdatePolicy), the message naming
 the first such finding's code, place and message; nothing is stored.
 
 AWS itself stores a document with findings (ValidatePolicy is a separate call,
