@@ -393,3 +393,37 @@ def test_concurrent_enables_and_disables_leave_one_answer(server: Server, org: O
         list(pool.map(lambda i: (client().disable_organizations_root_sessions() if i % 2 else
                                  client().enable_organizations_root_credentials_management()), range(8)))
     assert client().list_organizations_features()["EnabledFeatures"] == ["RootCredentialsManagement"]
+
+
+def test_the_delegated_administrator_for_iam(server: Server, central: Centralized) -> None:
+    """The delegated administrator for IAM (id_root-enable-root-access.html; Organizations'
+    RegisterDelegatedAdministrator) lists and disables the features, and assumes root in the other member accounts;
+    only the management account enables a feature (CallerIsNotManagementAccountException); no root session in the
+    management account or in the administrator's own; deregistered, its sessions end for good."""
+    admin = central.member
+    other = central.join()
+    central.orgs.register_delegated_administrator(AccountId=admin.account_id, ServicePrincipal=IAM)
+    theirs = server.client("iam", key=admin.key, secret=admin.secret)
+    assert theirs.list_organizations_features()["EnabledFeatures"] == ["RootCredentialsManagement", "RootSessions"]
+    assert code(theirs.enable_organizations_root_sessions) == "CallerIsNotManagementAccountException"
+    _, key, secret = user_with(server, admin, [ASSUME_ROOT])
+    sts = server.client("sts", key=key, secret=secret)
+    creds = sts.assume_root(TargetPrincipal=other.account_id, TaskPolicyArn={"arn": AUDIT})["Credentials"]
+    iam = central.client("iam", creds)
+    assert [k["AccessKeyId"] for k in iam.list_access_keys()["AccessKeyMetadata"]] == [other.key]
+    for target in (central.management.account_id, admin.account_id):
+        assert code(lambda t=target: sts.assume_root(TargetPrincipal=t, TaskPolicyArn={"arn": AUDIT})) == "AccessDenied"
+    # another member, not the administrator, still may not
+    _, key, secret = user_with(server, other, [ASSUME_ROOT])
+    assert code(lambda: server.client("sts", key=key, secret=secret).assume_root(
+        TargetPrincipal=admin.account_id, TaskPolicyArn={"arn": AUDIT})) == "AccessDenied"
+    assert code(lambda: server.client("iam", key=other.key, secret=other.secret).list_organizations_features()) == \
+        "AccountNotManagementOrDelegatedAdministratorException"
+    central.orgs.deregister_delegated_administrator(AccountId=admin.account_id, ServicePrincipal=IAM)
+    assert code(iam.list_access_keys) == "AccessDenied"
+    assert code(lambda: sts.assume_root(TargetPrincipal=other.account_id, TaskPolicyArn={"arn": AUDIT})) == "AccessDenied"
+    central.orgs.register_delegated_administrator(AccountId=admin.account_id, ServicePrincipal=IAM)
+    assert code(iam.list_access_keys) == "AccessDenied"  # (registered again: that session stays ended)
+    assert sts.assume_root(TargetPrincipal=other.account_id, TaskPolicyArn={"arn": AUDIT})["Credentials"]
+    theirs.disable_organizations_root_sessions()
+    assert central.iam.list_organizations_features()["EnabledFeatures"] == ["RootCredentialsManagement"]

@@ -21,8 +21,10 @@ cached with the organization's scope): disabling a feature, trusted access, or t
 allowed at once on this node and within the cache bound on the others, for good. The session carries its standing
 (when what it rests on last changed, to the microsecond): enabling a feature again serves new sessions only.
 
-Delegated administrators for IAM are not served yet (Organizations' RegisterDelegatedAdministrator): the management
-account is the only one that manages these features and issues root sessions here.
+The delegated administrator for IAM (Organizations' RegisterDelegatedAdministrator for ``iam.amazonaws.com``) lists
+and disables the features and holds root sessions in the other member accounts, as the management account does;
+only the management account enables them (the Enable pages' CallerIsNotManagementAccountException). A root session
+in the management account itself is no member's: refused.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from typing import Any
 
 from iamroles.errors import (
     AccountNotManagementOrDelegatedAdministrator,
+    CallerIsNotManagementAccount,
     OrganizationNotFound,
     OrganizationNotInAllFeaturesMode,
     ServiceAccessNotEnabled,
@@ -84,12 +87,14 @@ def root_session_refusal(tx: Tx, issuer_account: str, member: str, task_arn: str
     if depends is not None:
         depends += [org_member_scope(member), org_member_scope(issuer_account)]
     org = tx.organization_of(member)
-    if org is None or org["management_account_id"] != issuer_account:
+    admin = [] if org is None or org["management_account_id"] == issuer_account else \
+        tx.org_delegations(org["org_id"], issuer_account, IAM_SERVICE_PRINCIPAL)
+    if org is None or (org["management_account_id"] != issuer_account and not admin):
         return f"account {member} is not a member account of an organization that your account manages", 0
     if depends is not None:
         depends.append(org_scope(org["org_id"]))
-    if member == issuer_account:
-        return "the management account cannot assume root in itself", 0
+    if member in (issuer_account, org["management_account_id"]):
+        return "a root session is for a member account other than the management account and your own", 0
     trusted = {r["service_principal"]: r["enabled_at"] for r in tx.org_service_access(org["org_id"])}
     if IAM_SERVICE_PRINCIPAL not in trusted:
         return "trusted access for IAM (iam.amazonaws.com) is not enabled in the organization", 0
@@ -98,23 +103,29 @@ def root_session_refusal(tx: Tx, issuer_account: str, member: str, task_arn: str
     missing = sorted(needed - set(features))
     if missing:
         return f"the organization has not enabled {' and '.join(missing)} for centralized root access", 0
-    stamp = max(_micros(when) for when in [org["joined_at"], trusted[IAM_SERVICE_PRINCIPAL], *(features[f] for f in needed)])
+    stamp = max(_micros(when) for when in [org["joined_at"], trusted[IAM_SERVICE_PRINCIPAL], *(features[f] for f in needed),
+                                           *(d["enabled_at"] for d in admin)])
     if standing is not None and stamp > standing:
         return "what the session rested on changed since it was issued", stamp
     return None, stamp
 
 
 # -- the features ------------------------------------------------------------------------------------------------
-def _organization(ctx: CallContext) -> dict[str, Any]:
-    """The caller's organization, if the caller's account manages it, has all features and has trusted access for
-    IAM: each refused with its error, in that order (a member account learns nothing of its organization's state)."""
+def _organization(ctx: CallContext, enabling: bool = False) -> dict[str, Any]:
+    """The caller's organization, if the caller's account manages it (or is its delegated administrator for IAM,
+    but to enable a feature), has all features and has trusted access for IAM: each refused with its error, in that
+    order (another member account learns nothing of its organization's state)."""
     org = ctx.tx.organization_of(ctx.account_id)
     if org is None:
         raise OrganizationNotFound("The request was rejected because no organization is associated with your account.")
     if org["management_account_id"] != ctx.account_id:
-        raise AccountNotManagementOrDelegatedAdministrator(
-            "The request was rejected because the account making the request is not the management account or "
-            "delegated administrator account for centralized root access.")
+        if not ctx.tx.org_delegations(org["org_id"], ctx.account_id, IAM_SERVICE_PRINCIPAL):
+            raise AccountNotManagementOrDelegatedAdministrator(
+                "The request was rejected because the account making the request is not the management account or "
+                "delegated administrator account for centralized root access.")
+        if enabling:
+            raise CallerIsNotManagementAccount("The request was rejected because the account making the request is "
+                                               "not the management account for the organization.")
     if org["feature_set"] != "ALL":
         raise OrganizationNotInAllFeaturesMode(
             "The request was rejected because your organization does not have All features enabled.")
@@ -129,7 +140,7 @@ def _features(ctx: CallContext, org: dict[str, Any]) -> Output:
 
 
 def _set(ctx: CallContext, feature: str, enabled: bool) -> Output:
-    org = _organization(ctx)
+    org = _organization(ctx, enabling=enabled)
     ctx.tx.lock_organization(org["org_id"])  # (PostgreSQL: concurrent enables of one feature take turns)
     ctx.tx.set_org_root_feature(org["org_id"], feature, enabled, ctx.now)
     return _features(ctx, org)

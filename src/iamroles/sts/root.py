@@ -9,7 +9,8 @@ actions"), https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-user.html#id
 Service Authorization Reference (``sts:AssumeRoot`` on the ``root-user`` resource ``arn:${Partition}:iam::${Account}:root``,
 condition key ``sts:TaskPolicyArn``) and reference_policies_condition-keys.html (``aws:AssumedRoot``).
 
-The session is the member account's root (GetCallerIdentity: ``arn:aws:iam::MEMBER:root``) with the task policy as
+The caller's account is the organization's management account or its delegated administrator for IAM. The session
+is the member account's root (GetCallerIdentity: ``arn:aws:iam::MEMBER:root``) with the task policy as
 its session policy; SCPs of the member account still apply, as they do to its root. Whether the caller's account may
 hold it (it manages the member's organization, which has trusted access for IAM and the features the task needs) is
 ``iam.root_access.root_session_refusal``, asked here and again on every request the session signs.
