@@ -37,6 +37,12 @@
     ├── OutboundWebIdentityFederationDisabled 403  GetWebIdentityToken in an account that has not enabled it
     ├── SessionDurationEscalation 403  a web identity token that would outlive the caller's session
     ├── JWTPayloadSizeExceeded    400  a web identity token's claims over the size cap
+    │   centralized root access (IAM's Organizations features; codes are the model's shape names):
+    ├── OrganizationNotFound      400  the caller's account is in no organization
+    ├── OrganizationNotInAllFeaturesMode 400
+    ├── AccountNotManagementOrDelegatedAdministrator 400
+    ├── CallerIsNotManagementAccount 400
+    ├── ServiceAccessNotEnabled   400  trusted access for iam.amazonaws.com is not enabled in Organizations
     ├── AccessDenied              403  the policy decision said no
     ├── IncompleteSignature       400  SigV4: malformed Authorization
     ├── MissingAuthenticationToken 403 no credentials at all
@@ -79,6 +85,8 @@ from typing import ClassVar
 __all__ = [
     "AwsError",
     "AccessDenied",
+    "AccountNotManagementOrDelegatedAdministrator",
+    "CallerIsNotManagementAccount",
     "ConcurrentModification",
     "FeatureDisabled",
     "FeatureEnabled",
@@ -118,12 +126,15 @@ __all__ = [
     "MissingAuthenticationToken",
     "MissingParameter",
     "NoSuchEntity",
+    "OrganizationNotFound",
+    "OrganizationNotInAllFeaturesMode",
     "PackedPolicyTooLarge",
     "PolicyEvaluation",
     "RegionDisabled",
     "ReportExpired",
     "ReportNotPresent",
     "RequestEntityTooLarge",
+    "ServiceAccessNotEnabled",
     "ServiceFailure",
     "ServiceUnavailable",
     "SignatureDoesNotMatch",
@@ -314,6 +325,31 @@ class SessionDurationEscalation(_Sender):
 
 class JWTPayloadSizeExceeded(_Sender):
     code = "JWTPayloadSizeExceededException"
+
+
+# centralized root access: IAM's Organizations features (the model's error shapes carry no code of their own, so
+# the code on the wire is the shape's name; https://docs.aws.amazon.com/IAM/latest/APIReference/
+# API_EnableOrganizationsRootSessions.html#API_EnableOrganizationsRootSessions_Errors)
+
+
+class OrganizationNotFound(_Sender):
+    code = "OrganizationNotFoundException"
+
+
+class OrganizationNotInAllFeaturesMode(_Sender):
+    code = "OrganizationNotInAllFeaturesModeException"
+
+
+class AccountNotManagementOrDelegatedAdministrator(_Sender):
+    code = "AccountNotManagementOrDelegatedAdministratorException"
+
+
+class CallerIsNotManagementAccount(_Sender):
+    code = "CallerIsNotManagementAccountException"
+
+
+class ServiceAccessNotEnabled(_Sender):
+    code = "ServiceAccessNotEnabledException"
 
 
 class AccessDenied(_Sender):

@@ -15,17 +15,8 @@ from iamroles import sts  # noqa: F401  (registers the STS operations)
 from iamroles.iam import OPERATIONS
 
 NOT_SERVED: dict[str, frozenset[str]] = {
-    "iam": frozenset({
-        "DisableOrganizationsRootCredentialsManagement", "DisableOrganizationsRootSessions",
-        "EnableOrganizationsRootCredentialsManagement",
-        "EnableOrganizationsRootSessions",
-        "GenerateOrganizationsAccessReport",
-        "GetOrganizationsAccessReport",
-        "ListOrganizationsFeatures",
-    }),
-    "sts": frozenset({
-        "AssumeRoot",
-    }),
+    "iam": frozenset(),
+    "sts": frozenset(),
 }
 
 

@@ -18,7 +18,9 @@ AWS references:
 * DeactivateMFADevice's UserName "is optional. If no user name is included, it defaults to the principal making
   the request" (https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeactivateMFADevice.html); a caller that
   is not a user gets IAM's "Must specify userName when calling with non-User credentials" (ValidationError, as
-  for ListAccessKeys: https://github.com/hashicorp/terraform-provider-aws, resource_aws_iam_access_key.go).
+  for ListAccessKeys: https://github.com/hashicorp/terraform-provider-aws, resource_aws_iam_access_key.go); the
+  account root asks about its own devices (id_root-user-privileged-task.html: a root session deactivates the root's
+  MFA device this way), and has none here: NoSuchEntity.
 """
 from __future__ import annotations
 
@@ -202,16 +204,17 @@ def test_deactivate_mfa_device_without_user_name(iam: Any, server: Server) -> No
     iam.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1=code_at(seed, step - 1),
                           AuthenticationCode2=code_at(seed, step))
 
-    # a role session (and the root) must name the user: nothing changes
+    # a role session must name the user; the root's own devices (it has none) do not hold the user's: nothing changes
     role = unique("mfa-admin")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(user["Arn"]))
     iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "iam:DeactivateMFADevice", "Resource": "*"}]}))
     as_user_sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     creds = as_user_sts.assume_role(RoleArn=f"arn:aws:iam::{server.account}:role/{role}", RoleSessionName="s1")["Credentials"]
-    for client in (session_client(server, "iam", creds), iam):
-        assert refused(client.deactivate_mfa_device, SerialNumber=serial) == (
-            400, "ValidationError", "Must specify userName when calling with non-User credentials")
+    assert refused(session_client(server, "iam", creds).deactivate_mfa_device, SerialNumber=serial) == (
+        400, "ValidationError", "Must specify userName when calling with non-User credentials")
+    assert refused(iam.deactivate_mfa_device, SerialNumber=serial) == (
+        404, "NoSuchEntity", f"MFA Device with serial number {serial} does not exist.")
     assert [d["SerialNumber"] for d in iam.list_mfa_devices(UserName=name)["MFADevices"]] == [serial]
 
     # another user's device, from a user without naming anyone: not theirs, so not found

@@ -73,3 +73,20 @@ def test_launching_workloads_follows_iams_rule(kind: str, mfa: bool, refused: bo
     else:
         check_session_limits(session, "iamroles", "GetServiceCredentials")
     check_session_limits(session, "iamroles", "AuthorizeRequest")  # a service authorising requests is not limited
+
+
+@pytest.mark.parametrize("service, operation", [("sts", op) for op in STS_OPERATIONS] + [("iam", op) for op in IAM_OPERATIONS])
+def test_a_root_session_calls_no_sts_operation_but_get_caller_identity(service: str, operation: str) -> None:
+    """AssumeRoot: a privileged root session is "scoped to specific privileged actions"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-user-privileged-task.html): its task policy bounds every
+    authorised call, and of STS it calls only GetCallerIdentity (the one call no permission governs); IAM is left to
+    its task policy."""
+    session = SimpleNamespace(kind="root", mfa_time=None)
+    if service == "iam" or operation == "GetCallerIdentity":
+        check_session_limits(session, service, operation)
+        return
+    with pytest.raises(AccessDenied) as exc:
+        check_session_limits(session, service, operation)
+    assert exc.value.message == f"Cannot call {operation} with session credentials"
+    with pytest.raises(AccessDenied):
+        check_session_limits(session, "iamroles", "GetServiceCredentials")

@@ -23,4 +23,12 @@ class Caller:
 
     @property
     def is_root(self) -> bool:
+        """The account's root user: with its own credentials (which bypass identity policies, not SCPs) or in a
+        privileged root session (:attr:`task_scoped`)."""
         return self.user_key is None and self.role_key is None
+
+    @property
+    def task_scoped(self) -> bool:
+        """A privileged root session (STS AssumeRoot): the member account's root, bounded by its task policy and the
+        organization's standing, never by nothing (``iam.authorize``)."""
+        return self.session is not None and self.session.kind == "root"

@@ -81,7 +81,9 @@ class KeyResolver:
             tags.update(claims.tags)
             principal = Principal.from_arn(claims.arn, role_arn=role.arn, user_id=claims.user_id, tags=tags)
             caller = Caller(principal, claims.account, claims.partition, access_key_id, role_key=role.key, session=claims)
-        elif claims.kind in ("session-token", "delegated") and not claims.principal_key:  # the root's session
+        elif claims.kind == "root" or (claims.kind in ("session-token", "delegated") and not claims.principal_key):
+            # the root's own session (or its delegation), or a privileged root session (AssumeRoot; iam.authorize
+            # holds it to its task policy and checks its standing on each request)
             principal = Principal.from_arn(claims.arn)
             caller = Caller(principal, claims.account, claims.partition, access_key_id, session=claims)
         else:

@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (register operations)
     profiles,
     reports,
     roles,
+    root_access,
     saml,
     service_linked,
     simulate,

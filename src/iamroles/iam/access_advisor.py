@@ -20,16 +20,18 @@ policy*, role* or user*; ListPoliciesGrantingServiceAccess on group*, role* or u
 """
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from iamroles.errors import InvalidInput, NoSuchEntity
+from iamroles.errors import AccessDenied, InvalidInput, NoSuchEntity
 from iamroles.policy import Arn, PolicyDocument, PolicyError, PolicyKind, parse_document
 from iamroles.store import Entity
 
+from .authorize import authorize
 from .catalogue import SERVICES, granted_actions, grants_service
 from .common import decode_marker, not_found, page
 from .context import CallContext
@@ -38,6 +40,7 @@ from .registry import Input, Output, operation
 __all__: list[str] = []
 
 TRACKED_PERIOD = timedelta(days=400)
+ORGANIZATIONS_JOB = "ORGANIZATIONS"  # the granularity of a GenerateOrganizationsAccessReport job's row
 TRACKED_ACTION_SERVICES = frozenset({"iam"})  # the services of this trail AWS tracks at action level
 _TYPES = {"user": "USER", "group": "GROUP", "role": "ROLE"}
 
@@ -164,11 +167,13 @@ def generate_service_last_accessed_details(ctx: CallContext, inp: Input) -> Outp
     return {"JobId": job_id}
 
 
-def _job(ctx: CallContext, job_id: str) -> dict[str, Any]:
+def _job(ctx: CallContext, job_id: str, organizations: bool = False) -> dict[str, Any]:
     """The caller's job: another principal's, or another account's, is NoSuchEntity (the JobId "must be used by the
-    same role within a session, or by the same user")."""
+    same role within a session, or by the same user"), and so is a job of the other kind (``organizations``: a
+    GenerateOrganizationsAccessReport job, else a GenerateServiceLastAccessedDetails one)."""
     job = ctx.tx.access_report(job_id)
-    if job is None or job["account_id"] != ctx.account_id or job["owner_arn"] != ctx.caller.principal.arn:
+    if job is None or job["account_id"] != ctx.account_id or job["owner_arn"] != ctx.caller.principal.arn \
+            or (job["granularity"] == ORGANIZATIONS_JOB) != organizations:
         raise NoSuchEntity(f"No such job {job_id} for this principal.")
     return job
 
@@ -229,3 +234,167 @@ def get_service_last_accessed_details_with_entities(ctx: CallContext, inp: Input
     chunk, meta = page("GetServiceLastAccessedDetailsWithEntities", numbered, inp, key=lambda n: f"{n[0]:08d}")
     return {"JobStatus": "COMPLETED", "JobCreationDate": job["created_at"], "JobCompletionDate": job["completed_at"],
             "EntityDetailsList": [d for _, d in chunk], **meta}
+
+
+# -- the Organizations access report -----------------------------------------------------------------------
+# API_GenerateOrganizationsAccessReport.html: for an entity path (the root, an OU or an account) the services the SCPs
+# of the entity and its parents allow (with an OrganizationsPolicyId: the services that SCP allows), each with the
+# latest attempt to use it by the principals of the accounts it covers (the root and an OU: every account below them
+# but the management account, "because the management account is not limited by SCPs"; the management account: every
+# service, its own attempts, any policy ignored; another account: its own attempts). Only SCP logic is applied, on
+# Allow statements as the access advisor weighs them (iam/catalogue.py). Called from the management account only,
+# with SCPs enabled at the root; the caller also needs the Organizations reads the report is made of
+# (access_policies_access-advisor-view-data-orgs.html: organizations:DescribePolicy, ListChildren, ListParents,
+# ListPoliciesForTarget, ListRoots, ListTargetsForPolicy). API_GetOrganizationsAccessReport.html: sorted by namespace
+# by default, NumberOfServicesAccessible / NumberOfServicesNotAccessed, TotalAuthenticatedEntities (accounts).
+
+_ORG_READS = ("organizations:DescribePolicy", "organizations:ListChildren", "organizations:ListParents",
+              "organizations:ListPoliciesForTarget", "organizations:ListRoots", "organizations:ListTargetsForPolicy")
+
+
+def _report_resource(ctx: CallContext, inp: Input) -> str:
+    return ctx.arn(f"access-report/{inp['EntityPath']}")
+
+
+def _report_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    return {"iam:OrganizationsPolicyId": inp["OrganizationsPolicyId"]} if inp.get("OrganizationsPolicyId") else {}
+
+
+def _entity(ctx: CallContext, org: dict[str, Any], path: str) -> tuple[str, list[str]]:
+    """The entity ``path`` names, by kind (ROOT, OU, MANAGEMENT or ACCOUNT), with its path's nodes root first (the
+    entity last): every node must be the child of the one before it."""
+    nodes = path.rstrip("/").split("/")
+    bad = InvalidInput(f"EntityPath {path} does not name a root, OU or account of your organization.")
+    if len(nodes) < 2 or nodes[0] != org["org_id"] or nodes[1] != org["root_id"]:
+        raise bad
+    tx, oid = ctx.tx, org["org_id"]
+    for parent, node in itertools.pairwise(nodes[1:]):
+        if node.startswith("ou-"):
+            unit = tx.org_unit(oid, node)
+            if unit is None or unit["parent_id"] != parent:
+                raise bad
+        else:
+            member = tx.organization_of(node) if node.isdigit() and len(node) == 12 else None
+            if member is None or member["org_id"] != oid or member["parent_id"] != parent or node != nodes[-1]:
+                raise bad
+    last = nodes[-1]
+    kind = "ROOT" if len(nodes) == 2 else "OU" if last.startswith("ou-") else \
+        "MANAGEMENT" if last == org["management_account_id"] else "ACCOUNT"
+    return kind, nodes[1:]
+
+
+def _scp_documents(ctx: CallContext, org: dict[str, Any], target: str) -> list[PolicyDocument]:
+    found = []
+    for pid in ctx.tx.org_attached(org["org_id"], target):
+        p = ctx.tx.org_policy(org["org_id"], pid)
+        if p is not None and p["type"] == "SERVICE_CONTROL_POLICY":
+            try:
+                found.append(parse_document(p["content"], PolicyKind.SCP))
+            except PolicyError:  # (stored SCPs were validated; one that is not readable allows nothing)
+                continue
+    return found
+
+
+def _under(ctx: CallContext, org: dict[str, Any], nodes: list[str]) -> list[tuple[str, list[str]]]:
+    """The accounts below the root or OU that ``nodes`` ends with, each with its path's nodes from the root."""
+    out: list[tuple[str, list[str]]] = []
+    stack = [nodes]
+    while stack:
+        here = stack.pop()
+        for unit in ctx.tx.org_units(org["org_id"], here[-1]):
+            stack.append([*here, unit["ou_id"]])
+        out += [(a["account_id"], here) for a in ctx.tx.org_accounts(org["org_id"], here[-1])]
+    return out
+
+
+def _organizations_report(ctx: CallContext, org: dict[str, Any], path: str, policy_id: str | None) -> dict[str, Any]:
+    kind, nodes = _entity(ctx, org, path)
+    oid, management = org["org_id"], org["management_account_id"]
+    policy: PolicyDocument | None = None
+    if policy_id is not None and kind != "MANAGEMENT":  # (the management account's report ignores the policy)
+        p = ctx.tx.org_policy(oid, policy_id)
+        if p is None or p["type"] != "SERVICE_CONTROL_POLICY":
+            raise InvalidInput(f"OrganizationsPolicyId {policy_id} does not name a service control policy of your organization.")
+        policy = parse_document(p["content"], PolicyKind.SCP)
+    # whose attempts count, each account with its path's nodes from the root
+    if kind in ("MANAGEMENT", "ACCOUNT"):
+        accounts = [(nodes[-1], nodes[:-1])]
+    else:
+        accounts = [(a, n) for a, n in _under(ctx, org, nodes) if a != management]
+    if policy_id is not None and policy is not None:  # only the accounts the SCP applies to (attached on their path)
+        accounts = [(a, n) for a, n in accounts if any(policy_id in ctx.tx.org_attached(oid, node) for node in [*n, a])]
+    # the services the SCPs allow: every service for the management account; else those of the one policy asked
+    # about, or those every level from the root to the entity allows
+    if kind == "MANAGEMENT":
+        services = set(SERVICES.namespaces())
+    elif policy is not None:
+        services = set(granted_actions([policy]))
+    else:
+        services = set(SERVICES.namespaces())
+        for node in nodes:
+            services &= set(granted_actions(_scp_documents(ctx, org, node)))
+    where = {a: "/".join([oid, *n, a]) for a, n in accounts}
+    access: dict[str, list[Any]] = {}
+    for service, account, _principal, when, region in ctx.tx.audit_access_by_account(list(where), ctx.now - TRACKED_PERIOD):
+        if service not in services:
+            continue
+        entry = access.setdefault(service, [None, None, None, 0])
+        entry[3] += 1  # accounts with an attempt
+        if entry[1] is None or when.isoformat() > entry[1]:
+            entry[:3] = [where[account], when.isoformat(), region]
+    return {"services": sorted(services), "access": access}
+
+
+@operation("GenerateOrganizationsAccessReport", resource=_report_resource, keys=_report_keys, write=True)
+def generate_organizations_access_report(ctx: CallContext, inp: Input) -> Output:
+    org = ctx.tx.organization_of(ctx.account_id)
+    if org is None or org["management_account_id"] != ctx.account_id:
+        raise AccessDenied("GenerateOrganizationsAccessReport can be called only from the management account of an "
+                           "organization.")
+    for action in _ORG_READS:  # what the report reads of the organization, as the Organizations API would
+        authorize(ctx, action, "*")
+    if "SERVICE_CONTROL_POLICY" not in ctx.tx.org_policy_types(org["org_id"]):
+        raise InvalidInput("Service control policies must be enabled for your organization root to generate an "
+                           "Organizations access report.")
+    report = _organizations_report(ctx, org, inp["EntityPath"], inp.get("OrganizationsPolicyId"))
+    job_id = str(uuid.uuid4())
+    ctx.tx.insert_access_report(job_id=job_id, account_id=ctx.account_id, owner_arn=ctx.caller.principal.arn,
+                                entity_arn=inp["EntityPath"], granularity=ORGANIZATIONS_JOB, created_at=ctx.now,
+                                completed_at=ctx.now, report=json.dumps(report, separators=(",", ":")))
+    return {"JobId": job_id}
+
+
+_ORDER = {
+    "SERVICE_NAMESPACE_ASCENDING": (False, False), "SERVICE_NAMESPACE_DESCENDING": (False, True),
+    "LAST_AUTHENTICATED_TIME_ASCENDING": (True, False), "LAST_AUTHENTICATED_TIME_DESCENDING": (True, True),
+}
+
+
+@operation("GetOrganizationsAccessReport", resource=lambda ctx, inp: "*")
+def get_organizations_access_report(ctx: CallContext, inp: Input) -> Output:
+    job = _job(ctx, inp["JobId"], organizations=True)
+    report = json.loads(job["report"])
+    details = []
+    for ns in report["services"]:
+        item: dict[str, Any] = {"ServiceName": SERVICES.name(ns) or ns, "ServiceNamespace": ns}
+        hit = report["access"].get(ns)
+        if hit is not None:
+            item.update(EntityPath=hit[0], LastAuthenticatedTime=_when(hit[1]), TotalAuthenticatedEntities=hit[3])
+            if hit[2]:
+                item["Region"] = hit[2]
+        else:
+            item["TotalAuthenticatedEntities"] = 0
+        details.append(item)
+    by_time, descending = _ORDER[inp.get("SortKey") or "SERVICE_NAMESPACE_ASCENDING"]
+    if by_time:  # the services never attempted last, by namespace
+        tried = sorted((d for d in details if "LastAuthenticatedTime" in d), key=lambda d: d["LastAuthenticatedTime"],
+                       reverse=descending)
+        details = tried + [d for d in details if "LastAuthenticatedTime" not in d]
+    elif descending:
+        details.reverse()
+    numbered = list(enumerate(details))
+    chunk, meta = page("GetOrganizationsAccessReport", numbered, inp, key=lambda n: f"{n[0]:08d}")
+    return {"JobStatus": "COMPLETED", "JobCreationDate": job["created_at"], "JobCompletionDate": job["completed_at"],
+            "NumberOfServicesAccessible": len(details),
+            "NumberOfServicesNotAccessed": sum(1 for d in details if "LastAuthenticatedTime" not in d),
+            "AccessDetails": [d for _, d in chunk], **meta}

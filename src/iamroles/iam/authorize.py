@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from iamroles.errors import AccessDenied
-from iamroles.policy import Decision, Effect, Policy, PolicyKind, PolicySet, Principal, Request, evaluate, parse_policy
+from iamroles.policy import Arn, Decision, Effect, Policy, PolicyKind, PolicySet, Principal, Request, evaluate, parse_policy
 from iamroles.policy.request import format_epoch, format_time
 from iamroles.store import LRU, Scope, Tx, entity_scope, policy_scope
 
 from .context import CallContext, Caller
 from .organizations import Levels, Standing, org_standing, rcp_applies, service_linked
 from .registry import On
+from .root_access import root_session_refusal, task_policy
 
 __all__ = ["PolicyCache", "account_standing", "authorize", "authorize_on", "bounded_session", "decide", "decide_trust",
            "identity_policies", "request_keys", "caller_policies"]
@@ -145,14 +146,51 @@ def request_keys(ctx: CallContext) -> dict[str, Any]:
             keys["aws:MultiFactorAuthAge"] = str(max(0, int(ctx.now.timestamp()) - session.mfa_time))
         if session.source_identity:
             keys["aws:SourceIdentity"] = session.source_identity
+        if session.kind == "root":  # a privileged root session (reference_policies_condition-keys, aws:AssumedRoot)
+            keys["aws:AssumedRoot"] = "true"
     return keys
 
 
 def bounded_session(caller: Caller) -> bool:
-    """Whether the caller's session carries policies of its own (session policies, scope-down policies): they bind
-    even the account root's sessions."""
+    """Whether the caller's session carries policies of its own (session policies, scope-down policies, a privileged
+    root session's task policy): they bind even the account root's sessions."""
     session = caller.session
-    return session is not None and bool(session.policy or session.policy_arns or session.scopes)
+    return session is not None and (session.kind == "root" or bool(session.policy or session.policy_arns or session.scopes))
+
+
+def _root_session_policies(ctx: CallContext) -> PolicySet:
+    """A privileged root session's policies: its task policy as a session policy beside the root's own
+    permissions (AWS's task policies are Deny statements only: the root's permissions, less all the task does not
+    need; a root session's session policies must allow, so the root's allow-everything is one of them), while the
+    session's standing holds (the member still in the organization the issuer's account manages, with the features
+    its task needs, iam/root_access.py); once it does not, a session policy that denies everything. Kept with the
+    organization's scopes."""
+    caller = ctx.caller
+    session = caller.session
+    assert session is not None
+    cache: PolicyCache = ctx.cache
+    key: tuple[Any, ...] = (caller.account_id, "root", session.source_arn, session.policy_arns, session.standing,
+                            session.scopes)
+    cached = cache.policy_set(ctx.tx, key)
+    if cached is None:
+        since = ctx.tx.since
+        depends: list[Scope] = []
+        issuer = Arn.maybe(session.source_arn or "")
+        task = task_policy(session.policy_arns[0], caller.partition) if len(session.policy_arns) == 1 else None
+        refused = issuer is None or task is None or session.standing is None or root_session_refusal(
+            ctx.tx, issuer.account, caller.account_id, task, session.standing, depends)[0] is not None
+        docs = ctx.tx.default_documents([task]) if task is not None and not refused else {}
+        if task is not None and task in docs:
+            policies = [cache.compiled(docs[task][1], PolicyKind.SESSION, session.policy_arns[0]),
+                        cache.compiled(_ALLOW_ALL, PolicyKind.SESSION, "root-user")]
+        else:
+            policies = [cache.compiled(_DENY_ALL, PolicyKind.SESSION, "root-session-ended")]
+        # (STS limits keep a root session from GetScopedCredentials; were it scoped down, its scopes would bind it)
+        scope = [cache.compiled(p, PolicyKind.SESSION, f"scope-down-policy-{i}") for i, p in enumerate(session.scopes, 1)]
+        cached = PolicySet(session=policies, scope=scope)
+        if since is not None:
+            cache.store(key, since, tuple(depends), cached)
+    return cached
 
 
 def caller_policies(ctx: CallContext) -> PolicySet:
@@ -160,6 +198,8 @@ def caller_policies(ctx: CallContext) -> PolicySet:
     its session's policies only: the root has no identity policies)."""
     caller = ctx.caller
     session = caller.session
+    if caller.task_scoped:
+        return _root_session_policies(ctx)
     etype, ekey = ("user", caller.user_key) if caller.user_key else ("role", caller.role_key) if caller.role_key else ("root", "")
     key: tuple[Any, ...] = (caller.account_id, etype, ekey)
     if session is not None:
@@ -211,6 +251,7 @@ def _org_keys(context: dict[str, Any], standing: Standing | None, side: str) -> 
 
 _NONE = PolicySet()
 _DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
+_ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 
 
 def decide(ctx: CallContext, action: str, resource: str, keys: Mapping[str, Any] | None = None,

@@ -38,7 +38,7 @@ from .authorize import authorize
 from .common import account_quota, already_exists, get_entity, lock_account, page, resource_tag_keys, tag_keys, tags_in, tags_out
 from .conflicts import DUPLICATE_CERTIFICATE
 from .context import CallContext
-from .credentials import credential_status, named_or_caller, user_resource
+from .credentials import credential_status, named_or_caller, root_itself, user_resource
 from .registry import Input, Output, operation
 from .shared import register_tagging
 
@@ -102,6 +102,8 @@ def upload_signing_certificate(ctx: CallContext, inp: Input) -> Output:
 
 @operation("ListSigningCertificates", resource=user_resource)
 def list_signing_certificates(ctx: CallContext, inp: Input) -> Output:
+    if root_itself(ctx, inp):  # (the root has no signing certificates here)
+        return {"Certificates": [], "IsTruncated": False}
     user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     certs = ctx.tx.user_credentials("signing", ctx.account_id, user.id)
     chunk, meta = page("ListSigningCertificates", certs, inp, key=lambda c: c.uploaded_at.isoformat() + c.certificate_id)  # at most 2
@@ -110,6 +112,8 @@ def list_signing_certificates(ctx: CallContext, inp: Input) -> Output:
 
 @operation("UpdateSigningCertificate", resource=user_resource, write=True)
 def update_signing_certificate(ctx: CallContext, inp: Input) -> Output:
+    if root_itself(ctx, inp):
+        raise NoSuchEntity(f"The Certificate with id {inp['CertificateId']} cannot be found.")
     user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     cert = _signing_of(ctx, user, inp["CertificateId"])
     ctx.tx.update_user_credential("signing", cert.certificate_id, status=credential_status(inp))
@@ -118,6 +122,8 @@ def update_signing_certificate(ctx: CallContext, inp: Input) -> Output:
 
 @operation("DeleteSigningCertificate", resource=user_resource, write=True)
 def delete_signing_certificate(ctx: CallContext, inp: Input) -> Output:
+    if root_itself(ctx, inp):
+        raise NoSuchEntity(f"The Certificate with id {inp['CertificateId']} cannot be found.")
     user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     ctx.tx.delete_user_credential("signing", _signing_of(ctx, user, inp["CertificateId"]).certificate_id)
     return None

@@ -152,10 +152,21 @@ def named_or_caller(ctx: CallContext, inp: Input) -> str:
     raise ValidationError("Must specify userName when calling with non-User credentials")
 
 
+def root_itself(ctx: CallContext, inp: Input) -> bool:
+    """A call about the caller's own credentials (no UserName) by the account root, with its own credentials or in a
+    privileged root session (AssumeRoot's IAMAuditRootUserCredentials and IAMDeleteRootUserCredentials tasks,
+    id_root-user-privileged-task.html): the root user has access keys here and no password, signing certificate or
+    MFA device, so such a call finds none, as AWS answers for a root user that has none."""
+    return not inp.get("UserName") and ctx.caller.is_root
+
+
 def user_resource(ctx: CallContext, inp: Input) -> str:
-    """The ARN of the user :func:`named_or_caller` names (ListServiceSpecificCredentials' AllUsers: every user)."""
+    """The ARN of the user :func:`named_or_caller` names (ListServiceSpecificCredentials' AllUsers: every user; the
+    root's own: the root's ARN)."""
     if inp.get("AllUsers"):
         return ctx.arn("user/*")
+    if root_itself(ctx, inp):
+        return ctx.arn("root")
     return _named(ctx, {**inp, "UserName": named_or_caller(ctx, inp)})
 
 

@@ -129,11 +129,19 @@ def _device_user(ctx: CallContext, inp: Input) -> str:
 
 
 def _deactivate_resource(ctx: CallContext, inp: Input) -> str:
+    if not inp.get("UserName") and ctx.caller.is_root:
+        return ctx.arn("root")  # the root's own devices (none here: the root user has no MFA device)
     return entity_resource("user", "UserName")(ctx, {**inp, "UserName": _device_user(ctx, inp)})
+
+
+def _no_device(inp: Input) -> NoSuchEntity:
+    return NoSuchEntity(f"MFA Device with serial number {inp['SerialNumber']} does not exist.")
 
 
 @operation("DeactivateMFADevice", resource=_deactivate_resource, write=True)
 def deactivate_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    if not inp.get("UserName") and ctx.caller.is_root:
+        raise _no_device(inp)
     user = get_entity(ctx, "user", _device_user(ctx, inp))
     device = ctx.tx.mfa_device(inp["SerialNumber"])
     if device is None or device.account_id != ctx.account_id or device.user_key != user.key:
@@ -235,6 +243,8 @@ def resync_mfa_device(ctx: CallContext, inp: Input) -> Output:
 
 @operation("GetMFADevice", resource=_deactivate_resource)
 def get_mfa_device(ctx: CallContext, inp: Input) -> Output:
+    if not inp.get("UserName") and ctx.caller.is_root:
+        raise _no_device(inp)
     user = get_entity(ctx, "user", _device_user(ctx, inp))
     device = ctx.tx.mfa_device(inp["SerialNumber"])
     if device is None or device.account_id != ctx.account_id or device.user_key != user.key:

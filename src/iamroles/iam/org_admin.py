@@ -77,6 +77,7 @@ DELEGABLE_SERVICES: dict[str, int] = {
     "backup.amazonaws.com": 1, "cloudtrail.amazonaws.com": 1, "compute-optimizer.amazonaws.com": 1,
     "config.amazonaws.com": 1, "config-multiaccountsetup.amazonaws.com": 1, "detective.amazonaws.com": 1,
     "devops-guru.amazonaws.com": 1, "fms.amazonaws.com": 1, "guardduty.amazonaws.com": 1, "health.amazonaws.com": 1,
+    "iam.amazonaws.com": 1,  # centralized root access (id_root-enable-root-access.html: "a delegated administrator")
     "inspector2.amazonaws.com": 1, "ipam.amazonaws.com": 1, "license-manager.amazonaws.com": 1,
     "macie.amazonaws.com": 1, "member.org.stacksets.cloudformation.amazonaws.com": 5, "securityhub.amazonaws.com": 1,
     "securitylake.amazonaws.com": 1, "servicecatalog.amazonaws.com": 1, "ssm.amazonaws.com": 1,

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import string
 import unicodedata
@@ -109,7 +110,8 @@ DELEGATED = "delegated"  # also a member the delegation policy allows
 READ_ACTIONS = (
     "DescribeAccount", "DescribeCreateAccountStatus", "DescribeOrganizationalUnit", "DescribePolicy",
     "DescribeResourcePolicy", "ListAccounts", "ListAccountsForParent", "ListChildren", "ListCreateAccountStatus",
-    "ListDelegatedAdministrators", "ListDelegatedServicesForAccount", "ListHandshakesForOrganization",
+    "ListAWSServiceAccessForOrganization", "ListDelegatedAdministrators", "ListDelegatedServicesForAccount",
+    "ListHandshakesForOrganization",
     "ListOrganizationalUnitsForParent", "ListParents", "ListPolicies", "ListPoliciesForTarget", "ListRoots",
     "ListTagsForResource", "ListTargetsForPolicy",
 )
@@ -1022,6 +1024,68 @@ def detach_policy(ctx: CallContext, inp: Input) -> Output:
                                  "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED")
     ctx.tx.org_detach(org["org_id"], p["policy_id"], target)
     return None
+
+
+# --- trusted access (issue 14: IAM's centralized root access needs it for iam.amazonaws.com) ----------------------
+# API_EnableAWSServiceAccess.html, API_DisableAWSServiceAccess.html ("You can only call this operation from the
+# management account"), API_ListAWSServiceAccessForOrganization.html (the management account or a delegated
+# administrator); trusted access needs all features (orgs_integrate_services.html). Enabling it again, or disabling
+# a service that has none, changes nothing.
+
+_SERVICE_PRINCIPAL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.amazonaws\.com\Z")
+
+
+def _service_principal(inp: Input) -> str:
+    principal = str(inp["ServicePrincipal"])
+    if not _SERVICE_PRINCIPAL.match(principal):
+        raise org_error("InvalidInputException", "You specified a service principal that isn't recognized.",
+                        "UNRECOGNIZED_SERVICE_PRINCIPAL")
+    return principal
+
+
+def _principal_keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
+    return {"organizations:ServicePrincipal": inp["ServicePrincipal"]}
+
+
+@operation("EnableAWSServiceAccess", resource=org_resources(MANAGEMENT, _anything), keys=_principal_keys, write=True,
+           service="organizations")
+def enable_aws_service_access(ctx: CallContext, inp: Input) -> Output:
+    org = _managed(ctx)
+    principal = _service_principal(inp)
+    if org["feature_set"] != "ALL":
+        raise org_error("ConstraintViolationException", "Trusted access requires an organization with all features "
+                        "enabled.", "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE")
+    if principal not in {r["service_principal"] for r in ctx.tx.org_service_access(org["org_id"])}:
+        try:
+            ctx.tx.enable_org_service_access(org["org_id"], principal, ctx.now)
+        except Duplicate:
+            pass  # enabled by another request meanwhile: enabled, as asked
+    return None
+
+
+@operation("DisableAWSServiceAccess", resource=org_resources(MANAGEMENT, _anything), keys=_principal_keys, write=True,
+           service="organizations")
+def disable_aws_service_access(ctx: CallContext, inp: Input) -> Output:
+    org = _managed(ctx)
+    principal = _service_principal(inp)
+    ctx.tx.disable_org_service_access(org["org_id"], principal)
+    if principal == "iam.amazonaws.com":
+        # IAM's centralized root access rests on this trusted access (iam/root_access.py): it ends with it, and
+        # does not come back by itself when trusted access is enabled again
+        for feature in list(ctx.tx.org_root_features(org["org_id"])):
+            ctx.tx.set_org_root_feature(org["org_id"], feature, False)
+    return None
+
+
+@operation("ListAWSServiceAccessForOrganization", resource=org_resources(DELEGATED_READ, _anything),
+           service="organizations")
+def list_aws_service_access_for_organization(ctx: CallContext, inp: Input) -> Output:
+    org = _administered(ctx, DELEGATED_READ)
+    rows, meta = paged(ctx, "ListAWSServiceAccessForOrganization", inp,
+                       in_order(ctx.tx.org_service_access(org["org_id"]), lambda r: str(r["service_principal"])),
+                       lambda r: str(r["service_principal"]))
+    return {"EnabledServicePrincipals": [{"ServicePrincipal": r["service_principal"], "DateEnabled": r["enabled_at"]}
+                                         for r in rows], **meta}
 
 
 # --- enforcement ---------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from iamroles.store import LoginProfile, PasswordPolicy, User
 from .authorize import authorize, decide
 from .common import get_entity, lock_account
 from .context import CallContext
-from .credentials import named_or_caller, user_resource
+from .credentials import named_or_caller, root_itself, user_resource
 from .registry import Input, Output, Stale, operation
 
 __all__ = ["hash_password", "verify_password", "check_password"]
@@ -172,8 +172,13 @@ def create_login_profile(ctx: CallContext, inp: Input) -> Output:
     return {"LoginProfile": _profile_out(user, profile)}
 
 
+_ROOT_PROFILE = "Login Profile for User root cannot be found."  # (the root has no password here: credentials.root_itself)
+
+
 @operation("GetLoginProfile", resource=user_resource)
 def get_login_profile(ctx: CallContext, inp: Input) -> Output:
+    if root_itself(ctx, inp):
+        raise NoSuchEntity(_ROOT_PROFILE)
     user = get_entity(ctx, "user", named_or_caller(ctx, inp))
     return {"LoginProfile": _profile_out(user, _profile_of(ctx, user))}
 
@@ -210,6 +215,8 @@ def update_login_profile(ctx: CallContext, inp: Input) -> Output:
 
 @operation("DeleteLoginProfile", resource=user_resource, write=True)
 def delete_login_profile(ctx: CallContext, inp: Input) -> Output:
+    if root_itself(ctx, inp):
+        raise NoSuchEntity(_ROOT_PROFILE)
     user = get_entity(ctx, "user", named_or_caller(ctx, inp), for_update=True)
     if not ctx.tx.delete_login_profile(ctx.account_id, user.id):
         raise _profile_missing(user)

@@ -29,7 +29,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from iamroles.iam.context import Caller
@@ -129,6 +129,15 @@ def event_record(*, when: datetime, service: str, operation: str, region: str, s
                     "accountId": caller.account_id, "accessKeyId": access_key_id}
         if p.type is PrincipalType.USER:
             identity["userName"] = p.name
+        session = caller.session
+        if session is not None and session.kind == "root":
+            # a privileged root session (AssumeRoot): CloudTrail marks its calls "assumedRoot" (id_root-user-privileged-
+            # task.html, "Track privileged tasks in CloudTrail"); the AssumeRoot event that issued it names its issuer
+            identity["sessionContext"] = {
+                "attributes": {"creationDate": datetime.fromtimestamp(session.issued, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "mfaAuthenticated": "false"},
+                "assumedRoot": "true",
+            }
     elif access_key_id:
         identity = {"type": "Unknown", "accessKeyId": access_key_id}
     if error_message is not None and len(error_message) > MAX_ERROR_MESSAGE:

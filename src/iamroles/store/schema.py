@@ -468,7 +468,7 @@ org_organizations = Table(
     Column("org_id", String(34), primary_key=True),
     Column("management_account_id", String(12), nullable=False, unique=True),
     Column("root_id", String(34), nullable=False),
-    Column("feature_set", String(16), nullable=False),
+    Column("feature_set", String(32), nullable=False),  # ALL or CONSOLIDATED_BILLING
     Column("created_at", TS, nullable=False),
 )
 
@@ -638,6 +638,26 @@ delegation_templates = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# Centralized root access (IAM's Organizations features, issue 14): the AWS services an organization gave trusted
+# access (Organizations' EnableAWSServiceAccess; iam.amazonaws.com is what the features need), and the features
+# enabled for it (RootCredentialsManagement, RootSessions). Organizations access reports are kept in
+# service_access_reports (granularity ORGANIZATIONS, entity_arn the Organizations entity path).
+org_service_access = Table(
+    "org_service_access",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("service_principal", String(128), primary_key=True),
+    Column("enabled_at", TS, nullable=False),
+)
+
+org_root_features = Table(
+    "org_root_features",
+    metadata,
+    Column("org_id", String(34), primary_key=True),
+    Column("feature", String(32), primary_key=True),
+    Column("enabled_at", TS, nullable=False),  # a root session issued before it does not live on through it
+)
+
 # What a test-mode reset leaves alone: the accounts (and the quotas and delegation policy templates an operator set
 # for them), the change log (its counter goes on; the reset logs that everything changed, and another process must still read what came
 # before it), the keys that seal session tokens, and the audit trail. Every other table is IAM state and is wiped,
@@ -660,6 +680,8 @@ __all__ = [
     "org_create_account_requests",
     "org_delegated_admins",
     "org_resource_policies",
+    "org_service_access",
+    "org_root_features",
     "account_aliases",
     "account_settings",
     "service_linked_role_deletions",

@@ -1758,9 +1758,9 @@ class Tx:
 
     def organization_of(self, account_id: str) -> dict[str, Any] | None:
         """The organization ``account_id`` belongs to (the management account's too), with the account's
-        ``parent_id``; None if it is in none."""
+        ``parent_id`` and ``joined_at``; None if it is in none."""
         o, a = t.org_organizations.c, t.org_accounts.c
-        row = self.c.execute(select(t.org_organizations, a.parent_id).join(t.org_accounts, a.org_id == o.org_id)
+        row = self.c.execute(select(t.org_organizations, a.parent_id, a.joined_at).join(t.org_accounts, a.org_id == o.org_id)
                              .where(a.account_id == account_id)).first()
         return _row_dict(row) if row is not None else None
 
@@ -2083,9 +2083,65 @@ class Tx:
         """The organization and all it holds (it has no member but its management account by now)."""
         scopes = (org_scope(org_id), org_member_scope(management_account_id))
         for table in (t.org_tags, t.org_create_account_requests, t.org_delegated_admins, t.org_resource_policies,
-                      t.org_handshakes, t.org_attachments, t.org_policy_types, t.org_policies, t.org_units,
+                      t.org_service_access, t.org_root_features, t.org_handshakes, t.org_attachments, t.org_policy_types, t.org_policies, t.org_units,
                       t.org_accounts, t.org_organizations):
             self._w(delete(table).where(table.c.org_id == org_id), scopes=scopes)
+    # -- centralized root access: trusted access and IAM's Organizations features (issue 14) ------------
+    def org_service_access(self, org_id: str) -> list[dict[str, Any]]:
+        """The services given trusted access to the organization (EnableAWSServiceAccess), by principal."""
+        c = t.org_service_access.c
+        q = select(t.org_service_access).where(c.org_id == org_id).order_by(c.service_principal)
+        return [_row_dict(r) for r in self.c.execute(q)]
+
+    def enable_org_service_access(self, org_id: str, service_principal: str, when: datetime) -> None:
+        """Trusted access for ``service_principal`` (already given: :class:`Duplicate`)."""
+        self._w(insert(t.org_service_access).values(org_id=org_id, service_principal=service_principal, enabled_at=when),
+                scopes=(org_scope(org_id),))
+
+    def disable_org_service_access(self, org_id: str, service_principal: str) -> bool:
+        c = t.org_service_access.c
+        res = self._w(delete(t.org_service_access).where(c.org_id == org_id, c.service_principal == service_principal),
+                      scopes=(org_scope(org_id),))
+        return bool(res.rowcount)
+
+    def org_root_features(self, org_id: str) -> dict[str, datetime]:
+        """The centralized root access features enabled for the organization, each with when it was."""
+        c = t.org_root_features.c
+        rows = self.c.execute(select(c.feature, c.enabled_at).where(c.org_id == org_id))
+        return {r.feature: _utc(r.enabled_at) for r in rows}  # type: ignore[misc]
+
+    def set_org_root_feature(self, org_id: str, feature: str, enabled: bool, when: datetime | None = None) -> None:
+        """Enable (at ``when``; a no-op if it is) or disable ``feature``; every root session of the organization's
+        accounts depends on the organization's scope, so each node sees the change at its next read of the change
+        log."""
+        c = t.org_root_features.c
+        if enabled:
+            if feature not in self.org_root_features(org_id):
+                self._w(insert(t.org_root_features).values(org_id=org_id, feature=feature, enabled_at=when),
+                        scopes=(org_scope(org_id),))
+        else:
+            self._w(delete(t.org_root_features).where(c.org_id == org_id, c.feature == feature), scopes=(org_scope(org_id),))
+
+    def audit_access_by_account(self, accounts: Sequence[str],
+                                since: datetime) -> list[tuple[str, str, str, datetime, str | None]]:
+        """The Organizations access report: the latest event (at or after ``since``) of each service and account
+        among the events of ``accounts``' principals: (service, account id, principal ARN, time, region)."""
+        if not accounts:
+            return []
+        c = t.audit_events.c
+        latest = (select(func.max(c.id)).where(c.account_id.in_(list(accounts)), c.event_time >= since,
+                                               c.principal_arn.is_not(None))
+                  .group_by(c.event_source, c.account_id))
+        rows = self.c.execute(select(c.event_source, c.account_id, c.principal_arn, c.event_time, c.record)
+                              .where(c.id.in_(latest)))
+        found = []
+        for r in rows:
+            try:
+                region = json.loads(r.record).get("awsRegion")
+            except ValueError:
+                region = None
+            found.append((r.event_source, r.account_id, r.principal_arn, _utc(r.event_time), region))
+        return found  # type: ignore[return-value]
 
 def _row_dict(row: Any) -> dict[str, Any]:
     """A row as a dict, times in UTC (SAML providers' rows: not typed yet)."""

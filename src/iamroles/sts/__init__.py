@@ -1,4 +1,4 @@
 """iamroles.sts: the STS operations (GetCallerIdentity now; AssumeRole and friends next)."""
-from . import decode, delegation, identity, outbound, saml, scoped, sessions, web_identity  # noqa: F401  (registers operations)
+from . import decode, delegation, identity, outbound, root, saml, scoped, sessions, web_identity  # noqa: F401  (registers operations)
 
 __all__: list[str] = []

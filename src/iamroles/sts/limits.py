@@ -13,10 +13,14 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.htm
   https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html);
 * AssumeRole, AssumeRoleWithWebIdentity, AssumeRoleWithSAML: not GetFederationToken or GetSessionToken
   (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html);
-* every kind of session may call GetScopedCredentials ("You can only call GetScopedCredentials with temporary
+* every kind of session but a privileged root session (below) may call GetScopedCredentials ("You can only call GetScopedCredentials with temporary
   security credentials, for example, credentials from an assumed role or a federated session",
   https://docs.aws.amazon.com/STS/latest/APIReference/API_GetScopedCredentials.html); a scoped session keeps its kind
   and so these limits.
+* AssumeRoot: a privileged root session does only its task (id_root-user-privileged-task.html; its task policy
+  bounds every authorised call): of STS only GetCallerIdentity, which needs no permission and so is all that no
+  task policy could refuse; the STS calls that issue credentials or are not authorised would step outside the task
+  (GetScopedCredentials too: a root session is scoped by its task already).
 
 How AWS refuses them: IAM does not accept such a token at all, InvalidClientTokenId "The security token included
 in the request is invalid" (HTTP 403; GetSessionToken without MFA: 99designs/aws-vault#15, cloudyr/aws.iam#15;
@@ -79,9 +83,14 @@ LIMITS: dict[str, dict[str, Allowance]] = {
                                             "SendDelegationToken", "UpdateDelegationRequest"})),
         "iamroles": Allowance(refused=_LAUNCH | {"ReceiveDelegationToken"}),
     },
+    "root": {
+        "sts": Allowance(only=frozenset({"GetCallerIdentity"})),
+        "iamroles": Allowance(refused=_LAUNCH | {"ReceiveDelegationToken"}),
+    },
 }
 
-_ISSUER = {"federated-user": "GetFederationToken", "session-token": "GetSessionToken", "delegated": "GetDelegatedAccessToken"}
+_ISSUER = {"federated-user": "GetFederationToken", "session-token": "GetSessionToken", "delegated": "GetDelegatedAccessToken",
+           "root": "AssumeRoot"}
 
 
 def _refusal(service: str, operation: str, kind: str) -> AwsError:

@@ -98,7 +98,7 @@ def service_credentials(ctx: CallContext, inp: dict[str, Any]) -> dict[str, Any]
 
     # 1. the person launches a workload with the role (as ecs:RunTask / ec2:RunInstances, checked first on AWS),
     #    passing the role to the service
-    if not ctx.caller.is_root:
+    if not ctx.caller.is_root or ctx.caller.task_scoped:  # (a root session is bounded by its task policy)
         for action, keys in ((LAUNCH_ACTION, {SERVICE_PRINCIPAL_KEY: service}), ("iam:PassRole", {"iam:PassedToService": service})):
             decision = decide(ctx, action, role.arn, keys)
             if not decision.allowed:

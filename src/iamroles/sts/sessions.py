@@ -74,7 +74,8 @@ def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str,
           role_arn: str | None = None, session_name: str | None = None, policy: str | None = None,
           policy_arns: list[str] | None = None, tags: dict[str, str] | None = None, transitive: tuple[str, ...] = (),
           source_identity: str | None = None, chain_depth: int = 0, mfa_time: int | None = None,
-          external_id: str | None = None, issuer_id: str | None = None) -> tuple[dict[str, Any], SessionClaims]:
+          external_id: str | None = None, issuer_id: str | None = None,
+          standing: int | None = None) -> tuple[dict[str, Any], SessionClaims]:
     """Temporary credentials sealed into a session token."""
     issued = int(ctx.now.timestamp())
     claims = SessionClaims(
@@ -83,7 +84,7 @@ def issue(ctx: CallContext, *, kind: str, duration: int, arn: str, user_id: str,
         principal_key=principal_key, role_arn=role_arn, session_name=session_name, source_identity=source_identity,
         chain_depth=chain_depth, tags=tags or {}, transitive_tag_keys=transitive, policy=policy,
         policy_arns=tuple(policy_arns or ()), mfa_time=mfa_time, source_arn=ctx.caller.principal.arn, external_id=external_id,
-        issuer_id=issuer_id,
+        issuer_id=issuer_id, standing=standing,
     )
     token = seal(claims, ctx.keyring.current)
     from datetime import datetime

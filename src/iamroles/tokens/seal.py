@@ -56,14 +56,14 @@ class SigningKey:
 
 @dataclass(frozen=True, slots=True)
 class SessionClaims:
-    kind: str  # "assumed-role" | "federated-user" | "session-token"
+    kind: str  # "assumed-role" | "federated-user" | "session-token" | "root" (AssumeRoot: policy_arns holds its task)
     account: str
     partition: str
     access_key_id: str
     secret: str
     issued: int  # epoch seconds
     expires: int
-    arn: str  # the session's ARN (assumed-role/..., federated-user/..., or the user's ARN)
+    arn: str  # the session's ARN (assumed-role/..., federated-user/..., the user's ARN, or a root session's account root)
     user_id: str  # AROA...:session, account:name, or the user's id
     principal_key: str  # the role's or user's name key in its account
     role_arn: str | None = None
@@ -84,6 +84,9 @@ class SessionClaims:
     scopes: tuple[str, ...] = ()
     # filler that makes the token at least as long as GetScopedCredentials' MinimumSessionTokenSize asked
     padding: str = ""
+    # a privileged root session's standing when issued (iam.root_access: epoch microseconds of the latest change to
+    # what it rests on); a later change ends the session
+    standing: int | None = None
 
     def to_json(self) -> bytes:
         data = {}
