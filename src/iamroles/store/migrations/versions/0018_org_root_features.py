@@ -2,13 +2,13 @@
 root access features enabled for it (EnableOrganizationsRootCredentialsManagement, EnableOrganizationsRootSessions);
 an organization's feature set wide enough for CONSOLIDATED_BILLING (20 characters; PostgreSQL refused it in 16)
 
-Revision ID: 0016_org_root_features
+Revision ID: 0018
 Revises: 0017
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_org_root_features"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
