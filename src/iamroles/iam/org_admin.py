@@ -28,6 +28,7 @@ from typing import Any
 from iamroles.catalog import CATALOG
 from iamroles.policy import PolicyError, PolicyKind, parse_document
 
+from .common import tag_keys
 from .context import CallContext
 from .organizations import (
     DELEGATED,
@@ -61,7 +62,6 @@ from .organizations import (
     org_resources,
     paged,
     policy_type_of,
-    tag_keys,
     tag_new,
     tags_in,
 )

@@ -242,7 +242,7 @@ def create_account(ctx: CallContext, inp: Input) -> Output:
 
 
 def _create_keys(inp: Input) -> dict[str, Any]:
-    from .organizations import tag_keys
+    from .common import tag_keys
 
     return tag_keys(inp)
 

@@ -66,6 +66,7 @@ from iamroles.errors import AwsError
 from iamroles.policy import Policy, PolicyError, PolicyKind, parse_document, parse_policy
 from iamroles.store import Duplicate, Scope, Tx, org_member_scope, org_scope
 
+from .common import tag_keys
 from .context import CallContext
 from .registry import Input, On, Output, ResourceOf, operation
 from .review import review_policy
@@ -325,18 +326,6 @@ def _type_keys(name: str) -> Callable[[CallContext, Input], dict[str, Any]]:
     def keys(ctx: CallContext, inp: Input) -> dict[str, Any]:
         return {"organizations:PolicyType": inp[name]} if inp.get(name) else {}
 
-    return keys
-
-
-def tag_keys(inp: Input) -> dict[str, Any]:
-    """aws:RequestTag/* and aws:TagKeys of a call that carries tags (or names tag keys)."""
-    keys: dict[str, Any] = {}
-    tags = inp.get("Tags") or []
-    for t in tags:
-        keys[f"aws:RequestTag/{t['Key']}"] = t.get("Value", "")
-    names = [t["Key"] for t in tags] or list(inp.get("TagKeys") or [])
-    if names:
-        keys["aws:TagKeys"] = names
     return keys
 
 
