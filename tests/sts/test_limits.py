@@ -8,6 +8,8 @@ STS and IAM operation in botocore's models.
   (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html)
 - AssumeRole (and AssumeRoleWithWebIdentity, AssumeRoleWithSAML): "You cannot call the STS GetFederationToken or
   GetSessionToken API operations." (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html)
+- GetScopedCredentials, newer than those sentences, is for every kind of temporary credentials: "You can only call
+  GetScopedCredentials with temporary credentials" (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetScopedCredentials.html)
 
 The server tests (tests/server/test_session_limits.py) drive the same rules over the wire.
 """
@@ -28,6 +30,8 @@ IAM_OPERATIONS = _SESSION.get_service_model("iam").operation_names
 
 def allowed(kind: str, mfa: bool, service: str, operation: str) -> bool:
     """AWS's sentences above, as a predicate."""
+    if service == "sts" and operation == "GetScopedCredentials":
+        return True
     if kind == "federated-user":
         return service == "sts" and operation == "GetCallerIdentity"
     if kind == "session-token":
