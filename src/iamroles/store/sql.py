@@ -169,20 +169,23 @@ def _utc(value: datetime | None) -> datetime | None:
 Key = tuple[str, ...]
 
 
-def _from(cols: Sequence[Any], key: Key) -> ColumnElement[bool]:
-    """Rows at or after ``key`` in the order of ``cols`` (lexicographic, as ``ORDER BY cols`` sorts them)."""
+def _from(cols: Sequence[Any], key: Key, strict: bool = False) -> ColumnElement[bool]:
+    """Rows at or after ``key`` (``strict``: after it only) in the order of ``cols`` (lexicographic, as
+    ``ORDER BY cols`` sorts them)."""
     if len(cols) == 1:
-        return cols[0] >= key[0]  # type: ignore[no-any-return]
+        return (cols[0] > key[0]) if strict else (cols[0] >= key[0])  # type: ignore[no-any-return]
     # a row-value comparison, which both databases read as a range of an index on ``cols`` (an OR of
     # equalities would be a filter over every row before the page)
-    return tuple_(*cols) >= tuple_(*key)
+    return (tuple_(*cols) > tuple_(*key)) if strict else (tuple_(*cols) >= tuple_(*key))
 
 
-def _keyset(q: Select[Any], cols: Sequence[Any], after: Key | None, limit: int | None) -> Select[Any]:
-    """``q`` in the order of ``cols``, from ``after`` on, at most ``limit`` rows: a page of a listing costs what
-    the page holds, read along an index on ``cols`` (never the rows before it, however many there are)."""
+def _keyset(q: Select[Any], cols: Sequence[Any], after: Key | None, limit: int | None,
+            strict: bool = False) -> Select[Any]:
+    """``q`` in the order of ``cols``, from ``after`` on (``strict``: the rows past it), at most ``limit`` rows: a
+    page of a listing costs what the page holds, read along an index on ``cols`` (never the rows before it,
+    however many there are)."""
     if after is not None:
-        q = q.where(_from(cols, after))
+        q = q.where(_from(cols, after, strict))
     q = q.order_by(*cols)
     return q.limit(limit) if limit is not None else q
 
@@ -688,11 +691,7 @@ class Tx:
             q = q.where(c.requestor_account == requestor_account)
         if owner_id is not None:
             q = q.where(c.owner_id == owner_id)
-        if after is not None:
-            q = q.where(c.request_id >= after)
-        q = q.order_by(c.request_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _keyset(q, [c.request_id], None if after is None else (after,), limit)
         return [_row_dict(r) for r in self.c.execute(q)]
 
     def count_delegation_requests(self, requestor_account: str, since: datetime) -> int:
@@ -1783,11 +1782,7 @@ class Tx:
         q = select(t.org_accounts).where(c.org_id == org_id)
         if parent_id is not None:
             q = q.where(c.parent_id == parent_id)
-        if after is not None:
-            q = q.where(c.account_id > after)
-        q = q.order_by(c.account_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _keyset(q, [c.account_id], None if after is None else (after,), limit, strict=True)
         return [_row_dict(r) for r in self.c.execute(q)]
 
     def org_account(self, org_id: str, account_id: str) -> dict[str, Any] | None:
@@ -1840,11 +1835,7 @@ class Tx:
         q = select(t.org_units).where(c.org_id == org_id)
         if parent_id is not None:
             q = q.where(c.parent_id == parent_id)
-        if after is not None:
-            q = q.where(c.ou_id > after)
-        q = q.order_by(c.ou_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _keyset(q, [c.ou_id], None if after is None else (after,), limit, strict=True)
         return [_row_dict(r) for r in self.c.execute(q)]
 
     def count_org_units(self, org_id: str) -> int:
@@ -1879,11 +1870,7 @@ class Tx:
         q = select(t.org_policies).where(c.org_id == org_id)
         if policy_type is not None:
             q = q.where(c.type == policy_type)
-        if after is not None:
-            q = q.where(c.policy_id > after)
-        q = q.order_by(c.policy_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _keyset(q, [c.policy_id], None if after is None else (after,), limit, strict=True)
         return [_row_dict(r) for r in self.c.execute(q)]
 
     def count_org_policies(self, org_id: str, policy_type: str) -> int:
@@ -1909,11 +1896,7 @@ class Tx:
         """The roots, OUs and accounts a policy is attached to, in id order (paged as :meth:`org_accounts`)."""
         c = t.org_attachments.c
         q = select(c.target_id).where(c.org_id == org_id, c.policy_id == policy_id)
-        if after is not None:
-            q = q.where(c.target_id > after)
-        q = q.order_by(c.target_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _keyset(q, [c.target_id], None if after is None else (after,), limit, strict=True)
         return list(self.c.execute(q).scalars())
 
     def insert_org_policy(self, org_id: str, policy_id: str, policy_type: str, name: str, description: str,
@@ -1986,11 +1969,7 @@ class Tx:
             q = q.where(c.org_id == org_id)
         if account_id is not None:
             q = q.where(c.account_id == account_id)
-        if after is not None:
-            q = q.where(c.handshake_id > after)
-        q = q.order_by(c.handshake_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _keyset(q, [c.handshake_id], None if after is None else (after,), limit, strict=True)
         return [_row_dict(r) for r in self.c.execute(q)]
 
     def count_open_org_handshakes(self, org_id: str, now: datetime) -> int:
@@ -2035,11 +2014,7 @@ class Tx:
             q = q.where(c.request_id == request_id)
         if states:
             q = q.where(c.state.in_(list(states)))
-        if after is not None:
-            q = q.where(c.request_id > after)
-        q = q.order_by(c.request_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _keyset(q, [c.request_id], None if after is None else (after,), limit, strict=True)
         return [_row_dict(r) for r in self.c.execute(q)]
 
     # delegated administrators
